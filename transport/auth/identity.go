@@ -1,0 +1,93 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const (
+	// MaxUsernameLen is the longest username derived from a token or accepted by Issue.
+	MaxUsernameLen = 64
+	// maxSubjectLen bounds sub, which becomes a stored, indexed key.
+	maxSubjectLen = 255
+)
+
+// Identity is who a verified token speaks for. Subject is the stable key to find the user
+// by; Username is a suggestion for a new user (lowercase, [a-z0-9_.-], 1..64 chars): the
+// user store still has to settle collisions between different subjects.
+type Identity struct {
+	Subject   string
+	Username  string
+	Name      string
+	Email     string
+	ExpiresAt time.Time
+}
+
+// claims is the token payload: registered claims plus the OIDC profile claims we use.
+type claims struct {
+	jwt.RegisteredClaims
+	PreferredUsername string `json:"preferred_username,omitempty"`
+	Name              string `json:"name,omitempty"`
+	Email             string `json:"email,omitempty"`
+}
+
+func identityFrom(c *claims) (Identity, error) {
+	if c.Subject == "" {
+		return Identity{}, errors.New("token has no sub")
+	}
+	if len(c.Subject) > maxSubjectLen {
+		return Identity{}, fmt.Errorf("sub longer than %d bytes", maxSubjectLen)
+	}
+	id := Identity{
+		Subject:  c.Subject,
+		Username: deriveUsername(c.PreferredUsername, c.Email, c.Subject),
+		Name:     c.Name,
+		Email:    c.Email,
+	}
+	if c.ExpiresAt != nil { // always, given WithExpirationRequired
+		id.ExpiresAt = c.ExpiresAt.Time
+	}
+	return id, nil
+}
+
+// deriveUsername takes the first of preferred_username, the local part of email and sub
+// that still says something once reduced to the username alphabet, and otherwise a name
+// derived from sub so that the same subject always gets the same username.
+func deriveUsername(preferred, email, sub string) string {
+	local := email
+	if i := strings.LastIndexByte(email, '@'); i >= 0 {
+		local = email[:i]
+	}
+	for _, cand := range []string{preferred, local, sub} {
+		if u := sanitizeUsername(cand); u != "" {
+			return u
+		}
+	}
+	sum := sha256.Sum256([]byte(sub))
+	return "user-" + hex.EncodeToString(sum[:5])
+}
+
+// sanitizeUsername lowercases s, drops every character outside [a-z0-9_.-] and truncates
+// the result to MaxUsernameLen.
+func sanitizeUsername(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if b.Len() == MaxUsernameLen {
+			break
+		}
+		if isUsernameChar(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func isUsernameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-'
+}
