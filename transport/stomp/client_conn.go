@@ -1,0 +1,278 @@
+package stomp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// readLoop reads WebSocket frames until the connection ends. Data frames (text, binary and
+// continuations alike) are fed to one Decoder as a byte stream, so STOMP frames may be split
+// across or batched within WebSocket messages.
+func (c *Client) readLoop() {
+	defer c.wg.Done()
+	var err error
+	for err == nil {
+		err = c.readWS()
+	}
+	c.finish(err)
+}
+
+func (c *Client) readWS() error {
+	h, err := ws.ReadHeaderBuffer(c.br, c.hdr[:])
+	if err != nil {
+		return err
+	}
+	if err := ws.CheckHeader(h, c.wsState); err != nil {
+		return err // includes masked frames, which a server must not send
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	if h.OpCode.IsControl() {
+		return c.readControl(h)
+	}
+	if h.Fin {
+		c.wsState = c.wsState.Clear(ws.StateFragmented)
+	} else {
+		c.wsState = c.wsState.Set(ws.StateFragmented)
+	}
+	for remaining := h.Length; remaining > 0; {
+		if _, err := c.br.Peek(1); err != nil { // waits for bytes without asking for more than sent
+			return err
+		}
+		p, _ := c.br.Peek(int(min(remaining, int64(c.br.Buffered()))))
+		now := time.Now()
+		c.dec.Feed(p)
+		_, _ = c.br.Discard(len(p))
+		remaining -= int64(len(p))
+		for {
+			f, err := c.dec.Next()
+			if err != nil {
+				return fmt.Errorf("stomp: decoding server frames: %w", err)
+			}
+			if f == nil {
+				break
+			}
+			c.dispatch(f, now)
+		}
+	}
+	return nil
+}
+
+func (c *Client) readControl(h ws.Header) error {
+	var buf [ws.MaxControlFramePayloadSize]byte
+	p := buf[:h.Length]
+	for n := 0; n < len(p); {
+		m, err := c.br.Read(p[n:])
+		if err != nil {
+			return err
+		}
+		n += m
+	}
+	switch h.OpCode {
+	case ws.OpPing:
+		return c.writeControl(ws.OpPong, p)
+	case ws.OpClose:
+		code, reason := ws.ParseCloseFrameData(p)
+		_ = c.writeControl(ws.OpClose, ws.NewCloseFrameBody(code, ""))
+		return wsutil.ClosedError{Code: code, Reason: reason}
+	}
+	return nil
+}
+
+func (c *Client) dispatch(f *Frame, now time.Time) {
+	switch f.Command {
+	case CmdMessage:
+		c.mu.Lock()
+		s := c.subs[f.Value(HdrSubscription)]
+		c.mu.Unlock()
+		if s != nil {
+			s.deliver(f, now)
+		}
+	case CmdReceipt:
+		c.answer(f)
+	case CmdError:
+		c.mu.Lock()
+		c.lastError = f
+		c.mu.Unlock()
+		select {
+		case <-c.ready:
+		default: // refused CONNECT: Dial returns this error whether or not the server closes
+			c.fail(&ServerError{Frame: f})
+			return
+		}
+		if c.answer(f) {
+			return
+		}
+		if c.opts.OnError != nil {
+			c.opts.OnError(f)
+			return
+		}
+		select {
+		case c.errs <- f:
+		default:
+		}
+	case CmdConnected:
+		select {
+		case <-c.ready:
+		default:
+			c.connected = f
+			close(c.ready)
+		}
+	}
+}
+
+// answer hands f to the request waiting for its receipt-id, reporting whether one was.
+func (c *Client) answer(f *Frame) bool {
+	id, ok := f.Get(HdrReceiptID)
+	if !ok {
+		return false
+	}
+	c.mu.Lock()
+	ch := c.pending[id]
+	delete(c.pending, id)
+	c.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	ch <- f // buffered, one answer per receipt
+	return true
+}
+
+// fail closes the connection for cause; the read goroutine then finishes with it.
+func (c *Client) fail(cause error) {
+	c.mu.Lock()
+	if c.cause == nil {
+		c.cause = cause
+	}
+	c.mu.Unlock()
+	c.quitOnce.Do(func() { close(c.quit) })
+	_ = c.conn.Close()
+}
+
+// finish runs once on the read goroutine when the connection has ended.
+func (c *Client) finish(readErr error) {
+	c.mu.Lock()
+	switch {
+	case c.cause != nil:
+		c.err = c.cause
+	case c.closing.Load():
+		c.err = ErrClosed
+	case c.lastError != nil:
+		c.err = &ServerError{Frame: c.lastError}
+	default:
+		c.err = fmt.Errorf("stomp: connection lost: %w", readErr)
+	}
+	subs := c.subs
+	c.subs, c.pending = nil, nil
+	c.mu.Unlock()
+	c.quitOnce.Do(func() { close(c.quit) })
+	_ = c.conn.Close()
+	close(c.closed)
+	for _, s := range subs {
+		s.close()
+	}
+}
+
+// writeFrame encodes f behind room for a WebSocket header and writes it as one masked message.
+func (c *Client) writeFrame(f *Frame) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	buf := AppendFrame(c.wbuf[:ws.MaxHeaderSize], f)
+	op := ws.OpText
+	if !utf8.Valid(buf[ws.MaxHeaderSize:]) {
+		op = ws.OpBinary // a text message must be UTF-8; a body may be anything
+	}
+	err := c.writeMessage(op, buf)
+	if cap(buf) <= 64<<10 {
+		c.wbuf = buf[:0]
+	}
+	return err
+}
+
+// writeControl writes a small message: a control frame, or a heart-beat EOL.
+func (c *Client) writeControl(op ws.OpCode, payload []byte) error {
+	var arr [ws.MaxHeaderSize + ws.MaxControlFramePayloadSize]byte
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeMessage(op, append(arr[:ws.MaxHeaderSize], payload...))
+}
+
+// writeMessage writes buf[ws.MaxHeaderSize:] as a masked client frame, building the header in
+// the room reserved before it so that the frame goes out in one write. Callers hold wmu.
+func (c *Client) writeMessage(op ws.OpCode, buf []byte) error {
+	select {
+	case <-c.quit:
+		if op != ws.OpClose || c.Err() != nil {
+			return c.closedErr()
+		}
+	default:
+	}
+	payload := buf[ws.MaxHeaderSize:]
+	n := len(payload)
+	hlen := 6
+	switch {
+	case n > 0xffff:
+		hlen = 14
+	case n >= 126:
+		hlen = 8
+	}
+	h := buf[ws.MaxHeaderSize-hlen : ws.MaxHeaderSize]
+	h[0] = 0x80 | byte(op) // FIN
+	switch hlen {
+	case 6:
+		h[1] = 0x80 | byte(n)
+	case 8:
+		h[1] = 0x80 | 126
+		binary.BigEndian.PutUint16(h[2:], uint16(n))
+	default:
+		h[1] = 0x80 | 127
+		binary.BigEndian.PutUint64(h[2:], uint64(n))
+	}
+	mask := ws.NewMask()
+	copy(h[hlen-4:], mask[:])
+	ws.Cipher(payload, mask, 0)
+
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	if _, err := c.conn.Write(buf[ws.MaxHeaderSize-hlen:]); err != nil {
+		c.fail(fmt.Errorf("stomp: write: %w", err))
+		return c.closedErr()
+	}
+	c.lastWrite.Store(time.Now().UnixNano())
+	return nil
+}
+
+// heartbeats sends an EOL when the client has written nothing for half its interval and drops
+// a server silent for twice its own (SPEC: "a silent peer is dropped after 2× its interval").
+func (c *Client) heartbeats(send, recv time.Duration) {
+	defer c.wg.Done()
+	tick := time.Duration(1<<63 - 1)
+	if send > 0 {
+		tick = send / 2
+	}
+	if recv > 0 {
+		tick = min(tick, recv/2)
+	}
+	t := time.NewTicker(max(tick, time.Millisecond))
+	defer t.Stop()
+	eol := []byte{'\n'}
+	for {
+		select {
+		case <-c.quit:
+			return
+		case now := <-t.C:
+			if send > 0 && now.Sub(time.Unix(0, c.lastWrite.Load())) >= send/2 {
+				if c.writeControl(ws.OpText, eol) != nil {
+					return
+				}
+			}
+			if recv > 0 && now.Sub(time.Unix(0, c.lastRead.Load())) > 2*recv {
+				c.fail(ErrHeartbeatTimeout)
+				return
+			}
+		}
+	}
+}
