@@ -1,0 +1,47 @@
+// Package redistest connects tests to the machine's real Redis, each test under its own
+// key prefix so tests can run in parallel.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Addr is the test Redis: PARLEY_TEST_REDIS (host:port), else 127.0.0.1:6379.
+func Addr() string {
+	if a := os.Getenv("PARLEY_TEST_REDIS"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+// Client returns a client on the test Redis, closed at cleanup, and a key prefix unique to
+// this test. Keys under the prefix are deleted at cleanup.
+func Client(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: Addr()})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redistest: ping %s: %v (is Redis running?)", Addr(), err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "test:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		_ = rdb.Close()
+	})
+	return rdb, prefix
+}
