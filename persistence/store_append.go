@@ -1,0 +1,324 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AppendMessages is the message write path (REST now, the channel actor's group commit
+// later): one transaction, two round trips of pipelined statements, whatever len(batch):
+//
+//  1. lock the channel row; look up clientMsgId duplicates, parents (with their thread
+//     statistics) and the users named by @mentions;
+//  2. advance channels.last_seq by the number of new messages; insert them in one multi-row
+//     statement; update thread statistics; insert mentions; advance each poster's read
+//     marker to their newest message.
+//
+// Results are in batch order. A whole-batch failure is an error (ErrNotFound: no such
+// channel; ErrArchived); a per-message rejection (ErrBadParent, a ValidationError) is that
+// result's Err and the rest commits. A retry (same user, channel and ClientMsgID as a
+// stored message, or as an earlier message of the batch) returns the first message with
+// Duplicate set. A NewMessage with ID 0 gets a fresh id. The caller has checked that each
+// UserID may post in the channel.
+func (s *Store) AppendMessages(ctx context.Context, channelID int64, batch []NewMessage) ([]AppendResult, error) {
+	results := make([]AppendResult, len(batch))
+	if len(batch) == 0 {
+		return results, nil
+	}
+	in := newAppendInput(batch)
+	var out []AppendResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		st, err := s.loadAppendState(ctx, tx, channelID, in)
+		if err != nil {
+			return err
+		}
+		plan := s.planAppend(channelID, batch, in, st)
+		if err := s.writeAppend(ctx, tx, channelID, st, plan); err != nil {
+			return err
+		}
+		out = plan.results
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
+	}
+	return out, nil
+}
+
+// appendInput is what the first round trip looks up, gathered from the batch.
+type appendInput struct {
+	dupUsers  []int64
+	dupIDs    []string
+	parents   []int64
+	usernames []string
+	mentions  [][]string // per batch index, candidate usernames
+}
+
+func newAppendInput(batch []NewMessage) appendInput {
+	var in appendInput
+	in.mentions = make([][]string, len(batch))
+	seenParent := map[int64]bool{}
+	seenName := map[string]bool{}
+	for i, m := range batch {
+		if m.ClientMsgID != "" {
+			in.dupUsers = append(in.dupUsers, m.UserID)
+			in.dupIDs = append(in.dupIDs, m.ClientMsgID)
+		}
+		if m.ParentID != 0 && !seenParent[m.ParentID] {
+			seenParent[m.ParentID] = true
+			in.parents = append(in.parents, m.ParentID)
+		}
+		in.mentions[i] = ParseMentions(m.Content)
+		for _, n := range in.mentions[i] {
+			for _, cand := range [2]string{n, trimMentionTail(n)} {
+				if cand != "" && !seenName[cand] {
+					seenName[cand] = true
+					in.usernames = append(in.usernames, cand)
+				}
+			}
+		}
+	}
+	return in
+}
+
+type dupKey struct {
+	user int64
+	cmid string
+}
+
+type parentInfo struct {
+	channelID    int64
+	isRoot       bool
+	replyCount   int
+	participants []int64
+}
+
+type mentionCandidate struct {
+	id     int64
+	role   Role
+	member bool
+}
+
+// appendState is what the first round trip found.
+type appendState struct {
+	workspaceID int64
+	chanType    string
+	archived    bool
+	lastSeq     int64
+	dups        map[dupKey]Message
+	parents     map[int64]parentInfo
+	users       map[string]mentionCandidate
+}
+
+func (s *Store) loadAppendState(ctx context.Context, tx pgx.Tx, channelID int64, in appendInput) (*appendState, error) {
+	st := &appendState{dups: map[dupKey]Message{}, parents: map[int64]parentInfo{}, users: map[string]mentionCandidate{}}
+	b := &pgx.Batch{}
+	// The row lock orders concurrent appenders of a channel; the statements after it in
+	// this pipeline run once it is held, with fresh READ COMMITTED snapshots, so they see
+	// everything the previous holder committed.
+	b.Queue(`SELECT workspace_id, type, archived, last_seq FROM channels WHERE id = $1 FOR UPDATE`, channelID).
+		QueryRow(func(row pgx.Row) error {
+			return row.Scan(&st.workspaceID, &st.chanType, &st.archived, &st.lastSeq)
+		})
+	if len(in.dupIDs) > 0 {
+		b.Queue(`SELECT `+messageColumns(4)+messageFrom+`
+			WHERE m.channel_id = $1 AND (m.user_id, m.client_msg_id) IN (SELECT * FROM unnest($2::bigint[], $3::text[]))`,
+			channelID, in.dupUsers, in.dupIDs, 0).
+			Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var m Message
+					if err := scanMessage(rows, &m); err != nil {
+						return err
+					}
+					st.dups[dupKey{m.UserID, m.ClientMsgID}] = m
+				}
+				return rows.Err()
+			})
+	}
+	if len(in.parents) > 0 {
+		b.Queue(`SELECT m.id, m.channel_id, m.parent_id IS NULL, COALESCE(t.reply_count, 0), COALESCE(t.participants, '{}')
+			FROM messages m LEFT JOIN threads t ON t.root_id = m.id WHERE m.id = ANY($1)`, in.parents).
+			Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var id int64
+					var p parentInfo
+					if err := rows.Scan(&id, &p.channelID, &p.isRoot, &p.replyCount, &p.participants); err != nil {
+						return err
+					}
+					st.parents[id] = p
+				}
+				return rows.Err()
+			})
+	}
+	if len(in.usernames) > 0 {
+		b.Queue(`SELECT u.id, u.username, wm.role,
+			       EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = $1 AND cm.user_id = u.id)
+			FROM users u
+			JOIN workspace_members wm ON wm.user_id = u.id
+			 AND wm.workspace_id = (SELECT workspace_id FROM channels WHERE id = $1)
+			WHERE u.username = ANY($2)`, channelID, in.usernames).
+			Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var name string
+					var c mentionCandidate
+					if err := rows.Scan(&c.id, &name, &c.role, &c.member); err != nil {
+						return err
+					}
+					st.users[name] = c
+				}
+				return rows.Err()
+			})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	if st.archived {
+		return nil, ErrArchived
+	}
+	return st, nil
+}
+
+// appendPlan is the rows the second round trip writes.
+type appendPlan struct {
+	results  []AppendResult
+	newMsgs  []int // batch indexes of the messages to insert, in seq order
+	threads  map[int64]*threadUpdate
+	roots    []int64 // keys of threads in first-reply order
+	mentions []Mention
+	readers  map[int64]int64 // poster → newest seq
+	now      time.Time
+}
+
+type threadUpdate struct {
+	added        int
+	lastSeq      int64
+	participants []int64
+}
+
+func (s *Store) planAppend(channelID int64, batch []NewMessage, in appendInput, st *appendState) *appendPlan {
+	p := &appendPlan{
+		results: make([]AppendResult, len(batch)),
+		threads: map[int64]*threadUpdate{},
+		readers: map[int64]int64{},
+		now:     s.nowUTC(),
+	}
+	firstInBatch := map[dupKey]int{}
+	var dupOfBatch [][2]int // (later index, earlier index)
+	seq := st.lastSeq
+	for i, nm := range batch {
+		res := &p.results[i]
+		key := dupKey{nm.UserID, nm.ClientMsgID}
+		if nm.ClientMsgID != "" {
+			if m, ok := st.dups[key]; ok {
+				res.Message, res.Duplicate = m, true
+				continue
+			}
+			if j, ok := firstInBatch[key]; ok {
+				dupOfBatch = append(dupOfBatch, [2]int{i, j})
+				continue
+			}
+		}
+		if err := validateNew(nm); err != nil {
+			res.Err = err
+			continue
+		}
+		var parent *int64
+		if nm.ParentID != 0 {
+			pi, ok := st.parents[nm.ParentID]
+			if !ok || pi.channelID != channelID || !pi.isRoot {
+				res.Err = ErrBadParent
+				continue
+			}
+			parent = &nm.ParentID
+		}
+		if nm.ClientMsgID != "" {
+			firstInBatch[key] = i
+		}
+		seq++
+		id := nm.ID
+		if id == 0 {
+			id = s.ids.Next()
+		}
+		res.Message = Message{
+			ID: id, ChannelID: channelID, Seq: seq, UserID: nm.UserID, ParentID: parent,
+			Content: nm.Content, ClientMsgID: nm.ClientMsgID, CreatedAt: Time{p.now}, Reactions: []Reaction{},
+		}
+		p.newMsgs = append(p.newMsgs, i)
+		p.readers[nm.UserID] = seq
+		if parent != nil {
+			p.addReply(*parent, nm.UserID, seq, st.parents[*parent])
+		}
+		res.Mentions = s.mentionsOf(res.Message, in.mentions[i], st, p.now)
+		p.mentions = append(p.mentions, res.Mentions...)
+	}
+	for _, d := range dupOfBatch {
+		p.results[d[0]] = AppendResult{Message: p.results[d[1]].Message, Duplicate: true}
+	}
+	return p
+}
+
+func validateNew(nm NewMessage) error {
+	if nm.UserID == 0 {
+		return &ValidationError{Field: "userId", Reason: "missing"}
+	}
+	if err := ValidateContent(nm.Content); err != nil {
+		return err
+	}
+	return ValidateClientMsgID(nm.ClientMsgID)
+}
+
+func (p *appendPlan) addReply(root, user, seq int64, pi parentInfo) {
+	t, ok := p.threads[root]
+	if !ok {
+		t = &threadUpdate{participants: append([]int64(nil), pi.participants...)}
+		p.threads[root] = t
+		p.roots = append(p.roots, root)
+	}
+	t.added++
+	t.lastSeq = seq
+	if len(t.participants) < maxParticipants && !containsID(t.participants, user) {
+		t.participants = append(t.participants, user)
+	}
+}
+
+// maxParticipants is how many repliers a thread lists (schema: cardinality ≤ 5).
+const maxParticipants = 5
+
+func containsID(ids []int64, id int64) bool {
+	for _, v := range ids {
+		if v == id {
+			return true
+		}
+	}
+	return false
+}
+
+// mentionsOf resolves the candidate names of m to users who can read the channel.
+func (s *Store) mentionsOf(m Message, names []string, st *appendState, now time.Time) []Mention {
+	var out []Mention
+	seen := map[int64]bool{}
+	for _, n := range names {
+		c, ok := st.users[n]
+		if !ok {
+			// "@bob." at the end of a sentence names bob unless someone is called "bob.".
+			c, ok = st.users[trimMentionTail(n)]
+		}
+		if !ok || c.id == m.UserID || seen[c.id] {
+			continue
+		}
+		a := Access{UserID: c.id, ChannelID: m.ChannelID, WorkspaceID: st.workspaceID, Role: c.role, Type: st.chanType, Member: c.member}
+		if a.CanRead() != nil {
+			continue
+		}
+		seen[c.id] = true
+		out = append(out, Mention{ID: s.ids.Next(), MessageID: m.ID, ChannelID: m.ChannelID, UserID: c.id, Seq: m.Seq, CreatedAt: Time{now}})
+	}
+	return out
+}

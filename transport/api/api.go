@@ -1,0 +1,204 @@
+// Package api is parley's REST API (SPEC "REST API"): handlers over persistence.Store,
+// bearer-token auth, problem+json errors with stable codes, cursor pagination and the
+// OpenAPI document of every route. Real-time delivery plugs in through Poster and Events.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/auth"
+)
+
+// Poster appends a message for a user who may post in the channel (the handler has
+// checked): the channel actor in production, StorePoster without real time. It returns
+// once the message is committed; a per-message rejection (ErrBadParent, validation) is
+// returned as the error. Delivering the message (and its mentions) to subscribers is the
+// Poster's job, not the handler's.
+type Poster interface {
+	Post(ctx context.Context, userID, channelID int64, m persistence.NewMessage) (persistence.AppendResult, error)
+}
+
+// Events receives what happened, after it is committed, for real-time delivery:
+// ChannelEvent to /topic/channel.{channelID}, UserEvent to one user's queue (dest, e.g.
+// persistence.QueueMentions). Fire and forget: implementations must not block.
+type Events interface {
+	ChannelEvent(channelID int64, ev any)
+	UserEvent(userID int64, dest string, ev any)
+}
+
+// ReadMarkers stores read markers; a marker never moves backwards. The default writes
+// PostgreSQL directly; the Redis/Kafka pipeline replaces it.
+type ReadMarkers interface {
+	// MarkRead raises userID's marker in channelID to seq (already clamped to the channel's
+	// last seq) and returns the marker after the call.
+	MarkRead(ctx context.Context, userID, channelID, seq int64) (int64, error)
+}
+
+// Config configures the API.
+type Config struct {
+	// DevMode enables POST /api/auth/dev/login (tokens for any username). Never in production.
+	DevMode bool
+	// MaxBodyBytes bounds a request body. Default 1 MiB.
+	MaxBodyBytes int64
+	// UserCacheSize is how many subject → user entries the auth middleware keeps, so that a
+	// request is not an upsert. Default 10,000 entries.
+	UserCacheSize int
+	// DevTokenTTL is the lifetime of dev-login tokens. Default: the verifier's (24h).
+	DevTokenTTL time.Duration
+	// InvitationTTL is how long an invitation can be accepted. Default 7 days.
+	InvitationTTL time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.UserCacheSize == 0 {
+		c.UserCacheSize = 10_000
+	}
+	if c.InvitationTTL == 0 {
+		c.InvitationTTL = 7 * 24 * time.Hour
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("MaxBodyBytes %d is below 1 KiB", c.MaxBodyBytes))
+	}
+	if c.UserCacheSize < 1 {
+		errs = append(errs, fmt.Errorf("UserCacheSize %d must be positive", c.UserCacheSize))
+	}
+	if c.DevTokenTTL < 0 {
+		errs = append(errs, fmt.Errorf("DevTokenTTL %v is negative", c.DevTokenTTL))
+	}
+	if c.InvitationTTL < 0 {
+		errs = append(errs, fmt.Errorf("InvitationTTL %v is negative", c.InvitationTTL))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the API's collaborators. Store, Verifier and IDs are required; the others
+// default to: Logger discards, Registerer none, Poster = StorePoster, Events = NopEvents,
+// ReadMarkers = StoreReadMarkers.
+type Deps struct {
+	Store       *persistence.Store
+	Verifier    *auth.Verifier
+	IDs         *cluster.IDGenerator
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+	Poster      Poster
+	Events      Events
+	ReadMarkers ReadMarkers
+}
+
+// API is the REST API's handlers.
+type API struct {
+	cfg     Config
+	store   *persistence.Store
+	verify  *auth.Verifier
+	ids     *cluster.IDGenerator
+	log     *slog.Logger
+	poster  Poster
+	events  Events
+	markers ReadMarkers
+	users   *userCache
+	metrics *metrics
+}
+
+// New validates cfg and deps and returns the API.
+func New(cfg Config, deps Deps) (*API, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("api: invalid config: %w", err)
+	}
+	if deps.Store == nil || deps.Verifier == nil || deps.IDs == nil {
+		return nil, errors.New("api: Store, Verifier and IDs are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Events == nil {
+		deps.Events = NopEvents{}
+	}
+	if deps.Poster == nil {
+		deps.Poster = &StorePoster{Store: deps.Store, Events: deps.Events}
+	}
+	if deps.ReadMarkers == nil {
+		deps.ReadMarkers = StoreReadMarkers{Store: deps.Store}
+	}
+	m, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	return &API{
+		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
+		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
+		markers: deps.ReadMarkers, users: newUserCache(cfg.UserCacheSize), metrics: m,
+	}, nil
+}
+
+// Register adds every route of the API (Routes with a handler) to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	for _, rt := range a.routes() {
+		if rt.handler == nil {
+			continue
+		}
+		mux.Handle(rt.Method+" "+rt.Pattern, a.wrap(rt))
+	}
+}
+
+// NopEvents drops every event (no real-time layer).
+type NopEvents struct{}
+
+// ChannelEvent implements Events.
+func (NopEvents) ChannelEvent(int64, any) {}
+
+// UserEvent implements Events.
+func (NopEvents) UserEvent(int64, string, any) {}
+
+// StorePoster appends through the store directly, one message per transaction, and then
+// tells Events about the message and its mentions.
+type StorePoster struct {
+	Store  *persistence.Store
+	Events Events
+}
+
+// Post implements Poster.
+func (p *StorePoster) Post(ctx context.Context, userID, channelID int64, m persistence.NewMessage) (persistence.AppendResult, error) {
+	m.UserID = userID
+	res, err := p.Store.AppendMessages(ctx, channelID, []persistence.NewMessage{m})
+	if err != nil {
+		return persistence.AppendResult{}, err
+	}
+	r := res[0]
+	if r.Err != nil {
+		return r, r.Err
+	}
+	if !r.Duplicate && p.Events != nil {
+		p.Events.ChannelEvent(channelID, persistence.NewMessageEvent(r.Message))
+		for _, mn := range r.Mentions {
+			p.Events.UserEvent(mn.UserID, persistence.QueueMentions,
+				persistence.MentionEvent{Type: persistence.EventMention, Mention: mn, Message: r.Message})
+		}
+	}
+	return r, nil
+}
+
+// StoreReadMarkers writes read markers straight to PostgreSQL.
+type StoreReadMarkers struct{ Store *persistence.Store }
+
+// MarkRead implements ReadMarkers.
+func (m StoreReadMarkers) MarkRead(ctx context.Context, userID, channelID, seq int64) (int64, error) {
+	return m.Store.MarkRead(ctx, userID, channelID, seq)
+}
