@@ -1,0 +1,163 @@
+package cluster_test
+
+import (
+	"context"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/cluster/redistest"
+)
+
+func newMarkers(t *testing.T) *cluster.Markers {
+	t.Helper()
+	rdb, prefix := redistest.Client(t)
+	m, err := cluster.NewMarkers(rdb, cluster.MarkersConfig{KeyPrefix: prefix + "read:", ParkedKey: prefix + "parked"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestMarkersSetMaxNeverMovesBack(t *testing.T) {
+	t.Parallel()
+	m := newMarkers(t)
+	ctx := context.Background()
+	steps := []struct {
+		seq      int64
+		want     int64
+		advanced bool
+	}{
+		{5, 5, true}, {3, 5, false}, {5, 5, false}, {10, 10, true}, {9, 10, false},
+		// 2^53+1 is not representable as a double: a Lua-number compare would call it equal.
+		{1<<53 + 1, 1<<53 + 1, true}, {1 << 53, 1<<53 + 1, false}, {1<<53 + 2, 1<<53 + 2, true},
+		{math.MaxInt64, math.MaxInt64, true},
+	}
+	for _, s := range steps {
+		v, adv, err := m.SetMax(ctx, 1, 2, s.seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != s.want || adv != s.advanced {
+			t.Fatalf("SetMax(%d) = %d, %v; want %d, %v", s.seq, v, adv, s.want, s.advanced)
+		}
+	}
+	if _, _, err := m.SetMax(ctx, 1, 2, -1); err == nil {
+		t.Fatal("negative seq accepted")
+	}
+	if v, _ := m.Get(ctx, 1, 2); v != math.MaxInt64 {
+		t.Fatalf("Get = %d", v)
+	}
+}
+
+func TestMarkersConcurrentWritersKeepMax(t *testing.T) {
+	t.Parallel()
+	m := newMarkers(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				// Writers interleave ascending and descending runs.
+				seq := int64(i)
+				if w%2 == 1 {
+					seq = int64(199 - i)
+				}
+				if _, _, err := m.SetMax(ctx, 7, 9, seq); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if v, _ := m.Get(ctx, 7, 9); v != 199 {
+		t.Fatalf("marker = %d, want 199", v)
+	}
+}
+
+func TestMarkersGetManyAndForUsers(t *testing.T) {
+	t.Parallel()
+	m := newMarkers(t)
+	ctx := context.Background()
+	for _, s := range [][3]int64{{1, 10, 3}, {1, 11, 4}, {2, 10, 8}} {
+		if _, _, err := m.SetMax(ctx, s[0], s[1], s[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := m.GetMany(ctx, 1, []int64{11, 12, 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != 4 || got[1] != 0 || got[2] != 3 {
+		t.Fatalf("GetMany = %v", got)
+	}
+	if got, _ := m.GetMany(ctx, 1, nil); len(got) != 0 {
+		t.Fatalf("GetMany(nil) = %v", got)
+	}
+	got, err = m.GetForUsers(ctx, 10, []int64{2, 3, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != 8 || got[1] != 0 || got[2] != 3 {
+		t.Fatalf("GetForUsers = %v", got)
+	}
+	if v, err := m.Get(ctx, 99, 99); err != nil || v != 0 {
+		t.Fatalf("Get(missing) = %d, %v", v, err)
+	}
+}
+
+func TestMarkersParking(t *testing.T) {
+	t.Parallel()
+	m := newMarkers(t)
+	ctx := context.Background()
+	at := time.UnixMilli(1_700_000_000_123)
+	var batch []cluster.ReadMarker
+	for u := range int64(1200) { // more than one script chunk
+		batch = append(batch, cluster.ReadMarker{UserID: u, ChannelID: 5, Seq: 10, ReadAt: at})
+	}
+	n, err := m.ParkReceipts(ctx, batch)
+	if err != nil || n != 1200 {
+		t.Fatalf("park = %d, %v", n, err)
+	}
+	// Parking max-merges: an older value does not replace a newer one.
+	if _, err := m.ParkReceipts(ctx, []cluster.ReadMarker{{UserID: 0, ChannelID: 5, Seq: 4, ReadAt: at}, {UserID: 1, ChannelID: 5, Seq: 12, ReadAt: at}}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]int64{}
+	var cursor uint64
+	for {
+		page, next, err := m.ParkedReceipts(ctx, cursor, 300)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mk := range page {
+			if mk.ChannelID != 5 || !mk.ReadAt.Equal(at) {
+				t.Fatalf("parked %+v", mk)
+			}
+			seen[mk.UserID] = mk.Seq
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	if len(seen) != 1200 || seen[0] != 10 || seen[1] != 12 {
+		t.Fatalf("parked %d entries, u0=%d u1=%d", len(seen), seen[0], seen[1])
+	}
+	// Unparking compares: a key parked again with a newer seq stays.
+	if err := m.UnparkReceipts(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	page, _, err := m.ParkedReceipts(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 1 || page[0].UserID != 1 || page[0].Seq != 12 {
+		t.Fatalf("after unpark: %+v", page)
+	}
+	if n, _ := m.ParkedCount(ctx); n != 1 {
+		t.Fatalf("ParkedCount = %d", n)
+	}
+}
