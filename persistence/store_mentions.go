@@ -1,8 +1,12 @@
 package persistence
 
 import (
+	"context"
+	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // mentionRe finds @username (SPEC: @([a-z0-9_.-]+), case-insensitive). The @ must start
@@ -38,4 +42,44 @@ func ParseMentions(content string) []string {
 // trimMentionTail drops the punctuation a sentence can put right after a name ("@bob.").
 func trimMentionTail(n string) string {
 	return strings.TrimRight(n, ".-")
+}
+
+// MentionItem is a mention with the message it is in.
+type MentionItem struct {
+	Mention
+	Message Message `json:"message"`
+}
+
+// Mentions lists userID's mentions newest first, below beforeID (0: from the newest),
+// only unread ones when unreadOnly.
+func (s *Store) Mentions(ctx context.Context, userID int64, unreadOnly bool, beforeID int64, limit int) ([]MentionItem, error) {
+	if beforeID <= 0 {
+		beforeID = 1<<63 - 1
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns(1)+`, mn.id, mn.created_at, mn.read_at IS NOT NULL
+		FROM mentions mn JOIN messages m ON m.id = mn.message_id LEFT JOIN threads t ON t.root_id = m.id
+		WHERE mn.user_id = $1 AND mn.id < $2 AND (NOT $3 OR mn.read_at IS NULL)
+		ORDER BY mn.id DESC LIMIT $4`, userID, beforeID, unreadOnly, limit)
+	if err != nil {
+		return nil, fmt.Errorf("mentions of %d: %w", userID, err)
+	}
+	return collect(rows, func(row pgx.Row, it *MentionItem) error {
+		if err := scanMessage(row, &it.Message, &it.ID, &it.CreatedAt.Time, &it.Read); err != nil {
+			return err
+		}
+		it.MessageID, it.ChannelID, it.UserID, it.Seq = it.Message.ID, it.Message.ChannelID, userID, it.Message.Seq
+		return nil
+	})
+}
+
+// MarkMentionRead marks one of userID's mentions read; someone else's is ErrNotFound.
+func (s *Store) MarkMentionRead(ctx context.Context, userID, id int64) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE mentions SET read_at = COALESCE(read_at, now()) WHERE id = $1 AND user_id = $2`, id, userID)
+	if err != nil {
+		return fmt.Errorf("mark mention %d read: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
 }

@@ -49,34 +49,19 @@ func optTime(t *time.Time) *Time {
 }
 
 // queryMessages runs a message query whose select list is messageColumns.
-func (s *Store) queryMessages(ctx context.Context, q pgx.Tx, sql string, args ...any) ([]Message, error) {
-	var rows pgx.Rows
-	var err error
-	if q != nil {
-		rows, err = q.Query(ctx, sql, args...)
-	} else {
-		rows, err = s.pool.Query(ctx, sql, args...)
-	}
+func (s *Store) queryMessages(ctx context.Context, sql string, args ...any) ([]Message, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []Message{}
-	for rows.Next() {
-		var m Message
-		if err := scanMessage(rows, &m); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(rows, func(row pgx.Row, m *Message) error { return scanMessage(row, m) })
 }
 
 // MessagesAfter returns up to limit messages (roots and replies) of channelID with
 // seq > afterSeq, ascending, in their current state (edits, tombstones, reactions with
 // Me false): what a since-seq replay and a gap fill send.
 func (s *Store) MessagesAfter(ctx context.Context, channelID, afterSeq int64, limit int) ([]Message, error) {
-	ms, err := s.queryMessages(ctx, nil, `SELECT `+messageColumns(4)+messageFrom+`
+	ms, err := s.queryMessages(ctx, `SELECT `+messageColumns(4)+messageFrom+`
 		WHERE m.channel_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`, channelID, afterSeq, limit, 0)
 	if err != nil {
 		return nil, fmt.Errorf("messages of %d after %d: %w", channelID, afterSeq, err)
@@ -84,19 +69,19 @@ func (s *Store) MessagesAfter(ctx context.Context, channelID, afterSeq int64, li
 	return ms, nil
 }
 
-// ChannelMessages lists channelID's messages for viewerID: with afterSeq > 0 ascending from
-// it, else descending (newest first) below beforeSeq (0: from the newest).
+// ChannelMessages lists channelID's messages for viewerID: with afterSeq >= 0 ascending
+// above it, with afterSeq < 0 descending (newest first) below beforeSeq (0: from the newest).
 func (s *Store) ChannelMessages(ctx context.Context, viewerID, channelID, beforeSeq, afterSeq int64, limit int) ([]Message, error) {
 	var ms []Message
 	var err error
-	if afterSeq > 0 {
-		ms, err = s.queryMessages(ctx, nil, `SELECT `+messageColumns(4)+messageFrom+`
+	if afterSeq >= 0 {
+		ms, err = s.queryMessages(ctx, `SELECT `+messageColumns(4)+messageFrom+`
 			WHERE m.channel_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`, channelID, afterSeq, limit, viewerID)
 	} else {
 		if beforeSeq <= 0 {
 			beforeSeq = 1<<63 - 1
 		}
-		ms, err = s.queryMessages(ctx, nil, `SELECT `+messageColumns(4)+messageFrom+`
+		ms, err = s.queryMessages(ctx, `SELECT `+messageColumns(4)+messageFrom+`
 			WHERE m.channel_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, channelID, beforeSeq, limit, viewerID)
 	}
 	if err != nil {
@@ -107,7 +92,7 @@ func (s *Store) ChannelMessages(ctx context.Context, viewerID, channelID, before
 
 // Message returns message id for viewerID.
 func (s *Store) Message(ctx context.Context, viewerID, id int64) (Message, error) {
-	ms, err := s.queryMessages(ctx, nil, `SELECT `+messageColumns(2)+messageFrom+` WHERE m.id = $1`, id, viewerID)
+	ms, err := s.queryMessages(ctx, `SELECT `+messageColumns(2)+messageFrom+` WHERE m.id = $1`, id, viewerID)
 	if err != nil {
 		return Message{}, fmt.Errorf("message %d: %w", id, err)
 	}
@@ -156,4 +141,47 @@ func (s *Store) MessageAccess(ctx context.Context, userID, id int64) (Access, Me
 	}
 	a.Creator = creator == userID
 	return a, ref, nil
+}
+
+// EditMessage replaces the content of message id and returns it as viewerID sees it. A
+// tombstone is ErrGone.
+func (s *Store) EditMessage(ctx context.Context, viewerID, id int64, content string) (Message, error) {
+	if err := ValidateContent(content); err != nil {
+		return Message{}, err
+	}
+	var deleted bool
+	err := s.pool.QueryRow(ctx, `
+		WITH upd AS (UPDATE messages SET content = $2, edited_at = $3 WHERE id = $1 AND deleted_at IS NULL RETURNING 1)
+		SELECT deleted_at IS NOT NULL FROM messages WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM upd)
+		UNION ALL SELECT false FROM upd`, id, content, s.nowUTC()).Scan(&deleted)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return Message{}, ErrNotFound
+	case err != nil:
+		return Message{}, fmt.Errorf("edit message %d: %w", id, err)
+	case deleted:
+		return Message{}, fmt.Errorf("message %d is deleted: %w", id, ErrGone)
+	}
+	return s.Message(ctx, viewerID, id)
+}
+
+// DeleteMessage turns message id into a tombstone (empty content, its reactions and
+// mentions removed; replies and thread statistics stay). deleted is false when it already
+// was one.
+func (s *Store) DeleteMessage(ctx context.Context, id int64) (deleted bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE messages SET content = '', deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL`, id, s.nowUTC())
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		deleted = true
+		b := &pgx.Batch{}
+		b.Queue(`DELETE FROM reactions WHERE message_id = $1`, id)
+		b.Queue(`DELETE FROM mentions WHERE message_id = $1`, id)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return false, fmt.Errorf("delete message %d: %w", id, err)
+	}
+	return deleted, nil
 }

@@ -114,6 +114,7 @@ type API struct {
 	markers ReadMarkers
 	users   *userCache
 	metrics *metrics
+	openapi []byte // the OpenAPI document, built once
 }
 
 // New validates cfg and deps and returns the API.
@@ -141,7 +142,11 @@ func New(cfg Config, deps Deps) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	return &API{
+	doc, err := OpenAPIDocument()
+	if err != nil {
+		return nil, fmt.Errorf("api: openapi document: %w", err)
+	}
+	return &API{openapi: doc,
 		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
 		markers: deps.ReadMarkers, users: newUserCache(cfg.UserCacheSize), metrics: m,

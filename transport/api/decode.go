@@ -143,3 +143,17 @@ func pageOf[T any](items []T, limit int, cursor func(T) string) Page[T] {
 	}
 	return p
 }
+
+func idString(id int64) string { return strconv.FormatInt(id, 10) }
+
+// idCursor parses the `after` cursor of an id-ordered list (absent: from the start) and
+// the page size.
+func idCursor(r *http.Request) (after int64, limit int, err error) {
+	if s := r.URL.Query().Get("after"); s != "" {
+		if after, err = parseID(s); err != nil {
+			return 0, 0, &persistence.ValidationError{Field: "after", Reason: "not a cursor of this list"}
+		}
+	}
+	limit, err = queryLimit(r, defaultPage, maxPage)
+	return after, limit, err
+}

@@ -63,9 +63,21 @@ func (a *API) wrap(rt Route) http.Handler {
 	})
 }
 
+// rawBody is a response body already encoded (the OpenAPI document, the docs page).
+type rawBody struct {
+	contentType string
+	body        []byte
+}
+
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	if body == nil {
 		w.WriteHeader(status)
+		return
+	}
+	if raw, ok := body.(rawBody); ok {
+		w.Header().Set("Content-Type", raw.contentType)
+		w.WriteHeader(status)
+		_, _ = w.Write(raw.body)
 		return
 	}
 	b, err := json.Marshal(body)

@@ -54,15 +54,105 @@ func (a *API) routes() []Route {
 	const (
 		ok, created, noContent = http.StatusOK, http.StatusCreated, http.StatusNoContent
 	)
+	var (
+		page      = []Param{{Name: "limit", Type: "integer", Description: "page size, default 50, max 100"}, {Name: "after", Type: "string", Description: "the `next` cursor of the previous page"}}
+		msgPage   = Page[persistence.Message]{}
+		rd, wr    = []int{400, 403, 404}, []int{400, 403, 404, 409}
+		channelRd = []int{400, 403, 404}
+	)
 	var rs []Route
 	add := func(r Route) { rs = append(rs, r) }
-	_ = noContent
-	_ = created
+
+	// Served by the server wiring, documented here.
+	add(Route{Method: "GET", Pattern: "/healthz", Tag: "ops", Public: true, External: true, Status: ok,
+		Summary: "Liveness: the process is up"})
+	add(Route{Method: "GET", Pattern: "/readyz", Tag: "ops", Public: true, External: true, Status: ok, Errors: []int{503},
+		Summary: "Readiness: PostgreSQL, Redis and Kafka reachable (503 names the failing one)"})
+	add(Route{Method: "GET", Pattern: "/metrics", Tag: "ops", Public: true, External: true, Status: ok,
+		Summary: "Prometheus metrics (text exposition format)"})
+	add(Route{Method: "GET", Pattern: "/ws", Tag: "realtime", Public: true, External: true, Status: http.StatusSwitchingProtocols,
+		Summary: "STOMP 1.2 over WebSocket (subprotocols v12.stomp, v11.stomp, v10.stomp); token in CONNECT or ?access_token=",
+		Query:   []Param{{Name: "access_token", Type: "string", Description: "bearer token for browsers"}}, Errors: []int{400, 403}})
+	add(Route{Method: "GET", Pattern: "/openapi.json", Tag: "ops", Public: true, Status: ok,
+		Summary: "This document", handler: a.openAPI})
+	add(Route{Method: "GET", Pattern: "/docs", Tag: "ops", Public: true, Status: ok,
+		Summary: "Human-readable API documentation (HTML)", handler: a.docs})
 
 	add(Route{Method: "POST", Pattern: "/api/auth/dev/login", Tag: "auth", Public: true,
-		Summary: "Get a token for any username (dev mode only)", Request: devLoginRequest{}, Response: devLoginResponse{},
+		Summary: "Get a token for any username (dev mode only; 404 otherwise)", Request: devLoginRequest{}, Response: devLoginResponse{},
 		Status: ok, Errors: []int{400, 404}, handler: a.devLogin})
 	add(Route{Method: "GET", Pattern: "/api/users/me", Tag: "users", Summary: "The caller (created on first use)",
 		Response: persistence.User{}, Status: ok, handler: a.me})
+
+	add(Route{Method: "POST", Pattern: "/api/workspaces", Tag: "workspaces", Summary: "Create a workspace (caller becomes owner; a public general channel is created)",
+		Request: createWorkspaceRequest{}, Response: persistence.Workspace{}, Status: created, Errors: []int{400}, handler: a.createWorkspace})
+	add(Route{Method: "GET", Pattern: "/api/workspaces", Tag: "workspaces", Summary: "The caller's workspaces",
+		Query: page, Response: Page[persistence.Workspace]{}, Status: ok, Errors: []int{400}, handler: a.listWorkspaces})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}", Tag: "workspaces", Summary: "A workspace",
+		Response: persistence.Workspace{}, Status: ok, Errors: rd, handler: a.getWorkspace})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/members", Tag: "members", Summary: "Members of a workspace",
+		Query: page, Response: Page[persistence.Member]{}, Status: ok, Errors: rd, handler: a.listMembers})
+	add(Route{Method: "PATCH", Pattern: "/api/workspaces/{wid}/members/{uid}", Tag: "members",
+		Summary: "Change a member's role (owner, admin); role \"owner\" transfers ownership (owner only)",
+		Request: patchMemberRequest{}, Response: persistence.Member{}, Status: ok, Errors: rd, handler: a.patchMember})
+	add(Route{Method: "DELETE", Pattern: "/api/workspaces/{wid}/members/{uid}", Tag: "members",
+		Summary: "Remove a member (owner, admin) or leave (yourself; not the owner)", Status: noContent, Errors: wr, handler: a.deleteMember})
+	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/invitations", Tag: "invitations", Summary: "Invite by e-mail or username (owner, admin); 7-day token",
+		Request: createInvitationRequest{}, Response: persistence.Invitation{}, Status: created, Errors: wr, handler: a.createInvitation})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/invitations", Tag: "invitations", Summary: "Pending invitations (owner, admin)",
+		Query: page, Response: Page[persistence.Invitation]{}, Status: ok, Errors: rd, handler: a.listInvitations})
+	add(Route{Method: "POST", Pattern: "/api/invitations/accept", Tag: "invitations", Summary: "Accept an invitation addressed to the caller (expired or used: 410)",
+		Request: acceptInvitationRequest{}, Response: persistence.Workspace{}, Status: ok, Errors: []int{400, 403, 404, 410}, handler: a.acceptInvitation})
+
+	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/channels", Tag: "channels", Summary: "Create a channel (owner, admin, member)",
+		Request: createChannelRequest{}, Response: persistence.ChannelView{}, Status: created, Errors: wr, handler: a.createChannel})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/channels", Tag: "channels", Summary: "Channels the caller can see, with unread counts (cursor: channel name)",
+		Query: page, Response: Page[persistence.ChannelView]{}, Status: ok, Errors: rd, handler: a.listChannels})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}", Tag: "channels", Summary: "A channel",
+		Response: persistence.ChannelView{}, Status: ok, Errors: rd, handler: a.getChannel})
+	add(Route{Method: "PATCH", Pattern: "/api/channels/{cid}", Tag: "channels", Summary: "Rename, set topic, archive or unarchive (creator, admin, owner)",
+		Request: patchChannelRequest{}, Response: persistence.ChannelView{}, Status: ok, Errors: wr, handler: a.patchChannel})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/members", Tag: "channels", Summary: "Members of a channel",
+		Query: page, Response: Page[persistence.Member]{}, Status: ok, Errors: channelRd, handler: a.listChannelMembers})
+	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/members", Tag: "channels", Summary: "Join (own userId, public channels) or add a workspace member; 201 added, 204 already a member",
+		Request: addChannelMemberRequest{}, Status: created, Errors: wr, handler: a.addChannelMember})
+	add(Route{Method: "DELETE", Pattern: "/api/channels/{cid}/members/{uid}", Tag: "channels", Summary: "Leave (yourself) or remove a member (creator, admin, owner)",
+		Status: noContent, Errors: wr, handler: a.removeChannelMember})
+
+	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry",
+		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413}, handler: a.postMessage})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "History: newest first below before_seq, or ascending above after_seq; next is the seq to pass back",
+		Query:    []Param{{Name: "before_seq", Type: "integer"}, {Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
+		Response: msgPage, Status: ok, Errors: channelRd, handler: a.listMessages})
+	add(Route{Method: "GET", Pattern: "/api/messages/{mid}", Tag: "messages", Summary: "A message",
+		Response: persistence.Message{}, Status: ok, Errors: rd, handler: a.getMessage})
+	add(Route{Method: "PATCH", Pattern: "/api/messages/{mid}", Tag: "messages", Summary: "Edit a message (its author)",
+		Request: patchMessageRequest{}, Response: persistence.Message{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.patchMessage})
+	add(Route{Method: "DELETE", Pattern: "/api/messages/{mid}", Tag: "messages", Summary: "Delete a message, leaving a tombstone (author, admin, owner)",
+		Status: noContent, Errors: wr, handler: a.deleteMessage})
+	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/replies", Tag: "threads", Summary: "Replies of a thread root, ascending; next is the after_seq of the next page",
+		Query:    []Param{{Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
+		Response: msgPage, Status: ok, Errors: rd, handler: a.listReplies})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/threads", Tag: "threads", Summary: "Threads of a channel, most recent reply first (at most 2 SQL queries)",
+		Query: page, Response: Page[persistence.Thread]{}, Status: ok, Errors: channelRd, handler: a.listThreads})
+	add(Route{Method: "PUT", Pattern: "/api/messages/{mid}/reactions/{emoji}", Tag: "reactions", Summary: "Add the caller's reaction (idempotent)",
+		Response: persistence.Reaction{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.putReaction})
+	add(Route{Method: "DELETE", Pattern: "/api/messages/{mid}/reactions/{emoji}", Tag: "reactions", Summary: "Remove the caller's reaction (idempotent)",
+		Response: persistence.Reaction{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.deleteReaction})
+
+	add(Route{Method: "PUT", Pattern: "/api/channels/{cid}/read", Tag: "reads", Summary: "Raise the caller's read marker (never moves backwards; clamped to the last seq)",
+		Request: markReadRequest{}, Response: readMarker{}, Status: ok, Errors: channelRd, handler: a.markRead})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/read-receipts", Tag: "reads", Summary: "Read markers of the channel's members, {userId: seq} (members only)",
+		Response: map[string]int64{}, Status: ok, Errors: channelRd, handler: a.readReceipts})
+	add(Route{Method: "GET", Pattern: "/api/unreads", Tag: "reads", Summary: "Unread messages by others in the caller's channels",
+		Query:    []Param{{Name: "sort", Type: "string", Enum: []string{"newest", "oldest", "channel"}}, {Name: "limit", Type: "integer", Description: "default 50, max 200"}, {Name: "after", Type: "string", Description: "the `next` cursor of the previous page"}},
+		Response: UnreadsPage{}, Status: ok, Errors: []int{400}, handler: a.listUnreads})
+	add(Route{Method: "GET", Pattern: "/api/mentions", Tag: "mentions", Summary: "The caller's mentions, newest first",
+		Query: append([]Param{{Name: "unread", Type: "boolean"}}, page...), Response: Page[persistence.MentionItem]{}, Status: ok, Errors: []int{400}, handler: a.listMentions})
+	add(Route{Method: "PUT", Pattern: "/api/mentions/{id}/read", Tag: "mentions", Summary: "Mark one of the caller's mentions read",
+		Status: noContent, Errors: []int{400, 404}, handler: a.markMentionRead})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Full-text search over the messages the caller can read, newest first",
+		Query:    append([]Param{{Name: "q", Type: "string", Required: true, Description: "web-search syntax, at most 200 characters"}}, page...),
+		Response: msgPage, Status: ok, Errors: rd, handler: a.search})
 	return rs
 }

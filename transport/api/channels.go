@@ -1,0 +1,175 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/parley-chat/parley/persistence"
+)
+
+type createChannelRequest struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"` // public or private
+	Topic string `json:"topic,omitempty"`
+}
+
+func (a *API) createChannel(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	wa, err := a.workspaceAccess(ctx, r, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := wa.CanCreateChannel(); err != nil {
+		return 0, nil, err
+	}
+	var req createChannelRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	c, err := a.store.CreateChannel(ctx, wa.WorkspaceID, me.ID, req.Name, req.Type, req.Topic)
+	return http.StatusCreated, persistence.ChannelView{Channel: c, IsMember: true}, err
+}
+
+// listChannels lists the channels the caller can see, by name; `after` is a channel name.
+func (a *API) listChannels(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	wa, err := a.workspaceAccess(ctx, r, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := wa.CanSee(); err != nil {
+		return 0, nil, err
+	}
+	limit, err := queryLimit(r, defaultPage, maxPage)
+	if err != nil {
+		return 0, nil, err
+	}
+	cs, err := a.store.VisibleChannels(ctx, wa, r.URL.Query().Get("after"), limit+1)
+	return http.StatusOK, pageOf(cs, limit, func(c persistence.ChannelView) string { return c.Name }), err
+}
+
+// channelAccess loads the caller's access to the channel of the {cid} path parameter.
+func (a *API) channelAccess(ctx context.Context, r *http.Request, me persistence.User) (persistence.Access, error) {
+	cid, err := pathID(r, "cid")
+	if err != nil {
+		return persistence.Access{}, err
+	}
+	return a.store.ChannelAccess(ctx, me.ID, cid)
+}
+
+func (a *API) getChannel(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	acc, err := a.channelAccess(ctx, r, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !acc.CanSee() {
+		return 0, nil, persistence.ErrNotFound
+	}
+	v, err := a.store.ChannelView(ctx, me.ID, acc.ChannelID)
+	return http.StatusOK, v, err
+}
+
+type patchChannelRequest struct {
+	Name     *string `json:"name,omitempty"`
+	Topic    *string `json:"topic,omitempty"`
+	Archived *bool   `json:"archived,omitempty"`
+}
+
+func (a *API) patchChannel(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	acc, err := a.channelAccess(ctx, r, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req patchChannelRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	if req.Name == nil && req.Topic == nil && req.Archived == nil {
+		return 0, nil, &persistence.ValidationError{Reason: "nothing to change: give name, topic or archived"}
+	}
+	if err := acc.CanManage(req.Archived != nil && !*req.Archived); err != nil {
+		return 0, nil, err
+	}
+	c, err := a.store.UpdateChannel(ctx, acc.ChannelID, persistence.ChannelUpdate{Name: req.Name, Topic: req.Topic, Archived: req.Archived})
+	if err != nil {
+		return 0, nil, err
+	}
+	a.events.ChannelEvent(c.ID, persistence.ChannelUpdatedEvent{Type: persistence.EventChannelUpdated, Channel: c})
+	v, err := a.store.ChannelView(ctx, me.ID, c.ID)
+	return http.StatusOK, v, err
+}
+
+type addChannelMemberRequest struct {
+	UserID ID `json:"userId"`
+}
+
+// addChannelMember adds userId to the channel: the caller themselves (joining a public
+// channel) or someone else (see persistence.Access.CanAddMember).
+func (a *API) addChannelMember(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	acc, err := a.channelAccess(ctx, r, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	var req addChannelMemberRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	uid := int64(req.UserID)
+	if uid == 0 {
+		return 0, nil, &persistence.ValidationError{Field: "userId", Reason: "required"}
+	}
+	if uid == me.ID {
+		err = acc.CanJoin()
+	} else {
+		err = acc.CanAddMember()
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	added, err := a.store.AddChannelMember(ctx, acc.ChannelID, uid)
+	if err != nil {
+		return 0, nil, err
+	}
+	if added {
+		a.events.ChannelEvent(acc.ChannelID, persistence.MemberEvent{Type: persistence.EventMemberJoined, ChannelID: acc.ChannelID, UserID: uid, ByUserID: me.ID})
+		return http.StatusCreated, nil, nil
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+func (a *API) removeChannelMember(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	acc, err := a.channelAccess(ctx, r, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	uid, err := pathID(r, "uid")
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := acc.CanRemoveMember(uid); err != nil {
+		return 0, nil, err
+	}
+	removed, err := a.store.RemoveChannelMember(ctx, acc.ChannelID, uid)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !removed {
+		return 0, nil, persistence.ErrNotFound
+	}
+	a.events.ChannelEvent(acc.ChannelID, persistence.MemberEvent{Type: persistence.EventMemberLeft, ChannelID: acc.ChannelID, UserID: uid, ByUserID: me.ID})
+	return http.StatusNoContent, nil, nil
+}
+
+func (a *API) listChannelMembers(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	acc, err := a.channelAccess(ctx, r, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := acc.CanRead(); err != nil {
+		return 0, nil, err
+	}
+	after, limit, err := idCursor(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	ms, err := a.store.ChannelMembers(ctx, acc.ChannelID, after, limit+1)
+	return http.StatusOK, pageOf(ms, limit, func(m persistence.Member) string { return idString(m.UserID) }), err
+}

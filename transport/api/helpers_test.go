@@ -1,0 +1,240 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/persistence/pgtest"
+	"github.com/parley-chat/parley/transport/api"
+	"github.com/parley-chat/parley/transport/auth"
+)
+
+const testSecret = "test-secret-test-secret-test-secret!"
+
+// harness is a real API on a fresh database behind an httptest server.
+type harness struct {
+	t       *testing.T
+	srv     *httptest.Server
+	store   *persistence.Store
+	verify  *auth.Verifier
+	queries *queryCounter
+	events  *recorder
+}
+
+type harnessOpts struct {
+	cfg    api.Config
+	auth   auth.Config
+	counts bool
+}
+
+func newHarness(t *testing.T, o harnessOpts) *harness {
+	t.Helper()
+	h := &harness{t: t, events: &recorder{}}
+	var tracer pgx.QueryTracer
+	if o.counts {
+		h.queries = &queryCounter{}
+		tracer = h.queries
+	}
+	pool, _ := pgtest.NewPool(t, tracer)
+	ids, err := cluster.NewIDGenerator(7, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.store = persistence.NewStore(pool, ids)
+	if o.auth.HS256Secret == "" {
+		o.auth.HS256Secret = testSecret
+	}
+	h.verify, err = auth.New(o.auth, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.verify.Close() })
+	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	h.srv = httptest.NewServer(mux)
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// client is a user of the harness with a token.
+type client struct {
+	h     *harness
+	token string
+	id    int64
+	name  string
+}
+
+// user mints a token for name and makes the user exist (GET /api/users/me).
+func (h *harness) user(name string) *client {
+	h.t.Helper()
+	tok, _, err := h.verify.Issue(name, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	c := &client{h: h, token: tok, name: name}
+	var me persistence.User
+	c.ok("GET", "/api/users/me", nil, &me)
+	c.id = me.ID
+	return c
+}
+
+// do sends a request with body (marshaled unless a string or []byte) and returns status and body.
+func (c *client) do(method, path string, body any) (int, []byte) {
+	c.h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			c.h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, c.h.srv.URL+path, rd)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.h.srv.Client().Do(req)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") != "application/problem+json" {
+		c.h.t.Errorf("%s %s: %d with Content-Type %q, want problem+json", method, path, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return resp.StatusCode, b
+}
+
+// ok sends a request that must succeed (2xx) and decodes the body into out (if non-nil).
+func (c *client) ok(method, path string, body, out any) int {
+	c.h.t.Helper()
+	st, b := c.do(method, path, body)
+	if st < 200 || st > 299 {
+		c.h.t.Fatalf("%s %s as %s: %d %s", method, path, c.name, st, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.h.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+	}
+	return st
+}
+
+// expect sends a request and fails unless it answers status; for errors it checks the code.
+func (c *client) expect(status int, method, path string, body any) []byte {
+	c.h.t.Helper()
+	st, b := c.do(method, path, body)
+	if st != status {
+		c.h.t.Fatalf("%s %s as %s: status %d, want %d: %s", method, path, c.name, st, status, b)
+	}
+	return b
+}
+
+func (h *harness) count(sql string, args ...any) int64 {
+	h.t.Helper()
+	var n int64
+	if err := h.store.Pool().QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		h.t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func id(v int64) string { return strconv.FormatInt(v, 10) }
+
+// queryCounter counts the SQL statements sent (a pgx QueryTracer).
+type queryCounter struct{ n atomic.Int64 }
+
+func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.n.Add(1)
+	return ctx
+}
+
+func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// recorder keeps every event the API emits.
+type recorder struct {
+	mu      sync.Mutex
+	channel []chanEvent
+	user    []userEvent
+}
+
+type chanEvent struct {
+	channelID int64
+	ev        any
+}
+
+type userEvent struct {
+	userID int64
+	dest   string
+	ev     any
+}
+
+func (r *recorder) ChannelEvent(channelID int64, ev any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.channel = append(r.channel, chanEvent{channelID, ev})
+}
+
+func (r *recorder) UserEvent(userID int64, dest string, ev any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.user = append(r.user, userEvent{userID, dest, ev})
+}
+
+// channelTypes returns the JSON "type" of every channel event of channelID so far.
+func (r *recorder) channelTypes(channelID int64) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.channel {
+		if e.channelID != channelID {
+			continue
+		}
+		b, _ := json.Marshal(e.ev)
+		var v struct{ Type string }
+		_ = json.Unmarshal(b, &v)
+		out = append(out, v.Type)
+	}
+	return out
+}
+
+func (r *recorder) userEvents(userID int64) []userEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []userEvent
+	for _, e := range r.user {
+		if e.userID == userID {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,77 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/parley-chat/parley/persistence"
+)
+
+type createInvitationRequest struct {
+	Email    string `json:"email,omitempty"`
+	Username string `json:"username,omitempty"`
+	Role     string `json:"role,omitempty"` // default member
+}
+
+func (a *API) createInvitation(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	wa, err := a.workspaceAccess(ctx, r, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := wa.CanManageMembers(); err != nil {
+		return 0, nil, err
+	}
+	var req createInvitationRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	role := persistence.RoleMember
+	if req.Role != "" {
+		if role, err = persistence.ParseRole(req.Role); err != nil {
+			return 0, nil, err
+		}
+	}
+	inv, err := a.store.CreateInvitation(ctx, persistence.NewInvitation{
+		WorkspaceID: wa.WorkspaceID, InvitedBy: me.ID, Email: req.Email, Username: req.Username,
+		Role: role, TTL: a.cfg.InvitationTTL,
+	})
+	return http.StatusCreated, inv, err
+}
+
+func (a *API) listInvitations(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	wa, err := a.workspaceAccess(ctx, r, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := wa.CanManageMembers(); err != nil {
+		return 0, nil, err
+	}
+	after, limit, err := idCursor(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	invs, err := a.store.PendingInvitations(ctx, wa.WorkspaceID, after, limit+1)
+	return http.StatusOK, pageOf(invs, limit, func(i persistence.Invitation) string { return idString(i.ID) }), err
+}
+
+type acceptInvitationRequest struct {
+	Token string `json:"token"`
+}
+
+func (a *API) acceptInvitation(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	var req acceptInvitationRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	tok := strings.TrimSpace(req.Token)
+	if len(tok) < 16 || len(tok) > 128 {
+		// Not a token we could have issued: unknown.
+		if tok == "" {
+			return 0, nil, &persistence.ValidationError{Field: "token", Reason: "required"}
+		}
+		return 0, nil, persistence.ErrNotFound
+	}
+	w, err := a.store.AcceptInvitation(ctx, tok, me)
+	return http.StatusOK, w, err
+}
