@@ -1,0 +1,94 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// The System implements api.Poster and api.Events, so that REST writes take the same path
+// as STOMP sends: the channel actor's group commit, then one fan-out.
+
+// userEvent is an event for one user's queue, encoded once for all their sessions.
+type userEvent struct {
+	userID int64
+	dest   string
+	ev     event
+}
+
+func newUserEvent(sys *System, userID int64, dest string, v any) *userEvent {
+	body, err := json.Marshal(v)
+	if err != nil {
+		sys.log.Error("encode user event", "dest", dest, "err", err)
+		return nil
+	}
+	id := sys.nextEventID()
+	return &userEvent{userID: userID, dest: dest, ev: event{
+		tpl: stomp.NewMessageTemplate(dest, contentJSON, nil, body), msgID: id, body: body}}
+}
+
+// Post appends m for userID through channelID's actor and returns once it is committed (or
+// refused). The caller has checked that userID may post there. A per-message rejection
+// (ErrBadParent, validation) is returned as the error, with the result.
+func (s *System) Post(ctx context.Context, userID, channelID int64, m persistence.NewMessage) (persistence.AppendResult, error) {
+	if s.draining.Load() {
+		return persistence.AppendResult{}, ErrShuttingDown
+	}
+	m.UserID = userID
+	if m.ID == 0 {
+		m.ID = s.ids.Next()
+	}
+	ch := make(chan *postResult, 1)
+	s.post(channelID, &postReq{msg: m, reply: func(r *postResult) { ch <- r }})
+	select {
+	case r := <-ch:
+		return r.res, r.err
+	case <-ctx.Done():
+		// The message may still commit and be delivered; a retry with the same
+		// clientMsgId finds it.
+		return persistence.AppendResult{}, ctx.Err()
+	}
+}
+
+func (s *System) post(channelID int64, r *postReq) {
+	s.pendingPosts.Add(1)
+	s.toChannel(channelID, r)
+}
+
+// ChannelEvent delivers ev (a persistence event struct) to /topic/channel.{channelID}: to
+// local subscribers through the channel's actor when it has one here, and to other nodes
+// through the bus. It never blocks.
+func (s *System) ChannelEvent(channelID int64, ev any) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		s.log.Error("encode channel event", "channel", channelID, "err", err)
+		return
+	}
+	e := &event{
+		tpl:   stomp.NewMessageTemplate(ChannelDestination(channelID), contentJSON, nil, body),
+		msgID: s.nextEventID(), body: body,
+	}
+	if !s.toLiveChannel(channelID, &eventReq{ev: e}) {
+		s.bus.Publish(channelID, []BusEvent{{MessageID: e.msgID, Body: body}})
+	}
+}
+
+// UserEvent delivers ev to dest (e.g. persistence.QueueMentions) of every session of userID
+// that subscribed to it. It never blocks.
+func (s *System) UserEvent(userID int64, dest string, ev any) {
+	if ue := newUserEvent(s, userID, dest, ev); ue != nil {
+		s.deliverUser(ue)
+		s.bus.PublishUser(userID, dest, BusEvent{MessageID: ue.ev.msgID, Body: ue.ev.body})
+	}
+}
+
+// deliverUser hands ue to the connection actors of its user on this node.
+func (s *System) deliverUser(ue *userEvent) {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	for sess := range s.users[ue.userID] {
+		s.root.Send(sess.pid, ue)
+	}
+}

@@ -1,0 +1,371 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// Messages a channel actor handles. The first four come through the registry.
+type (
+	// postReq appends one message; reply is called once, on the channel actor, after the
+	// commit (or its failure). It must not block.
+	postReq struct {
+		msg   persistence.NewMessage
+		reply func(*postResult)
+	}
+	// subscribeReq registers a session's subscription to the channel's topic.
+	subscribeReq struct {
+		out     *outbox
+		subID   string
+		receipt string // RECEIPT once registered; "" for none
+		since   int64  // replay seq > since first; -1 for none
+	}
+	unsubscribeReq struct {
+		out   *outbox
+		subID string
+	}
+	// eventReq is an event that is not a new message (edit, typing, read…), encoded once.
+	eventReq struct{ ev *event }
+
+	commitDone struct {
+		batch   []*postReq
+		results []postResult
+		err     error
+		took    time.Duration
+	}
+	replayDone struct {
+		sub  *chanSub
+		last int64 // the highest seq replayed (since when none)
+		err  error
+	}
+	idleTick struct{ gen int }
+)
+
+// postResult is a committed (or refused) message with its header strings made once.
+type postResult struct {
+	res      persistence.AppendResult
+	err      error  // the whole batch failed, or res.Err
+	id, seq  string // message-id and seq headers
+	ev       *event // nil unless a new message was written
+	mentions []*userEvent
+}
+
+// event is one MESSAGE to a channel's subscribers: encoded once, copied per subscriber.
+type event struct {
+	tpl   *stomp.MessageTemplate
+	msgID string
+	seq   int64 // > 0 for a new message; 0 for events about something else
+	body  []byte
+}
+
+// chanSub is a subscriber. While a since-seq replay runs, live events wait in pending.
+type chanSub struct {
+	out       *outbox
+	id        string
+	replaying bool
+	pending   []*event
+}
+
+// channelActor orders one channel on this node: group commit, fan-out, replays.
+type channelActor struct {
+	sys   *System
+	id    int64
+	entry *channelEntry
+	dest  string
+	self  *actor.PID
+
+	subs     []*chanSub
+	queue    []*postReq
+	inFlight bool
+	replays  int
+	// lastSeq is the highest seq delivered here; seqKnown is false until the first one.
+	lastSeq  int64
+	seqKnown bool
+
+	idleGen   int
+	idleTimer *time.Timer
+}
+
+func newChannelActor(sys *System, id int64, e *channelEntry) *channelActor {
+	return &channelActor{sys: sys, id: id, entry: e, dest: ChannelDestination(id)}
+}
+
+// ChannelDestination is the STOMP destination of a channel's events.
+func ChannelDestination(channelID int64) string {
+	return "/topic/channel." + strconv.FormatInt(channelID, 10)
+}
+
+func (a *channelActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.self = ctx.Self()
+		a.armIdle()
+	case *postReq:
+		a.received()
+		a.queue = append(a.queue, m)
+		a.sys.met.queuedSends.Inc()
+		a.disarmIdle()
+		if !a.inFlight {
+			a.startCommit()
+		}
+	case *commitDone:
+		a.committed(m)
+	case *subscribeReq:
+		a.received()
+		a.subscribe(m)
+	case *unsubscribeReq:
+		a.received()
+		a.unsubscribe(m.out, m.subID)
+	case *eventReq:
+		a.received()
+		a.deliver(m.ev)
+		a.sys.bus.Publish(a.id, []BusEvent{{MessageID: m.ev.msgID, Body: m.ev.body}})
+	case *replayDone:
+		a.replayed(m)
+	case *idleTick:
+		if m.gen != a.idleGen {
+			return // disarmed since
+		}
+		a.idleTimer = nil
+		if a.idle() && a.sys.retire(a.id, a.entry) {
+			ctx.Stop(a.self)
+			return
+		}
+		a.armIdle() // something was on its way: look again later
+	case *actor.Stopping:
+		a.disarmIdle()
+	}
+}
+
+// received accounts for a message that came through the registry.
+func (a *channelActor) received() {
+	a.entry.inbox.Add(-1)
+	a.sys.met.channelInbox.Dec()
+}
+
+// startCommit sends the queued messages (up to MaxBatch) in one transaction, off the actor.
+func (a *channelActor) startCommit() {
+	n := min(len(a.queue), a.sys.cfg.MaxBatch)
+	batch := slices.Clone(a.queue[:n])
+	clear(a.queue[:n])
+	a.queue = a.queue[n:]
+	if len(a.queue) == 0 {
+		a.queue = nil // let the drained backing array go
+	}
+	a.sys.met.queuedSends.Sub(float64(n))
+	a.inFlight = true
+	msgs := make([]persistence.NewMessage, n)
+	for i, r := range batch {
+		msgs[i] = r.msg
+	}
+	sys, id, dest, self := a.sys, a.id, a.dest, a.self
+	sys.goWork(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), sys.cfg.CommitTimeout)
+		start := time.Now()
+		res, err := sys.store.AppendMessages(ctx, id, msgs)
+		took := time.Since(start)
+		cancel()
+		done := &commitDone{batch: batch, err: err, took: took}
+		if err == nil && len(res) != len(batch) {
+			done.err = errShortResult
+		}
+		if done.err == nil {
+			done.results = prepareResults(sys, dest, res)
+		}
+		sys.root.Send(self, done)
+	})
+}
+
+// prepareResults encodes, off the actor, everything the fan-out will copy.
+func prepareResults(sys *System, dest string, res []persistence.AppendResult) []postResult {
+	out := make([]postResult, len(res))
+	for i := range res {
+		r := &out[i]
+		r.res = res[i]
+		if r.res.Err != nil {
+			r.err = r.res.Err
+			continue
+		}
+		m := &r.res.Message
+		r.id = strconv.FormatInt(m.ID, 10)
+		r.seq = strconv.FormatInt(m.Seq, 10)
+		if r.res.Duplicate {
+			continue
+		}
+		body, err := json.Marshal(persistence.NewMessageEvent(*m))
+		if err != nil { // cannot happen for these types; the message is committed anyway
+			sys.log.Error("encode message event", "err", err)
+			continue
+		}
+		r.ev = &event{
+			tpl:   stomp.NewMessageTemplate(dest, contentJSON, []stomp.Header{{Key: hdrSeq, Value: r.seq}}, body),
+			msgID: r.id, seq: m.Seq, body: body,
+		}
+		for _, mn := range r.res.Mentions {
+			if ue := newUserEvent(sys, mn.UserID, persistence.QueueMentions,
+				persistence.MentionEvent{Type: persistence.EventMention, Mention: mn, Message: *m}); ue != nil {
+				r.mentions = append(r.mentions, ue)
+			}
+		}
+	}
+	return out
+}
+
+func (a *channelActor) committed(d *commitDone) {
+	a.inFlight = false
+	met := a.sys.met
+	met.commitBatch.Observe(float64(len(d.batch)))
+	met.commitLatency.Observe(d.took.Seconds())
+	if d.err != nil {
+		a.sys.log.Warn("group commit failed", "channel", a.id, "messages", len(d.batch), "err", d.err)
+		met.sends.WithLabelValues("failed").Add(float64(len(d.batch)))
+		for _, r := range d.batch {
+			r.reply(&postResult{err: d.err})
+		}
+	} else {
+		var bus []BusEvent
+		for i, r := range d.batch {
+			pr := &d.results[i]
+			r.reply(pr)
+			switch {
+			case pr.err != nil:
+				met.sends.WithLabelValues("rejected").Inc()
+				continue
+			case pr.ev == nil:
+				met.sends.WithLabelValues("duplicate").Inc()
+				continue
+			}
+			met.sends.WithLabelValues("ok").Inc()
+			a.deliver(pr.ev)
+			a.lastSeq, a.seqKnown = max(a.lastSeq, pr.ev.seq), true
+			bus = append(bus, BusEvent{Seq: pr.ev.seq, MessageID: pr.ev.msgID, Body: pr.ev.body})
+			for _, ue := range pr.mentions {
+				a.sys.deliverUser(ue)
+				a.sys.bus.PublishUser(ue.userID, ue.dest, BusEvent{MessageID: ue.ev.msgID, Body: ue.ev.body})
+			}
+		}
+		if len(bus) > 0 {
+			a.sys.bus.Publish(a.id, bus)
+		}
+	}
+	a.sys.pendingPosts.Add(-int64(len(d.batch)))
+	if len(a.queue) > 0 {
+		a.startCommit()
+	} else {
+		a.armIdle()
+	}
+}
+
+// deliver copies ev to every subscriber; a subscriber whose queue is full is dropped by its
+// outbox, never waited for.
+func (a *channelActor) deliver(ev *event) {
+	n := 0
+	for _, s := range a.subs {
+		if s.replaying {
+			s.pending = append(s.pending, ev)
+			continue
+		}
+		if s.out.push(outItem{kind: itemTemplate, tpl: ev.tpl, a: s.id, b: ev.msgID}) {
+			n++
+		}
+	}
+	a.sys.met.deliveries.Add(float64(n))
+}
+
+func (a *channelActor) subscribe(r *subscribeReq) {
+	a.unsubscribe(r.out, r.subID) // a re-SUBSCRIBE with the same id replaces the old one
+	s := &chanSub{out: r.out, id: r.subID}
+	a.subs = append(a.subs, s)
+	a.disarmIdle()
+	if r.receipt != "" {
+		r.out.push(outItem{kind: itemReceipt, a: r.receipt})
+	}
+	if r.since < 0 || (a.seqKnown && r.since >= a.lastSeq) {
+		return // nothing to replay: live from here
+	}
+	// Live events wait in pending while PostgreSQL replays seq > since. When this actor
+	// knows its last delivered seq, the replay stops there and everything after it is in
+	// pending; otherwise it reads to the end and the seam is found by seq.
+	s.replaying = true
+	a.replays++
+	upTo := int64(0)
+	if a.seqKnown {
+		upTo = a.lastSeq
+	}
+	sys, id, dest, self := a.sys, a.id, a.dest, a.self
+	sys.goWork(func() {
+		last, err := replay(sys, id, dest, s.out, s.id, r.since, upTo)
+		sys.root.Send(self, &replayDone{sub: s, last: last, err: err})
+	})
+}
+
+func (a *channelActor) replayed(d *replayDone) {
+	a.replays--
+	s := d.sub
+	if !slices.Contains(a.subs, s) {
+		a.armIdle()
+		return // unsubscribed meanwhile
+	}
+	s.replaying = false
+	pending := s.pending
+	s.pending = nil
+	if d.err != nil {
+		if d.err != errSessionClosed {
+			a.sys.log.Warn("since-seq replay failed", "channel", a.id, "err", d.err)
+			s.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(d.err, "", a.dest)})
+		}
+		return
+	}
+	n := 0
+	for _, ev := range pending {
+		if ev.seq > 0 && ev.seq <= d.last {
+			continue // already replayed: the seam
+		}
+		if s.out.push(outItem{kind: itemTemplate, tpl: ev.tpl, a: s.id, b: ev.msgID}) {
+			n++
+		}
+	}
+	a.sys.met.deliveries.Add(float64(n))
+}
+
+func (a *channelActor) unsubscribe(out *outbox, subID string) {
+	a.subs = slices.DeleteFunc(a.subs, func(s *chanSub) bool {
+		if s.out == out && s.id == subID {
+			s.pending = nil
+			return true
+		}
+		return false
+	})
+	a.armIdle()
+}
+
+func (a *channelActor) idle() bool {
+	return len(a.subs) == 0 && len(a.queue) == 0 && !a.inFlight && a.replays == 0
+}
+
+// armIdle starts the idle timer when there is nothing to do; a stale tick (older gen) is
+// ignored, so disarming is just moving the generation on.
+func (a *channelActor) armIdle() {
+	if !a.idle() || a.idleTimer != nil {
+		return
+	}
+	a.idleGen++
+	gen, root, self := a.idleGen, a.sys.root, a.self
+	a.idleTimer = time.AfterFunc(a.sys.cfg.ChannelIdle, func() { root.Send(self, &idleTick{gen: gen}) })
+}
+
+func (a *channelActor) disarmIdle() {
+	if a.idleTimer != nil {
+		a.idleTimer.Stop()
+		a.idleTimer = nil
+	}
+	a.idleGen++
+}

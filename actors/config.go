@@ -1,0 +1,124 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// Config configures a System. Zero fields take the defaults; New validates the result.
+type Config struct {
+	// NodeID is written in CONNECTED's server header ("parley/node-N").
+	NodeID int
+
+	// MaxBatch caps the messages one group commit writes. Default 500.
+	MaxBatch int
+	// CommitTimeout bounds one AppendMessages transaction. Default 10 s.
+	CommitTimeout time.Duration
+	// ChannelIdle is how long a channel actor with no subscribers and no work lives on.
+	// Default 2 min.
+	ChannelIdle time.Duration
+	// ReplayPageSize is how many messages a since-seq replay reads per query. Default 200.
+	ReplayPageSize int
+	// ReplayTimeout bounds a whole since-seq or resend replay. Default 60 s.
+	ReplayTimeout time.Duration
+
+	// OutboundQueue is how many frames may wait for a session's socket before the session is
+	// dropped with ERROR slow-consumer. Default 1,024 frames.
+	OutboundQueue int
+	// WriteTimeout bounds one write to a socket; a peer that takes longer is dropped.
+	// Default 10 s.
+	WriteTimeout time.Duration
+	// SendRate is the sustained rate of SEND frames per session, per second. Default 20.
+	SendRate float64
+	// SendBurst is how many SEND frames a session may send at once above SendRate. Default 50.
+	SendBurst int
+	// MaxSubscriptions per session. Default 100.
+	MaxSubscriptions int
+	// AccessTTL is how long a session trusts a channel access check before asking PostgreSQL
+	// again: losing access takes effect within it. Default 2 s.
+	AccessTTL time.Duration
+	// MaxInflightFrames bounds client frames read but not yet handled by the connection actor;
+	// the read goroutine waits beyond it, so a flooding client fills its TCP window, not our
+	// memory. Default 64.
+	MaxInflightFrames int
+	// HeartBeat is what the server offers in CONNECTED: Send is how often it can send
+	// heart-beats, Recv how often it wants them. Default 10 s both ways.
+	HeartBeat stomp.HeartBeat
+	// NoHeartBeat turns heart-beats off entirely (HeartBeat is then ignored).
+	NoHeartBeat bool
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxBatch          = 500
+	DefaultCommitTimeout     = 10 * time.Second
+	DefaultChannelIdle       = 2 * time.Minute
+	DefaultReplayPageSize    = 200
+	DefaultReplayTimeout     = 60 * time.Second
+	DefaultOutboundQueue     = 1024
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultSendRate          = 20
+	DefaultSendBurst         = 50
+	DefaultMaxSubscriptions  = 100
+	DefaultAccessTTL         = 2 * time.Second
+	DefaultMaxInflightFrames = 64
+	DefaultHeartBeat         = 10 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	setDefault(&c.MaxBatch, DefaultMaxBatch)
+	setDefault(&c.CommitTimeout, DefaultCommitTimeout)
+	setDefault(&c.ChannelIdle, DefaultChannelIdle)
+	setDefault(&c.ReplayPageSize, DefaultReplayPageSize)
+	setDefault(&c.ReplayTimeout, DefaultReplayTimeout)
+	setDefault(&c.OutboundQueue, DefaultOutboundQueue)
+	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.SendRate, DefaultSendRate)
+	setDefault(&c.SendBurst, DefaultSendBurst)
+	setDefault(&c.MaxSubscriptions, DefaultMaxSubscriptions)
+	setDefault(&c.AccessTTL, DefaultAccessTTL)
+	setDefault(&c.MaxInflightFrames, DefaultMaxInflightFrames)
+	if c.NoHeartBeat {
+		c.HeartBeat = stomp.HeartBeat{}
+	} else if c.HeartBeat == (stomp.HeartBeat{}) {
+		c.HeartBeat = stomp.HeartBeat{Send: DefaultHeartBeat, Recv: DefaultHeartBeat}
+	}
+	return c
+}
+
+func setDefault[T int | float64 | time.Duration](p *T, def T) {
+	if *p == 0 {
+		*p = def
+	}
+}
+
+func (c Config) validate() error {
+	var errs []error
+	positive := func(name string, ok bool) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("actors: %s must be positive", name))
+		}
+	}
+	positive("MaxBatch", c.MaxBatch > 0)
+	positive("CommitTimeout", c.CommitTimeout > 0)
+	positive("ChannelIdle", c.ChannelIdle > 0)
+	positive("ReplayPageSize", c.ReplayPageSize > 0)
+	positive("ReplayTimeout", c.ReplayTimeout > 0)
+	positive("OutboundQueue", c.OutboundQueue > 0)
+	positive("WriteTimeout", c.WriteTimeout > 0)
+	positive("SendRate", c.SendRate > 0)
+	positive("SendBurst", c.SendBurst > 0)
+	positive("MaxSubscriptions", c.MaxSubscriptions > 0)
+	positive("AccessTTL", c.AccessTTL > 0)
+	positive("MaxInflightFrames", c.MaxInflightFrames > 0)
+	if c.HeartBeat.Send < 0 || c.HeartBeat.Recv < 0 {
+		errs = append(errs, errors.New("actors: HeartBeat intervals must not be negative"))
+	}
+	if c.OutboundQueue < 8 {
+		errs = append(errs, errors.New("actors: OutboundQueue must hold at least 8 frames"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,233 @@
+package actors
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/api"
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// SEND destinations.
+const (
+	DestMessageSend   = "/app/message.send"
+	DestMessageRead   = "/app/message.read"
+	DestMessageResend = "/app/message.resend"
+	DestTyping        = "/app/typing"
+)
+
+// flexID is an id in a JSON body: a decimal string as the API writes ids, or a number.
+type flexID int64
+
+func (id *flexID) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		*id = 0
+		return nil
+	}
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		b = b[1 : len(b)-1]
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || v < 0 {
+		return fmt.Errorf("not an id: %.32q", b)
+	}
+	*id = flexID(v)
+	return nil
+}
+
+type (
+	sendBody struct {
+		ChannelID   flexID `json:"channelId"`
+		Content     string `json:"content"`
+		ParentID    flexID `json:"parentId"`
+		ClientMsgID string `json:"clientMsgId"`
+	}
+	readBody struct {
+		ChannelID flexID `json:"channelId"`
+		Seq       *int64 `json:"seq"`
+	}
+	resendBody struct {
+		ChannelID flexID `json:"channelId"`
+		SinceSeq  int64  `json:"sinceSeq"`
+	}
+	typingBody struct {
+		ChannelID flexID `json:"channelId"`
+	}
+)
+
+func decodeBody(body []byte, v any, channelID func() flexID) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return &persistence.ValidationError{Reason: "a JSON body is required"}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return &persistence.ValidationError{Reason: "invalid JSON body: " + err.Error()}
+	}
+	if channelID() <= 0 {
+		return &persistence.ValidationError{Field: "channelId", Reason: "required"}
+	}
+	return nil
+}
+
+func (c *connActor) send(f *stomp.Frame, receipt string) {
+	dest := f.Value(stomp.HdrDestination)
+	if c.sys.draining.Load() {
+		c.fail(ErrShuttingDown, receipt, dest)
+		return
+	}
+	if !c.limiter.Allow() {
+		c.sys.met.rateLimited.Inc()
+		c.fail(fmt.Errorf("%w: at most %g SEND frames per second", api.ErrRateLimited, c.sys.cfg.SendRate), receipt, dest)
+		return
+	}
+	switch dest {
+	case DestMessageSend:
+		c.sendMessage(f.Body, receipt)
+	case DestTyping:
+		c.typing(f.Body, receipt)
+	case DestMessageRead:
+		c.markRead(f.Body, receipt)
+	case DestMessageResend:
+		c.resend(f.Body, receipt)
+	default:
+		c.fail(fmt.Errorf("%w: %q", ErrUnknownDestination, dest), receipt, dest)
+	}
+}
+
+func (c *connActor) sendMessage(body []byte, receipt string) {
+	const dest = DestMessageSend
+	var b sendBody
+	err := decodeBody(body, &b, func() flexID { return b.ChannelID })
+	if err == nil {
+		err = persistence.ValidateContent(b.Content)
+	}
+	if err == nil {
+		err = persistence.ValidateClientMsgID(b.ClientMsgID)
+	}
+	if err != nil {
+		c.fail(err, receipt, dest)
+		return
+	}
+	cid := int64(b.ChannelID)
+	msg := persistence.NewMessage{ID: c.sys.ids.Next(), UserID: c.info.UserID, ParentID: int64(b.ParentID),
+		Content: b.Content, ClientMsgID: b.ClientMsgID}
+	c.begin()
+	c.withAccess(cid, func(acc persistence.Access, err error) {
+		if err == nil {
+			err = acc.CanPost()
+		}
+		if err != nil {
+			c.fail(err, receipt, dest)
+			c.end()
+			return
+		}
+		out, sess, root := c.out, c.sess, c.sys.root
+		c.sys.post(cid, &postReq{msg: msg, reply: func(r *postResult) {
+			// On the channel actor: never block, never wait on this session.
+			if r.err != nil {
+				root.Send(sess.pid, &opDone{receipt: receipt, dest: dest, err: r.err})
+				return
+			}
+			if receipt != "" {
+				out.push(outItem{kind: itemReceipt, a: receipt, b: r.id, c: r.seq})
+			}
+			if sess.pending.Add(-1) == 0 && sess.disconnecting.Load() {
+				root.Send(sess.pid, &flushDisconnect{})
+			}
+		}})
+	})
+}
+
+func (c *connActor) typing(body []byte, receipt string) {
+	const dest = DestTyping
+	var b typingBody
+	if err := decodeBody(body, &b, func() flexID { return b.ChannelID }); err != nil {
+		c.fail(err, receipt, dest)
+		return
+	}
+	cid, uid := int64(b.ChannelID), c.info.UserID
+	c.withAccess(cid, func(acc persistence.Access, err error) {
+		if err == nil {
+			err = acc.CanPost()
+		}
+		if err != nil {
+			c.fail(err, receipt, dest)
+			return
+		}
+		c.sys.ChannelEvent(cid, persistence.TypingEvent{Type: persistence.EventTyping, ChannelID: cid, UserID: uid})
+		c.receipt(receipt)
+	})
+}
+
+// markRead writes the marker through ReadMarks (as PUT …/read does) and tells the channel.
+func (c *connActor) markRead(body []byte, receipt string) {
+	const dest = DestMessageRead
+	var b readBody
+	err := decodeBody(body, &b, func() flexID { return b.ChannelID })
+	if err == nil && (b.Seq == nil || *b.Seq < 0) {
+		err = &persistence.ValidationError{Field: "seq", Reason: "must be a non-negative integer"}
+	}
+	if err != nil {
+		c.fail(err, receipt, dest)
+		return
+	}
+	cid, seq, uid := int64(b.ChannelID), *b.Seq, c.info.UserID
+	sys, self, ctx := c.sys, c.sess.pid, c.ctx
+	c.begin()
+	sys.goWork(func() {
+		err := func() error {
+			acc, err := sys.store.ChannelAccess(ctx, uid, cid)
+			if err == nil {
+				err = acc.CanRead()
+			}
+			if err != nil {
+				return err
+			}
+			marker, err := sys.marks.MarkRead(ctx, uid, cid, min(seq, acc.LastSeq))
+			if err != nil {
+				return err
+			}
+			sys.ChannelEvent(cid, persistence.ReadEvent{Type: persistence.EventRead, ChannelID: cid, UserID: uid, Seq: marker})
+			return nil
+		}()
+		sys.root.Send(self, &opDone{receipt: receipt, dest: dest, err: err})
+	})
+}
+
+// resend replays a channel's messages after sinceSeq to the session's /user/queue/resend.
+func (c *connActor) resend(body []byte, receipt string) {
+	const dest = DestMessageResend
+	var b resendBody
+	err := decodeBody(body, &b, func() flexID { return b.ChannelID })
+	if err == nil && b.SinceSeq < 0 {
+		err = &persistence.ValidationError{Field: "sinceSeq", Reason: "must be a non-negative integer"}
+	}
+	if err != nil {
+		c.fail(err, receipt, dest)
+		return
+	}
+	subID, ok := c.queues[QueueResend]
+	if !ok {
+		c.fail(fmt.Errorf("%w: subscribe to %s first", ErrProtocol, QueueResend), receipt, dest)
+		return
+	}
+	cid, since, uid := int64(b.ChannelID), b.SinceSeq, c.info.UserID
+	sys, self, ctx, out := c.sys, c.sess.pid, c.ctx, c.out
+	c.begin()
+	sys.goWork(func() {
+		err := func() error {
+			acc, err := sys.store.ChannelAccess(ctx, uid, cid)
+			if err == nil {
+				err = acc.CanRead()
+			}
+			if err != nil || acc.LastSeq <= since {
+				return err
+			}
+			_, err = replay(sys, cid, QueueResend, out, subID, since, acc.LastSeq)
+			return err
+		}()
+		sys.root.Send(self, &opDone{receipt: receipt, dest: dest, err: err})
+	})
+}

@@ -1,0 +1,354 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"golang.org/x/time/rate"
+
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// QueueResend is where /app/message.resend replays a channel's messages.
+const QueueResend = "/user/queue/resend"
+
+// userQueues are the destinations a session may subscribe for its own user. There is no
+// user id in them: a session can only ever name its own queues.
+var userQueues = map[string]bool{
+	persistence.QueueMentions:      true,
+	persistence.QueueErrors:        true,
+	persistence.QueueNotifications: true,
+	QueueResend:                    true,
+}
+
+// Messages a connection actor handles.
+type (
+	clientFrame   struct{ f *stomp.Frame }
+	sessionClosed struct{}
+	// accessDone is a channel access check finished off the actor.
+	accessDone struct {
+		channelID int64
+		acc       persistence.Access
+		err       error
+	}
+	// opDone is a background operation of a SEND (commit, read marker, resend) finished.
+	opDone struct {
+		receipt, dest string
+		err           error
+	}
+	flushDisconnect struct{}
+)
+
+type connSub struct {
+	id, dest  string
+	channelID int64 // 0 for a user queue
+	sent      bool  // registered with the channel actor
+}
+
+// accessEntry caches one channel's access check; ops wait in order while it loads.
+type accessEntry struct {
+	acc     persistence.Access
+	err     error
+	until   time.Time
+	loading bool
+	waiting []func(persistence.Access, error)
+}
+
+// maxAccessEntries bounds a session's access cache; expired entries go first.
+const maxAccessEntries = 256
+
+// connActor is one session: subscriptions, limits, and the order of its frames.
+type connActor struct {
+	sys     *System
+	sess    *Session
+	out     *outbox
+	info    SessionInfo
+	limiter *rate.Limiter
+	subs    map[string]*connSub
+	queues  map[string]string // user queue → subscription id
+	access  map[int64]*accessEntry
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	disconnecting     bool
+	disconnectReceipt string
+}
+
+func newConnActor(sys *System, sess *Session, info SessionInfo) *connActor {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &connActor{
+		sys: sys, sess: sess, out: sess.out, info: info,
+		limiter: rate.NewLimiter(rate.Limit(sys.cfg.SendRate), sys.cfg.SendBurst),
+		subs:    make(map[string]*connSub),
+		queues:  make(map[string]string),
+		access:  make(map[int64]*accessEntry),
+		ctx:     ctx, cancel: cancel,
+	}
+}
+
+func (c *connActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *clientFrame:
+		c.frame(m.f)
+		<-c.sess.inflight
+	case *userEvent:
+		if id, ok := c.queues[m.dest]; ok {
+			if c.out.push(outItem{kind: itemTemplate, tpl: m.ev.tpl, a: id, b: m.ev.msgID}) {
+				c.sys.met.deliveries.Inc()
+			}
+		}
+	case *accessDone:
+		c.accessLoaded(m)
+	case *opDone:
+		if m.err != nil {
+			c.fail(m.err, m.receipt, m.dest)
+		} else {
+			c.receipt(m.receipt)
+		}
+		c.end()
+	case *flushDisconnect:
+		c.finishDisconnect()
+	case *sessionClosed:
+		c.stop(ctx)
+	}
+}
+
+func (c *connActor) frame(f *stomp.Frame) {
+	if c.disconnecting {
+		return // nothing may follow DISCONNECT
+	}
+	receipt := f.Value(stomp.HdrReceipt)
+	switch f.Command {
+	case stomp.CmdSend:
+		c.send(f, receipt)
+	case stomp.CmdSubscribe:
+		c.subscribe(f, receipt)
+	case stomp.CmdUnsubscribe:
+		c.unsubscribe(f, receipt)
+	case stomp.CmdAck, stomp.CmdNack:
+		c.receipt(receipt) // every subscription is ack:auto
+	case stomp.CmdDisconnect:
+		c.disconnecting, c.disconnectReceipt = true, receipt
+		c.sess.disconnecting.Store(true)
+		if c.sess.pending.Load() == 0 {
+			c.finishDisconnect()
+		}
+	case stomp.CmdBegin, stomp.CmdCommit, stomp.CmdAbort:
+		c.fail(fmt.Errorf("%w: transactions are not supported", ErrProtocol), receipt, "")
+	case stomp.CmdConnect, stomp.CmdStomp:
+		c.fail(fmt.Errorf("%w: already connected", ErrProtocol), receipt, "")
+	default:
+		c.fail(fmt.Errorf("%w: %s is a server frame", ErrProtocol, f.Command), receipt, "")
+	}
+}
+
+// begin and end bracket work whose answer DISCONNECT's receipt must follow.
+func (c *connActor) begin() { c.sess.pending.Add(1) }
+
+func (c *connActor) end() {
+	if c.sess.pending.Add(-1) == 0 && c.disconnecting {
+		c.finishDisconnect()
+	}
+}
+
+func (c *connActor) finishDisconnect() {
+	if c.sess.pending.Load() != 0 {
+		return
+	}
+	var final []outItem
+	if c.disconnectReceipt != "" {
+		final = append(final, outItem{kind: itemReceipt, a: c.disconnectReceipt})
+	}
+	c.out.closeAfter(final...)
+}
+
+func (c *connActor) receipt(id string) {
+	if id != "" {
+		c.out.push(outItem{kind: itemReceipt, a: id})
+	}
+}
+
+// fail answers a frame with ERROR (and a copy on /user/queue/errors when subscribed); the
+// session stays open.
+func (c *connActor) fail(err error, receipt, dest string) {
+	c.out.push(outItem{kind: itemRaw, raw: ErrorFrame(err, receipt, dest)})
+	if id, ok := c.queues[persistence.QueueErrors]; ok {
+		body, _ := json.Marshal(errorEvent{Type: "error", Code: errorCode(err), Message: errorDetail(err),
+			Destination: dest, ReceiptID: receipt})
+		tpl := stomp.NewMessageTemplate(persistence.QueueErrors, contentJSON, nil, body)
+		c.out.push(outItem{kind: itemTemplate, tpl: tpl, a: id, b: c.sys.nextEventID()})
+	}
+}
+
+type errorEvent struct {
+	Type        string `json:"type"`
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+	Destination string `json:"destination,omitempty"`
+	ReceiptID   string `json:"receiptId,omitempty"`
+}
+
+func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
+	id, dest := f.Value(stomp.HdrID), f.Value(stomp.HdrDestination)
+	switch {
+	case id == "" || dest == "":
+		c.fail(fmt.Errorf("%w: SUBSCRIBE needs id and destination headers", ErrProtocol), receipt, dest)
+		return
+	case c.subs[id] != nil:
+		c.fail(fmt.Errorf("%w: subscription id %q is in use", ErrProtocol, id), receipt, dest)
+		return
+	case len(c.subs) >= c.sys.cfg.MaxSubscriptions:
+		c.fail(fmt.Errorf("%w: at most %d", ErrTooManySubscriptions, c.sys.cfg.MaxSubscriptions), receipt, dest)
+		return
+	}
+	if rest, ok := strings.CutPrefix(dest, "/topic/channel."); ok {
+		cid, err := parseID(rest)
+		if err != nil {
+			c.fail(fmt.Errorf("%w: %s", ErrUnknownDestination, dest), receipt, dest)
+			return
+		}
+		since := int64(-1)
+		if v, ok := f.Get("since-seq"); ok {
+			if since, err = strconv.ParseInt(v, 10, 64); err != nil || since < 0 {
+				c.fail(&persistence.ValidationError{Field: "since-seq", Reason: "must be a non-negative integer"}, receipt, dest)
+				return
+			}
+		}
+		sub := &connSub{id: id, dest: dest, channelID: cid}
+		c.subs[id] = sub
+		c.withAccess(cid, func(acc persistence.Access, err error) {
+			if c.subs[id] != sub {
+				return // unsubscribed while the check ran
+			}
+			if err == nil {
+				err = acc.CanRead()
+			}
+			if err != nil {
+				delete(c.subs, id)
+				c.fail(err, receipt, dest)
+				return
+			}
+			sub.sent = true
+			c.sys.toChannel(cid, &subscribeReq{out: c.out, subID: id, receipt: receipt, since: since})
+		})
+		return
+	}
+	if userQueues[dest] {
+		if _, dup := c.queues[dest]; dup {
+			c.fail(fmt.Errorf("%w: already subscribed to %s", ErrProtocol, dest), receipt, dest)
+			return
+		}
+		c.subs[id] = &connSub{id: id, dest: dest}
+		c.queues[dest] = id
+		c.receipt(receipt)
+		return
+	}
+	if strings.HasPrefix(dest, "/user/") {
+		c.fail(fmt.Errorf("%w: a session may subscribe only to its own /user/queue/{mentions,errors,notifications,resend}",
+			persistence.ErrForbidden), receipt, dest)
+		return
+	}
+	c.fail(fmt.Errorf("%w: %s", ErrUnknownDestination, dest), receipt, dest)
+}
+
+func (c *connActor) unsubscribe(f *stomp.Frame, receipt string) {
+	id := f.Value(stomp.HdrID)
+	sub := c.subs[id]
+	if sub == nil {
+		c.fail(fmt.Errorf("%w: no subscription %q", ErrProtocol, id), receipt, "")
+		return
+	}
+	delete(c.subs, id)
+	if sub.channelID != 0 {
+		if sub.sent {
+			c.sys.toLiveChannel(sub.channelID, &unsubscribeReq{out: c.out, subID: id})
+		}
+	} else if c.queues[sub.dest] == id {
+		delete(c.queues, sub.dest)
+	}
+	c.receipt(receipt)
+}
+
+// withAccess runs fn with the session's access to channelID, from the cache or after one
+// check off the actor; ops on one channel run in arrival order either way.
+func (c *connActor) withAccess(channelID int64, fn func(persistence.Access, error)) {
+	e := c.access[channelID]
+	if e != nil && !e.loading && time.Now().Before(e.until) {
+		fn(e.acc, e.err)
+		return
+	}
+	if e == nil {
+		c.pruneAccess()
+		e = &accessEntry{}
+		c.access[channelID] = e
+	}
+	e.waiting = append(e.waiting, fn)
+	if e.loading {
+		return
+	}
+	e.loading = true
+	sys, self, ctx, uid := c.sys, c.sess.pid, c.ctx, c.info.UserID
+	sys.goWork(func() {
+		acc, err := sys.store.ChannelAccess(ctx, uid, channelID)
+		sys.root.Send(self, &accessDone{channelID: channelID, acc: acc, err: err})
+	})
+}
+
+func (c *connActor) accessLoaded(m *accessDone) {
+	e := c.access[m.channelID]
+	if e == nil {
+		return
+	}
+	e.loading, e.acc, e.err = false, m.acc, m.err
+	e.until = time.Time{}
+	if m.err == nil || errors.Is(m.err, persistence.ErrNotFound) {
+		e.until = time.Now().Add(c.sys.cfg.AccessTTL) // a failed lookup is not remembered
+	}
+	waiting := e.waiting
+	e.waiting = nil
+	for _, fn := range waiting {
+		fn(m.acc, m.err)
+	}
+}
+
+func (c *connActor) pruneAccess() {
+	if len(c.access) < maxAccessEntries {
+		return
+	}
+	now := time.Now()
+	for id, e := range c.access {
+		if !e.loading && now.After(e.until) {
+			delete(c.access, id)
+		}
+	}
+}
+
+// stop ends the session: every channel forgets it, the registries too, then the actor stops.
+func (c *connActor) stop(ctx actor.Context) {
+	c.cancel()
+	c.out.closeNow()
+	for _, sub := range c.subs {
+		if sub.channelID != 0 && sub.sent {
+			c.sys.toLiveChannel(sub.channelID, &unsubscribeReq{out: c.out, subID: sub.id})
+		}
+	}
+	c.subs = nil
+	c.sys.forget(c.sess)
+	ctx.Stop(ctx.Self())
+}
+
+// parseID parses a positive decimal id.
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("bad id %q", s)
+	}
+	return id, nil
+}

@@ -1,0 +1,29 @@
+// Package actors is parley's real-time core on protoactor-go: one channel actor per active
+// channel per node, one connection actor per STOMP session, the registry that finds or spawns
+// channel actors, and the System that owns them all.
+//
+// # Who may send to whom
+//
+//	read goroutine ──frames──▶ connection actor ──post/subscribe/event──▶ channel actor
+//	REST (Poster, Events) ───────────────────────────────────────────────▶ channel actor
+//	channel actor ──RECEIPT, MESSAGE bytes──▶ session outbox ──writer goroutine──▶ socket
+//	channel actor ──user events (mentions)──▶ connection actor   (fire and forget)
+//
+//   - A connection actor may send to channel actors and wait for their answer (the answer is a
+//     message or an outbox write, never a blocked Receive).
+//   - A channel actor never waits on a connection actor. It writes committed events straight
+//     into each subscriber's outbox, a bounded queue whose push never blocks: a full queue
+//     disconnects that one subscriber (slow-consumer) instead of slowing the channel. It may
+//     send a connection actor a message (a mention for its user), which never blocks either.
+//   - No actor blocks on I/O inside Receive. PostgreSQL transactions, access checks and
+//     since-seq replays run in goroutines that report back to the actor with a message to
+//     ctx.Self() (or, for the connection actor, to its own PID).
+//
+// Following this order there is no cycle in which two actors wait on each other, so a slow or
+// dead client can stall nothing but itself, and a slow database stalls only the channels that
+// write to it (their sends queue and go out together in the next group commit).
+//
+// protoactor's Future (RequestFuture/Respond) and ReceiveTimeout race under -race, so replies
+// are messages to a PID or callbacks that only push to a queue, and idle channel actors stop
+// on their own timer (time.AfterFunc sending a message to self).
+package actors

@@ -1,0 +1,106 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/parley-chat/parley/transport/api"
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// Errors of the real-time layer. Each maps to a stable code (the ERROR frame's code header)
+// through errorCode, which falls back on api.CodeOf, the one table REST uses too.
+var (
+	// ErrShuttingDown: the node is draining; connect to another one.
+	ErrShuttingDown = fmt.Errorf("server shutting down: %w", api.ErrUnavailable)
+	// ErrSlowConsumer: the session's outbound queue filled up.
+	ErrSlowConsumer = errors.New("slow consumer")
+	// ErrTooManySubscriptions: the session has Config.MaxSubscriptions already.
+	ErrTooManySubscriptions = errors.New("too many subscriptions")
+	// ErrUnknownDestination: no such SEND or SUBSCRIBE destination.
+	ErrUnknownDestination = errors.New("unknown destination")
+	// ErrProtocol: a frame that is well-formed but wrong here (a second CONNECT, a missing
+	// header, a transaction).
+	ErrProtocol = errors.New("protocol error")
+
+	errSessionClosed = errors.New("session closed")
+)
+
+// Codes that api.CodeOf does not know.
+const (
+	hdrCode                 = "code"
+	hdrSeq                  = "seq"
+	codeSlowConsumer        = "slow-consumer"
+	codeTooManySubs         = "too_many_subscriptions"
+	codeUnknownDestination  = "unknown_destination"
+	codeProtocol            = "protocol_error"
+	codeShuttingDown        = "shutting_down"
+	maxErrorDetailBytes     = 512
+)
+
+// errorCode is the stable code of err.
+func errorCode(err error) string {
+	switch {
+	case errors.Is(err, ErrShuttingDown):
+		return codeShuttingDown
+	case errors.Is(err, ErrSlowConsumer):
+		return codeSlowConsumer
+	case errors.Is(err, ErrTooManySubscriptions):
+		return codeTooManySubs
+	case errors.Is(err, ErrUnknownDestination):
+		return codeUnknownDestination
+	case errors.Is(err, ErrProtocol):
+		return codeProtocol
+	}
+	_, code := api.CodeOf(err)
+	return code
+}
+
+// errorDetail is what a client may read about err: internal errors are not spelled out.
+func errorDetail(err error) string {
+	switch {
+	case errors.Is(err, ErrShuttingDown), errors.Is(err, ErrSlowConsumer),
+		errors.Is(err, ErrTooManySubscriptions), errors.Is(err, ErrUnknownDestination),
+		errors.Is(err, ErrProtocol):
+		return err.Error()
+	}
+	return api.Detail(err)
+}
+
+// ErrorFrame encodes an ERROR for err: the code header, a human message header, and the
+// detail as the body; receiptID and destination are added when not empty.
+func ErrorFrame(err error, receiptID, destination string) []byte {
+	detail := errorDetail(err)
+	if len(detail) > maxErrorDetailBytes {
+		detail = detail[:maxErrorDetailBytes]
+	}
+	detail = strings.ToValidUTF8(detail, "?") // a text WebSocket message must be UTF-8
+	hs := make([]stomp.Header, 0, 3)
+	hs = append(hs, stomp.Header{Key: hdrCode, Value: errorCode(err)})
+	if receiptID != "" {
+		hs = append(hs, stomp.Header{Key: stomp.HdrReceiptID, Value: sanitize(receiptID)})
+	}
+	if destination != "" {
+		hs = append(hs, stomp.Header{Key: stomp.HdrDestination, Value: sanitize(destination)})
+	}
+	return stomp.AppendFrame(nil, stomp.ErrorFrame(firstLine(detail), []byte(detail), hs...))
+}
+
+func sanitize(s string) string {
+	if len(s) > 256 {
+		s = s[:256]
+	}
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,299 @@
+package actors
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// Wire is a session's socket as its writer sees it; transport/ws implements it over a
+// WebSocket connection.
+type Wire interface {
+	// WriteFrames writes each element of frames as one WebSocket text message, in order, in
+	// as few system calls as it can, giving up at deadline. Only one goroutine calls it at a
+	// time; frames are not retained.
+	WriteFrames(frames [][]byte, deadline time.Time) error
+	// Close closes the socket at once, so that a blocked WriteFrames and the read goroutine
+	// return. It is safe to call concurrently with WriteFrames and more than once.
+	Close() error
+}
+
+type itemKind uint8
+
+const (
+	itemTemplate itemKind = iota // tpl for subscription a, message-id b
+	itemRaw                      // raw bytes, shared and read-only
+	itemReceipt                  // RECEIPT for receipt-id a, with message-id b and seq c when b != ""
+)
+
+// outItem is one frame waiting for the socket, kept unencoded so that a delivery costs a
+// struct copy: the writer encodes it into its arena right before writing.
+type outItem struct {
+	kind    itemKind
+	tpl     *stomp.MessageTemplate
+	a, b, c string
+	raw     []byte
+}
+
+const (
+	boxOpen    = iota
+	boxClosing // takes no more frames; the writer closes the wire once the queue is written
+	boxClosed
+)
+
+var (
+	heartbeatEOL      = []byte{'\n'}
+	slowConsumerFrame = stomp.AppendFrame(nil, stomp.ErrorFrame(codeSlowConsumer,
+		[]byte("outbound queue full: reconnect and resubscribe with since-seq"),
+		stomp.Header{Key: hdrCode, Value: codeSlowConsumer}))
+)
+
+// outbox is a session's bounded outbound queue. Pushes never block (a full queue drops the
+// session with ERROR slow-consumer); a writer goroutine exists only while there is something
+// to write, so an idle session costs no goroutine and no buffer on this side.
+type outbox struct {
+	wire    Wire
+	max     int
+	timeout time.Duration
+	met     *metrics
+
+	mu      sync.Mutex
+	items   []outItem
+	spare   []outItem
+	writing bool
+	state   int
+	space   chan struct{} // signalled when the writer takes frames off the queue
+
+	lastWrite atomic.Int64 // unix nanos
+	hb        *time.Timer
+	hbEvery   time.Duration
+	closeOnce sync.Once
+	done      chan struct{} // closed once the wire is closed
+}
+
+func newOutbox(wire Wire, max int, timeout time.Duration, met *metrics) *outbox {
+	o := &outbox{wire: wire, max: max, timeout: timeout, met: met,
+		space: make(chan struct{}, 1), done: make(chan struct{})}
+	o.lastWrite.Store(time.Now().UnixNano())
+	return o
+}
+
+// push queues a frame; false when the session is closing or was just dropped as a slow
+// consumer. It never blocks, so a channel actor may call it.
+func (o *outbox) push(it outItem) bool {
+	o.mu.Lock()
+	if o.state != boxOpen {
+		o.mu.Unlock()
+		return false
+	}
+	if len(o.items) >= o.max {
+		clear(o.items)
+		o.items = append(o.items[:0], outItem{kind: itemRaw, raw: slowConsumerFrame})
+		o.state = boxClosing
+		o.kickLocked()
+		o.mu.Unlock()
+		o.met.slowConsumers.Inc()
+		return false
+	}
+	o.items = append(o.items, it)
+	o.kickLocked()
+	o.mu.Unlock()
+	return true
+}
+
+// pushWait queues a frame for a replay, waiting while the queue is more than half full so
+// that a long replay neither overflows the queue nor crowds out live traffic.
+func (o *outbox) pushWait(ctx context.Context, it outItem) error {
+	for {
+		o.mu.Lock()
+		if o.state != boxOpen {
+			o.mu.Unlock()
+			return errSessionClosed
+		}
+		if len(o.items) < o.max/2 {
+			o.items = append(o.items, it)
+			o.kickLocked()
+			o.mu.Unlock()
+			return nil
+		}
+		o.mu.Unlock()
+		select {
+		case <-o.space:
+		case <-o.done:
+			return errSessionClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// closeAfter queues final frames (beyond the limit) and closes the socket once everything
+// queued is written. Later pushes are refused.
+func (o *outbox) closeAfter(final ...outItem) {
+	o.mu.Lock()
+	if o.state != boxOpen {
+		o.mu.Unlock()
+		return
+	}
+	o.items = append(o.items, final...)
+	o.state = boxClosing
+	o.kickLocked()
+	o.mu.Unlock()
+}
+
+// closeNow drops whatever is queued and closes the socket.
+func (o *outbox) closeNow() {
+	o.mu.Lock()
+	o.state = boxClosed
+	clear(o.items)
+	o.items = o.items[:0]
+	o.mu.Unlock()
+	o.closeWire()
+}
+
+func (o *outbox) closeWire() {
+	o.closeOnce.Do(func() {
+		o.mu.Lock()
+		o.state = boxClosed
+		if o.hb != nil {
+			o.hb.Stop()
+		}
+		o.mu.Unlock()
+		_ = o.wire.Close()
+		close(o.done)
+	})
+}
+
+// startHeartbeats sends an EOL whenever the session has written nothing for half of every.
+func (o *outbox) startHeartbeats(every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.state != boxOpen {
+		return
+	}
+	o.hbEvery = every
+	o.hb = time.AfterFunc(every/2, o.beat)
+}
+
+func (o *outbox) beat() {
+	if time.Since(time.Unix(0, o.lastWrite.Load())) >= o.hbEvery/2 {
+		o.push(outItem{kind: itemRaw, raw: heartbeatEOL})
+	}
+	o.mu.Lock()
+	if o.state == boxOpen {
+		o.hb.Reset(o.hbEvery / 2)
+	}
+	o.mu.Unlock()
+}
+
+// kickLocked starts the writer when frames wait and none runs.
+func (o *outbox) kickLocked() {
+	if !o.writing && len(o.items) > 0 {
+		o.writing = true
+		go o.run()
+	}
+}
+
+// writeArena is a writer's encoding buffer, pooled between bursts.
+type writeArena struct {
+	buf    []byte
+	frames [][]byte
+	ends   []int
+}
+
+var arenaPool = sync.Pool{New: func() any { return &writeArena{buf: make([]byte, 0, 16<<10)} }}
+
+// maxChunk is how many bytes the writer encodes before writing them out.
+const maxChunk = 64 << 10
+
+func (o *outbox) run() {
+	ar := arenaPool.Get().(*writeArena)
+	defer func() {
+		if cap(ar.buf) <= 4*maxChunk {
+			arenaPool.Put(ar)
+		}
+	}()
+	for {
+		o.mu.Lock()
+		if o.state == boxClosed {
+			o.writing = false
+			o.mu.Unlock()
+			return
+		}
+		if len(o.items) == 0 {
+			o.writing = false
+			closing := o.state == boxClosing
+			o.mu.Unlock()
+			if closing {
+				o.closeWire()
+			}
+			return
+		}
+		batch := o.items
+		o.items, o.spare = o.spare[:0], nil
+		o.mu.Unlock()
+		select {
+		case o.space <- struct{}{}:
+		default:
+		}
+		err := o.write(ar, batch)
+		clear(batch)
+		o.mu.Lock()
+		if cap(batch) <= 256 { // a burst's big slice goes back to the GC
+			o.spare = batch[:0]
+		}
+		o.mu.Unlock()
+		if err != nil {
+			o.closeNow()
+			return
+		}
+	}
+}
+
+// write encodes batch in chunks of about maxChunk bytes and writes each chunk at once.
+func (o *outbox) write(ar *writeArena, batch []outItem) error {
+	for len(batch) > 0 {
+		ar.buf, ar.ends = ar.buf[:0], ar.ends[:0]
+		n := 0
+		for n < len(batch) && len(ar.buf) < maxChunk {
+			ar.buf = encodeItem(ar.buf, &batch[n])
+			ar.ends = append(ar.ends, len(ar.buf))
+			n++
+		}
+		ar.frames = ar.frames[:0]
+		start := 0
+		for _, end := range ar.ends {
+			ar.frames = append(ar.frames, ar.buf[start:end])
+			start = end
+		}
+		if err := o.wire.WriteFrames(ar.frames, time.Now().Add(o.timeout)); err != nil {
+			clear(ar.frames)
+			return err
+		}
+		clear(ar.frames)
+		o.lastWrite.Store(time.Now().UnixNano())
+		batch = batch[n:]
+	}
+	return nil
+}
+
+func encodeItem(dst []byte, it *outItem) []byte {
+	switch it.kind {
+	case itemTemplate:
+		return it.tpl.AppendTo(dst, it.a, it.b)
+	case itemReceipt:
+		if it.b == "" {
+			return stomp.AppendReceipt(dst, it.a)
+		}
+		return stomp.AppendReceipt(dst, it.a,
+			stomp.Header{Key: stomp.HdrMessageID, Value: it.b}, stomp.Header{Key: hdrSeq, Value: it.c})
+	default:
+		return append(dst, it.raw...)
+	}
+}

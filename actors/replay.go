@@ -1,0 +1,84 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+const contentJSON = "application/json"
+
+var errShortResult = errors.New("actors: store returned fewer results than messages")
+
+// replay sends the messages of channelID with since < seq (<= upTo when upTo > 0) from
+// PostgreSQL to one subscription, in pages, waiting for room in the session's queue. It runs
+// off the actors and returns the highest seq sent (since when none).
+func replay(sys *System, channelID int64, dest string, out *outbox, subID string, since, upTo int64) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), sys.cfg.ReplayTimeout)
+	defer cancel()
+	go func() { // a session that closes ends its replay at once
+		select {
+		case <-out.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	last := since
+	page := sys.cfg.ReplayPageSize
+	for {
+		ms, err := sys.store.MessagesAfter(ctx, channelID, last, page)
+		if err != nil {
+			if ctx.Err() != nil && isDone(out) {
+				return last, errSessionClosed
+			}
+			return last, err
+		}
+		for i := range ms {
+			m := &ms[i]
+			if upTo > 0 && m.Seq > upTo {
+				return last, nil
+			}
+			ev, err := messageEvent(dest, m)
+			if err != nil {
+				return last, err
+			}
+			if err := out.pushWait(ctx, outItem{kind: itemTemplate, tpl: ev.tpl, a: subID, b: ev.msgID}); err != nil {
+				if isDone(out) {
+					return last, errSessionClosed
+				}
+				return last, err
+			}
+			sys.met.replayMessages.Inc()
+			last = m.Seq
+		}
+		if len(ms) < page || (upTo > 0 && last >= upTo) {
+			return last, nil
+		}
+	}
+}
+
+func isDone(out *outbox) bool {
+	select {
+	case <-out.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// messageEvent encodes a stored message as the MESSAGE a live subscriber got for it.
+func messageEvent(dest string, m *persistence.Message) (*event, error) {
+	body, err := json.Marshal(persistence.NewMessageEvent(*m))
+	if err != nil {
+		return nil, err
+	}
+	seq := strconv.FormatInt(m.Seq, 10)
+	return &event{
+		tpl:   stomp.NewMessageTemplate(dest, contentJSON, []stomp.Header{{Key: hdrSeq, Value: seq}}, body),
+		msgID: strconv.FormatInt(m.ID, 10), seq: m.Seq, body: body,
+	}, nil
+}

@@ -1,0 +1,259 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Deps are a System's collaborators. Store, ReadMarks and IDs are required.
+type Deps struct {
+	Store     Store
+	ReadMarks ReadMarks
+	IDs       IDs
+	// Bus publishes committed events to other nodes. Nil: NopBus (a single node).
+	Bus Bus
+	// Logger nil: discard.
+	Logger *slog.Logger
+	// Registerer nil: metrics are kept but not exported.
+	Registerer prometheus.Registerer
+}
+
+// System is a node's actor system: the channel-actor registry, the sessions, and the
+// Poster/Events implementations REST uses. Create it with New, stop it with Shutdown.
+type System struct {
+	cfg   Config
+	store Store
+	marks ReadMarks
+	ids   IDs
+	bus   Bus
+	log   *slog.Logger
+	met   *metrics
+
+	as   *actor.ActorSystem
+	root *actor.RootContext
+
+	mu       sync.RWMutex
+	channels map[int64]*channelEntry
+
+	smu      sync.Mutex
+	sessions map[*Session]struct{}
+	users    map[int64]map[*Session]struct{}
+
+	draining     atomic.Bool
+	pendingPosts atomic.Int64  // posts handed to channel actors and not yet answered
+	eventIDs     atomic.Uint64 // message-ids of events that are not messages
+	work         sync.WaitGroup
+}
+
+// channelEntry is a registry slot. inbox counts messages sent through the registry and not
+// yet handled, so that an idle actor retires only when nothing is on its way to it.
+type channelEntry struct {
+	pid   *actor.PID
+	inbox atomic.Int64
+}
+
+// New validates cfg and deps and starts an actor system that never logs to stdout.
+func New(cfg Config, deps Deps) (*System, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil || deps.ReadMarks == nil || deps.IDs == nil {
+		return nil, errors.New("actors: Store, ReadMarks and IDs are required")
+	}
+	if deps.Bus == nil {
+		deps.Bus = NopBus{}
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	met, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("actors: %w", err)
+	}
+	log := deps.Logger.With("component", "actors")
+	// protoactor logs dead letters at Info: expected here (a timer firing for an actor that
+	// has just stopped), so they go to Debug.
+	alog := slog.New(levelShift{log.Handler()}).With("lib", "protoactor")
+	as := actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return alog }),
+		actor.WithDeadLetterRequestLogging(false),
+	)
+	return &System{
+		cfg: cfg, store: deps.Store, marks: deps.ReadMarks, ids: deps.IDs, bus: deps.Bus,
+		log: log, met: met, as: as, root: as.Root,
+		channels: make(map[int64]*channelEntry),
+		sessions: make(map[*Session]struct{}),
+		users:    make(map[int64]map[*Session]struct{}),
+	}, nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (s *System) Config() Config { return s.cfg }
+
+// toChannel sends msg to channelID's actor, spawning it when there is none.
+func (s *System) toChannel(channelID int64, msg any) {
+	s.mu.RLock()
+	if e := s.channels[channelID]; e != nil {
+		s.sendEntry(e, msg)
+		s.mu.RUnlock()
+		return
+	}
+	s.mu.RUnlock()
+	s.mu.Lock()
+	e := s.channels[channelID]
+	if e == nil {
+		e = &channelEntry{}
+		a := newChannelActor(s, channelID, e)
+		e.pid = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }))
+		s.channels[channelID] = e
+		s.met.channels.Inc()
+	}
+	s.sendEntry(e, msg)
+	s.mu.Unlock()
+}
+
+// toLiveChannel sends msg only if channelID has an actor on this node.
+func (s *System) toLiveChannel(channelID int64, msg any) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := s.channels[channelID]
+	if e == nil {
+		return false
+	}
+	s.sendEntry(e, msg)
+	return true
+}
+
+func (s *System) sendEntry(e *channelEntry, msg any) {
+	e.inbox.Add(1)
+	s.met.channelInbox.Inc()
+	s.root.Send(e.pid, msg)
+}
+
+// retire removes an idle channel actor from the registry if nothing is on its way to it.
+func (s *System) retire(channelID int64, e *channelEntry) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.inbox.Load() != 0 || s.channels[channelID] != e {
+		return false
+	}
+	delete(s.channels, channelID)
+	s.met.channels.Dec()
+	return true
+}
+
+// ChannelActors returns how many channel actors are alive (tests, diagnostics).
+func (s *System) ChannelActors() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.channels)
+}
+
+// Sessions returns how many sessions are open.
+func (s *System) Sessions() int {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return len(s.sessions)
+}
+
+// goWork runs fn off the actors, counted so that Shutdown can wait for it.
+func (s *System) goWork(fn func()) {
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		fn()
+	}()
+}
+
+func (s *System) nextEventID() string {
+	return "e" + strconv.FormatUint(s.eventIDs.Add(1), 10)
+}
+
+// Shutdown drains the node (SPEC guarantee 5): new sessions and sends are refused, sends
+// already handed to channel actors are committed and acknowledged, then every session gets
+// ERROR shutting_down (reconnect elsewhere) and is closed, and the actors stop. It returns
+// ctx's error if that does not finish in time, having closed everything anyway.
+func (s *System) Shutdown(ctx context.Context) error {
+	if s.draining.Swap(true) {
+		return nil
+	}
+	err := waitUntil(ctx, func() bool { return s.pendingPosts.Load() == 0 })
+	s.smu.Lock()
+	for sess := range s.sessions {
+		sess.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(ErrShuttingDown, "", "")})
+	}
+	s.smu.Unlock()
+	if e := waitUntil(ctx, func() bool { return s.Sessions() == 0 }); e != nil {
+		err = e
+		s.smu.Lock()
+		for sess := range s.sessions {
+			sess.out.closeNow()
+		}
+		s.smu.Unlock()
+	}
+	done := make(chan struct{})
+	go func() { s.work.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.mu.Lock()
+	for id, e := range s.channels {
+		s.root.Stop(e.pid)
+		delete(s.channels, id)
+		s.met.channels.Dec()
+	}
+	s.mu.Unlock()
+	s.as.Shutdown()
+	return err
+}
+
+func waitUntil(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// levelShift lowers protoactor's Info records to Debug: its own lifecycle chatter is not
+// the application's news.
+type levelShift struct{ slog.Handler }
+
+func (h levelShift) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, shift(l))
+}
+
+func (h levelShift) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = shift(r.Level)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h levelShift) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelShift{h.Handler.WithAttrs(as)}
+}
+
+func (h levelShift) WithGroup(name string) slog.Handler { return levelShift{h.Handler.WithGroup(name)} }
+
+func shift(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
+}

@@ -1,0 +1,113 @@
+// Package ws serves STOMP 1.2 over WebSocket at GET /ws: the gobwas/ws upgrade, the
+// authenticated CONNECT, and one read goroutine per socket that decodes frames and hands
+// them to the session's connection actor (package actors), which writes back through Wire.
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/auth"
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// Config configures the WebSocket endpoint. Zero fields take the defaults.
+type Config struct {
+	// AllowedOrigins lists the browser origins (scheme://host[:port]) that may open a socket;
+	// "*" allows any. Empty allows any (dev). A request without an Origin header is not from
+	// a browser page and is allowed: the token is what authenticates.
+	AllowedOrigins []string
+	// MaxFrameBytes bounds one WebSocket frame and one STOMP frame. Default 64 KiB.
+	MaxFrameBytes int
+	// ReadBufferSize is each socket's read buffer, in bytes. Default 2 KiB: small, because
+	// idle sockets keep it, and chat frames are small.
+	ReadBufferSize int
+	// ConnectTimeout is how long a client has after the upgrade to send CONNECT. Default 10 s.
+	ConnectTimeout time.Duration
+	// HandshakeTimeout bounds writing the upgrade response and a refusal. Default 5 s.
+	HandshakeTimeout time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxFrameBytes    = stomp.DefaultMaxFrameBytes
+	DefaultReadBufferSize   = 2 << 10
+	DefaultConnectTimeout   = 10 * time.Second
+	DefaultHandshakeTimeout = 5 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if c.ReadBufferSize == 0 {
+		c.ReadBufferSize = DefaultReadBufferSize
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.MaxFrameBytes < 1024 {
+		errs = append(errs, fmt.Errorf("ws: MaxFrameBytes %d is below 1 KiB", c.MaxFrameBytes))
+	}
+	if c.ReadBufferSize < 256 {
+		errs = append(errs, fmt.Errorf("ws: ReadBufferSize %d is below 256 bytes", c.ReadBufferSize))
+	}
+	if c.ConnectTimeout <= 0 || c.HandshakeTimeout <= 0 {
+		errs = append(errs, errors.New("ws: timeouts must be positive"))
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("ws: allowed origin %q is not scheme://host[:port]", o))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Verifier checks a bearer token (auth.Verifier).
+type Verifier interface {
+	Verify(ctx context.Context, raw string) (auth.Identity, error)
+}
+
+// Users finds or creates the user a token names (persistence.Store).
+type Users interface {
+	UpsertUser(ctx context.Context, id auth.Identity) (persistence.User, error)
+}
+
+// Deps are the handler's collaborators; all but Logger are required.
+type Deps struct {
+	Sessions Sessions
+	Verifier Verifier
+	Users    Users
+	Logger   *slog.Logger
+}
+
+// originAllowed reports whether a browser page at origin may connect.
+func (c Config) originAllowed(origin string) bool {
+	if origin == "" || len(c.AllowedOrigins) == 0 {
+		return true
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}

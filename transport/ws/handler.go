@@ -1,0 +1,185 @@
+package ws
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/transport/api"
+	"github.com/parley-chat/parley/transport/auth"
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// Sessions opens a STOMP session for an authenticated CONNECT (actors.System).
+type Sessions interface {
+	Open(info actors.SessionInfo, wire actors.Wire) (*actors.Session, error)
+}
+
+// Handler serves GET /ws.
+type Handler struct {
+	cfg      Config
+	sessions Sessions
+	verify   Verifier
+	users    Users
+	log      *slog.Logger
+	upgrader ws.HTTPUpgrader
+}
+
+// Subprotocols the server speaks, all answered with STOMP 1.2.
+var subprotocols = map[string]bool{"v12.stomp": true, "v11.stomp": true, "v10.stomp": true}
+
+// New validates cfg and deps and returns the handler.
+func New(cfg Config, deps Deps) (*Handler, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if deps.Sessions == nil || deps.Verifier == nil || deps.Users == nil {
+		return nil, errors.New("ws: Sessions, Verifier and Users are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{
+		cfg: cfg, sessions: deps.Sessions, verify: deps.Verifier, users: deps.Users,
+		log: deps.Logger.With("component", "ws"),
+		upgrader: ws.HTTPUpgrader{
+			Timeout:  cfg.HandshakeTimeout,
+			Protocol: func(p string) bool { return subprotocols[p] },
+		},
+	}, nil
+}
+
+// ServeHTTP upgrades the request and runs the socket's read loop on this goroutine until
+// the socket closes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.cfg.originAllowed(r.Header.Get("Origin")) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	queryToken := r.URL.Query().Get("access_token")
+	headerToken := ""
+	if t := auth.TokenFromRequest(r); t != queryToken {
+		headerToken = t
+	}
+	conn, rw, _, err := h.upgrader.Upgrade(r, w)
+	if err != nil {
+		if conn != nil {
+			_ = conn.Close()
+		}
+		h.log.Debug("upgrade refused", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	// Bytes the client sent right behind its handshake sit in net/http's hijacked reader;
+	// keep them, not the reader (4 KiB that every idle socket would otherwise hold).
+	var early []byte
+	if n := rw.Reader.Buffered(); n > 0 {
+		p, _ := rw.Reader.Peek(n)
+		early = append([]byte(nil), p...)
+	}
+	c := &socket{
+		h:    h,
+		conn: conn,
+		br:   bufio.NewReaderSize(&earlyReader{early: early, conn: conn}, h.cfg.ReadBufferSize),
+		wire: &wire{conn: conn},
+		dec:  stomp.NewDecoder(stomp.Limits{MaxFrameBytes: h.cfg.MaxFrameBytes}),
+	}
+	c.serve(firstNonEmpty(headerToken, queryToken))
+}
+
+// earlyReader returns the bytes read ahead during the handshake, then reads the socket.
+type earlyReader struct {
+	early []byte
+	conn  net.Conn
+}
+
+func (r *earlyReader) Read(p []byte) (int, error) {
+	if len(r.early) > 0 {
+		n := copy(p, r.early)
+		r.early = r.early[n:]
+		if len(r.early) == 0 {
+			r.early = nil
+		}
+		return n, nil
+	}
+	return r.conn.Read(p)
+}
+
+// connect authenticates a CONNECT/STOMP frame: Authorization: Bearer, then passcode, then
+// the token of the upgrade request (?access_token= or its Authorization header).
+func (h *Handler) connect(f *stomp.Frame, requestToken string) (actors.SessionInfo, error) {
+	if f.Command != stomp.CmdConnect && f.Command != stomp.CmdStomp {
+		return actors.SessionInfo{}, fmt.Errorf("%w: expected CONNECT, got %s", actors.ErrProtocol, f.Command)
+	}
+	hb, err := stomp.ParseHeartBeat(f.Value(stomp.HdrHeartBeat))
+	if err != nil {
+		return actors.SessionInfo{}, fmt.Errorf("%w: %w", actors.ErrProtocol, err)
+	}
+	if v, ok := f.Get(stomp.HdrAcceptVersion); ok && !acceptsVersion(v) {
+		return actors.SessionInfo{}, fmt.Errorf("%w: this server speaks STOMP 1.2 (accept-version %q)", actors.ErrProtocol, v)
+	}
+	token := bearer(f.Value(stomp.HdrAuthorization))
+	if token == "" {
+		token = strings.TrimSpace(f.Value(stomp.HdrPasscode))
+	}
+	if token == "" {
+		token = requestToken
+	}
+	if token == "" {
+		return actors.SessionInfo{}, fmt.Errorf("%w: CONNECT needs Authorization: Bearer <token> or passcode", api.ErrUnauthorized)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ConnectTimeout)
+	defer cancel()
+	id, err := h.verify.Verify(ctx, token)
+	if err != nil {
+		return actors.SessionInfo{}, err
+	}
+	u, err := h.users.UpsertUser(ctx, id)
+	if err != nil {
+		return actors.SessionInfo{}, err
+	}
+	return actors.SessionInfo{UserID: u.ID, Username: u.Username, HeartBeat: hb}, nil
+}
+
+// acceptsVersion: clients of 1.0 and 1.1 are served 1.2 too (the subprotocols say so);
+// only a list naming none of them is refused.
+func acceptsVersion(v string) bool {
+	for p := range strings.SplitSeq(v, ",") {
+		switch strings.TrimSpace(p) {
+		case "1.2", "1.1", "1.0":
+			return true
+		}
+	}
+	return false
+}
+
+func bearer(h string) string {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// refuse writes ERROR for err and closes the socket (before a session exists).
+func (c *socket) refuse(err error) {
+	frame := actors.ErrorFrame(err, "", "")
+	_ = c.wire.WriteFrames([][]byte{frame}, time.Now().Add(c.h.cfg.HandshakeTimeout))
+	_ = c.wire.Close()
+}
