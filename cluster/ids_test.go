@@ -102,3 +102,13 @@ func TestNodeIDRange(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkIDGeneratorNext(b *testing.B) {
+	g, _ := NewIDGenerator(1, nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			g.Next()
+		}
+	})
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// envFlags is a flag.FlagSet whose flags also read an environment variable. Precedence:
+// command-line flag, then environment, then the default. Usage names both.
+type envFlags struct {
+	*flag.FlagSet
+	env      map[string]string // flag name → env var
+	explicit map[string]bool   // set by flag or environment
+}
+
+func newEnvFlags(name, synopsis string) *envFlags {
+	f := &envFlags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), env: map[string]string{}, explicit: map[string]bool{}}
+	f.Usage = func() {
+		out := f.Output()
+		fmt.Fprintf(out, "usage: parley %s [flags]\n\n%s\n\nFlags (each also read from the environment variable shown):\n", name, synopsis)
+		f.VisitAll(func(fl *flag.Flag) {
+			typ, usage := flag.UnquoteUsage(fl)
+			fmt.Fprintf(out, "  --%s %s\n    \t%s", fl.Name, typ, usage)
+			if e := f.env[fl.Name]; e != "" {
+				fmt.Fprintf(out, " [$%s]", e)
+			}
+			if fl.DefValue != "" && fl.DefValue != "[]" {
+				fmt.Fprintf(out, " (default %s)", fl.DefValue)
+			}
+			fmt.Fprintln(out)
+		})
+	}
+	return f
+}
+
+func (f *envFlags) bind(name, env string) { f.env[name] = env }
+
+func (f *envFlags) str(p *string, name, env, def, usage string) {
+	f.StringVar(p, name, def, usage)
+	f.bind(name, env)
+}
+
+func (f *envFlags) integer(p *int, name, env string, def int, usage string) {
+	f.IntVar(p, name, def, usage)
+	f.bind(name, env)
+}
+
+func (f *envFlags) boolean(p *bool, name, env string, def bool, usage string) {
+	f.BoolVar(p, name, def, usage)
+	f.bind(name, env)
+}
+
+func (f *envFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
+	f.DurationVar(p, name, def, usage)
+	f.bind(name, env)
+}
+
+// list is a comma-separated flag value.
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+func (l *list) Set(v string) error {
+	*l = nil
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+func (f *envFlags) strings(p *[]string, name, env, usage string) {
+	f.Var((*list)(p), name, usage)
+	f.bind(name, env)
+}
+
+// parse applies the environment, then the arguments. Errors are one line naming the
+// variable or flag.
+func (f *envFlags) parse(args []string) error {
+	var err error
+	f.VisitAll(func(fl *flag.Flag) {
+		e := f.env[fl.Name]
+		v, ok := os.LookupEnv(e)
+		if e == "" || !ok || err != nil {
+			return
+		}
+		if serr := f.Set(fl.Name, v); serr != nil {
+			err = fmt.Errorf("$%s=%q: %v", e, v, serr)
+		}
+		f.explicit[fl.Name] = true
+	})
+	if err != nil {
+		return err
+	}
+	if err := f.FlagSet.Parse(args); err != nil {
+		return err
+	}
+	f.Visit(func(fl *flag.Flag) { f.explicit[fl.Name] = true })
+	return nil
+}

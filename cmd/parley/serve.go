@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-chat/parley/transport"
+)
+
+// serveFlags binds every server setting to a flag and an environment variable.
+func serveFlags(cfg *transport.Config, logOpts *logOptions) *envFlags {
+	f := newEnvFlags("serve", "Run a parley node. With no service URLs it embeds Redis and Kafka in-process and uses the local PostgreSQL (database created if missing): the one-command demo.")
+	d := transport.DefaultConfig()
+	f.str(&cfg.Addr, "addr", "PARLEY_ADDR", d.Addr, "HTTP and WebSocket listen address (host:port)")
+	f.integer(&cfg.NodeID, "node-id", "PARLEY_NODE_ID", d.NodeID, "node id 0..1023 inside generated ids; -1 leases a free one in Redis (TTL 30s, renewed)")
+	f.str(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; empty: "+"postgres://postgres@127.0.0.1:5432/parley (created if missing)")
+	f.integer(&cfg.DatabaseMaxConns, "db-max-conns", "PARLEY_DB_MAX_CONNS", d.DatabaseMaxConns, "PostgreSQL pool size (connections)")
+	f.str(&cfg.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (redis://host:port/db); empty: embedded in-process Redis")
+	f.strings(&cfg.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "Kafka bootstrap brokers, comma-separated host:port; empty: embedded in-process broker")
+	f.boolean(&cfg.DevMode, "dev", "PARLEY_DEV", d.DevMode, "dev mode: POST /api/auth/dev/login and a built-in JWT secret; off by default when --jwks-url is set")
+	f.str(&cfg.JWTSecret, "jwt-secret", "PARLEY_JWT_SECRET", "", "HS256 shared secret, at least 32 bytes (dev mode has a built-in one)")
+	f.str(&cfg.JWKSURL, "jwks-url", "PARLEY_JWKS_URL", "", "identity provider's JWKS URL for RS256/ES256 tokens")
+	f.str(&cfg.JWTIssuer, "jwt-issuer", "PARLEY_JWT_ISSUER", "", "required token issuer (iss), checked when set")
+	f.str(&cfg.JWTAudience, "jwt-audience", "PARLEY_JWT_AUDIENCE", "", "required token audience (aud), checked when set")
+	f.duration(&cfg.JWTLeeway, "jwt-leeway", "PARLEY_JWT_LEEWAY", d.JWTLeeway, "allowed clock skew for token times, at most 30s")
+	f.strings(&cfg.AllowedOrigins, "allowed-origins", "PARLEY_ALLOWED_ORIGINS", "WebSocket Origin allow-list, comma-separated; empty or * allows any (dev)")
+	f.duration(&cfg.DrainTimeout, "drain-timeout", "PARLEY_DRAIN_TIMEOUT", d.DrainTimeout, "graceful shutdown budget: in-flight sends finish, buffers flush")
+	logOpts.register(f)
+	return f
+}
+
+func runServe(args []string) int {
+	cfg := transport.DefaultConfig()
+	cfg.Version = version
+	var logOpts logOptions
+	f := serveFlags(&cfg, &logOpts)
+	if err := f.parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "parley serve:", err)
+		return 2
+	}
+	if cfg.JWKSURL != "" && !f.explicit["dev"] {
+		cfg.DevMode = false
+	}
+	logger, err := logOpts.logger()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "parley serve:", err)
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "parley serve: invalid configuration:", oneLine(err))
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	srv, err := transport.New(ctx, cfg, logger, prometheus.NewRegistry())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "parley serve:", oneLine(err))
+		return 1
+	}
+	// A second signal while draining is reported but does not cut the drain short:
+	// Shutdown is idempotent and the drain timeout bounds it.
+	go func() {
+		<-ctx.Done()
+		stop()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(again)
+		select {
+		case <-again:
+			logger.Warn("second signal: already draining", "timeout", cfg.DrainTimeout)
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		case <-time.After(cfg.DrainTimeout + time.Second):
+		}
+	}()
+	if err := srv.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "parley serve:", oneLine(err))
+		return 1
+	}
+	return 0
+}

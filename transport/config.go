@@ -1,0 +1,102 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Config is the whole server's configuration. cmd/parley fills it from flags and
+// PARLEY_* environment variables; every field's flag is documented in `parley serve --help`.
+type Config struct {
+	// Addr is the HTTP and WebSocket listen address. Default ":9000".
+	Addr string
+	// NodeID is this node's id (0..1023) inside ids; -1 (default) leases a free one in Redis.
+	NodeID int
+	// DatabaseURL is the PostgreSQL URL. Default: the local server, database "parley",
+	// created if missing.
+	DatabaseURL string
+	// DatabaseMaxConns caps the PostgreSQL pool. Default 16.
+	DatabaseMaxConns int
+	// RedisURL is the Redis URL (redis://host:port/db). Empty: an embedded in-process Redis.
+	RedisURL string
+	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
+	KafkaBrokers []string
+	// DevMode enables POST /api/auth/dev/login and a built-in JWT secret when none is set.
+	// Default: on unless a JWKS URL is configured.
+	DevMode bool
+	// JWTSecret is the HS256 shared secret (at least 32 bytes).
+	JWTSecret string
+	// JWKSURL is an identity provider's key set for RS256/ES256 tokens.
+	JWKSURL string
+	// JWTIssuer and JWTAudience are checked when set.
+	JWTIssuer, JWTAudience string
+	// JWTLeeway is the allowed clock skew, at most 30 s. Default 5 s.
+	JWTLeeway time.Duration
+	// AllowedOrigins for WebSocket upgrades; empty or "*" allows any (dev).
+	AllowedOrigins []string
+	// DrainTimeout bounds graceful shutdown: in-flight sends finish, buffers flush. Default 15 s.
+	DrainTimeout time.Duration
+	// Version is the build's version string, shown in /metrics and CONNECTED.
+	Version string
+}
+
+// DevJWTSecret is the HS256 secret used in dev mode when none is configured, so that
+// `parley token` and a dev server agree without set-up. Never use it in production: dev
+// mode is off whenever a JWKS URL is set, and a non-dev server requires its own secret.
+const DevJWTSecret = "parley-dev-secret-not-for-production-use!"
+
+// DefaultConfig returns the embedded default: everything in-process but PostgreSQL.
+func DefaultConfig() Config {
+	return Config{
+		Addr:             ":9000",
+		NodeID:           -1,
+		DatabaseMaxConns: 16,
+		DevMode:          true,
+		JWTLeeway:        5 * time.Second,
+		DrainTimeout:     15 * time.Second,
+		Version:          "dev",
+	}
+}
+
+// Validate checks the configuration and fills the dev secret. Its errors are single lines
+// naming the setting, for the command line to print as they are.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: want host:port, e.g. :9000", c.Addr))
+	}
+	if c.NodeID < -1 || c.NodeID > 1023 {
+		errs = append(errs, fmt.Errorf("node-id %d: want 0..1023, or -1 to lease one from Redis", c.NodeID))
+	}
+	if c.DatabaseMaxConns < 2 {
+		errs = append(errs, fmt.Errorf("db-max-conns %d: want at least 2", c.DatabaseMaxConns))
+	}
+	for _, b := range c.KafkaBrokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			errs = append(errs, fmt.Errorf("kafka broker %q: want host:port", b))
+		}
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		errs = append(errs, fmt.Errorf("redis url %q: want redis://host:port[/db]", c.RedisURL))
+	}
+	if c.JWTLeeway < 0 || c.JWTLeeway > 30*time.Second {
+		errs = append(errs, fmt.Errorf("jwt-leeway %s: want 0s..30s", c.JWTLeeway))
+	}
+	if c.DrainTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("drain-timeout %s: must be positive", c.DrainTimeout))
+	}
+	if c.JWTSecret == "" && c.JWKSURL == "" {
+		if !c.DevMode {
+			errs = append(errs, errors.New("no token verification configured: set PARLEY_JWT_SECRET or PARLEY_JWKS_URL (or enable dev mode)"))
+		} else {
+			c.JWTSecret = DevJWTSecret
+		}
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		errs = append(errs, fmt.Errorf("jwt-secret: %d bytes, want at least 32", len(c.JWTSecret)))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,124 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/auth"
+)
+
+// startRedis connects to REDIS_URL or starts the embedded Redis, then settles the node id:
+// configured, or leased in Redis so that two live nodes never share one.
+func (s *Server) startRedis(ctx context.Context) error {
+	url := s.cfg.RedisURL
+	where := "external"
+	if url == "" {
+		e, err := cluster.StartEmbeddedRedis("127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		s.embeddedRedis = e
+		s.closers.push("embedded redis", func(context.Context) error { e.Close(); return nil })
+		url, where = e.URL(), "embedded"
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return fmt.Errorf("redis url: %w", err)
+	}
+	rdb := redis.NewClient(opts)
+	s.closers.push("redis client", func(context.Context) error { return rdb.Close() })
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
+	}
+	s.redis = rdb
+	s.logger.Info("redis", "mode", where, "addr", opts.Addr)
+
+	node := s.cfg.NodeID
+	if node < 0 {
+		l, err := cluster.AcquireLease(ctx, rdb, cluster.LeaseConfig{}, s.logger)
+		if err != nil {
+			return err
+		}
+		s.lease = l
+		s.closers.push("node id lease", l.Close)
+		node = l.ID()
+		go func() {
+			select {
+			case <-l.Lost():
+				s.logger.Error("node id lease lost; ids may collide from now on — restart this node", "node_id", node)
+			case <-s.stopped:
+			}
+		}()
+	}
+	ids, err := cluster.NewIDGenerator(node, nil)
+	if err != nil {
+		return err
+	}
+	s.ids = ids
+	s.logger = s.logger.With("node", node)
+	return nil
+}
+
+// startKafka uses KAFKA_BROKERS or starts the embedded broker with parley's topics.
+func (s *Server) startKafka(ctx context.Context) error {
+	if len(s.cfg.KafkaBrokers) > 0 {
+		s.kafkaBrokers = s.cfg.KafkaBrokers
+		s.logger.Info("kafka", "mode", "external", "brokers", s.kafkaBrokers)
+		return nil
+	}
+	k, err := persistence.StartEmbeddedKafka(ctx, persistence.EmbeddedKafkaConfig{})
+	if err != nil {
+		return err
+	}
+	s.closers.push("embedded kafka", func(context.Context) error { k.Close(); return nil })
+	s.kafkaBrokers = k.Addrs()
+	s.logger.Info("kafka", "mode", "embedded", "brokers", s.kafkaBrokers)
+	return nil
+}
+
+func (s *Server) startDatabase(ctx context.Context) error {
+	url := s.cfg.DatabaseURL
+	where := "external"
+	if url == "" {
+		url, where = persistence.DefaultDatabaseURL, "local default"
+	}
+	pool, err := persistence.OpenDB(ctx, persistence.DBConfig{
+		URL:            url,
+		MaxConns:       int32(s.cfg.DatabaseMaxConns),
+		CreateDatabase: true,
+	}, s.logger)
+	if err != nil {
+		return err
+	}
+	s.closers.push("database", func(context.Context) error { pool.Close(); return nil })
+	if err := persistence.Migrate(ctx, pool, s.logger); err != nil {
+		return err
+	}
+	s.db = pool
+	s.logger.Info("postgres", "mode", where, "database", pool.Config().ConnConfig.Database)
+	return nil
+}
+
+func (s *Server) startAuth() error {
+	v, err := auth.New(auth.Config{
+		HS256Secret: s.cfg.JWTSecret,
+		JWKSURL:     s.cfg.JWKSURL,
+		Issuer:      s.cfg.JWTIssuer,
+		Audience:    s.cfg.JWTAudience,
+		Leeway:      s.cfg.JWTLeeway,
+	}, s.logger, &http.Client{Timeout: 10 * time.Second})
+	if err != nil {
+		return fmt.Errorf("token verification: %w", err)
+	}
+	s.closers.push("token verifier", func(context.Context) error { return v.Close() })
+	s.verifier = v
+	return nil
+}

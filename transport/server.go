@@ -1,0 +1,179 @@
+// Package transport is parley's edge: the HTTP server with its REST API, the WebSocket
+// endpoint, health and metrics, and the wiring of every component into one node.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/transport/auth"
+)
+
+// Server is one parley node. New connects to (or embeds) every dependency and binds the
+// listener; Run serves until the context ends; Shutdown drains. Shutdown is safe to call
+// more than once and from several goroutines.
+type Server struct {
+	cfg    Config
+	logger *slog.Logger
+	reg    *prometheus.Registry
+
+	ln      net.Listener
+	http    *http.Server
+	mux     *http.ServeMux
+	ready   *readiness
+	closers closeStack // released in reverse order at shutdown
+
+	embeddedRedis *cluster.EmbeddedRedis
+	redis         *redis.Client
+	lease         *cluster.Lease
+	kafkaBrokers  []string
+	db            *pgxpool.Pool
+	ids           *cluster.IDGenerator
+	verifier      *auth.Verifier
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+	stopped      chan struct{}
+}
+
+// New builds a node. On error everything already started is released.
+func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.Registry) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, reg: reg, mux: http.NewServeMux(), stopped: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.closers.closeAll(context.Background(), logger)
+		}
+	}()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if err := s.startRedis(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startKafka(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startDatabase(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startAuth(); err != nil {
+		return nil, err
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "parley_build_info",
+		Help:        "Build and node information; always 1.",
+		ConstLabels: prometheus.Labels{"version": cfg.Version, "node_id": fmt.Sprint(s.ids.Node())},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(buildInfo)
+
+	s.ready = newReadiness(s.db, s.redis, s.kafkaBrokers)
+	s.routes()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s.ln = ln
+	s.http = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("parley node ready", "addr", ln.Addr().String(), "node_id", s.ids.Node(), "version", cfg.Version, "dev_mode", cfg.DevMode)
+	return s, nil
+}
+
+// Addr is the bound listen address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// NodeID is this node's id.
+func (s *Server) NodeID() int { return s.ids.Node() }
+
+// Verifier issues and checks tokens (tests and `parley token` use it).
+func (s *Server) Verifier() *auth.Verifier { return s.verifier }
+
+// Run serves until ctx is done (then drains with Shutdown) or the server fails.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			<-s.stopped
+			return s.shutdownErr
+		}
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+		defer cancel()
+		return s.Shutdown(sctx)
+	}
+}
+
+// Shutdown drains the node: no new connections, in-flight work finishes, then every
+// dependency is released. Later calls wait for the first and return its result.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() {
+		defer close(s.stopped)
+		s.logger.Info("draining", "timeout", s.cfg.DrainTimeout)
+		var errs []error
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if err := s.closers.closeAll(ctx, s.logger); err != nil {
+			errs = append(errs, err)
+		}
+		s.shutdownErr = errors.Join(errs...)
+		s.logger.Info("stopped")
+	})
+	<-s.stopped
+	return s.shutdownErr
+}
+
+// closeStack releases components in the reverse order of their start.
+type closeStack struct {
+	mu  sync.Mutex
+	fns []namedCloser
+}
+
+type namedCloser struct {
+	name string
+	fn   func(context.Context) error
+}
+
+func (c *closeStack) push(name string, fn func(context.Context) error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fns = append(c.fns, namedCloser{name, fn})
+}
+
+func (c *closeStack) closeAll(ctx context.Context, logger *slog.Logger) error {
+	c.mu.Lock()
+	fns := c.fns
+	c.fns = nil
+	c.mu.Unlock()
+	var errs []error
+	for i := len(fns) - 1; i >= 0; i-- {
+		if err := fns[i].fn(ctx); err != nil {
+			logger.Warn("shutdown step failed", "step", fns[i].name, "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", fns[i].name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
