@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-chat/parley/cluster"
@@ -128,6 +129,7 @@ func (c *client) do(method, path string, body any) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	checkAgainstSpec(c.h.t, req, resp, b)
 	if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") != "application/problem+json" {
 		c.h.t.Errorf("%s %s: %d with Content-Type %q, want problem+json", method, path, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -237,4 +239,75 @@ func (r *recorder) userEvents(userID int64) []userEvent {
 		}
 	}
 	return out
+}
+
+func mustIDs(t *testing.T) *cluster.IDGenerator {
+	t.Helper()
+	g, err := cluster.NewIDGenerator(8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// The OpenAPI document, loaded once, and a mux that maps a request to its route pattern.
+var spec = sync.OnceValues(func() (*openapi3.T, error) {
+	b, err := api.OpenAPIDocument()
+	if err != nil {
+		return nil, err
+	}
+	return openapi3.NewLoader().LoadFromData(b)
+})
+
+var patterns = sync.OnceValue(func() *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range api.Routes() {
+		mux.HandleFunc(rt.Method+" "+rt.Pattern, func(http.ResponseWriter, *http.Request) {})
+	}
+	return mux
+})
+
+// checkAgainstSpec fails the test when a response's status is not documented for its
+// route, or its JSON body does not match the documented schema.
+func checkAgainstSpec(t *testing.T, req *http.Request, resp *http.Response, body []byte) {
+	t.Helper()
+	doc, err := spec()
+	if err != nil {
+		t.Fatalf("openapi: %v", err)
+	}
+	_, pattern := patterns().Handler(req)
+	if pattern == "" {
+		return // 404/405 of the mux itself
+	}
+	method, path, _ := strings.Cut(pattern, " ")
+	op := doc.Paths.Find(path).GetOperation(method)
+	rr := op.Responses.Status(resp.StatusCode)
+	if rr == nil || rr.Value == nil {
+		t.Errorf("%s: status %d is not documented (%s)", pattern, resp.StatusCode, body)
+		return
+	}
+	ct := resp.Header.Get("Content-Type")
+	mt := rr.Value.Content.Get(ct)
+	if len(body) == 0 || mt == nil || mt.Schema == nil || !strings.Contains(ct, "json") {
+		return
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Errorf("%s: body is not JSON: %v", pattern, err)
+		return
+	}
+	if err := mt.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+		t.Errorf("%s %d: body does not match the documented schema: %v\n%s", pattern, resp.StatusCode, err, body)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func contains(ss []string, s string) bool {
+	for _, v := range ss {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }

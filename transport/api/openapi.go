@@ -26,7 +26,7 @@ func OpenAPIDocument() ([]byte, error) {
 		}
 		item[strings.ToLower(rt.Method)] = g.operation(rt)
 	}
-	g.schemas["Problem"] = g.schemaOf(reflect.TypeFor[Problem]())
+	g.schemaOf(reflect.TypeFor[Problem]())
 	doc := map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{
