@@ -260,115 +260,101 @@ func (b *Bus) envelope(payload []byte) ([]byte, error) {
 	return env, nil
 }
 
-// postItem is one queued Post.
-type postItem struct {
-	topic string
-	env   []byte
-	done  func(error)
-}
-
-// Post queues payload for publishing to the channel's topic and returns at once, so an
-// actor can publish without waiting on Redis. Queued messages are sent in order, several
-// per round trip, by one goroutine: two Posts from one goroutine reach Redis in the order
-// they were made. done, when not nil, is called once with the outcome from that goroutine
-// (it must not block; an actor sends itself a message). Post fails at once with
-// ErrPostQueueFull when PostQueue messages are waiting, ErrBusClosed after Close, and
-// ErrPayloadTooLarge; done is not called then.
-func (b *Bus) Post(channelID int64, payload []byte, done func(error)) error {
-	return b.post(b.channelTopic(channelID), payload, done)
-}
-
-// PostUser is Post for a user's topic.
-func (b *Bus) PostUser(userID int64, payload []byte, done func(error)) error {
-	return b.post(b.userTopic(userID), payload, done)
-}
-
-func (b *Bus) post(name string, payload []byte, done func(error)) error {
-	env, err := b.envelope(payload)
-	if err != nil {
-		return err
-	}
-	b.postMu.RLock()
-	defer b.postMu.RUnlock()
-	if b.postClosed {
-		return ErrBusClosed
-	}
-	select {
-	case b.postq <- postItem{topic: name, env: env, done: done}:
-		return nil
-	default:
-		b.stats.postQueueFull.Add(1)
-		return ErrPostQueueFull
-	}
-}
-
-// postLoop sends queued Posts in pipelined batches until Close, then flushes what is left.
-func (b *Bus) postLoop() {
-	defer close(b.postDone)
-	batch := make([]postItem, 0, b.cfg.PostBatch)
-	for {
-		select {
-		case it := <-b.postq:
-			batch = append(batch, it)
-		case <-b.ctx.Done():
-			// Close holds postMu before cancelling, so nothing is added from here on.
-			for {
-				batch = b.fillBatch(batch)
-				if len(batch) == 0 {
-					return
-				}
-				batch = b.flush(batch)
+// confirmed records Redis's confirmation of a SUBSCRIBE and, when it makes the topic live,
+// tells its handlers. Runs on the reader.
+func (b *Bus) confirmed(name string) {
+	var subs []*Subscription
+	b.mu.Lock()
+	t := b.topics[name]
+	if t != nil && t.pending > 0 {
+		t.pending--
+		if t.pending == 0 {
+			switch {
+			case t.sent && !t.live:
+				t.live = true
+				subs = t.subs
+			case !t.sent && len(t.subs) == 0:
+				delete(b.topics, name)
 			}
 		}
-		batch = b.flush(b.fillBatch(batch))
+	}
+	b.mu.Unlock()
+	for _, s := range subs {
+		if !s.closed.Load() {
+			s.h.Resync()
+		}
 	}
 }
 
-// fillBatch adds queued items to batch without waiting.
-func (b *Bus) fillBatch(batch []postItem) []postItem {
-	for len(batch) < b.cfg.PostBatch {
-		select {
-		case it := <-b.postq:
-			batch = append(batch, it)
-		default:
-			return batch
+// planInitial marks every held topic as subscribed on a new connection and returns them.
+func (b *Bus) planInitial() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.dirty)
+	names := make([]string, 0, len(b.topics))
+	for name, t := range b.topics {
+		if len(t.subs) == 0 {
+			delete(b.topics, name)
+			continue
 		}
+		t.sent, t.pending, t.live = true, 1, false
+		names = append(names, name)
 	}
-	return batch
+	b.stats.topics.Store(int64(len(names)))
+	return names
 }
 
-// flush publishes batch in one pipeline and reports each outcome; it returns batch emptied.
-func (b *Bus) flush(batch []postItem) []postItem {
-	// Not b.ctx: the final flush runs after Close cancelled it.
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.PublishTimeout)
-	cmds, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, it := range batch {
-			p.Publish(ctx, it.topic, it.env)
-		}
-		return nil
-	})
-	cancel()
-	failed := 0
-	for i, it := range batch {
-		e := err
-		if i < len(cmds) {
-			e = cmds[i].Err()
-		}
-		if e != nil {
-			failed++
-			b.stats.publishErrors.Add(1)
-			e = fmt.Errorf("bus: publish %s: %w", it.topic, e)
-		} else {
-			b.stats.published.Add(1)
-			b.stats.publishedBytes.Add(uint64(len(it.env)))
-		}
-		if it.done != nil {
-			it.done(e)
+// planChanges returns the topics to subscribe and unsubscribe on the current connection to
+// match the Subscriptions held, and records them as written.
+func (b *Bus) planChanges() (sub, unsub []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name := range b.dirty {
+		t := b.topics[name]
+		switch {
+		case t == nil:
+		case len(t.subs) > 0 && !t.sent:
+			t.sent = true
+			t.pending++
+			sub = append(sub, name)
+		case len(t.subs) == 0 && t.sent:
+			t.sent, t.live = false, false
+			unsub = append(unsub, name)
+			if t.pending == 0 {
+				delete(b.topics, name)
+			}
+		case len(t.subs) == 0 && t.pending == 0:
+			delete(b.topics, name)
 		}
 	}
-	if failed > 0 {
-		b.log.Debug("redis bus post batch failed", "failed", failed, "batch", len(batch), "err", err)
+	clear(b.dirty)
+	b.stats.topics.Add(int64(len(sub) - len(unsub)))
+	return sub, unsub
+}
+
+// disconnected resets the per-connection state of every topic.
+func (b *Bus) disconnected() {
+	b.healthy.Store(false)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name, t := range b.topics {
+		if len(t.subs) == 0 {
+			delete(b.topics, name)
+			continue
+		}
+		t.sent, t.pending, t.live = false, 0, false
 	}
-	clear(batch)
-	return batch[:0]
+	clear(b.dirty)
+	b.stats.topics.Store(0)
+}
+
+// resynced marks the connection healthy and runs the OnResync callbacks.
+func (b *Bus) resynced() {
+	b.healthy.Store(true)
+	b.mu.RLock()
+	fns := b.resyncFn
+	b.mu.RUnlock()
+	for _, f := range fns {
+		f()
+	}
 }
