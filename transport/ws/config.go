@@ -32,6 +32,10 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// HandshakeTimeout bounds writing the upgrade response and a refusal. Default 5 s.
 	HandshakeTimeout time.Duration
+	// SocketSendBuffer sets each socket's kernel send buffer (SO_SNDBUF), in bytes, bounding
+	// what a client that stops reading can pin in the kernel before its outbound queue
+	// fills. 0 leaves the kernel's autotuning (up to several MiB per socket).
+	SocketSendBuffer int
 }
 
 // Defaults of Config.
@@ -65,6 +69,9 @@ func (c Config) validate() error {
 	}
 	if c.ReadBufferSize < 256 {
 		errs = append(errs, fmt.Errorf("ws: ReadBufferSize %d is below 256 bytes", c.ReadBufferSize))
+	}
+	if c.SocketSendBuffer < 0 {
+		errs = append(errs, fmt.Errorf("ws: SocketSendBuffer %d is negative", c.SocketSendBuffer))
 	}
 	if c.ConnectTimeout <= 0 || c.HandshakeTimeout <= 0 {
 		errs = append(errs, errors.New("ws: timeouts must be positive"))

@@ -79,6 +79,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	if tc, ok := conn.(*net.TCPConn); ok && h.cfg.SocketSendBuffer > 0 {
+		_ = tc.SetWriteBuffer(h.cfg.SocketSendBuffer)
+	}
 	// Bytes the client sent right behind its handshake sit in net/http's hijacked reader;
 	// keep them, not the reader (4 KiB that every idle socket would otherwise hold).
 	var early []byte
