@@ -9,6 +9,8 @@
 //	channel actor ──RECEIPT, MESSAGE bytes──▶ session outbox ──writer goroutine──▶ socket
 //	channel actor ──user events (mentions)──▶ connection actor   (fire and forget)
 //
+// The rules:
+//
 //   - A connection actor may send to channel actors and wait for their answer (the answer is a
 //     message or an outbox write, never a blocked Receive).
 //   - A channel actor never waits on a connection actor. It writes committed events straight

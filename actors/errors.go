@@ -30,14 +30,14 @@ var (
 
 // Codes that api.CodeOf does not know.
 const (
-	hdrCode                 = "code"
-	hdrSeq                  = "seq"
-	codeSlowConsumer        = "slow-consumer"
-	codeTooManySubs         = "too_many_subscriptions"
-	codeUnknownDestination  = "unknown_destination"
-	codeProtocol            = "protocol_error"
-	codeShuttingDown        = "shutting_down"
-	maxErrorDetailBytes     = 512
+	hdrCode                = "code"
+	hdrSeq                 = "seq"
+	codeSlowConsumer       = "slow-consumer"
+	codeTooManySubs        = "too_many_subscriptions"
+	codeUnknownDestination = "unknown_destination"
+	codeProtocol           = "protocol_error"
+	codeShuttingDown       = "shutting_down"
+	maxErrorDetailBytes    = 512
 )
 
 // errorCode is the stable code of err.
