@@ -32,5 +32,35 @@ lint:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# Three nodes on 127.0.0.1:9001-9003 sharing the local PostgreSQL (database parley) and
+# Redis (127.0.0.1:6379) and one embedded Kafka broker run as its own process (:19092).
+# Logs and pids go to .cluster/; `make cluster-stop` stops them all.
+CLUSTER_DB    ?= postgres://postgres@127.0.0.1:5432/parley?sslmode=disable
+CLUSTER_REDIS ?= redis://127.0.0.1:6379/0
+CLUSTER_KAFKA ?= 127.0.0.1:19092
+
+cluster: build
+	@mkdir -p .cluster
+	@$(BIN) kafka --port 19092 > .cluster/kafka.log 2>&1 & echo $$! > .cluster/kafka.pid
+	@for i in 1 2 3; do \
+		PARLEY_ADDR=127.0.0.1:900$$i PARLEY_NODE_ID=$$i DATABASE_URL='$(CLUSTER_DB)' REDIS_URL='$(CLUSTER_REDIS)' \
+		KAFKA_BROKERS='$(CLUSTER_KAFKA)' $(BIN) serve > .cluster/node$$i.log 2>&1 & echo $$! > .cluster/node$$i.pid; \
+	done
+	@for i in 1 2 3; do \
+		for t in $$(seq 1 100); do curl -fs http://127.0.0.1:900$$i/readyz >/dev/null && break; sleep 0.2; done; \
+		curl -fs http://127.0.0.1:900$$i/readyz >/dev/null && echo "node $$i ready on http://127.0.0.1:900$$i" || { echo "node $$i failed, see .cluster/node$$i.log"; exit 1; }; \
+	done
+
+cluster-stop:
+	@# Nodes first (their drain flushes read receipts to Kafka), then the broker.
+	@for i in 1 2 3; do [ -f .cluster/node$$i.pid ] && kill -TERM $$(cat .cluster/node$$i.pid) 2>/dev/null; done; \
+	for i in 1 2 3; do \
+		p=$$(cat .cluster/node$$i.pid 2>/dev/null); \
+		[ -n "$$p" ] && for t in $$(seq 1 100); do kill -0 $$p 2>/dev/null || break; sleep 0.2; done; \
+		rm -f .cluster/node$$i.pid; \
+	done; \
+	[ -f .cluster/kafka.pid ] && kill -TERM $$(cat .cluster/kafka.pid) 2>/dev/null; rm -f .cluster/kafka.pid; \
+	echo "cluster stopped"
+
 clean:
-	rm -rf bin
+	rm -rf bin .cluster

@@ -21,6 +21,7 @@ commands:
   migrate   apply or roll back the database schema: up | down | status
   token     print a dev JWT: parley token --user alice [--ttl 24h]
   bench     load and correctness harness (see parley bench --help)
+  kafka     run the embedded Kafka broker as its own process (for make cluster)
   version   print the version
 `
 
@@ -40,6 +41,8 @@ func main() {
 		code = runToken(args)
 	case "bench":
 		code = runBench(args)
+	case "kafka":
+		code = runKafka(args)
 	case "version", "--version", "-v":
 		fmt.Println("parley", version)
 	case "help", "--help", "-h":
