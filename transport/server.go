@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
 )
 
@@ -42,6 +44,8 @@ type Server struct {
 	db            *pgxpool.Pool
 	ids           *cluster.IDGenerator
 	verifier      *auth.Verifier
+	store         *persistence.Store
+	realtime      *actors.System // api.Poster and api.Events for REST; see realtime.go
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -71,6 +75,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		return nil, err
 	}
 	if err := s.startAuth(); err != nil {
+		return nil, err
+	}
+	if err := s.startRealtime(); err != nil {
 		return nil, err
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{

@@ -1,0 +1,43 @@
+package transport
+
+import (
+	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/api"
+	"github.com/parley-chat/parley/transport/ws"
+)
+
+// startRealtime starts the actor system and mounts GET /ws. The system is also the REST
+// API's api.Poster and api.Events (s.realtime), so that REST posts take the channel actor's
+// group commit and REST events reach STOMP subscribers. It drains before the database closes
+// (closers run in reverse).
+func (s *Server) startRealtime() error {
+	if s.store == nil {
+		s.store = persistence.NewStore(s.db, s.ids)
+	}
+	sys, err := actors.New(actors.Config{NodeID: s.ids.Node()}, actors.Deps{
+		Store:      s.store,
+		ReadMarks:  api.StoreReadMarkers{Store: s.store},
+		IDs:        s.ids,
+		Logger:     s.logger,
+		Registerer: s.reg,
+	})
+	if err != nil {
+		return err
+	}
+	s.closers.push("real-time sessions", sys.Shutdown)
+	h, err := ws.New(ws.Config{AllowedOrigins: s.cfg.AllowedOrigins}, ws.Deps{
+		Sessions: sys, Verifier: s.verifier, Users: s.store, Logger: s.logger,
+	})
+	if err != nil {
+		return err
+	}
+	s.realtime = sys
+	s.mux.Handle("GET /ws", h)
+	return nil
+}
+
+var _ interface {
+	api.Poster
+	api.Events
+} = (*actors.System)(nil)
