@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
@@ -24,7 +27,12 @@ type fixture struct {
 
 func newFixture(t testing.TB, names ...string) *fixture {
 	t.Helper()
-	pool, _ := pgtest.NewPool(t, nil)
+	return newTracedFixture(t, nil, names...)
+}
+
+func newTracedFixture(t testing.TB, tracer pgx.QueryTracer, names ...string) *fixture {
+	t.Helper()
+	pool, _ := pgtest.NewPool(t, tracer)
 	ids, err := cluster.NewIDGenerator(1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -164,5 +172,71 @@ func TestAppendMessagesConcurrentGapless(t *testing.T) {
 	max := f.count(t, `SELECT max(seq) FROM messages WHERE channel_id = $1`, f.ch)
 	if n != writers*each*2 || max != n {
 		t.Fatalf("count %d, max seq %d: want both %d", n, max, writers*each*2)
+	}
+}
+
+// statements counts every SQL statement sent, single or pipelined in a batch.
+type statements struct{ n atomic.Int64 }
+
+func (s *statements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	s.n.Add(1)
+	return ctx
+}
+func (s *statements) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (s *statements) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+func (s *statements) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) { s.n.Add(1) }
+func (s *statements) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// The hot path sends the same number of statements for a batch of 1 and of 100.
+func TestAppendMessagesStatementsIndependentOfBatchSize(t *testing.T) {
+	t.Parallel()
+	st := &statements{}
+	f := newTracedFixture(t, st, "alice", "bob")
+	root, err := f.store.AppendMessages(f.ctx, f.ch, []persistence.NewMessage{{UserID: f.users["alice"], Content: "root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func(n int) []persistence.NewMessage {
+		out := make([]persistence.NewMessage, n)
+		for i := range out {
+			out[i] = persistence.NewMessage{UserID: f.users["bob"], Content: fmt.Sprintf("@alice %d", i),
+				ClientMsgID: fmt.Sprintf("%d-%d", n, i), ParentID: root[0].Message.ID}
+		}
+		return out
+	}
+	count := func(n int) int64 {
+		before := st.n.Load()
+		if _, err := f.store.AppendMessages(f.ctx, f.ch, batch(n)); err != nil {
+			t.Fatal(err)
+		}
+		return st.n.Load() - before
+	}
+	one, hundred := count(1), count(100)
+	if one != hundred {
+		t.Fatalf("batch of 1: %d statements, batch of 100: %d", one, hundred)
+	}
+	t.Logf("%d statements per batch (including BEGIN and COMMIT)", one)
+}
+
+func BenchmarkAppendMessages(b *testing.B) {
+	for _, size := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			f := newFixture(b, "alice", "bob")
+			batch := make([]persistence.NewMessage, size)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range batch {
+					batch[j] = persistence.NewMessage{UserID: f.users["alice"], Content: "hello @bob, how are you?",
+						ClientMsgID: fmt.Sprintf("%d-%d", i, j)}
+				}
+				if _, err := f.store.AppendMessages(f.ctx, f.ch, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "msgs/s")
+		})
 	}
 }
