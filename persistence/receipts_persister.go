@@ -91,7 +91,7 @@ func (p *ReceiptPersister) Run(ctx context.Context) error {
 // Close leaves the consumer group and closes the DLT writer.
 func (p *ReceiptPersister) Close() error {
 	err := p.in.close()
-	if derr := p.dlt.Close(); err == nil {
+	if derr := closeReceiptWriter(p.dlt); err == nil {
 		err = derr
 	}
 	return err

@@ -55,8 +55,14 @@ func NewReceiptProducer(cfg ReceiptProducerConfig, logger *slog.Logger) (*Receip
 // acks are none (RequireAll fixes that) and a synchronous call waits for every partition's
 // batch to fill or time out, so the timeout is 1 ms and the size large — one call's
 // messages leave at once, one produce request per partition.
+//
+// The writer gets its own transport with a 1 s metadata TTL: kafka-go's transport caches
+// a failed metadata refresh and serves that error to every write until the next refresh
+// (default TTL 6 s, and the default transport is shared process-wide), which would hold
+// writes back for seconds after a broker returns. Close it with closeReceiptWriter.
 func newReceiptWriter(brokers []string, topic string, attempts int, logger *slog.Logger) *kafka.Writer {
 	return &kafka.Writer{
+		Transport:       &kafka.Transport{MetadataTTL: time.Second, DialTimeout: 5 * time.Second, ClientID: "parley"},
 		Addr:            kafka.TCP(brokers...),
 		Topic:           topic,
 		Balancer:        &kafka.Hash{},
@@ -96,7 +102,15 @@ func (p *ReceiptProducer) SendReceipts(ctx context.Context, markers []ReadMarker
 
 // Close flushes and closes the writer.
 func (p *ReceiptProducer) Close() error {
-	return p.w.Close()
+	return closeReceiptWriter(p.w)
+}
+
+func closeReceiptWriter(w *kafka.Writer) error {
+	err := w.Close()
+	if t, ok := w.Transport.(*kafka.Transport); ok {
+		t.CloseIdleConnections()
+	}
+	return err
 }
 
 func firstError(errs kafka.WriteErrors) error {
