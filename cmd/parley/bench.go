@@ -1,12 +1,122 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/parley-chat/parley/bench"
 )
 
+// urls is a repeatable flag (--url a --url b), also splitting commas.
+type urls []string
+
+func (u *urls) String() string { return strings.Join(*u, ",") }
+func (u *urls) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*u = append(*u, s)
+		}
+	}
+	return nil
+}
+
+// runBench is `parley bench [scenario] [flags]`; `--worker` runs one worker process of a
+// multi-process run (plan on stdin, events on stdout).
 func runBench(args []string) int {
-	_ = args
-	fmt.Fprintln(os.Stderr, "parley bench: the load harness is not built yet (issue 7)")
-	return 2
+	var c bench.Config
+	var nodes urls
+	var sourceAddrs, clockSkews string
+	var worker bool
+	var logs logOptions
+	f := newEnvFlags("bench", "Load and correctness harness. Scenarios:\n"+bench.ScenarioHelp()+
+		"\nusage: parley bench <scenario> [flags]; the summary goes to stdout, progress to stderr.\n"+
+		"Exit status 1 when a check failed (lost, duplicated, reordered or missing messages, failed connections).")
+	f.str(&c.Scenario, "scenario", "", "fanout", "scenario (or give it as the first argument)")
+	f.Var(&nodes, "url", "base URL of a node, repeatable; clients are spread round-robin (default http://127.0.0.1:9000)")
+	f.integer(&c.Connections, "connections", "", 0, "clients, each its own user (0: the scenario's default)")
+	f.integer(&c.Channels, "channels", "", 0, "channels in the run's workspace")
+	f.integer(&c.SubsPerConn, "subs-per-conn", "", 0, "channels each client subscribes to")
+	f.integer(&c.Senders, "senders", "", 0, "how many clients post")
+	f.Float64Var(&c.Rate, "rate", 0, "messages/s per sender (the server allows 20 per connection)")
+	f.boolean(&c.AllowOverRate, "allow-over-rate", "", false, "allow --rate above 20 (a server with a raised limit)")
+	f.duration(&c.Duration, "duration", "", 0, "measured time (connections: how long they are held)")
+	f.duration(&c.Warmup, "warmup", "", 0, "load before the measured time, not counted")
+	f.duration(&c.Drain, "drain", "", 10*time.Second, "longest wait for in-flight deliveries after the senders stop")
+	f.Float64Var(&c.Ramp, "ramp", 0, "connections opened per second (0: as fast as --dial-concurrency allows)")
+	f.integer(&c.DialConcurrency, "dial-concurrency", "", 64, "connection attempts in flight per process")
+	f.integer(&c.SetupConcurrency, "setup-concurrency", "", 32, "REST calls in flight during setup")
+	f.str(&sourceAddrs, "source-addrs", "", "", "local IPs to bind client sockets to (port 0), e.g. 127.0.0.2-127.0.0.20")
+	f.integer(&c.Procs, "procs", "", 0, fmt.Sprintf("worker processes (0: one per %d connections)", bench.MaxConnsPerProc))
+	f.str(&c.JWTSecret, "jwt-secret", "PARLEY_JWT_SECRET", "", "HS256 secret the tokens are signed with (default: the dev server's)")
+	f.str(&c.JWTIssuer, "jwt-issuer", "PARLEY_JWT_ISSUER", "", "iss claim, when the server checks it")
+	f.str(&c.JWTAudience, "jwt-audience", "PARLEY_JWT_AUDIENCE", "", "aud claim, when the server checks it")
+	f.duration(&c.HeartBeat, "heartbeat", "", 10*time.Second, "STOMP heart-beat both ways (negative: off)")
+	f.integer(&c.MessageBytes, "message-bytes", "", 64, "message content size")
+	f.duration(&c.ReceiptTimeout, "receipt-timeout", "", 10*time.Second, "longest wait for a RECEIPT")
+	f.integer(&c.MaxInflight, "max-inflight", "", 256, "unacknowledged sends per sender before sends are skipped")
+	f.str(&c.DatabaseURL, "db-url", "", "", "the server's PostgreSQL: check every acknowledged message is stored")
+	f.str(&clockSkews, "clock-skew", "", "0,5ms,50ms", "ordering: per-node clock skews to simulate on timestamp ids")
+	f.duration(&c.PostInterval, "post-interval", "", 0, "users: mean time between a user's posts (default 60s)")
+	f.duration(&c.ReadInterval, "read-interval", "", 0, "users, receipts: how often clients mark read (default 30s, 1s)")
+	f.duration(&c.RESTInterval, "rest-interval", "", 0, "users: mean time between a user's REST fetches (default 120s)")
+	f.Float64Var(&c.ReconnectPerMin, "reconnect-per-min", 0, "fraction of clients reconnecting per minute (users default 0.01)")
+	f.str(&c.JSONPath, "json", "", "", "write every figure to this file")
+	f.str(&c.PlotPath, "plot", "", "", "write latency percentiles over time to this .svg")
+	f.boolean(&c.Quiet, "quiet", "", false, "no progress bar")
+	f.boolean(&worker, "worker", "", false, "internal: run one worker process (plan on stdin)")
+	logs.register(f)
+
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		c.Scenario, args = args[0], args[1:] // a --scenario flag still wins
+	}
+	if err := f.parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "parley bench:", err)
+		return 2
+	}
+	logger, err := logs.logger()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "parley bench:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if worker {
+		if err := bench.RunWorker(ctx, os.Stdin, os.Stdout, logger); err != nil {
+			fmt.Fprintln(os.Stderr, "parley bench --worker:", oneLine(err))
+			return 1
+		}
+		return 0
+	}
+
+	c.URLs = nodes
+	if sourceAddrs != "" {
+		if c.SourceAddrs, err = bench.ParseAddrRange(sourceAddrs); err != nil {
+			fmt.Fprintln(os.Stderr, "parley bench: --source-addrs:", err)
+			return 2
+		}
+	}
+	if c.ClockSkews, err = bench.ParseDurations(clockSkews); err != nil {
+		fmt.Fprintln(os.Stderr, "parley bench: --clock-skew:", err)
+		return 2
+	}
+	if c.HeartBeat == 0 {
+		c.HeartBeat = -1 // flag 0 means off; Config's zero means the default
+	}
+	c.Command = "parley bench " + strings.Join(os.Args[2:], " ")
+	c.Out, c.Progress, c.Logger = os.Stdout, os.Stderr, logger
+	if _, err := bench.Run(ctx, c); err != nil {
+		fmt.Fprintln(os.Stderr, "parley bench:", oneLine(err))
+		return 1
+	}
+	return 0
 }

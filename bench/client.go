@@ -1,0 +1,371 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// client is one simulated user: its STOMP connection, its delivery log, and (when the load
+// model says so) its sends, read marks, REST fetches and reconnects.
+type client struct {
+	w       *worker
+	spec    *ClientSpec
+	key     int // shard key for the recorders
+	tracker *Tracker
+
+	conn     atomic.Pointer[stomp.Client]
+	inflight atomic.Int64 // unacknowledged sends
+	n        int64        // messages sent; loop goroutine only
+	rr       int          // next channel, round-robin; loop goroutine only
+
+	mu        sync.Mutex
+	readSent  map[int64]int64 // channel → highest seq marked read
+	readAcked map[int64]int64 // channel → highest seq whose mark was acknowledged
+}
+
+func newClient(w *worker, spec *ClientSpec, key int) *client {
+	c := &client{w: w, spec: spec, key: key, tracker: NewTracker()}
+	if w.plan.Load.ReadInterval > 0 {
+		c.readSent, c.readAcked = make(map[int64]int64), make(map[int64]int64)
+	}
+	return c
+}
+
+func wsURL(base string) string {
+	switch {
+	case strings.HasPrefix(base, "https://"):
+		base = "wss://" + strings.TrimPrefix(base, "https://")
+	case strings.HasPrefix(base, "http://"):
+		base = "ws://" + strings.TrimPrefix(base, "http://")
+	}
+	return strings.TrimSuffix(base, "/") + "/ws"
+}
+
+// connect dials, then subscribes each channel; resume subscribes with since-seq at the last
+// seq delivered, so the server replays what was missed. Expect is recorded before SUBSCRIBE:
+// a replay may arrive before its RECEIPT.
+func (c *client) connect(ctx context.Context, resume bool) error {
+	p := c.w.plan
+	opts := stomp.ClientOptions{
+		Token:          c.spec.Token,
+		HeartBeat:      stomp.HeartBeat{Send: p.HeartBeat, Recv: p.HeartBeat},
+		ReadBufferSize: 4 << 10, // most frames are small; 19,000 clients × 16 KiB default adds up
+		RequestTimeout: 30 * time.Second,
+		OnError:        c.w.onServerError,
+	}
+	if c.spec.Source != "" {
+		opts.LocalAddr = &net.TCPAddr{IP: net.ParseIP(c.spec.Source)}
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := stomp.Dial(dctx, wsURL(c.spec.URL), opts)
+	if err != nil {
+		return err
+	}
+	for _, ch := range c.spec.Channels {
+		var hdrs []stomp.Header
+		from := int64(0)
+		if resume {
+			from = c.tracker.Last(ch)
+			hdrs = []stomp.Header{{Key: "since-seq", Value: strconv.FormatInt(from, 10)}}
+		}
+		c.tracker.Expect(ch, from)
+		if _, err := conn.SubscribeFunc("/topic/channel."+strconv.FormatInt(ch, 10), c.onMessage, hdrs...); err != nil {
+			_ = conn.Close()
+			return fmt.Errorf("subscribe channel %d: %w", ch, err)
+		}
+	}
+	if c.spec.UserQueue {
+		if _, err := conn.SubscribeFunc("/user/queue/notifications", func(*stomp.Frame, time.Time) {}); err != nil {
+			_ = conn.Close()
+			return fmt.Errorf("subscribe user queue: %w", err)
+		}
+	}
+	c.conn.Store(conn)
+	go c.watch(conn)
+	return nil
+}
+
+// watch counts the connection's end as a drop unless the harness closed it.
+func (c *client) watch(conn *stomp.Client) {
+	<-conn.Closed()
+	if c.conn.Load() != conn || c.w.closing.Load() {
+		return // replaced by a reconnect, or closed at the end
+	}
+	c.conn.CompareAndSwap(conn, nil)
+	c.tracker.Drop()
+	c.w.ctr.drops.Add(1)
+	c.w.dropErrs.add(conn.Err())
+}
+
+// onMessage runs on the connection's read goroutine for every channel event.
+func (c *client) onMessage(f *stomp.Frame, received time.Time) {
+	w := c.w
+	var ev event
+	if !parseEvent(f.Body, &ev) {
+		w.ctr.badEvents.Add(1)
+		return
+	}
+	switch ev.kind {
+	case evMessage:
+		fresh := c.tracker.Observe(ev.channel, ev.seq, ev.id)
+		w.ctr.deliveries.Add(1)
+		w.lastDelivery.Store(received.UnixNano())
+		if _, _, sent, ok := parseContent(ev.content); ok && fresh {
+			in := w.inWindow(sent)
+			w.deliver.record(c.key, received.Sub(sent), in)
+			if in {
+				w.ctr.wDeliveries.Add(1)
+			}
+		}
+	case evRead:
+		if w.plan.Load.ReadEvents {
+			w.readEvent(c.key, ev, received)
+		}
+	}
+}
+
+// post sends one message with a receipt, without waiting for it: the schedule is open-loop,
+// so a slow server shows up as latency rather than as a lower offered rate.
+func (c *client) post(channel int64) {
+	w := c.w
+	conn := c.conn.Load()
+	if conn == nil {
+		w.ctr.skipped.Add(1)
+		return
+	}
+	if c.inflight.Load() >= int64(w.plan.MaxInflight) {
+		w.ctr.skipped.Add(1)
+		return
+	}
+	c.n++
+	now := time.Now()
+	in := w.inWindow(now)
+	content := appendContent(make([]byte, 0, w.plan.MessageBytes+32), c.spec.Index, c.n, now, w.plan.MessageBytes)
+	body := appendSendBody(make([]byte, 0, len(content)+96), channel, content,
+		w.plan.RunID+"-"+strconv.Itoa(c.spec.Index)+"-"+strconv.FormatInt(c.n, 10))
+	w.ctr.sends.Add(1)
+	if in {
+		w.ctr.wSends.Add(1)
+	}
+	c.inflight.Add(1)
+	w.inflight.Add(1)
+	go func() {
+		defer w.inflight.Done()
+		defer c.inflight.Add(-1)
+		ctx, cancel := context.WithTimeout(context.Background(), w.plan.ReceiptTimeout)
+		defer cancel()
+		r, err := conn.SendWithReceipt(ctx, "/app/message.send", body, stomp.Header{Key: "content-type", Value: "application/json"})
+		done := time.Now()
+		if err != nil {
+			w.ctr.sendErrors.Add(1)
+			w.sendErrs.add(err)
+			return
+		}
+		id, err1 := strconv.ParseInt(r.Value("message-id"), 10, 64)
+		seq, err2 := strconv.ParseInt(r.Value("seq"), 10, 64)
+		if err1 != nil || err2 != nil || id == 0 || seq == 0 {
+			w.ctr.sendErrors.Add(1)
+			w.sendErrs.add(errors.New("RECEIPT without numeric message-id and seq headers"))
+			return
+		}
+		w.addAck(Ack{Channel: channel, Seq: seq, MessageID: id})
+		w.receipt.record(c.key, done.Sub(now), in)
+		w.ctr.acks.Add(1)
+		if in {
+			w.ctr.wAcks.Add(1)
+		}
+	}()
+}
+
+// markRead sends /app/message.read for each channel whose highest delivered seq advanced.
+func (c *client) markRead() {
+	w := c.w
+	conn := c.conn.Load()
+	if conn == nil {
+		return
+	}
+	for _, ch := range c.spec.Channels {
+		seq := c.tracker.Last(ch)
+		c.mu.Lock()
+		if seq <= c.readSent[ch] {
+			c.mu.Unlock()
+			continue
+		}
+		c.readSent[ch] = seq
+		c.mu.Unlock()
+		now := time.Now()
+		in := w.inWindow(now)
+		if w.plan.Load.ReadEvents {
+			w.noteRead(c.spec.UserID, ch, seq, now, in)
+		}
+		w.ctr.readMarks.Add(1)
+		if in {
+			w.ctr.wReadMarks.Add(1)
+		}
+		body := []byte(`{"channelId":"` + strconv.FormatInt(ch, 10) + `","seq":` + strconv.FormatInt(seq, 10) + `}`)
+		w.inflight.Add(1)
+		go func(ch, seq int64) {
+			defer w.inflight.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), w.plan.ReceiptTimeout)
+			defer cancel()
+			_, err := conn.SendWithReceipt(ctx, "/app/message.read", body, stomp.Header{Key: "content-type", Value: "application/json"})
+			if err != nil {
+				w.ctr.readErrors.Add(1)
+				w.sendErrs.add(fmt.Errorf("message.read: %w", err))
+				return
+			}
+			w.readAck.record(c.key, time.Since(now), in)
+			w.ctr.readAcks.Add(1)
+			c.mu.Lock()
+			c.readAcked[ch] = max(c.readAcked[ch], seq)
+			c.mu.Unlock()
+		}(ch, seq)
+	}
+}
+
+// fetch is a user's occasional REST read: the history of one of its channels, or its
+// unreads, alternately.
+func (c *client) fetch(ctx context.Context, rng *rand.Rand) {
+	w := c.w
+	path := "/api/unreads?limit=50"
+	if len(c.spec.Channels) > 0 && rng.IntN(2) == 0 {
+		path = "/api/channels/" + itoa(c.spec.Channels[rng.IntN(len(c.spec.Channels))]) + "/messages?limit=50"
+	}
+	start := time.Now()
+	err := w.rest.do(ctx, "GET", c.spec.URL, path, c.spec.Token, nil, nil)
+	w.ctr.restCalls.Add(1)
+	if err != nil {
+		w.ctr.restErrors.Add(1)
+		w.sendErrs.add(fmt.Errorf("REST: %w", err))
+		return
+	}
+	w.restLat.record(c.key, time.Since(start), w.inWindow(start))
+}
+
+// reconnect closes the connection and resumes on a new one with since-seq.
+func (c *client) reconnect(ctx context.Context) {
+	w := c.w
+	old := c.conn.Swap(nil)
+	if old == nil {
+		return // dropped earlier: it stays gone and is reported as a drop
+	}
+	_ = old.Close()
+	w.ctr.reconnects.Add(1)
+	if err := c.connect(ctx, true); err != nil {
+		w.ctr.reconnectFailures.Add(1)
+		w.connErrs.add(fmt.Errorf("reconnect: %w", err))
+		c.tracker.Drop()
+	}
+}
+
+// loop runs the client's load until the window ends: sends at Rate (steady, or Poisson to
+// a random channel), read marks, REST fetches and reconnects, each on its own schedule.
+func (c *client) loop(ctx context.Context, rng *rand.Rand) {
+	w := c.w
+	lm := w.plan.Load
+	end := w.windowEnd
+	never := end.Add(time.Hour)
+	expo := func(mean time.Duration) time.Duration {
+		return time.Duration(rng.ExpFloat64() * float64(mean))
+	}
+	nextPost, nextRead, nextFetch, nextReconnect := never, never, never, never
+	var interval time.Duration
+	if c.spec.Rate > 0 && len(c.spec.Channels) > 0 {
+		interval = time.Duration(float64(time.Second) / c.spec.Rate)
+		if lm.Poisson {
+			nextPost = w.start.Add(expo(interval))
+		} else {
+			nextPost = w.start.Add(time.Duration(rng.Int64N(int64(interval))))
+		}
+	}
+	if lm.ReadInterval > 0 && len(c.spec.Channels) > 0 {
+		nextRead = w.start.Add(time.Duration(rng.Int64N(int64(lm.ReadInterval))))
+	}
+	if lm.RESTInterval > 0 {
+		nextFetch = w.start.Add(expo(lm.RESTInterval))
+	}
+	if lm.ReconnectPerMin > 0 {
+		nextReconnect = w.start.Add(expo(time.Duration(float64(time.Minute) / lm.ReconnectPerMin)))
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := earliest(nextPost, nextRead, nextFetch, nextReconnect)
+		if !next.Before(end) {
+			return
+		}
+		timer.Reset(time.Until(next))
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.stop:
+			return
+		case <-timer.C:
+		}
+		now := time.Now()
+		switch {
+		case next.Equal(nextPost):
+			if lm.Poisson {
+				c.post(c.spec.Channels[rng.IntN(len(c.spec.Channels))])
+				nextPost = nextPost.Add(expo(interval))
+			} else {
+				c.post(c.spec.Channels[c.rr%len(c.spec.Channels)])
+				c.rr++
+				nextPost = nextPost.Add(interval)
+			}
+			if behind := now.Sub(nextPost); behind > time.Second {
+				// The process cannot keep up; say so instead of bursting to catch up.
+				w.ctr.skipped.Add(int64(behind / interval))
+				nextPost = now
+			}
+		case next.Equal(nextRead):
+			c.markRead()
+			nextRead = nextRead.Add(lm.ReadInterval)
+		case next.Equal(nextFetch):
+			c.fetch(ctx, rng)
+			nextFetch = now.Add(expo(lm.RESTInterval))
+		default:
+			c.reconnect(ctx)
+			nextReconnect = time.Now().Add(expo(time.Duration(float64(time.Minute) / lm.ReconnectPerMin)))
+		}
+	}
+}
+
+// readState is the client's highest acknowledged read mark per channel.
+func (c *client) readState() []ReadMark {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]ReadMark, 0, len(c.readAcked))
+	for ch, seq := range c.readAcked {
+		out = append(out, ReadMark{User: c.spec.UserID, Channel: ch, Seq: seq})
+	}
+	return out
+}
+
+// ReadMark is a user's acknowledged read marker in a channel.
+type ReadMark struct {
+	User    int64 `json:"user,string"`
+	Channel int64 `json:"channel,string"`
+	Seq     int64 `json:"seq"`
+}
+
+func earliest(ts ...time.Time) time.Time {
+	e := ts[0]
+	for _, t := range ts[1:] {
+		if t.Before(e) {
+			e = t
+		}
+	}
+	return e
+}

@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// checkDB looks every acknowledged message up in PostgreSQL (SPEC guarantee 1: a message
+// acknowledged to its sender is committed): MissingInDB counts ids not found, DBMismatched
+// ids stored in another channel or at another seq than their RECEIPT said.
+func checkDB(ctx context.Context, url string, acks []Ack, res *CheckResult) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	const batch = 10_000
+	for lo := 0; lo < len(acks); lo += batch {
+		part := acks[lo:min(lo+batch, len(acks))]
+		ids := make([]int64, len(part))
+		want := make(map[int64]Ack, len(part))
+		for i, a := range part {
+			ids[i] = a.MessageID
+			want[a.MessageID] = a
+		}
+		rows, err := conn.Query(ctx, `SELECT id, channel_id, seq FROM messages WHERE id = ANY($1)`, ids)
+		if err != nil {
+			return fmt.Errorf("query messages: %w", err)
+		}
+		found := 0
+		for rows.Next() {
+			var id, ch, seq int64
+			if err := rows.Scan(&id, &ch, &seq); err != nil {
+				rows.Close()
+				return err
+			}
+			found++
+			if a := want[id]; a.Channel != ch || a.Seq != seq {
+				res.DBMismatched++
+				res.example("message %d: acknowledged in channel %d at seq %d, stored in %d at %d", id, a.Channel, a.Seq, ch, seq)
+			}
+			delete(want, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("query messages: %w", err)
+		}
+		for id, a := range want {
+			res.MissingInDB++
+			res.example("message %d (channel %d seq %d) acknowledged but not in PostgreSQL", id, a.Channel, a.Seq)
+		}
+	}
+	res.DBChecked = true
+	return nil
+}

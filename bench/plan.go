@@ -1,0 +1,62 @@
+package bench
+
+import "time"
+
+// Plan is what one worker runs: its clients and the load model. It crosses the pipe to a
+// worker process as one JSON line, so it holds only data.
+type Plan struct {
+	Worker   int
+	RunID    string
+	Scenario string
+	Clients  []ClientSpec
+	// Ramp is this worker's share of --ramp, connections/s; 0: unlimited.
+	Ramp            float64
+	DialConcurrency int
+	HeartBeat       time.Duration
+	Warmup          time.Duration
+	Duration        time.Duration
+	Drain           time.Duration
+	MessageBytes    int
+	ReceiptTimeout  time.Duration
+	MaxInflight     int
+	Load            LoadModel
+}
+
+// LoadModel is what clients do once the run starts, beyond receiving.
+type LoadModel struct {
+	// Poisson makes each sender's posts a Poisson process of mean rate Rate to a random one
+	// of its channels (the users model); otherwise a steady rate, round-robin over them.
+	Poisson bool
+	// ReadInterval: every client marks read, with a RECEIPT, the highest seq it has seen in
+	// each subscribed channel that advanced since its last mark. 0: never.
+	ReadInterval time.Duration
+	// RESTInterval is the mean time between a client's REST fetches (history of one of its
+	// channels, or its unreads, alternately). 0: never.
+	RESTInterval time.Duration
+	// ReconnectPerMin is the probability per minute that a client closes its connection and
+	// resumes on a new one with since-seq.
+	ReconnectPerMin float64
+	// ReadEvents: receivers time the `read` events they see against the mark that caused
+	// them (receipts scenario).
+	ReadEvents bool
+}
+
+// ClientSpec is one client: a user with its token, where it connects, what it subscribes to
+// and whether it sends.
+type ClientSpec struct {
+	Index    int
+	Username string
+	UserID   int64 `json:",omitempty"`
+	Token    string
+	// URL is the node's base HTTP URL; the WebSocket is URL + /ws.
+	URL string
+	// Source is the local IP to bind (port 0); "" for the system's choice.
+	Source string `json:",omitempty"`
+	// Channels are subscribed as /topic/channel.{id} with since-seq 0: every message of the
+	// channel is expected.
+	Channels []int64 `json:",omitempty"`
+	// UserQueue subscribes /user/queue/notifications (an idle client's only subscription).
+	UserQueue bool `json:",omitempty"`
+	// Rate > 0 makes the client a sender of Rate messages/s to its Channels.
+	Rate float64 `json:",omitempty"`
+}

@@ -1,0 +1,358 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Report is every figure of a run; --json writes it whole.
+type Report struct {
+	Scenario string        `json:"scenario"`
+	RunID    string        `json:"runId"`
+	Date     string        `json:"date"`
+	Command  string        `json:"command,omitempty"`
+	Machine  Machine       `json:"machine"`
+	Config   ConfigSummary `json:"config"`
+
+	Setup          SetupStats   `json:"setup"`
+	Connect        ConnectStats `json:"connect"`
+	ConnectLatency Percentiles  `json:"connectLatency"`
+	Run            RunStats     `json:"run"`
+	Latency        Latencies    `json:"latency"`
+	Check          CheckResult  `json:"check"`
+
+	Ordering *OrderingReport `json:"ordering,omitempty"`
+	Receipts *ReceiptsReport `json:"receipts,omitempty"`
+	Server   []NodeMetrics   `json:"server"`
+	Series   []SeriesPoint   `json:"series"`
+
+	// Failures make the command exit non-zero; Warnings do not.
+	Failures []string `json:"failures,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+
+	checkInput *CheckInput // for the scenario's analysis
+}
+
+// Machine says where the run happened.
+type Machine struct {
+	Hostname string `json:"hostname"`
+	OS       string `json:"os"`
+	Kernel   string `json:"kernel,omitempty"`
+	CPU      string `json:"cpu,omitempty"`
+	CPUs     int    `json:"cpus"`
+	MemoryGB int    `json:"memoryGb,omitempty"`
+	Go       string `json:"go"`
+}
+
+// ConfigSummary is the run's effective configuration.
+type ConfigSummary struct {
+	URLs            []string `json:"urls"`
+	Connections     int      `json:"connections"`
+	Channels        int      `json:"channels"`
+	SubsPerConn     int      `json:"subsPerConn"`
+	Senders         int      `json:"senders"`
+	Rate            float64  `json:"rate"`
+	Duration        string   `json:"duration"`
+	Warmup          string   `json:"warmup"`
+	Ramp            float64  `json:"ramp"`
+	Procs           int      `json:"procs"`
+	SourceAddrs     int      `json:"sourceAddrs"`
+	HeartBeat       string   `json:"heartBeat"`
+	MessageBytes    int      `json:"messageBytes"`
+	PostInterval    string   `json:"postInterval,omitempty"`
+	ReadInterval    string   `json:"readInterval,omitempty"`
+	RESTInterval    string   `json:"restInterval,omitempty"`
+	ReconnectPerMin float64  `json:"reconnectPerMin,omitempty"`
+}
+
+// RunStats are the load's counts and rates. Rates count only messages sent in the measured
+// window (after warmup), divided by its length.
+type RunStats struct {
+	Seconds          float64          `json:"seconds"`
+	Counts           Counts           `json:"counts"`
+	SendsPerSec      float64          `json:"sendsPerSec"`
+	AcksPerSec       float64          `json:"acksPerSec"`
+	DeliveriesPerSec float64          `json:"deliveriesPerSec"`
+	ReadMarksPerSec  float64          `json:"readMarksPerSec,omitempty"`
+	SendErrors       map[string]int64 `json:"sendErrors,omitempty"`
+	DropErrors       map[string]int64 `json:"dropErrors,omitempty"`
+	ReconnectErrors  map[string]int64 `json:"reconnectErrors,omitempty"`
+	ServerErrors     map[string]int64 `json:"serverErrors,omitempty"`
+}
+
+// Latencies measured by the clients' clocks, for messages sent in the measured window.
+type Latencies struct {
+	Deliver   Percentiles `json:"sendToDeliver"`
+	Receipt   Percentiles `json:"sendToReceipt"`
+	REST      Percentiles `json:"rest,omitempty"`
+	ReadAck   Percentiles `json:"readToReceipt,omitempty"`
+	ReadEvent Percentiles `json:"readToEvent,omitempty"`
+}
+
+func newReport(cfg *Config, runID string) *Report {
+	rep := &Report{
+		Scenario: cfg.Scenario, RunID: runID, Date: time.Now().UTC().Format(time.RFC3339), Command: cfg.Command,
+		Machine: machine(),
+		Config: ConfigSummary{
+			URLs: cfg.URLs, Connections: cfg.Connections, Channels: cfg.Channels, SubsPerConn: cfg.SubsPerConn,
+			Senders: cfg.Senders, Rate: cfg.Rate, Duration: cfg.Duration.String(), Warmup: cfg.Warmup.String(),
+			Ramp: cfg.Ramp, Procs: cfg.Procs, SourceAddrs: len(cfg.SourceAddrs), HeartBeat: cfg.HeartBeat.String(),
+			MessageBytes: cfg.MessageBytes, ReconnectPerMin: cfg.ReconnectPerMin,
+		},
+	}
+	if cfg.PostInterval > 0 {
+		rep.Config.PostInterval = cfg.PostInterval.String()
+	}
+	if cfg.ReadInterval > 0 {
+		rep.Config.ReadInterval = cfg.ReadInterval.String()
+	}
+	if cfg.RESTInterval > 0 {
+		rep.Config.RESTInterval = cfg.RESTInterval.String()
+	}
+	return rep
+}
+
+func machine() Machine {
+	m := Machine{OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	m.Hostname, _ = os.Hostname()
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			m.MemoryGB = (kb + 512*1024) / (1024 * 1024)
+		}
+	}
+	return m
+}
+
+// combine folds every worker's result into the report and runs the checker.
+func (r *runner) combine(rep *Report) {
+	deliver, receipt, rest, readAck, readEv := newHist(), newHist(), newHist(), newHist(), newHist()
+	in := CheckInput{Delivered: make(map[int64]*SeqIDs)}
+	var windowStart, windowEnd time.Time
+	for _, res := range r.results {
+		rep.Run.Counts.add(res.Counts)
+		rep.Run.SendErrors = mergeTally(rep.Run.SendErrors, res.SendErrors)
+		rep.Run.DropErrors = mergeTally(rep.Run.DropErrors, res.DropErrors)
+		rep.Run.ServerErrors = mergeTally(rep.Run.ServerErrors, res.ServerErrs)
+		// A worker's connErrs include the connect phase's, which the report has already.
+		for k, v := range res.ConnErrors {
+			if strings.HasPrefix(k, "reconnect: ") {
+				rep.Run.ReconnectErrors = mergeTally(rep.Run.ReconnectErrors, map[string]int64{k: v})
+			}
+		}
+		for _, pair := range []struct {
+			dst *hdr.Histogram
+			src string
+		}{{deliver, res.Deliver}, {receipt, res.Receipt}, {rest, res.REST}, {readAck, res.ReadAck}, {readEv, res.ReadEvent}} {
+			if err := mergeEncoded(pair.dst, pair.src); err != nil {
+				rep.Failures = append(rep.Failures, fmt.Sprintf("worker %d: %v", res.Worker, err))
+			}
+		}
+		in.Receivers = append(in.Receivers, res.Receivers...)
+		in.DeliveredConflicts += res.Conflicts
+		for c, ids := range res.Delivered {
+			in.DeliveredConflicts += mergeSeqIDs(in.Delivered, c, ids.From, ids.IDs)
+		}
+		if windowStart.IsZero() || res.WindowStart.Before(windowStart) {
+			windowStart = res.WindowStart
+		}
+		if res.WindowEnd.After(windowEnd) {
+			windowEnd = res.WindowEnd
+		}
+	}
+	in.Acks = r.allAcks()
+	rep.Check = Check(in)
+	rep.checkInput = &in
+
+	secs := r.cfg.Duration.Seconds()
+	rep.Run.Seconds = secs
+	c := rep.Run.Counts
+	rep.Run.SendsPerSec = float64(c.WSends) / secs
+	rep.Run.AcksPerSec = float64(c.WAcks) / secs
+	rep.Run.DeliveriesPerSec = float64(c.WDeliveries) / secs
+	rep.Run.ReadMarksPerSec = float64(c.WReadMarks) / secs
+	rep.Latency = Latencies{Deliver: percentilesOf(deliver), Receipt: percentilesOf(receipt), REST: percentilesOf(rest),
+		ReadAck: percentilesOf(readAck), ReadEvent: percentilesOf(readEv)}
+	rep.ConnectLatency = percentilesOf(r.series.connect)
+	rep.Series = r.series.points(r.cfg.Warmup, r.cfg.Duration)
+	for i := range rep.Server {
+		n := &rep.Server[i]
+		n.Connections = rep.Connect.PerURL[n.URL]
+		n.PerConnection = perConnection(n.Before, n.Connected, n.Connections)
+		n.PerConnectionAfter = perConnection(n.Before, n.After, n.Connections)
+	}
+}
+
+// judge turns what went wrong into Failures (exit non-zero) and Warnings.
+func (rep *Report) judge() {
+	ck := rep.Check
+	if ck.Failed() {
+		rep.Failures = append(rep.Failures, fmt.Sprintf(
+			"checker: lost %d, duplicated %d, reordered %d, gaps %d, conflicts %d, unexpected %d, ack conflicts %d, missing in PostgreSQL %d, mismatched in PostgreSQL %d",
+			ck.Lost, ck.Duplicated, ck.Reordered, ck.Gaps, ck.Conflicts, ck.Unexpected, ck.AckConflicts, ck.MissingInDB, ck.DBMismatched))
+	}
+	if rep.Connect.Failed > 0 {
+		rep.Failures = append(rep.Failures, fmt.Sprintf("%d of %d connections failed", rep.Connect.Failed, rep.Connect.Attempted))
+	}
+	c := rep.Run.Counts
+	if c.Drops > 0 {
+		rep.Failures = append(rep.Failures, fmt.Sprintf("%d connections dropped during the run", c.Drops))
+	}
+	if c.ReconnectFailures > 0 {
+		rep.Failures = append(rep.Failures, fmt.Sprintf("%d reconnects failed", c.ReconnectFailures))
+	}
+	if c.Sends > 0 && c.Acks == 0 {
+		rep.Failures = append(rep.Failures, "no send was acknowledged")
+	}
+	if c.SendErrors > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d sends got no RECEIPT (an ERROR or a timeout)", c.SendErrors))
+	}
+	if c.Skipped > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d sends skipped: the offered load fell short of the asked rate", c.Skipped))
+	}
+	if c.ReadErrors > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d read marks got no RECEIPT", c.ReadErrors))
+	}
+	if c.RESTErrors > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d REST calls failed", c.RESTErrors))
+	}
+	if c.ServerErrors > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d ERROR frames from the server", c.ServerErrors))
+	}
+	if c.BadEvents > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d events did not parse", c.BadEvents))
+	}
+	for _, n := range rep.Server {
+		if n.Error != "" {
+			rep.Warnings = append(rep.Warnings, "metrics: "+n.Error)
+		}
+	}
+}
+
+// write prints the summary and writes the JSON and plot files.
+func (r *runner) write(rep *Report) error {
+	fmt.Fprint(r.cfg.Out, rep.Summary())
+	if p := r.cfg.JSONPath; p != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("--json: %w", err)
+		}
+	}
+	if p := r.cfg.PlotPath; p != "" {
+		if err := writePlot(p, rep); err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+	}
+	return nil
+}
+
+// Summary is the plain-text report.
+func (rep *Report) Summary() string {
+	var b bytes.Buffer
+	c := rep.Config
+	fmt.Fprintf(&b, "\nparley bench %s — %s — run %s\n", rep.Scenario, rep.Date, rep.RunID)
+	fmt.Fprintf(&b, "machine   %s, %d CPUs (%s), %s, %s\n", rep.Machine.Hostname, rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.OS, rep.Machine.Go)
+	fmt.Fprintf(&b, "nodes     %s\n", strings.Join(c.URLs, " "))
+	fmt.Fprintf(&b, "load      %d connections (%d procs), %d channels × %d subs/conn, %d senders × %g msg/s, %s + %s warmup\n",
+		c.Connections, c.Procs, c.Channels, c.SubsPerConn, c.Senders, c.Rate, c.Duration, c.Warmup)
+	if rep.Setup.Channels > 0 {
+		fmt.Fprintf(&b, "setup     %.1fs: %d users, %d channels, %d REST calls\n", rep.Setup.Seconds, rep.Setup.Users, rep.Setup.Channels, rep.Setup.Calls)
+	}
+	cs := rep.Connect
+	fmt.Fprintf(&b, "connect   %d/%d in %.1fs (%d failed); connect+subscribe %s\n", cs.Connected, cs.Attempted, cs.Seconds, cs.Failed, rep.ConnectLatency)
+	for _, e := range topKinds(cs.Errors, 5) {
+		fmt.Fprintf(&b, "          ! %s\n", e)
+	}
+	rs := rep.Run
+	fmt.Fprintf(&b, "run       %gs measured: %.1f sends/s, %.1f acks/s, %.1f deliveries/s", rs.Seconds, rs.SendsPerSec, rs.AcksPerSec, rs.DeliveriesPerSec)
+	if rs.ReadMarksPerSec > 0 {
+		fmt.Fprintf(&b, ", %.1f read marks/s", rs.ReadMarksPerSec)
+	}
+	fmt.Fprintf(&b, "\n          totals: %d sent, %d acknowledged, %d send errors, %d skipped, %d delivered, %d dropped, %d reconnects\n",
+		rs.Counts.Sends, rs.Counts.Acks, rs.Counts.SendErrors, rs.Counts.Skipped, rs.Counts.Deliveries, rs.Counts.Drops, rs.Counts.Reconnects)
+	for _, m := range []map[string]int64{rs.SendErrors, rs.DropErrors, rs.ReconnectErrors, rs.ServerErrors} {
+		for _, e := range topKinds(m, 5) {
+			fmt.Fprintf(&b, "          ! %s\n", e)
+		}
+	}
+	l := rep.Latency
+	fmt.Fprintf(&b, "latency   send→deliver  %s\n", l.Deliver)
+	fmt.Fprintf(&b, "          send→RECEIPT  %s\n", l.Receipt)
+	if l.REST.Count > 0 {
+		fmt.Fprintf(&b, "          REST          %s\n", l.REST)
+	}
+	if l.ReadAck.Count > 0 {
+		fmt.Fprintf(&b, "          read→RECEIPT  %s\n", l.ReadAck)
+	}
+	if l.ReadEvent.Count > 0 {
+		fmt.Fprintf(&b, "          read→event    %s\n", l.ReadEvent)
+	}
+	ck := rep.Check
+	fmt.Fprintf(&b, "check     %d acknowledged, %d expected deliveries to %d receivers (%d dropped): lost %d (%d messages), duplicated %d, reordered %d, gaps %d, conflicts %d, unexpected %d",
+		ck.Acked, ck.Expected, ck.Receivers, ck.ReceiversDropped, ck.Lost, ck.LostMessages, ck.Duplicated, ck.Reordered, ck.Gaps, ck.Conflicts, ck.Unexpected)
+	if ck.DBChecked {
+		fmt.Fprintf(&b, "; PostgreSQL: missing %d, mismatched %d", ck.MissingInDB, ck.DBMismatched)
+	}
+	fmt.Fprintln(&b)
+	for _, e := range ck.Examples {
+		fmt.Fprintf(&b, "          ! %s\n", e)
+	}
+	for _, n := range rep.Server {
+		if n.Before == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "server    %s: %d connections; RSS %s → %s → %s",
+			n.URL, n.Connections, mib(n.Before["process_resident_memory_bytes"]), mib(n.Connected["process_resident_memory_bytes"]), mib(n.After["process_resident_memory_bytes"]))
+		if pc := n.PerConnection; pc != nil {
+			fmt.Fprintf(&b, "\n          per connection: RSS %s, heap %s, stacks %s, %.2f goroutines",
+				kib(pc["process_resident_memory_bytes"]), kib(pc["go_memstats_heap_inuse_bytes"]), kib(pc["go_memstats_stack_inuse_bytes"]), pc["go_goroutines"])
+		}
+		if pc := n.PerConnectionAfter; pc != nil {
+			fmt.Fprintf(&b, "\n          per connection after the run: RSS %s, heap %s", kib(pc["process_resident_memory_bytes"]), kib(pc["go_memstats_heap_inuse_bytes"]))
+		}
+		fmt.Fprintln(&b)
+	}
+	if o := rep.Ordering; o != nil {
+		b.WriteString(o.summary())
+	}
+	if rc := rep.Receipts; rc != nil {
+		b.WriteString(rc.summary())
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(&b, "WARNING   %s\n", w)
+	}
+	if len(rep.Failures) == 0 {
+		b.WriteString("RESULT    OK\n")
+	}
+	for _, f := range rep.Failures {
+		fmt.Fprintf(&b, "FAILURE   %s\n", f)
+	}
+	return b.String()
+}
+
+func mib(v float64) string { return fmt.Sprintf("%.1f MiB", v/(1<<20)) }
+func kib(v float64) string { return fmt.Sprintf("%.1f KiB", v/1024) }
