@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -153,14 +154,37 @@ func New(cfg Config, deps Deps) (*API, error) {
 	}, nil
 }
 
-// Register adds every route of the API (Routes with a handler) to mux.
+// Register adds every route of the API (Routes with a handler) to mux, and a fallback for
+// the rest of /api/ so that unknown paths and methods get problem+json too.
 func (a *API) Register(mux *http.ServeMux) {
+	known := http.NewServeMux()
 	for _, rt := range a.routes() {
 		if rt.handler == nil {
 			continue
 		}
 		mux.Handle(rt.Method+" "+rt.Pattern, a.wrap(rt))
+		known.HandleFunc(rt.Method+" "+rt.Pattern, func(http.ResponseWriter, *http.Request) {})
 	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { a.fallback(known, w, r) })
+}
+
+// fallback answers a request no route took: 405 with Allow when the path exists with other
+// methods, else 404.
+func (a *API) fallback(known *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := known.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		WriteProblem(w, r, fmt.Errorf("no such endpoint %s: %w", r.URL.Path, persistence.ErrNotFound))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	WriteProblem(w, r, fmt.Errorf("%w: %s %s", ErrMethodNotAllowed, r.Method, r.URL.Path))
 }
 
 // NopEvents drops every event (no real-time layer).

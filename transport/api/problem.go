@@ -36,6 +36,8 @@ var (
 	ErrTooLarge = errors.New("payload too large")
 	// ErrUnavailable: the server is draining or a dependency is down.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrMethodNotAllowed: the path exists, the method does not.
+	ErrMethodNotAllowed = errors.New("method not allowed")
 )
 
 // codeTable is the one mapping from error to status and code; the first match wins, so
@@ -56,6 +58,7 @@ var codeTable = []struct {
 	{persistence.ErrArchived, http.StatusConflict, CodeArchived, "Channel is archived"},
 	{persistence.ErrConflict, http.StatusConflict, CodeConflict, "Conflict"},
 	{persistence.ErrGone, http.StatusGone, CodeGone, "Gone"},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method not allowed"},
 	{ErrRateLimited, http.StatusTooManyRequests, CodeRateLimited, "Too many requests"},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "Payload too large"},
 	{ErrUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "Service unavailable"},

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/parley-chat/parley/persistence"
@@ -31,5 +32,19 @@ func TestSmokeFlow(t *testing.T) {
 	bob.ok("GET", "/api/mentions?unread=true", nil, &mentions)
 	if len(mentions.Items) != 1 || mentions.Items[0].Message.ID != m.ID {
 		t.Fatalf("mentions: %+v", mentions)
+	}
+}
+
+func TestUnknownRoutesAnswerProblems(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	c := h.user("alice")
+	b := c.expect(404, "GET", "/api/nothing/here", nil)
+	if !strings.Contains(string(b), `"code":"not_found"`) {
+		t.Fatalf("404 body %s", b)
+	}
+	st, b := c.do("PUT", "/api/workspaces", nil)
+	if st != 405 || !strings.Contains(string(b), `"code":"method_not_allowed"`) {
+		t.Fatalf("405: %d %s", st, b)
 	}
 }
