@@ -1,0 +1,284 @@
+// Browser test of parley's web client: two people in two browser contexts of Debian's
+// chromium, driven by playwright-core, against a real server. Run by TestBrowserE2E
+// (transport/web/e2e_test.go), which starts the server behind a TCP proxy it can cut:
+//
+//   node test.mjs --base http://proxy --direct http://server --control http://ctl --artifacts DIR
+//
+// --base is what the browsers use (through the proxy); --direct reaches the server while
+// the proxy is cut; --control takes POST /drop (close every proxied connection and refuse
+// new ones) and POST /restore.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
+  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
+  return acc;
+}, []));
+const base = args.base || process.argv[2];
+const direct = args.direct || base;
+const control = args.control || '';
+const artifacts = args.artifacts || 'artifacts';
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const TIMEOUT = 15000;
+
+if (!base) {
+  console.error('usage: node test.mjs --base URL [--direct URL] [--control URL] [--artifacts DIR]');
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+
+let step = '';
+const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 23)}]`, ...a);
+function begin(name) {
+  step = name;
+  log('step:', name);
+}
+
+// waitFor polls fn until it returns a truthy value.
+async function waitFor(what, fn, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function shot(page, name) {
+  const file = join(artifacts, name + '.png');
+  await page.screenshot({ path: file });
+  log('screenshot', file);
+}
+
+async function post(url, body, token) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: 'Bearer ' + token } : {}) },
+    body: JSON.stringify(body || {}),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function signIn(page, username) {
+  await page.goto(base + '/');
+  await page.getByLabel('Username').fill(username);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+function messages(page, text) {
+  return page.locator('#messages article.msg', { hasText: text });
+}
+
+function channelLink(page, name) {
+  return page.locator(`nav.sidebar a.channel[data-channel="${name}"]`);
+}
+
+async function send(page, text, inputSelector = '#composer-input') {
+  const input = page.locator(inputSelector);
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+// seqState reads the open channel's client state: seqs shown, duplicates, gaps.
+function seqState(page) {
+  return page.evaluate(() => {
+    const seqs = [...document.querySelectorAll('#messages article.msg[data-seq]')].map((e) => Number(e.dataset.seq));
+    const ch = window.parley.active();
+    return { seqs, dupes: seqs.length - new Set(seqs).size, gaps: ch ? ch.gaps() : ['no channel'], status: window.parley.status };
+  });
+}
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+});
+const pages = [];
+let failed = false;
+try {
+  const newUser = async (name) => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    ctx.setDefaultTimeout(TIMEOUT);
+    const page = await ctx.newPage();
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log(`${name} console.${m.type()}:`, m.text()); });
+    page.on('pageerror', (e) => { log(`${name} page error:`, e.message); failed = true; });
+    page.on('dialog', (d) => d.accept());
+    page.on('response', (r) => { if (r.status() >= 400) log(`${name} HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+    pages.push([name, page]);
+    return page;
+  };
+  const alice = await newUser('alice');
+  const bob = await newUser('bob');
+
+  begin('both sign in with dev login');
+  await signIn(alice, 'alice');
+  await signIn(bob, 'bob');
+  await bob.getByText('You are not in a workspace yet').waitFor();
+
+  begin('alice creates a workspace');
+  await alice.getByRole('button', { name: 'Create a workspace' }).click();
+  await alice.getByLabel('Workspace name').fill('Acme');
+  await alice.getByRole('button', { name: 'Create', exact: true }).click();
+  await alice.locator('#channel-title', { hasText: 'general' }).waitFor();
+  await alice.locator('#conn-status[data-state="online"]').waitFor({ state: 'hidden' });
+
+  begin('alice invites bob; bob accepts through the link');
+  await alice.getByRole('button', { name: 'Invite people' }).click();
+  await alice.getByLabel('Username').fill('bob');
+  await alice.getByRole('button', { name: 'Create invitation' }).click();
+  const link = await alice.locator('#invite-link').inputValue();
+  if (!link.includes('/#/invite/')) throw new Error('unexpected invitation link ' + link);
+  await alice.getByRole('button', { name: 'Done' }).click();
+  await bob.goto(link.replace(/^https?:\/\/[^/]+/, base));
+  await bob.getByRole('button', { name: 'Accept invitation' }).click();
+  await bob.locator('#channel-title', { hasText: 'general' }).waitFor();
+
+  begin('a message from alice appears live for bob');
+  await send(alice, 'hello @bob, welcome to Acme');
+  await messages(bob, 'hello @bob, welcome to Acme').waitFor();
+  await bob.locator('#messages article.msg.mentions-me .mention-me', { hasText: '@bob' }).waitFor();
+  await send(bob, 'thanks alice!');
+  await messages(alice, 'thanks alice!').waitFor();
+  await alice.waitForTimeout(700);
+  log('DEBUG alice general', await alice.evaluate(() => { const c = window.parley.active(); return JSON.stringify({ lastSeq: c.lastSeq, lastReadSeq: c.lastReadSeq, seen: c.seenSeq, status: window.parley.status, view: window.parley.view, vis: document.visibilityState }); }));
+
+  begin('alice creates #random; bob joins it and goes back to #general');
+  await alice.getByRole('button', { name: 'Create channel' }).click();
+  await alice.getByLabel('Name').fill('random');
+  await alice.getByRole('button', { name: 'Create', exact: true }).click();
+  await alice.locator('#channel-title', { hasText: 'random' }).waitFor();
+  await waitFor('random listed for bob', async () => {
+    if (await channelLink(bob, 'random').count()) return true;
+    await bob.evaluate(() => window.parley.refreshChannels());
+    return false;
+  });
+  await channelLink(bob, 'random').click();
+  await bob.getByRole('button', { name: 'Join channel' }).click();
+  await bob.locator('#composer-input').waitFor();
+  await channelLink(bob, 'general').click();
+  await bob.locator('#channel-title', { hasText: 'general' }).waitFor();
+
+  begin('an unread badge appears on #random for bob and clears when he opens it');
+  await send(alice, 'random thought from alice');
+  await channelLink(bob, 'random').locator('.badge', { hasText: '1' }).waitFor();
+  await shot(bob, 'bob-unread-badge');
+  await channelLink(bob, 'random').click();
+  await messages(bob, 'random thought from alice').waitFor();
+  await waitFor('badge cleared', async () => (await channelLink(bob, 'random').locator('.badge').count()) === 0);
+  // The marker reached the server: a fresh channel list says 0 unread.
+  await waitFor('server-side read marker', () => bob.evaluate(async () => {
+    const list = await window.parley.api.channels(window.parley.wid);
+    return list.find((c) => c.name === 'random').unreadCount === 0;
+  }));
+
+  begin('bob replies in a thread; alice sees the count and the reply in the thread panel');
+  const root = messages(bob, 'random thought from alice');
+  await root.hover();
+  await root.getByRole('button', { name: 'Reply in thread' }).click();
+  await bob.locator('#thread-input').waitFor();
+  await send(bob, 'a reply in the thread', '#thread-input');
+  await bob.locator('#thread article.msg', { hasText: 'a reply in the thread' }).waitFor();
+  const aliceRoot = messages(alice, 'random thought from alice');
+  await aliceRoot.getByRole('button', { name: '1 reply' }).click();
+  await alice.locator('#thread article.msg', { hasText: 'a reply in the thread' }).waitFor();
+  await alice.locator('#thread .reply-count', { hasText: '1 reply' }).waitFor();
+  await shot(alice, 'alice-thread');
+  log('DEBUG sidebar', await alice.evaluate(() => document.querySelector('.channel-list').outerHTML));
+  log('DEBUG alice chans', await alice.evaluate(() => JSON.stringify([...window.parley.channels.values()].map((c) => ({ n: c.info.name, lastSeq: c.lastSeq, lastReadSeq: c.lastReadSeq, seqs: [...c.msgs.keys()], info: c.info })))));
+  await alice.getByRole('button', { name: 'Close thread' }).click();
+
+  begin('reactions and edits travel live');
+  await aliceRoot.hover();
+  await aliceRoot.getByRole('button', { name: 'React to message' }).click();
+  await aliceRoot.getByRole('button', { name: 'React with 🎉' }).click();
+  await messages(bob, 'random thought from alice').locator('.reaction', { hasText: '🎉' }).waitFor();
+  await aliceRoot.hover();
+  await aliceRoot.getByRole('button', { name: 'Edit message' }).click();
+  await alice.getByLabel('Message text').fill('random thought from alice (edited)');
+  await alice.getByLabel('Message text').press('Enter');
+  await messages(bob, 'random thought from alice (edited)').locator('.edited').waitFor();
+
+  if (control) {
+    begin('the server drops every connection: both show reconnecting');
+    await channelLink(alice, 'general').click();
+    await channelLink(bob, 'general').click();
+    await alice.locator('#channel-title', { hasText: 'general' }).waitFor();
+    await bob.locator('#channel-title', { hasText: 'general' }).waitFor();
+    const before = await seqState(bob);
+    await post(control + '/drop');
+    await bob.locator('#conn-status', { hasText: 'Reconnecting' }).waitFor();
+    await alice.locator('#conn-status', { hasText: 'Reconnecting' }).waitFor();
+    await shot(bob, 'bob-reconnecting');
+
+    begin('meanwhile alice posts over REST (directly to the server) and bob types one offline');
+    const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
+    const cid = await alice.evaluate(() => window.parley.activeCid);
+    const sent = await post(`${direct}/api/channels/${cid}/messages`, { content: 'sent while you were away', clientMsgId: 'e2e-away-1' }, token);
+    await send(bob, 'typed while offline');
+    await messages(bob, 'typed while offline').waitFor();
+
+    begin('the connection comes back: reconnect, resume with since-seq, nothing twice, nothing missed');
+    await post(control + '/restore');
+    await bob.locator('#conn-status').waitFor({ state: 'hidden', timeout: 30000 });
+    await alice.locator('#conn-status').waitFor({ state: 'hidden', timeout: 30000 });
+    await messages(bob, 'sent while you were away').waitFor();
+    await messages(alice, 'typed while offline').locator('time').waitFor();
+    await bob.waitForTimeout(1000); // let any late duplicate arrive before counting
+    for (const [name, page] of [['alice', alice], ['bob', bob]]) {
+      const away = await messages(page, 'sent while you were away').count();
+      const offline = await messages(page, 'typed while offline').count();
+      const st = await seqState(page);
+      log(name, 'after reconnect: seqs', st.seqs.join(','), 'gaps', st.gaps.join(','), 'status', st.status);
+      if (away !== 1 || offline !== 1) throw new Error(`${name}: want each message once, got ${away} and ${offline}`);
+      if (st.dupes || st.gaps.length) throw new Error(`${name}: duplicates ${st.dupes}, gaps ${st.gaps}`);
+      if (!st.seqs.includes(sent.seq)) throw new Error(`${name}: seq ${sent.seq} of the REST message is not shown`);
+    }
+    const after = await seqState(bob);
+    if (after.seqs.length !== before.seqs.length + 2) {
+      throw new Error(`bob: ${before.seqs.length} messages before, ${after.seqs.length} after; want 2 more`);
+    }
+    await shot(bob, 'bob-after-reconnect');
+    await shot(alice, 'alice-main');
+  }
+
+  begin('mentions view and phone width');
+  await channelLink(bob, 'random').click();
+  await bob.getByRole('link', { name: /Mentions/ }).click();
+  await bob.locator('.mention-item', { hasText: 'hello @bob' }).waitFor();
+  await bob.setViewportSize({ width: 390, height: 780 });
+  await channelLink(alice, 'general').click();
+  await bob.getByRole('button', { name: 'Show channels' }).click();
+  await channelLink(bob, 'general').click();
+  await messages(bob, 'sent while you were away').or(messages(bob, 'thanks alice!')).first().waitFor();
+  await shot(bob, 'bob-phone');
+
+  begin('the /docs page renders the OpenAPI document');
+  const docs = await browser.newPage();
+  await docs.goto(base + '/docs');
+  await docs.getByText('/api/channels/{cid}/messages').first().waitFor();
+  await docs.screenshot({ path: join(artifacts, 'docs.png') });
+  log('screenshot', join(artifacts, 'docs.png'));
+  await docs.close();
+
+  log(failed ? 'FAIL: a page threw' : 'all steps passed');
+} catch (e) {
+  failed = true;
+  console.error(`FAIL in step "${step}": ${e.stack || e}`);
+  for (const [name, page] of pages) {
+    try { await shot(page, 'failure-' + name); } catch { /* page gone */ }
+  }
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

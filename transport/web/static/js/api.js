@@ -1,0 +1,107 @@
+// The REST client: JSON in and out, the bearer token, problem+json errors as ApiError.
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && (problem.detail || problem.title)) || 'HTTP ' + status);
+    this.status = status;
+    this.code = (problem && problem.code) || '';
+  }
+}
+
+export class Api {
+  constructor(base = '') {
+    this.base = base;
+    this.token = '';
+    this.onUnauthorized = null;
+  }
+
+  async call(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    if (this.token) headers.Authorization = 'Bearer ' + this.token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let res;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new ApiError(0, { detail: 'network error: ' + e.message, code: 'network' });
+    }
+    if (res.status === 204) return null;
+    const text = await res.text();
+    let data = null;
+    if (text) {
+      try { data = JSON.parse(text); } catch { data = { detail: text }; }
+    }
+    if (!res.ok) {
+      if (res.status === 401 && this.onUnauthorized) this.onUnauthorized();
+      throw new ApiError(res.status, data);
+    }
+    return data;
+  }
+
+  get(path) { return this.call('GET', path); }
+  post(path, body = {}) { return this.call('POST', path, body); }
+  put(path, body) { return this.call('PUT', path, body); }
+  patch(path, body) { return this.call('PATCH', path, body); }
+  del(path) { return this.call('DELETE', path); }
+
+  devLogin(username) { return this.post('/api/auth/dev/login', { username }); }
+  me() { return this.get('/api/users/me'); }
+
+  // all follows the `next` cursor of a paginated list (at most `pages` pages).
+  async all(path, pages = 20) {
+    const out = [];
+    let after = null;
+    for (let i = 0; i < pages; i++) {
+      const sep = path.includes('?') ? '&' : '?';
+      const data = await this.get(path + sep + 'limit=100' + (after ? '&after=' + encodeURIComponent(after) : ''));
+      out.push(...items(data));
+      after = data && data.next;
+      if (!after) break;
+    }
+    return out;
+  }
+
+  workspaces() { return this.all('/api/workspaces'); }
+  createWorkspace(name) { return this.post('/api/workspaces', { name }); }
+  members(wid) { return this.all(`/api/workspaces/${wid}/members`); }
+  invite(wid, username) { return this.post(`/api/workspaces/${wid}/invitations`, { username }); }
+  acceptInvitation(token) { return this.post('/api/invitations/accept', { token }); }
+
+  channels(wid) { return this.all(`/api/workspaces/${wid}/channels`); }
+  createChannel(wid, name, type, topic) { return this.post(`/api/workspaces/${wid}/channels`, { name, type, topic }); }
+  joinChannel(cid, userId) { return this.post(`/api/channels/${cid}/members`, { userId }); }
+
+  messages(cid, beforeSeq, limit = 50) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (beforeSeq) q.set('before_seq', String(beforeSeq));
+    return this.get(`/api/channels/${cid}/messages?${q}`).then(items);
+  }
+  message(mid) { return this.get(`/api/messages/${mid}`); }
+  postMessage(cid, content, parentId, clientMsgId) {
+    return this.post(`/api/channels/${cid}/messages`, { content, parentId, clientMsgId });
+  }
+  editMessage(mid, content) { return this.patch(`/api/messages/${mid}`, { content }); }
+  deleteMessage(mid) { return this.del(`/api/messages/${mid}`); }
+  replies(mid, afterSeq = 0, limit = 100) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (afterSeq) q.set('after_seq', String(afterSeq));
+    return this.get(`/api/messages/${mid}/replies?${q}`);
+  }
+  react(mid, emoji) { return this.put(`/api/messages/${mid}/reactions/${encodeURIComponent(emoji)}`); }
+  unreact(mid, emoji) { return this.del(`/api/messages/${mid}/reactions/${encodeURIComponent(emoji)}`); }
+  markRead(cid, seq) { return this.put(`/api/channels/${cid}/read`, { seq }); }
+
+  mentions(unreadOnly = false) { return this.get('/api/mentions?limit=100' + (unreadOnly ? '&unread=true' : '')).then(items); }
+
+  markMentionRead(id) { return this.put(`/api/mentions/${id}/read`); }
+}
+
+// items accepts both a paginated {items, next} and a bare array.
+function items(data) {
+  if (Array.isArray(data)) return data;
+  return (data && data.items) || [];
+}

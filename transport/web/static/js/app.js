@@ -1,0 +1,536 @@
+// parley's web client: the controller. It owns the state (who is signed in, the current
+// workspace and its channels, the open channel and thread) and the two connections to the
+// server (REST through Api, real time through Realtime); the view modules render it.
+//
+// Routes live in the URL fragment: #/login, #/invite/{token}, #/w/{wid}, #/w/{wid}/c/{cid},
+// #/w/{wid}/mentions.
+
+import { Api } from './api.js';
+import { Realtime } from './realtime.js';
+import { ChannelState } from './state.js';
+import { debounce } from './dom.js';
+import * as shell from './view-shell.js';
+import * as chat from './view-chat.js';
+import * as screens from './view-screens.js';
+
+const TOKEN_KEY = 'parley.token';
+const TYPING_EVERY_MS = 3000;
+
+class App {
+  constructor() {
+    this.api = new Api();
+    this.token = '';
+    this.me = null;
+    this.workspaces = [];
+    this.wid = null;
+    this.channels = new Map(); // cid -> ChannelState (current workspace)
+    this.members = new Map(); // userId -> user
+    this.activeCid = null;
+    this.view = 'channel'; // channel | mentions | empty
+    this.threadRootId = null;
+    this.editing = null; // message id being edited
+    this.pickerFor = null; // message id whose reaction picker is open
+    this.mentions = [];
+    this.status = 'offline';
+    this.lastTypingSent = 0;
+    this.renderQueued = false;
+    this.rt = new Realtime({
+      getToken: () => this.token,
+      sinceSeq: (cid) => this.channels.get(cid)?.seenSeq,
+      onChannelEvent: (cid, ev) => this.onChannelEvent(cid, ev),
+      onUserEvent: (dest, ev) => this.onUserEvent(dest, ev),
+      onStatus: (s, detail) => this.onStatus(s, detail),
+      onAuthFailed: () => this.logout('Your session has expired. Please sign in again.'),
+    });
+    this.api.onUnauthorized = () => this.logout('Your session has expired. Please sign in again.');
+    this.refreshChannelsSoon = debounce(() => this.refreshChannels().catch((e) => this.toast(e.message)), 300);
+    this.refreshMembersSoon = debounce(() => this.refreshMembers().catch(() => {}), 500);
+    this.markReadSoon = debounce(() => this.markRead(), 250);
+    setInterval(() => this.expireTyping(), 1000);
+  }
+
+  async boot() {
+    window.addEventListener('hashchange', () => this.route());
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') this.markReadSoon();
+    });
+    const saved = localStorage.getItem(TOKEN_KEY);
+    if (saved) {
+      try {
+        await this.signIn(saved, false);
+      } catch {
+        localStorage.removeItem(TOKEN_KEY);
+      }
+    }
+    await this.route();
+  }
+
+  // ---- session
+
+  async signIn(token, navigate = true) {
+    this.api.token = token;
+    this.me = await this.api.me();
+    this.token = token;
+    localStorage.setItem(TOKEN_KEY, token);
+    this.rt.start();
+    if (navigate) await this.route();
+  }
+
+  async devLogin(username) {
+    const res = await this.api.devLogin(username);
+    await this.signIn(res.accessToken);
+  }
+
+  logout(note = '') {
+    this.rt.stop();
+    localStorage.removeItem(TOKEN_KEY);
+    this.token = '';
+    this.api.token = '';
+    this.me = null;
+    this.workspaces = [];
+    this.wid = null;
+    this.workspaceReady = false;
+    this.channels.clear();
+    this.activeCid = null;
+    shell.destroy();
+    screens.renderLogin(this, note);
+  }
+
+  // ---- routing
+
+  async route() {
+    const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
+    if (!this.me) {
+      screens.renderLogin(this, parts[0] === 'invite' ? 'Sign in to accept your invitation.' : '');
+      return;
+    }
+    if (parts[0] === 'invite' && parts[1]) {
+      shell.destroy();
+      screens.renderInvite(this, decodeURIComponent(parts[1]));
+      return;
+    }
+    if (parts[0] === 'login') {
+      location.hash = '#/';
+      return;
+    }
+    shell.ensure(this);
+    try {
+      await this.loadWorkspaces(false);
+      let wid = parts[0] === 'w' ? parts[1] : null;
+      if (!wid || !this.workspaces.some((w) => w.id === wid)) {
+        if (this.workspaces.length === 0) {
+          await this.selectWorkspace(null);
+          return;
+        }
+        wid = (this.workspaces.find((w) => w.id === localStorage.getItem('parley.wid')) || this.workspaces[0]).id;
+        location.replace(`#/w/${wid}`);
+        return;
+      }
+      await this.selectWorkspace(wid);
+      if (parts[2] === 'mentions') {
+        await this.openMentions();
+      } else if (parts[2] === 'c' && this.channels.has(parts[3])) {
+        await this.openChannel(parts[3]);
+      } else {
+        const first = this.defaultChannel();
+        if (first) location.replace(`#/w/${wid}/c/${first.id}`);
+        else this.setView('empty');
+      }
+    } catch (e) {
+      this.toast(e.message);
+    }
+  }
+
+  defaultChannel() {
+    const list = this.sortedChannels().filter((c) => c.info.isMember !== false);
+    return list.find((c) => c.info.name === 'general') || list[0] || this.sortedChannels()[0];
+  }
+
+  // ---- workspaces and channels
+
+  async loadWorkspaces(force = true) {
+    if (!force && this.workspacesLoaded) return;
+    this.workspaces = await this.api.workspaces();
+    this.workspacesLoaded = true;
+    shell.renderWorkspaces(this);
+  }
+
+  async selectWorkspace(wid) {
+    if (wid === this.wid && this.workspaceReady) {
+      if (!wid) this.setView('empty');
+      return;
+    }
+    this.workspaceReady = false;
+    for (const cid of this.rt.watched()) this.rt.unwatch(cid);
+    this.wid = wid;
+    this.channels = new Map();
+    this.members = new Map([[this.me.id, this.me]]);
+    this.activeCid = null;
+    this.threadRootId = null;
+    if (wid) localStorage.setItem('parley.wid', wid);
+    shell.renderWorkspaces(this);
+    if (!wid) {
+      this.workspaceReady = true;
+      this.setView('empty');
+      return;
+    }
+    await Promise.all([this.refreshChannels(), this.refreshMembers(), this.refreshMentions()]);
+    this.workspaceReady = wid === this.wid;
+  }
+
+  async refreshChannels() {
+    const wid = this.wid;
+    if (!wid) return;
+    const list = await this.api.channels(wid);
+    if (wid !== this.wid) return;
+    const seen = new Set();
+    for (const info of list) {
+      seen.add(info.id);
+      let ch = this.channels.get(info.id);
+      if (ch) ch.updateInfo(info);
+      else {
+        ch = new ChannelState(info, this.me.id);
+        this.channels.set(info.id, ch);
+      }
+      if (info.isMember !== false) this.rt.watch(info.id);
+    }
+    for (const cid of [...this.channels.keys()]) {
+      if (!seen.has(cid)) {
+        this.channels.delete(cid);
+        this.rt.unwatch(cid);
+      }
+    }
+    this.render();
+  }
+
+  async refreshMembers() {
+    if (!this.wid) return;
+    const list = await this.api.members(this.wid);
+    for (const m of list) {
+      const u = m.user || m;
+      const id = u.id || m.userId;
+      if (id) this.members.set(id, { ...u, id, role: m.role || u.role });
+    }
+    this.render();
+  }
+
+  async refreshMentions() {
+    try {
+      this.mentions = await this.api.mentions(false);
+    } catch {
+      this.mentions = [];
+    }
+    this.render();
+  }
+
+  userName(id) {
+    const u = this.members.get(id);
+    if (u) return u.username;
+    this.refreshMembersSoon();
+    return 'user ' + String(id).slice(-4);
+  }
+
+  sortedChannels() {
+    return [...this.channels.values()].sort((a, b) => a.info.name.localeCompare(b.info.name));
+  }
+
+  active() { return this.channels.get(this.activeCid) || null; }
+
+  setView(view) {
+    this.view = view;
+    this.render();
+  }
+
+  async openChannel(cid) {
+    const ch = this.channels.get(cid);
+    if (!ch) return;
+    const switched = this.activeCid !== cid || this.view !== 'channel';
+    this.activeCid = cid;
+    this.view = 'channel';
+    if (switched) {
+      this.editing = null;
+      this.pickerFor = null;
+      if (this.threadRootId && !ch.byId.has(this.threadRootId)) this.threadRootId = null;
+    }
+    // A public channel one has not joined is shown as a preview: watch it while open.
+    this.rt.watch(cid);
+    shell.closeNav();
+    this.render({ scrollToBottom: switched });
+    if (!ch.historyLoaded) {
+      const page = await this.api.messages(cid, null, 50);
+      ch.addHistory(page, 50);
+      this.render({ scrollToBottom: true });
+    }
+    if (switched) chat.focusComposer();
+    this.markReadSoon();
+  }
+
+  async loadOlder() {
+    const ch = this.active();
+    if (!ch || !ch.hasMore || ch.loadingOlder) return;
+    ch.loadingOlder = true;
+    try {
+      const page = await this.api.messages(ch.id, ch.oldestSeq, 50);
+      ch.addHistory(page, 50);
+      this.render({ keepScroll: true });
+    } finally {
+      ch.loadingOlder = false;
+    }
+  }
+
+  async openMentions() {
+    this.view = 'mentions';
+    this.threadRootId = null;
+    shell.closeNav();
+    await this.refreshMentions();
+    for (const m of this.mentions) {
+      if (!m.read) {
+        m.read = true;
+        this.api.markMentionRead(m.id).catch(() => {});
+      }
+    }
+    this.render();
+  }
+
+  async createWorkspace(name) {
+    const ws = await this.api.createWorkspace(name);
+    await this.loadWorkspaces();
+    location.hash = `#/w/${ws.id}`;
+  }
+
+  async createChannel(name, type, topic) {
+    const ch = await this.api.createChannel(this.wid, name, type, topic || undefined);
+    await this.refreshChannels();
+    location.hash = `#/w/${this.wid}/c/${ch.id}`;
+  }
+
+  async joinChannel(cid) {
+    await this.api.joinChannel(cid, this.me.id);
+    await this.refreshChannels();
+    this.rt.watch(cid);
+    this.render();
+  }
+
+  async acceptInvitation(token) {
+    const ws = await this.api.acceptInvitation(token);
+    await this.loadWorkspaces();
+    location.hash = `#/w/${ws.id || ws.workspaceId || (ws.workspace && ws.workspace.id)}`;
+  }
+
+  // ---- messages
+
+  async send(content, parentId = null) {
+    const ch = this.active();
+    if (!ch || !content.trim()) return;
+    const p = { clientMsgId: newClientMsgId(), content, parentId, status: 'sending', createdAt: new Date().toISOString() };
+    ch.pending.set(p.clientMsgId, p);
+    this.render({ scrollToBottom: !parentId });
+    await this.deliver(ch, p);
+  }
+
+  // deliver sends a pending message over the WebSocket, else over REST; clientMsgId makes a
+  // retry of either idempotent, so a message sent twice is stored once.
+  async deliver(ch, p) {
+    p.status = 'sending';
+    try {
+      if (this.rt.online()) {
+        await this.rt.sendMessage(ch.id, p.content, p.parentId, p.clientMsgId);
+        if (ch.pending.has(p.clientMsgId)) p.status = 'sent'; // the event is on its way
+      } else {
+        const m = await this.api.postMessage(ch.id, p.content, p.parentId || undefined, p.clientMsgId);
+        ch.addMessage(m);
+      }
+    } catch (e) {
+      if (!ch.pending.has(p.clientMsgId)) return;
+      p.status = this.rt.online() || (e.status && e.status < 500) ? 'failed' : 'queued';
+      p.error = e.message;
+    }
+    this.render();
+  }
+
+  retryQueued() {
+    for (const ch of this.channels.values()) {
+      for (const p of ch.pending.values()) {
+        if (p.status === 'queued') this.deliver(ch, p);
+      }
+    }
+  }
+
+  discardPending(cid, clientMsgId) {
+    this.channels.get(cid)?.pending.delete(clientMsgId);
+    this.render();
+  }
+
+  async edit(m, content) {
+    this.editing = null;
+    if (content.trim() && content !== m.content) {
+      const updated = await this.api.editMessage(m.id, content);
+      const ch = this.channels.get(m.channelId);
+      if (ch && updated) ch.edited({ id: m.id, seq: m.seq, content: updated.content, editedAt: updated.editedAt });
+    }
+    this.render();
+  }
+
+  async remove(m) {
+    await this.api.deleteMessage(m.id);
+    this.channels.get(m.channelId)?.deleted({ id: m.id, seq: m.seq });
+    this.render();
+  }
+
+  async toggleReaction(m, emoji) {
+    this.pickerFor = null;
+    const r = (m.reactions || []).find((x) => x.emoji === emoji);
+    const ch = this.channels.get(m.channelId);
+    if (r && r.me) {
+      await this.api.unreact(m.id, emoji);
+      ch?.reaction({ id: m.id, seq: m.seq, emoji, userId: this.me.id, added: false, count: r.count - 1 });
+    } else {
+      await this.api.react(m.id, emoji);
+      if (r) r.me = true;
+      else ch?.reaction({ id: m.id, seq: m.seq, emoji, userId: this.me.id, added: true, count: 1 });
+    }
+    this.render();
+  }
+
+  async openThread(rootId) {
+    const ch = this.active();
+    if (!ch) return;
+    this.threadRootId = rootId;
+    this.render();
+    const page = await this.api.replies(rootId, 0, 100);
+    const list = Array.isArray(page) ? page : (page && page.items) || [];
+    for (const m of list) ch.addMessage(m);
+    const root = ch.byId.get(rootId);
+    if (root) root.replyCount = Math.max(root.replyCount || 0, ch.replies(rootId).length);
+    this.render();
+    chat.focusThreadComposer();
+  }
+
+  closeThread() {
+    this.threadRootId = null;
+    this.render();
+    chat.focusComposer();
+  }
+
+  typing() {
+    const now = Date.now();
+    if (now - this.lastTypingSent < TYPING_EVERY_MS || !this.activeCid) return;
+    this.lastTypingSent = now;
+    this.rt.typing(this.activeCid);
+  }
+
+  expireTyping() {
+    const ch = this.active();
+    if (!ch || ch.typing.size === 0) return;
+    ch.typingUsers();
+    chat.renderTyping(this);
+  }
+
+  // markRead advances the read marker of the open channel while the page is visible.
+  markRead() {
+    const ch = this.active();
+    if (!ch || this.view !== 'channel' || document.visibilityState !== 'visible') return;
+    if (ch.info.isMember === false || ch.lastSeq <= ch.lastReadSeq) return;
+    const seq = ch.lastSeq;
+    ch.lastReadSeq = seq;
+    if (!this.rt.markRead(ch.id, seq)) this.api.markRead(ch.id, seq).catch(() => {});
+    shell.renderSidebar(this);
+  }
+
+  // ---- real-time events
+
+  onChannelEvent(cid, ev) {
+    const ch = this.channels.get(cid);
+    if (!ch) return;
+    switch (ev.type) {
+      case 'message': {
+        const m = ev.message;
+        if (!m) return;
+        ch.addMessage(m, { live: true });
+        ch.clearTyping(m.userId);
+        if (!this.members.has(m.userId)) this.refreshMembersSoon();
+        if (cid === this.activeCid) this.markReadSoon();
+        break;
+      }
+      case 'message.edited': ch.edited(ev); break;
+      case 'message.deleted': ch.deleted(ev); break;
+      case 'reaction': ch.reaction(ev); break;
+      case 'read': ch.read(ev); break;
+      case 'typing':
+        if (!ch.setTyping(ev.userId)) return;
+        chat.renderTyping(this);
+        return;
+      case 'member.joined':
+      case 'member.left':
+        if (!this.members.has(ev.userId)) this.refreshMembersSoon();
+        if (ev.userId === this.me.id) this.refreshChannelsSoon();
+        break;
+      case 'channel.updated':
+        if (ev.channel) ch.updateInfo(ev.channel);
+        break;
+      default:
+        return;
+    }
+    this.render();
+  }
+
+  onUserEvent(dest, ev) {
+    if (dest.endsWith('/mentions')) {
+      const mention = ev.mention || ev;
+      if (ev.message) mention.message = ev.message;
+      if (!this.mentions.some((m) => m.id === mention.id)) this.mentions.unshift(mention);
+      if (this.view === 'mentions') {
+        mention.read = true;
+        this.api.markMentionRead(mention.id).catch(() => {});
+      }
+      this.render();
+    } else if (dest.endsWith('/errors')) {
+      this.toast(ev.detail || ev.message || 'The server reported an error.');
+    } else {
+      // Notifications say something about the caller changed (added to a channel or a
+      // workspace): fetch the lists again rather than interpret every kind.
+      this.refreshChannelsSoon();
+      this.loadWorkspaces().catch(() => {});
+    }
+  }
+
+  onStatus(status) {
+    const was = this.status;
+    this.status = status;
+    shell.renderStatus(this);
+    if (status === 'online' && was === 'reconnecting') {
+      // Counters and lists may have moved while we were away; the replay covers messages.
+      this.refreshChannelsSoon();
+      this.retryQueued();
+    }
+  }
+
+  // ---- rendering
+
+  render(opts = {}) {
+    this.renderOpts = { ...(this.renderOpts || {}), ...opts };
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      const o = this.renderOpts;
+      this.renderOpts = {};
+      if (!this.me || !shell.mounted()) return;
+      shell.renderWorkspaces(this);
+      shell.renderSidebar(this);
+      chat.renderMain(this, o);
+      chat.renderThread(this);
+    });
+  }
+
+  toast(text) { shell.toast(text); }
+}
+
+function newClientMsgId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Date.now().toString(36) + Math.random().toString(36).slice(2);
+}
+
+const app = new App();
+window.parley = app; // for the browser test and for curious people in the console
+app.boot();
