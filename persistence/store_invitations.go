@@ -117,10 +117,11 @@ func (s *Store) PendingInvitations(ctx context.Context, workspaceID, afterID int
 // AcceptInvitation makes u a member as the invitation with token says. Unknown token:
 // ErrNotFound; used, revoked or expired: ErrGone; addressed to someone else (another
 // username, another e-mail): ErrForbidden. Accepting when already a member keeps the
-// current role. Non-guests join the general channel.
-func (s *Store) AcceptInvitation(ctx context.Context, token string, u User) (Workspace, error) {
+// current role. Non-guests join the general channel, whose id is returned as joined (0 when
+// they did not join it now).
+func (s *Store) AcceptInvitation(ctx context.Context, token string, u User) (w Workspace, joined int64, err error) {
 	var wid int64
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var inv Invitation
 		err := tx.QueryRow(ctx, `SELECT id, workspace_id, email, username, role, status, expires_at
 			FROM invitations WHERE token = $1 FOR UPDATE`, token).
@@ -148,14 +149,23 @@ func (s *Store) AcceptInvitation(ctx context.Context, token string, u User) (Wor
 		// Like Slack, members (not guests) start in the general channel.
 		b.Queue(`INSERT INTO channel_members (channel_id, user_id)
 			SELECT c.id, $2 FROM channels c WHERE c.workspace_id = $1 AND c.name = $3 AND $4 <> 'guest'
-			ON CONFLICT DO NOTHING`, inv.WorkspaceID, u.ID, GeneralChannel, string(inv.Role))
+			ON CONFLICT DO NOTHING RETURNING channel_id`, inv.WorkspaceID, u.ID, GeneralChannel, string(inv.Role)).
+			Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					if err := rows.Scan(&joined); err != nil {
+						return err
+					}
+				}
+				return rows.Err()
+			})
 		b.Queue(`UPDATE invitations SET status = 'accepted', accepted_by = $2, accepted_at = now() WHERE id = $1`, inv.ID, u.ID)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
-		return Workspace{}, fmt.Errorf("accept invitation: %w", err)
+		return Workspace{}, 0, fmt.Errorf("accept invitation: %w", err)
 	}
-	return s.Workspace(ctx, u.ID, wid)
+	w, err = s.Workspace(ctx, u.ID, wid)
+	return w, joined, err
 }
 
 func validUsername(s string) bool {

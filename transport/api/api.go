@@ -127,6 +127,12 @@ func New(cfg Config, deps Deps) (*API, error) {
 	if deps.Store == nil || deps.Verifier == nil || deps.IDs == nil {
 		return nil, errors.New("api: Store, Verifier and IDs are required")
 	}
+	if cfg.DevMode {
+		// Dev login mints HS256 tokens: refuse to start with a verifier that cannot.
+		if _, _, err := deps.Verifier.Issue("parley", time.Minute); errors.Is(err, auth.ErrNoSecret) {
+			return nil, fmt.Errorf("api: DevMode needs a verifier with an HS256 secret: %w", err)
+		}
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -129,7 +129,12 @@ func (a *API) addChannelMember(ctx context.Context, r *http.Request, me persiste
 		return 0, nil, err
 	}
 	if added {
-		a.events.ChannelEvent(acc.ChannelID, persistence.MemberEvent{Type: persistence.EventMemberJoined, ChannelID: acc.ChannelID, UserID: uid, ByUserID: me.ID})
+		ev := persistence.MemberEvent{Type: persistence.EventMemberJoined, ChannelID: acc.ChannelID, UserID: uid, ByUserID: me.ID}
+		a.events.ChannelEvent(acc.ChannelID, ev)
+		if uid != me.ID {
+			// The added user learns of a channel they could not see before.
+			a.events.UserEvent(uid, persistence.QueueNotifications, ev)
+		}
 		return http.StatusCreated, nil, nil
 	}
 	return http.StatusNoContent, nil, nil

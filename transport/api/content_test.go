@@ -72,7 +72,7 @@ func TestEditDeleteReactEvents(t *testing.T) {
 	if err != nil || len(ms) != 1 || !ms[0].Deleted {
 		t.Fatalf("MessagesAfter %v %+v", err, ms)
 	}
-	want := []string{"message", "message.edited", "reaction", "reaction", "reaction", "message.deleted"}
+	want := []string{"member.joined", "message", "message.edited", "reaction", "reaction", "reaction", "message.deleted"}
 	if got := tm.h.events.channelTypes(tm.gen); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}

@@ -72,6 +72,12 @@ func (a *API) acceptInvitation(ctx context.Context, r *http.Request, me persiste
 		}
 		return 0, nil, persistence.ErrNotFound
 	}
-	w, err := a.store.AcceptInvitation(ctx, tok, me)
-	return http.StatusOK, w, err
+	w, joined, err := a.store.AcceptInvitation(ctx, tok, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	if joined != 0 {
+		a.events.ChannelEvent(joined, persistence.MemberEvent{Type: persistence.EventMemberJoined, ChannelID: joined, UserID: me.ID, ByUserID: me.ID})
+	}
+	return http.StatusOK, w, nil
 }

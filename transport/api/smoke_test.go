@@ -1,8 +1,14 @@
 package api_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-chat/parley/transport/api"
 
 	"github.com/parley-chat/parley/persistence"
 )
@@ -46,5 +52,51 @@ func TestUnknownRoutesAnswerProblems(t *testing.T) {
 	st, b := c.do("PUT", "/api/workspaces", nil)
 	if st != 405 || !strings.Contains(string(b), `"code":"method_not_allowed"`) {
 		t.Fatalf("405: %d %s", st, b)
+	}
+}
+
+func TestMetricsAreRegistered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	reg := prometheus.NewRegistry()
+	a, err := api.New(api.Config{}, api.Deps{Store: h.store, Verifier: h.verify, IDs: mustIDs(t), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second API on the same registry shares the collectors instead of failing.
+	if _, err := api.New(api.Config{}, api.Deps{Store: h.store, Verifier: h.verify, IDs: mustIDs(t), Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/users/me", nil))
+	if rec.Code != 401 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "parley_http_requests_total" && len(mf.GetMetric()) == 1 && mf.GetMetric()[0].GetCounter().GetValue() == 1 {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("parley_http_requests_total not counted: %v", mfs)
+	}
+}
+
+func TestNewValidatesConfig(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	deps := api.Deps{Store: h.store, Verifier: h.verify, IDs: mustIDs(t)}
+	if _, err := api.New(api.Config{MaxBodyBytes: 10}, deps); err == nil {
+		t.Fatal("tiny MaxBodyBytes accepted")
+	}
+	if _, err := api.New(api.Config{}, api.Deps{Store: h.store}); err == nil {
+		t.Fatal("missing verifier accepted")
 	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -30,7 +31,7 @@ func (a *API) devLogin(ctx context.Context, r *http.Request, _ persistence.User)
 	}
 	tok, exp, err := a.verify.Issue(req.Username, a.cfg.DevTokenTTL)
 	if err != nil {
-		if err == auth.ErrNoSecret {
+		if errors.Is(err, auth.ErrNoSecret) {
 			return 0, nil, err
 		}
 		return 0, nil, &persistence.ValidationError{Field: "username", Reason: "1-64 characters of a-z, 0-9, '_', '.', '-'"}
