@@ -9,7 +9,7 @@ import "fmt"
 // see), ErrForbidden when they can see it but may not act, ErrArchived when the channel is
 // read-only.
 //
-// Decisions beyond the table (written down in docs/permissions.md too):
+// Decisions beyond the table (also listed in the transport/api package documentation):
 //   - Owners and admins see every channel of their workspace, private ones included, and may
 //     rename/archive them, but read and post in a private channel only as its members.
 //   - Guests see and read only the channels they belong to; someone else adds them.
@@ -17,6 +17,8 @@ import "fmt"
 //     and the owner. Adding someone to a public channel: anyone who can read it.
 //   - Every write into an archived channel (post, edit, delete, react, join, add) is
 //     ErrArchived; leaving it, reading it and unarchiving it are not.
+//   - Ownership moves only by transfer (PATCH member role "owner", by the owner, who
+//     becomes an admin); the owner cannot leave or be removed or demoted.
 
 // Role is a workspace role; RoleNone means "not a member of this workspace".
 type Role string

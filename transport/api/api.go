@@ -1,6 +1,23 @@
 // Package api is parley's REST API (SPEC "REST API"): handlers over persistence.Store,
 // bearer-token auth, problem+json errors with stable codes, cursor pagination and the
 // OpenAPI document of every route. Real-time delivery plugs in through Poster and Events.
+//
+// Decisions where SPEC.md is silent:
+//   - Permissions: see persistence/policy.go. Owners and admins see (and may rename or
+//     archive) private channels they are not in, but read them only as members. Guests see
+//     only their channels. Ownership moves by PATCH …/members/{uid} {"role":"owner"}.
+//   - Invitations are addressed: a username invitation is accepted only by that username,
+//     an e-mail one only by a user whose token carries that e-mail (else 403). Accepting
+//     puts non-guests in the general channel. An expired invitation no longer blocks a new one.
+//   - A clientMsgId retry answers 200 with the original message (201 when new).
+//   - Deleting a tombstone again is 204; editing or reacting to one is 410. A deletion drops
+//     the message's reactions and mentions; replies stay. Mentions are parsed when a message
+//     is posted, not when it is edited.
+//   - POST /api/channels/{cid}/members answers 201 when added, 204 when already a member.
+//   - Cursors: every list returns next, passed back as `after` (a seq for message lists,
+//     passed back as before_seq / after_seq). Thread lists order by latest reply.
+//   - Joining a channel does not mark its history read: unreadCount counts from seq 0
+//     until the member reads or posts.
 package api
 
 import (
