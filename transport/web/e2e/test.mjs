@@ -108,7 +108,7 @@ const pages = [];
 let failed = false;
 try {
   const newUser = async (name) => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
     ctx.setDefaultTimeout(TIMEOUT);
     const page = await ctx.newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log(`${name} console.${m.type()}:`, m.text()); });
@@ -150,8 +150,6 @@ try {
   await bob.locator('#messages article.msg.mentions-me .mention-me', { hasText: '@bob' }).waitFor();
   await send(bob, 'thanks alice!');
   await messages(alice, 'thanks alice!').waitFor();
-  await alice.waitForTimeout(700);
-  log('DEBUG alice general', await alice.evaluate(() => { const c = window.parley.active(); return JSON.stringify({ lastSeq: c.lastSeq, lastReadSeq: c.lastReadSeq, seen: c.seenSeq, status: window.parley.status, view: window.parley.view, vis: document.visibilityState }); }));
 
   begin('alice creates #random; bob joins it and goes back to #general');
   await alice.getByRole('button', { name: 'Create channel' }).click();
@@ -194,8 +192,6 @@ try {
   await alice.locator('#thread article.msg', { hasText: 'a reply in the thread' }).waitFor();
   await alice.locator('#thread .reply-count', { hasText: '1 reply' }).waitFor();
   await shot(alice, 'alice-thread');
-  log('DEBUG sidebar', await alice.evaluate(() => document.querySelector('.channel-list').outerHTML));
-  log('DEBUG alice chans', await alice.evaluate(() => JSON.stringify([...window.parley.channels.values()].map((c) => ({ n: c.info.name, lastSeq: c.lastSeq, lastReadSeq: c.lastReadSeq, seqs: [...c.msgs.keys()], info: c.info })))));
   await alice.getByRole('button', { name: 'Close thread' }).click();
 
   begin('reactions and edits travel live');

@@ -143,6 +143,7 @@ function renderMessage(app, ch, m, { inThread }) {
   const el = h('article.msg', {
     id: (inThread ? 't-' : 'm-') + m.seq,
     dataset: { seq: String(m.seq), id: m.id },
+    tabindex: '-1',
     'aria-label': `${author}, ${formatTime(m.createdAt)}`,
   });
   if (mine) el.classList.add('mine');
