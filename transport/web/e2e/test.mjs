@@ -144,7 +144,10 @@ try {
   await bob.getByRole('button', { name: 'Accept invitation' }).click();
   await bob.locator('#channel-title', { hasText: 'general' }).waitFor();
 
-  begin('a message from alice appears live for bob');
+  begin('a message from alice appears live for bob, after a typing indicator');
+  await alice.locator('#composer-input').pressSequentially('hello');
+  await bob.locator('.typing', { hasText: 'alice is typing' }).waitFor();
+  await alice.locator('#composer-input').fill('');
   await send(alice, 'hello @bob, welcome to Acme');
   await messages(bob, 'hello @bob, welcome to Acme').waitFor();
   await bob.locator('#messages article.msg.mentions-me .mention-me', { hasText: '@bob' }).waitFor();
@@ -205,6 +208,24 @@ try {
   await alice.getByLabel('Message text').press('Enter');
   await messages(bob, 'random thought from alice (edited)').locator('.edited').waitFor();
 
+  begin('history pages upward with before_seq');
+  {
+    const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
+    const wid = await alice.evaluate(() => window.parley.wid);
+    const ch = await post(`${direct}/api/workspaces/${wid}/channels`, { name: 'history', type: 'public' }, token);
+    for (let i = 1; i <= 70; i++) await post(`${direct}/api/channels/${ch.id}/messages`, { content: `old message ${i}` }, token);
+    await alice.evaluate(() => window.parley.refreshChannels());
+    await channelLink(alice, 'history').click();
+    await messages(alice, 'old message 70').waitFor();
+    const first = await seqState(alice);
+    if (first.seqs.length !== 50 || first.seqs[0] !== 21) throw new Error('first page: ' + first.seqs.join(','));
+    await alice.getByRole('button', { name: 'Load older messages' }).click();
+    await messages(alice, 'old message 1').first().waitFor();
+    const all = await seqState(alice);
+    if (all.seqs.length !== 70 || all.dupes || all.gaps.length) throw new Error('after paging: ' + JSON.stringify(all));
+    await alice.getByRole('button', { name: 'Load older messages' }).waitFor({ state: 'hidden' });
+  }
+
   if (control) {
     begin('the server drops every connection: both show reconnecting');
     await channelLink(alice, 'general').click();
@@ -221,6 +242,8 @@ try {
     const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
     const cid = await alice.evaluate(() => window.parley.activeCid);
     const sent = await post(`${direct}/api/channels/${cid}/messages`, { content: 'sent while you were away', clientMsgId: 'e2e-away-1' }, token);
+    const randomId = await alice.evaluate(() => [...window.parley.channels.values()].find((c) => c.info.name === 'random').id);
+    const away = await post(`${direct}/api/channels/${randomId}/messages`, { content: 'meanwhile in random' }, token);
     await send(bob, 'typed while offline');
     await messages(bob, 'typed while offline').waitFor();
 
@@ -240,6 +263,12 @@ try {
       if (st.dupes || st.gaps.length) throw new Error(`${name}: duplicates ${st.dupes}, gaps ${st.gaps}`);
       if (!st.seqs.includes(sent.seq)) throw new Error(`${name}: seq ${sent.seq} of the REST message is not shown`);
     }
+    // The background channel was resumed too: the replay brought its message (by seq) and the badge.
+    await channelLink(bob, 'random').locator('.badge', { hasText: '1' }).waitFor();
+    await waitFor('replayed message in #random', () => bob.evaluate((seq) => {
+      const ch = [...window.parley.channels.values()].find((c) => c.info.name === 'random');
+      return ch.msgs.has(seq) && ch.msgs.get(seq).content === 'meanwhile in random' && ch.gaps().length === 0;
+    }, away.seq));
     const after = await seqState(bob);
     if (after.seqs.length !== before.seqs.length + 2) {
       throw new Error(`bob: ${before.seqs.length} messages before, ${after.seqs.length} after; want 2 more`);

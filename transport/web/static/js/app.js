@@ -52,8 +52,12 @@ class App {
   async boot() {
     window.addEventListener('hashchange', () => this.route());
     document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'visible') this.markReadSoon();
+      if (document.visibilityState !== 'visible') return;
+      this.markReadSoon();
+      if (this.me && this.wid) this.refreshChannelsSoon();
     });
+    // Channels created by others (there is no workspace-wide topic) show up within a minute.
+    setInterval(() => { if (this.me && this.wid && document.visibilityState === 'visible') this.refreshChannelsSoon(); }, 60000);
     const saved = localStorage.getItem(TOKEN_KEY);
     if (saved) {
       try {

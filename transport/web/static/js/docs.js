@@ -124,13 +124,13 @@ function operation(spec, { path, method, op, shared }, id) {
 }
 
 // schemaView renders a schema as nested property lists, following $ref once per branch.
-function schemaView(spec, s0, depth, seen) {
+function schemaView(spec, s0, depth, seen, noHead = false) {
   const ref = s0.$ref;
   if (ref && seen.has(ref)) return h('span.type', refName(ref) + ' (see above)');
   const s = resolve(spec, s0);
   const nextSeen = ref ? new Set([...seen, ref]) : seen;
-  const head = h('span.type', typeName(spec, s0));
-  if (depth > 6) return head;
+  const head = noHead ? null : h('span.type', typeName(spec, s0));
+  if (depth > 6) return head || h('span.type', typeName(spec, s0));
   const t = schemaType(s);
   if (t === 'object' && s.properties) {
     const req = new Set(s.required || []);
@@ -142,12 +142,12 @@ function schemaView(spec, s0, depth, seen) {
   }
   if (t === 'array' && s.items) {
     const inner = resolve(spec, s.items);
-    if (schemaType(inner) === 'object' && inner.properties) return h('div.schema', head, schemaView(spec, s.items, depth + 1, nextSeen));
+    if (schemaType(inner) === 'object' && inner.properties) return h('div.schema', head, schemaView(spec, s.items, depth + 1, nextSeen, true));
   }
   for (const k of ['oneOf', 'anyOf', 'allOf']) {
     if (s[k]) return h('div.schema', h('span.type', k), h('ul.props', s[k].map((x) => h('li', schemaView(spec, x, depth + 1, nextSeen)))));
   }
-  return head;
+  return head || h('span.type', typeName(spec, s0));
 }
 
 function schemaType(s) {
