@@ -10,6 +10,7 @@
 
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
@@ -287,6 +288,37 @@ try {
   await channelLink(bob, 'general').click();
   await messages(bob, 'sent while you were away').or(messages(bob, 'thanks alice!')).first().waitFor();
   await shot(bob, 'bob-phone');
+
+  begin('accessibility audit (axe-core, WCAG 2 A/AA) of the main view, a dialog and the sign-in page');
+  {
+    const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
+    const url = alice.url();
+    // axe is injected as a script, which the page's Content-Security-Policy forbids: this
+    // context alone bypasses it.
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true, reducedMotion: 'reduce' });
+    const page = await ctx.newPage();
+    const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+    const audit = async (what) => {
+      await page.addScriptTag({ path: axePath });
+      const res = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
+      log(`axe ${what}: ${res.passes.length} rules passed, ${res.violations.length} violated`);
+      const bad = res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      for (const v of res.violations) log(`axe ${what}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.length}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+      if (bad.length) throw new Error(`${what}: ${bad.length} serious accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
+    };
+    await page.goto(base + '/');
+    await page.getByLabel('Username').waitFor();
+    await audit('sign-in');
+    await page.evaluate((t) => localStorage.setItem('parley.token', t), token);
+    await page.goto(url);
+    await page.reload();
+    await messages(page, 'sent while you were away').or(messages(page, 'thanks alice!')).first().waitFor();
+    await audit('main view');
+    await page.getByRole('button', { name: 'Create channel' }).click();
+    await page.getByLabel('Name').waitFor();
+    await audit('create-channel dialog');
+    await ctx.close();
+  }
 
   begin('the /docs page renders the OpenAPI document');
   const docs = await browser.newPage();
