@@ -1,8 +1,15 @@
 package transport
 
+import "github.com/parley-chat/parley/transport/web"
+
 // routes mounts every endpoint on the node's mux. Components add their own routes here.
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
 	s.mux.Handle("GET /metrics", s.metricsHandler())
+	// The web client: "/" without a method, so that it does not conflict with method-less
+	// catch-alls such as the API's "/api/" (it answers 405 itself to other methods).
+	client := web.Handler()
+	s.mux.Handle("/", client)
+	s.mux.Handle("GET /static/", client)
 }
