@@ -92,6 +92,10 @@ type Config struct {
 	// Default 0.01 for users, 0 otherwise.
 	ReconnectPerMin float64
 
+	// SampleEvery is how often the nodes' /metrics are sampled during the run (the soak
+	// scenario's leak check reads them). Default 10 s; negative: never.
+	SampleEvery time.Duration
+
 	// Quiet turns the progress bar off.
 	Quiet bool
 	// JSONPath, when set, receives the whole Report as JSON.
@@ -153,6 +157,9 @@ func (c Config) withDefaults() (Config, *scenario, error) {
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 256
+	}
+	if c.SampleEvery == 0 {
+		c.SampleEvery = 10 * time.Second
 	}
 	if c.ClockSkews == nil {
 		c.ClockSkews = []time.Duration{0, 5 * time.Millisecond, 50 * time.Millisecond}
@@ -227,8 +234,8 @@ func (c Config) validate() error {
 		bad("--procs %d: %d connections per process, above the %d a process may hold here; use --procs %d",
 			c.Procs, per, MaxConnsPerProc, (c.Connections+MaxConnsPerProc-1)/MaxConnsPerProc)
 	}
-	if c.SourceAddrs == nil && c.Connections > 25_000 {
-		bad("--connections %d from one source address would exhaust its ephemeral ports; add --source-addrs 127.0.0.2-127.0.0.20", c.Connections)
+	if perNode := c.Connections / max(1, len(c.URLs)); c.SourceAddrs == nil && perNode > 25_000 {
+		bad("--connections: %d to one node from one source address would exhaust its ephemeral ports; add --source-addrs 127.0.0.2-127.0.0.20", perNode)
 	}
 	if len(c.JWTSecret) < 32 {
 		bad("--jwt-secret: %d bytes, want at least 32", len(c.JWTSecret))

@@ -40,8 +40,9 @@ type OrderingReport struct {
 	// Timestamp is (b), per simulated skew.
 	Timestamp []SkewInversions `json:"timestampOrder"`
 	// (c): channels where every receiver that stayed connected got the identical sequence.
-	ChannelsCompared  int      `json:"channelsCompared"`
-	ChannelsAgreeing  int      `json:"channelsAgreeing"`
+	ChannelsCompared int `json:"channelsCompared"`
+	ChannelsAgreeing int `json:"channelsAgreeing"`
+	// ReceiversCompared counts subscriptions (a receiver of two channels counts twice).
 	ReceiversCompared int      `json:"receiversCompared"`
 	NodesCompared     int      `json:"nodesCompared"`
 	Disagreements     []string `json:"disagreements,omitempty"`
@@ -226,7 +227,7 @@ func (o *OrderingReport) summary() string {
 		fmt.Fprintf(&b, "          (b) by timestamp id, skew %gms/node: %d adjacent inversions (%.3f%%), %d pair inversions (%.4f%%)\n",
 			t.SkewMs, t.Adjacent, t.AdjacentRate, t.Pairs, t.PairsRate)
 	}
-	fmt.Fprintf(&b, "          (c) same sequence at every receiver: %d of %d channels (%d receivers on %d nodes)\n",
+	fmt.Fprintf(&b, "          (c) same sequence at every receiver: %d of %d channels (%d subscriptions on %d nodes)\n",
 		o.ChannelsAgreeing, o.ChannelsCompared, o.ReceiversCompared, o.NodesCompared)
 	for _, d := range o.Disagreements {
 		fmt.Fprintf(&b, "          ! %s\n", d)

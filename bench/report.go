@@ -31,8 +31,11 @@ type Report struct {
 
 	Ordering *OrderingReport `json:"ordering,omitempty"`
 	Receipts *ReceiptsReport `json:"receipts,omitempty"`
+	Soak     *SoakReport     `json:"soak,omitempty"`
 	Server   []NodeMetrics   `json:"server"`
-	Series   []SeriesPoint   `json:"series"`
+	// ServerSeries samples every node's /metrics every SampleEvery during the run.
+	ServerSeries []ServerSample `json:"serverSeries,omitempty"`
+	Series       []SeriesPoint  `json:"series"`
 
 	// Failures make the command exit non-zero; Warnings do not.
 	Failures []string `json:"failures,omitempty"`
@@ -341,6 +344,9 @@ func (rep *Report) Summary() string {
 	}
 	if rc := rep.Receipts; rc != nil {
 		b.WriteString(rc.summary())
+	}
+	if sr := rep.Soak; sr != nil {
+		b.WriteString(sr.summary())
 	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(&b, "WARNING   %s\n", w)

@@ -104,7 +104,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		}
 	}
 	r.progress.phase("run", int64((cfg.Warmup+cfg.Duration)/time.Second))
-	if err := r.awaitResults(ctx); err != nil {
+	samples := r.startSampler(ctx)
+	err = r.awaitResults(ctx)
+	rep.ServerSeries = samples.finish()
+	if err != nil {
 		r.abort()
 		return nil, err
 	}

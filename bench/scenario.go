@@ -97,6 +97,25 @@ var scenarios = map[string]*scenario{
 		load:          func(*Config) LoadModel { return LoadModel{} },
 		analyse:       analyseOrdering,
 	},
+	"soak": {
+		name: "soak",
+		about: "steady fan-out load with churn (clients reconnect with since-seq, --reconnect-per-min) for 10 min, " +
+			"sampling each node's RSS, goroutines and open files every --sample-every: they must stay flat",
+		defaults: func(c *Config) {
+			setInt(&c.Connections, 500)
+			setInt(&c.Channels, 10)
+			setInt(&c.Senders, min(50, c.Connections))
+			setFloat(&c.Rate, 5)
+			if c.ReconnectPerMin == 0 {
+				c.ReconnectPerMin = 1
+			}
+			setDur(&c.Duration, 10*time.Minute)
+			setDur(&c.Warmup, 30*time.Second)
+		},
+		subscriptions: consecutive,
+		load:          func(c *Config) LoadModel { return LoadModel{ReconnectPerMin: c.ReconnectPerMin} },
+		analyse:       analyseSoak,
+	},
 	"receipts": {
 		name: "receipts",
 		about: "read-event load: receivers mark read what they saw every --read-interval (with RECEIPT); " +

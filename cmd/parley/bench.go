@@ -67,6 +67,7 @@ func runBench(args []string) int {
 	f.duration(&c.ReadInterval, "read-interval", "", 0, "users, receipts: how often clients mark read (default 30s, 1s)")
 	f.duration(&c.RESTInterval, "rest-interval", "", 0, "users: mean time between a user's REST fetches (default 120s)")
 	f.Float64Var(&c.ReconnectPerMin, "reconnect-per-min", 0, "fraction of clients reconnecting per minute (users default 0.01)")
+	f.duration(&c.SampleEvery, "sample-every", "", 10*time.Second, "how often each node's /metrics are sampled during the run (negative: never)")
 	f.str(&c.JSONPath, "json", "", "", "write every figure to this file")
 	f.str(&c.PlotPath, "plot", "", "", "write latency percentiles over time to this .svg")
 	f.boolean(&c.Quiet, "quiet", "", false, "no progress bar")
