@@ -215,7 +215,9 @@ func run(o options) error {
 	return nil
 }
 
-func dur(s float64) time.Duration { return time.Duration(s * float64(time.Second)).Round(time.Millisecond) }
+func dur(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond)
+}
 
 func touched(seqs []atomic.Int64) int {
 	n := 0
