@@ -22,7 +22,7 @@ const direct = args.direct || base;
 const control = args.control || '';
 const artifacts = args.artifacts || 'artifacts';
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-const TIMEOUT = 15000;
+const TIMEOUT = 20000;
 
 if (!base) {
   console.error('usage: node test.mjs --base URL [--direct URL] [--control URL] [--artifacts DIR]');
