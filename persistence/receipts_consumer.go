@@ -135,9 +135,11 @@ func (b *batchReader) commit(ctx context.Context, msgs []kafka.Message) error {
 func (b *batchReader) close() error { return b.r.Close() }
 
 // consume runs handle on batch after batch until ctx ends or the reader is closed.
-// handle returns only once the batch is durable (or ctx ended); then offsets are
-// committed. A failed commit is logged: the batch comes again, which the GREATEST upsert
-// absorbs.
+// handle returns nil once the batch is durable; only then are its offsets committed. A
+// batch handle fails is handled again (the reader has moved past it in memory, so skipping
+// it would lose it until the next rebalance). A failed commit is only logged: the next
+// batch's commit covers the partition's offsets, and a new owner of the partition reads
+// the batch again, which the GREATEST upsert absorbs.
 func consume(ctx context.Context, in *batchReader, logger *slog.Logger, handle func(context.Context, []kafka.Message) error) error {
 	for {
 		msgs, err := in.fetch(ctx)
@@ -151,15 +153,21 @@ func consume(ctx context.Context, in *batchReader, logger *slog.Logger, handle f
 			}
 			continue
 		}
-		if err := handle(ctx, msgs); err != nil {
+		for attempt := 0; ; attempt++ {
+			err := handle(ctx, msgs)
+			if err == nil {
+				break
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
-			logger.Error("read receipts: batch not handled, it will be read again", "err", err, "events", len(msgs))
-			continue
+			logger.Error("read receipts: batch not handled, retrying", "err", err, "events", len(msgs), "attempt", attempt+1)
+			if sleepCtx(ctx, min(200*time.Millisecond<<min(attempt, 5), 5*time.Second)) != nil {
+				return nil
+			}
 		}
 		if err := in.commit(ctx, msgs); err != nil && ctx.Err() == nil {
-			logger.Warn("read receipts: commit failed, the batch will be read again", "err", err)
+			logger.Warn("read receipts: offset commit failed", "err", err)
 		}
 	}
 }
