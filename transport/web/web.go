@@ -1,12 +1,3 @@
-// Package web serves parley's browser client and its /docs page. The assets are plain ES
-// modules and CSS embedded in the binary: no build step, no CDN, nothing to install to run
-// them.
-//
-// Caching: index.html and docs.html name their assets under /static/v-{hash}/, where hash
-// covers every embedded file, so those URLs never change content and are cached for a year;
-// the HTML pages themselves (and /static/ without a version) revalidate on every load with an
-// ETag. Relative imports between the modules inherit the versioned prefix, so one deploy
-// switches every file at once.
 package web
 
 import (
