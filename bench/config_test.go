@@ -113,6 +113,11 @@ func TestPlotSVG(t *testing.T) {
 	if err := xml.Unmarshal(b, new(struct{})); err != nil {
 		t.Fatalf("not well-formed XML: %v", err)
 	}
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.Count(line, "font-size=") > 1 {
+			t.Fatalf("line %d repeats an attribute: %s", i+1, line)
+		}
+	}
 	if n := strings.Count(string(b), "<polyline"); n < 7 {
 		t.Fatalf("%d polylines, want the 5 percentiles, 2 rates and axes", n)
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -26,11 +27,11 @@ func writePlot(path string, rep *Report) error {
 }
 
 const (
-	plotW, plotH             = 960, 600
+	plotW, plotH             = 960, 625
 	plotLeft, plotRight      = 70, 150 // margins; the legend sits in the right one
 	latTop, latBottom        = 50, 360
 	rateTop, rateBottom      = 410, 550
-	plotTitleY, plotFootY    = 28, 590
+	plotTitleY, plotFootY    = 28, 588
 	plotFont                 = `font-family="sans-serif" font-size="12"`
 	plotMinMs, plotFloorMs   = 0.01, 0.1
 	plotGridColour, plotAxis = "#e5e5e5", "#444"
@@ -54,7 +55,7 @@ func plotSVG(rep *Report) []byte {
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	title := fmt.Sprintf("parley bench %s — %d connections, %d senders × %g msg/s — %s",
 		rep.Scenario, rep.Config.Connections, rep.Config.Senders, rep.Config.Rate, rep.Date)
-	fmt.Fprintf(&b, `<text x="%d" y="%d" %s font-size="15" font-weight="bold">%s</text>`+"\n", plotLeft, plotTitleY, plotFont, html.EscapeString(title))
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-family="sans-serif" font-size="15" font-weight="bold">%s</text>`+"\n", plotLeft, plotTitleY, html.EscapeString(title))
 
 	pts := rep.Series
 	x0, x1 := float64(plotLeft), float64(plotW-plotRight)
@@ -159,9 +160,14 @@ func plotSVG(rep *Report) []byte {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" %s text-anchor="middle">%ds</text>`+"\n", xOf(sec), rateBottom+16, plotFont, sec)
 	}
 	l := rep.Latency.Deliver
-	foot := fmt.Sprintf("measured window: send→deliver %s; %.0f sends/s, %.0f deliveries/s; lost %d, duplicated %d, reordered %d",
-		l, rep.Run.SendsPerSec, rep.Run.DeliveriesPerSec, rep.Check.Lost, rep.Check.Duplicated, rep.Check.Reordered)
-	fmt.Fprintf(&b, `<text x="%d" y="%d" %s fill="#444">%s</text>`+"\n", plotLeft, plotFootY, plotFont, html.EscapeString(foot))
+	foot := []string{
+		fmt.Sprintf("measured window: send→deliver %s", l),
+		fmt.Sprintf("%.0f sends/s, %.0f acks/s, %.0f deliveries/s; lost %d, duplicated %d, reordered %d, gaps %d",
+			rep.Run.SendsPerSec, rep.Run.AcksPerSec, rep.Run.DeliveriesPerSec, rep.Check.Lost, rep.Check.Duplicated, rep.Check.Reordered, rep.Check.Gaps),
+	}
+	for i, line := range foot {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" %s fill="#444">%s</text>`+"\n", plotLeft, plotFootY+18*i, plotFont, html.EscapeString(line))
+	}
 	b.WriteString("</svg>\n")
 	return b.Bytes()
 }
@@ -207,4 +213,17 @@ func siCount(v float64) string {
 		return fmt.Sprintf("%gk", v/1e3)
 	}
 	return fmt.Sprintf("%g", v)
+}
+
+// Replot redraws the plot of a saved report (--json) into plotPath.
+func Replot(jsonPath, plotPath string) error {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	return writePlot(plotPath, &rep)
 }

@@ -53,6 +53,18 @@ type Machine struct {
 	CPUs     int    `json:"cpus"`
 	MemoryGB int    `json:"memoryGb,omitempty"`
 	Go       string `json:"go"`
+	// LoadAvg is /proc/loadavg's 1-minute figure at the start and at the end of the run:
+	// other work on the machine shows here.
+	LoadAvgStart float64 `json:"loadAvgStart"`
+	LoadAvgEnd   float64 `json:"loadAvgEnd"`
+}
+
+func loadAvg() float64 {
+	var v float64
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		_, _ = fmt.Sscanf(string(b), "%f", &v)
+	}
+	return v
 }
 
 // ConfigSummary is the run's effective configuration.
@@ -124,7 +136,7 @@ func newReport(cfg *Config, runID string) *Report {
 }
 
 func machine() Machine {
-	m := Machine{OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	m := Machine{OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(), Go: runtime.Version(), LoadAvgStart: loadAvg()}
 	m.Hostname, _ = os.Hostname()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
@@ -209,6 +221,7 @@ func (r *runner) combine(rep *Report) {
 
 // judge turns what went wrong into Failures (exit non-zero) and Warnings.
 func (rep *Report) judge() {
+	rep.Machine.LoadAvgEnd = loadAvg()
 	ck := rep.Check
 	if ck.Failed() {
 		rep.Failures = append(rep.Failures, fmt.Sprintf(
@@ -278,7 +291,8 @@ func (rep *Report) Summary() string {
 	var b bytes.Buffer
 	c := rep.Config
 	fmt.Fprintf(&b, "\nparley bench %s — %s — run %s\n", rep.Scenario, rep.Date, rep.RunID)
-	fmt.Fprintf(&b, "machine   %s, %d CPUs (%s), %s, %s\n", rep.Machine.Hostname, rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.OS, rep.Machine.Go)
+	fmt.Fprintf(&b, "machine   %s, %d CPUs (%s), %d GB, %s, %s; load average %.1f at start, %.1f at end\n", rep.Machine.Hostname,
+		rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.MemoryGB, rep.Machine.OS, rep.Machine.Go, rep.Machine.LoadAvgStart, rep.Machine.LoadAvgEnd)
 	fmt.Fprintf(&b, "nodes     %s\n", strings.Join(c.URLs, " "))
 	fmt.Fprintf(&b, "load      %d connections (%d procs), %d channels × %d subs/conn, %d senders × %g msg/s, %s + %s warmup\n",
 		c.Connections, c.Procs, c.Channels, c.SubsPerConn, c.Senders, c.Rate, c.Duration, c.Warmup)

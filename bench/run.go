@@ -112,7 +112,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	r.scrapeAll(ctx, func(n *NodeMetrics, m map[string]float64) { n.After = m })
-	r.progress.phase("close", -1)
+	r.progress.done()
 	closeErr := r.closeWorkers()
 	r.cancelWorkers()
 	r.progress.done()
@@ -226,8 +226,8 @@ func (r *runner) awaitResults(ctx context.Context) error {
 				return err
 			}
 			s, last := r.series.latest(len(r.links))
-			if last != nil {
-				r.progress.set(int64(s), fmt.Sprintf("%d sends/s %d deliveries/s p99 %s",
+			if run := int((r.cfg.Warmup + r.cfg.Duration) / time.Second); last != nil && s <= run {
+				r.progress.set(int64(s), fmt.Sprintf("%d sends/s, %d deliveries/s, p99 %s",
 					last.Counts.Sends, last.Counts.Deliveries, fmtMs(last.Deliver.P99)))
 			}
 		case "result":

@@ -34,6 +34,7 @@ func runBench(args []string) int {
 	var nodes urls
 	var sourceAddrs, clockSkews string
 	var worker bool
+	var replot string
 	var logs logOptions
 	f := newEnvFlags("bench", "Load and correctness harness. Scenarios:\n"+bench.ScenarioHelp()+
 		"\nusage: parley bench <scenario> [flags]; the summary goes to stdout, progress to stderr.\n"+
@@ -72,6 +73,7 @@ func runBench(args []string) int {
 	f.str(&c.PlotPath, "plot", "", "", "write latency percentiles over time to this .svg")
 	f.boolean(&c.Quiet, "quiet", "", false, "no progress bar")
 	f.boolean(&worker, "worker", "", false, "internal: run one worker process (plan on stdin)")
+	f.str(&replot, "replot", "", "", "redraw --plot from a report saved with --json, without running anything")
 	logs.register(f)
 
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -99,6 +101,13 @@ func runBench(args []string) int {
 		return 0
 	}
 
+	if replot != "" {
+		if err := bench.Replot(replot, c.PlotPath); err != nil {
+			fmt.Fprintln(os.Stderr, "parley bench --replot:", err)
+			return 1
+		}
+		return 0
+	}
 	c.URLs = nodes
 	if sourceAddrs != "" {
 		if c.SourceAddrs, err = bench.ParseAddrRange(sourceAddrs); err != nil {
