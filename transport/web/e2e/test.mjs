@@ -209,6 +209,26 @@ try {
   await alice.getByLabel('Message text').press('Enter');
   await messages(bob, 'random thought from alice (edited)').locator('.edited').waitFor();
 
+  begin('bob deletes his own message; alice sees the tombstone');
+  await send(bob, 'oops, wrong channel');
+  const oops = messages(bob, 'oops, wrong channel');
+  await oops.locator('time').waitFor();
+  const oopsSeq = await oops.getAttribute('data-seq');
+  await messages(alice, 'oops, wrong channel').waitFor();
+  await oops.hover();
+  await oops.getByRole('button', { name: 'Delete message' }).click(); // confirm() is accepted
+  await alice.locator(`#messages article.msg[data-seq="${oopsSeq}"] .deleted`, { hasText: 'This message was deleted.' }).waitFor();
+
+  begin('a private channel is not shown to others');
+  await alice.getByRole('button', { name: 'Create channel' }).click();
+  await alice.getByLabel('Name').fill('secret');
+  await alice.getByLabel(/Private/).check();
+  await alice.getByRole('button', { name: 'Create', exact: true }).click();
+  await alice.locator('#channel-title', { hasText: 'secret' }).waitFor();
+  await channelLink(alice, 'secret').locator('.hash', { hasText: '🔒' }).waitFor();
+  await bob.evaluate(() => window.parley.refreshChannels());
+  if (await channelLink(bob, 'secret').count()) throw new Error('bob sees the private channel');
+
   begin('history pages upward with before_seq');
   {
     const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
