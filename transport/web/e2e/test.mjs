@@ -196,7 +196,8 @@ try {
   await alice.locator('#thread article.msg', { hasText: 'a reply in the thread' }).waitFor();
   await alice.locator('#thread .reply-count', { hasText: '1 reply' }).waitFor();
   await shot(alice, 'alice-thread');
-  await alice.getByRole('button', { name: 'Close thread' }).click();
+  await alice.keyboard.press('Escape'); // keyboard: Escape closes the thread panel
+  await alice.locator('#thread').waitFor({ state: 'hidden' });
 
   begin('reactions and edits travel live');
   await aliceRoot.hover();
@@ -208,6 +209,13 @@ try {
   await alice.getByLabel('Message text').fill('random thought from alice (edited)');
   await alice.getByLabel('Message text').press('Enter');
   await messages(bob, 'random thought from alice (edited)').locator('.edited').waitFor();
+
+  begin('keyboard: Alt+ArrowUp/Down moves between channels');
+  await bob.locator('#composer-input').focus();
+  await bob.keyboard.press('Alt+ArrowUp');
+  await bob.locator('#channel-title', { hasText: 'general' }).waitFor();
+  await bob.keyboard.press('Alt+ArrowDown');
+  await bob.locator('#channel-title', { hasText: 'random' }).waitFor();
 
   begin('bob deletes his own message; alice sees the tombstone');
   await send(bob, 'oops, wrong channel');
