@@ -141,7 +141,11 @@ func (o *outbox) closeAfter(final ...outItem) {
 	o.items = append(o.items, final...)
 	o.state = boxClosing
 	o.kickLocked()
+	idle := !o.writing
 	o.mu.Unlock()
+	if idle { // nothing to write: close now
+		o.closeWire()
+	}
 }
 
 // closeNow drops whatever is queued and closes the socket.

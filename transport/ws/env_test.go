@@ -38,7 +38,7 @@ const testSecret = "0123456789abcdef0123456789abcdef-test"
 // env is one real node's real-time path on a loopback listener: PostgreSQL (its own
 // database), the store, JWT verification, the actor system and the /ws handler.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	store    *persistence.Store
 	verifier *auth.Verifier
 	sys      *actors.System
@@ -53,7 +53,7 @@ type envOptions struct {
 	ws     ws.Config
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	pool, _ := pgtest.NewPool(t, nil)
 	ids, err := cluster.NewIDGenerator(1, nil)
@@ -174,7 +174,7 @@ func sendBody(cid int64, content string) []byte {
 	return []byte(`{"channelId":"` + strconv.FormatInt(cid, 10) + `","content":` + strconv.Quote(content) + `}`)
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
+func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx

@@ -24,7 +24,7 @@ import (
 // rawClient is a WebSocket client that writes whatever it is told, for frames the real
 // client would never send.
 type rawClient struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	r    io.Reader
 }
