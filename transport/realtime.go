@@ -2,7 +2,6 @@ package transport
 
 import (
 	"github.com/parley-chat/parley/actors"
-	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/ws"
 )
@@ -12,12 +11,9 @@ import (
 // group commit and REST events reach STOMP subscribers. It drains before the database closes
 // (closers run in reverse).
 func (s *Server) startRealtime() error {
-	if s.store == nil {
-		s.store = persistence.NewStore(s.db, s.ids)
-	}
 	sys, err := actors.New(actors.Config{NodeID: s.ids.Node()}, actors.Deps{
 		Store:      s.store,
-		ReadMarks:  api.StoreReadMarkers{Store: s.store},
+		ReadMarks:  s.receipts,
 		IDs:        s.ids,
 		Logger:     s.logger,
 		Registerer: s.reg,

@@ -46,6 +46,8 @@ type Server struct {
 	verifier      *auth.Verifier
 	store         *persistence.Store
 	realtime      *actors.System // api.Poster and api.Events for REST; see realtime.go
+	receipts      *actors.Receipts
+	markers       *cluster.Markers
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -77,7 +79,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	if err := s.startAuth(); err != nil {
 		return nil, err
 	}
+	s.store = persistence.NewStore(s.db, s.ids)
+	if err := s.startReceipts(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.startRealtime(); err != nil {
+		return nil, err
+	}
+	if err := s.startAPI(); err != nil {
 		return nil, err
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{

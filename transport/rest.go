@@ -1,0 +1,24 @@
+package transport
+
+import "github.com/parley-chat/parley/transport/api"
+
+// startAPI mounts the REST API. Its posts and events go through the actor system
+// (s.realtime), so REST and STOMP share one write path and one event stream; read markers
+// go through the receipt pipeline.
+func (s *Server) startAPI() error {
+	a, err := api.New(api.Config{DevMode: s.cfg.DevMode}, api.Deps{
+		Store:       s.store,
+		Verifier:    s.verifier,
+		IDs:         s.ids,
+		Logger:      s.logger,
+		Registerer:  s.reg,
+		Poster:      s.realtime,
+		Events:      s.realtime,
+		ReadMarkers: s.receipts,
+	})
+	if err != nil {
+		return err
+	}
+	a.Register(s.mux)
+	return nil
+}
