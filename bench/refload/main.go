@@ -44,8 +44,18 @@ func main() {
 	duration := flag.Duration("duration", 30*time.Second, "length of the reference run (0 skips it)")
 	ramp := flag.String("ramp", "10,20,40,80,160", "per-client rates (msg/s) of the ramp, comma-separated (empty skips it)")
 	step := flag.Duration("step", 10*time.Second, "length of each ramp step")
+	idle := flag.Int("idle", 0, "also open this many idle sessions and print the server's memory per session")
+	child := flag.String("idle-child", "", "internal: run as the idle sessions' process against this URL")
+	childChannel := flag.Int64("idle-channel", 0, "internal: the channel the idle sessions subscribe to")
 	flag.Parse()
-	if err := run(*pg, *clients, *rate, *duration, *ramp, *step); err != nil {
+	if *child != "" {
+		if err := idleChild(*child, *childChannel); err != nil {
+			fmt.Fprintln(os.Stderr, "refload idle child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*pg, *clients, *rate, *duration, *ramp, *step, *idle); err != nil {
 		fmt.Fprintln(os.Stderr, "refload:", err)
 		os.Exit(1)
 	}
@@ -60,7 +70,7 @@ type node struct {
 	close              func()
 }
 
-func run(pgURL string, clients int, rate float64, duration time.Duration, ramp string, step time.Duration) error {
+func run(pgURL string, clients int, rate float64, duration time.Duration, ramp string, step time.Duration, idle int) error {
 	ctx := context.Background()
 	n, err := startNode(ctx, pgURL)
 	if err != nil {
@@ -90,6 +100,9 @@ func run(pgURL string, clients int, rate float64, duration time.Duration, ramp s
 			}
 			phase(cs, cid, "ramp", r, step)
 		}
+	}
+	if idle > 0 {
+		return measureIdle(ctx, n, cid, idle)
 	}
 	return nil
 }

@@ -59,8 +59,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	}, nil
 }
 
-// ServeHTTP upgrades the request and runs the socket's read loop on this goroutine until
-// the socket closes.
+// ServeHTTP upgrades the request and starts the socket's read goroutine.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.cfg.originAllowed(r.Header.Get("Origin")) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
@@ -96,7 +95,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wire: &wire{conn: conn},
 		dec:  stomp.NewDecoder(stomp.Limits{MaxFrameBytes: h.cfg.MaxFrameBytes}),
 	}
-	c.serve(firstNonEmpty(headerToken, queryToken))
+	// The read loop runs on its own goroutine so that this one returns: net/http's connection
+	// state (its 4 KiB bufio.Reader among it) lives as long as the handler does.
+	go c.serve(firstNonEmpty(headerToken, queryToken))
 }
 
 // earlyReader returns the bytes read ahead during the handshake, then reads the socket.
