@@ -72,7 +72,7 @@ func (c *client) connect(ctx context.Context, resume bool) error {
 	if err != nil {
 		return err
 	}
-	for _, ch := range c.spec.Channels {
+	for _, ch := range c.subscriptions() {
 		var hdrs []stomp.Header
 		from := int64(0)
 		if resume {
@@ -94,6 +94,14 @@ func (c *client) connect(ctx context.Context, resume bool) error {
 	c.conn.Store(conn)
 	go c.watch(conn)
 	return nil
+}
+
+// subscriptions are the channels the client receives.
+func (c *client) subscriptions() []int64 {
+	if !c.spec.Subscribe {
+		return nil
+	}
+	return c.spec.Channels
 }
 
 // watch counts the connection's end as a drop unless the harness closed it.
@@ -195,7 +203,7 @@ func (c *client) markRead() {
 	if conn == nil {
 		return
 	}
-	for _, ch := range c.spec.Channels {
+	for _, ch := range c.subscriptions() {
 		seq := c.tracker.Last(ch)
 		c.mu.Lock()
 		if seq <= c.readSent[ch] {
@@ -289,7 +297,7 @@ func (c *client) loop(ctx context.Context, rng *rand.Rand) {
 			nextPost = w.start.Add(time.Duration(rng.Int64N(int64(interval))))
 		}
 	}
-	if lm.ReadInterval > 0 && len(c.spec.Channels) > 0 {
+	if lm.ReadInterval > 0 && len(c.subscriptions()) > 0 {
 		nextRead = w.start.Add(time.Duration(rng.Int64N(int64(lm.ReadInterval))))
 	}
 	if lm.RESTInterval > 0 {

@@ -36,8 +36,12 @@ type Config struct {
 	Channels int
 	// SubsPerConn is how many channels each client subscribes to (consecutive, wrapping).
 	SubsPerConn int
-	// Senders is how many of the clients post; they are spread over channels and nodes.
+	// Senders is how many of the clients post (the first ones); they are spread over
+	// channels and nodes.
 	Senders int
+	// Receivers is how many of the clients subscribe to their channels (the last ones).
+	// Default: all of them. With Senders + Receivers ≤ Connections, senders do not receive.
+	Receivers int
 	// Rate is messages per second per sender (at most MaxSendRate unless AllowOverRate).
 	Rate float64
 	// AllowOverRate lets Rate exceed MaxSendRate, for servers configured with a higher limit.
@@ -164,6 +168,9 @@ func (c Config) withDefaults() (Config, *scenario, error) {
 	if c.ClockSkews == nil {
 		c.ClockSkews = []time.Duration{0, 5 * time.Millisecond, 50 * time.Millisecond}
 	}
+	if c.Receivers == 0 {
+		c.Receivers = c.Connections
+	}
 	if c.SubsPerConn == 0 && c.Channels > 0 {
 		c.SubsPerConn = 1
 	}
@@ -209,6 +216,9 @@ func (c Config) validate() error {
 	}
 	if c.Senders < 0 || c.Senders > c.Connections {
 		bad("--senders %d: want 0..--connections (%d)", c.Senders, c.Connections)
+	}
+	if c.Receivers < 0 || c.Receivers > c.Connections {
+		bad("--receivers %d: want 0..--connections (%d)", c.Receivers, c.Connections)
 	}
 	if c.Senders > 0 && c.Channels == 0 {
 		bad("--senders %d needs --channels ≥ 1", c.Senders)

@@ -52,9 +52,10 @@ type ClientSpec struct {
 	URL string
 	// Source is the local IP to bind (port 0); "" for the system's choice.
 	Source string `json:",omitempty"`
-	// Channels are subscribed as /topic/channel.{id} with since-seq 0: every message of the
-	// channel is expected.
-	Channels []int64 `json:",omitempty"`
+	// Channels are the client's channels: it posts to them and, when Subscribe, subscribes to
+	// each as /topic/channel.{id} from the start (every message of the channel is expected).
+	Channels  []int64 `json:",omitempty"`
+	Subscribe bool    `json:",omitempty"`
 	// UserQueue subscribes /user/queue/notifications (an idle client's only subscription).
 	UserQueue bool `json:",omitempty"`
 	// Rate > 0 makes the client a sender of Rate messages/s to its Channels.

@@ -74,6 +74,7 @@ type ConfigSummary struct {
 	Channels        int      `json:"channels"`
 	SubsPerConn     int      `json:"subsPerConn"`
 	Senders         int      `json:"senders"`
+	Receivers       int      `json:"receivers"`
 	Rate            float64  `json:"rate"`
 	Duration        string   `json:"duration"`
 	Warmup          string   `json:"warmup"`
@@ -118,7 +119,7 @@ func newReport(cfg *Config, runID string) *Report {
 		Machine: machine(),
 		Config: ConfigSummary{
 			URLs: cfg.URLs, Connections: cfg.Connections, Channels: cfg.Channels, SubsPerConn: cfg.SubsPerConn,
-			Senders: cfg.Senders, Rate: cfg.Rate, Duration: cfg.Duration.String(), Warmup: cfg.Warmup.String(),
+			Senders: cfg.Senders, Receivers: cfg.Receivers, Rate: cfg.Rate, Duration: cfg.Duration.String(), Warmup: cfg.Warmup.String(),
 			Ramp: cfg.Ramp, Procs: cfg.Procs, SourceAddrs: len(cfg.SourceAddrs), HeartBeat: cfg.HeartBeat.String(),
 			MessageBytes: cfg.MessageBytes, ReconnectPerMin: cfg.ReconnectPerMin,
 		},
@@ -294,8 +295,8 @@ func (rep *Report) Summary() string {
 	fmt.Fprintf(&b, "machine   %s, %d CPUs (%s), %d GB, %s, %s; load average %.1f at start, %.1f at end\n", rep.Machine.Hostname,
 		rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.MemoryGB, rep.Machine.OS, rep.Machine.Go, rep.Machine.LoadAvgStart, rep.Machine.LoadAvgEnd)
 	fmt.Fprintf(&b, "nodes     %s\n", strings.Join(c.URLs, " "))
-	fmt.Fprintf(&b, "load      %d connections (%d procs), %d channels × %d subs/conn, %d senders × %g msg/s, %s + %s warmup\n",
-		c.Connections, c.Procs, c.Channels, c.SubsPerConn, c.Senders, c.Rate, c.Duration, c.Warmup)
+	fmt.Fprintf(&b, "load      %d connections (%d procs), %d channels × %d subs/conn, %d senders × %g msg/s, %d receivers, %s + %s warmup\n",
+		c.Connections, c.Procs, c.Channels, c.SubsPerConn, c.Senders, c.Rate, c.Receivers, c.Duration, c.Warmup)
 	if rep.Setup.Channels > 0 {
 		fmt.Fprintf(&b, "setup     %.1fs: %d users, %d channels, %d REST calls\n", rep.Setup.Seconds, rep.Setup.Users, rep.Setup.Channels, rep.Setup.Calls)
 	}

@@ -63,6 +63,9 @@ func (r *runner) makeClients() ([]ClientSpec, [][]int, error) {
 		if i < cfg.Senders {
 			s.Rate = cfg.Rate
 		}
+		// The last Receivers clients subscribe, so that with Senders + Receivers ≤
+		// Connections the senders only send.
+		s.Subscribe = i >= cfg.Connections-cfg.Receivers
 		specs[i] = s
 	}
 	return specs, subs, nil

@@ -356,7 +356,7 @@ func (w *worker) result() *WorkerResult {
 	}
 	w.ackMu.Unlock()
 	for _, c := range w.clients {
-		if len(c.spec.Channels) == 0 {
+		if len(c.subscriptions()) == 0 {
 			continue
 		}
 		r.Receivers = append(r.Receivers, c.tracker.Summary(c.spec.Index))
