@@ -102,13 +102,22 @@ const viewFrom = ` FROM channels c
 	LEFT JOIN read_receipts rr ON rr.channel_id = c.id AND rr.user_id = $1 `
 
 func scanView(row pgx.Row, v *ChannelView) error {
-	if err := row.Scan(append(channelDest(&v.Channel), &v.IsMember, &v.LastReadSeq)...); err != nil {
+	var seq int64
+	if err := row.Scan(append(channelDest(&v.Channel), &v.IsMember, &seq)...); err != nil {
 		return err
 	}
+	v.RaiseLastRead(seq)
+	return nil
+}
+
+// RaiseLastRead raises LastReadSeq to seq, if higher, and keeps UnreadCount in step: the
+// API raises it to the cached marker that PostgreSQL has not caught up with yet.
+func (v *ChannelView) RaiseLastRead(seq int64) {
+	v.LastReadSeq = max(v.LastReadSeq, seq)
+	v.UnreadCount = 0
 	if v.IsMember && v.LastSeq > v.LastReadSeq {
 		v.UnreadCount = v.LastSeq - v.LastReadSeq
 	}
-	return nil
 }
 
 // ChannelView returns channel id as userID sees it (access already checked).

@@ -15,6 +15,7 @@ func (s *Server) startAPI() error {
 		Poster:      s.realtime,
 		Events:      s.realtime,
 		ReadMarkers: s.receipts,
+		MarkerCache: s.markers,
 	})
 	if err != nil {
 		return err

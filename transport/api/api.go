@@ -108,7 +108,7 @@ func (c Config) validate() error {
 
 // Deps are the API's collaborators. Store, Verifier and IDs are required; the others
 // default to: Logger discards, Registerer none, Poster = StorePoster, Events = NopEvents,
-// ReadMarkers = StoreReadMarkers.
+// ReadMarkers = StoreReadMarkers, MarkerCache none (read state from PostgreSQL alone).
 type Deps struct {
 	Store       *persistence.Store
 	Verifier    *auth.Verifier
@@ -118,6 +118,7 @@ type Deps struct {
 	Poster      Poster
 	Events      Events
 	ReadMarkers ReadMarkers
+	MarkerCache MarkerCache
 }
 
 // API is the REST API's handlers.
@@ -130,6 +131,7 @@ type API struct {
 	poster  Poster
 	events  Events
 	markers ReadMarkers
+	cache   MarkerCache // nil: no cache
 	users   *userCache
 	metrics *metrics
 	openapi []byte // the OpenAPI document, built once
@@ -173,7 +175,7 @@ func New(cfg Config, deps Deps) (*API, error) {
 	return &API{openapi: doc,
 		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
-		markers: deps.ReadMarkers, users: newUserCache(cfg.UserCacheSize), metrics: m,
+		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m,
 	}, nil
 }
 

@@ -43,7 +43,11 @@ func (a *API) listChannels(ctx context.Context, r *http.Request, me persistence.
 		return 0, nil, err
 	}
 	cs, err := a.store.VisibleChannels(ctx, wa, r.URL.Query().Get("after"), limit+1)
-	return http.StatusOK, pageOf(cs, limit, func(c persistence.ChannelView) string { return c.Name }), err
+	if err != nil {
+		return 0, nil, err
+	}
+	a.raiseViews(ctx, me.ID, cs)
+	return http.StatusOK, pageOf(cs, limit, func(c persistence.ChannelView) string { return c.Name }), nil
 }
 
 // channelAccess loads the caller's access to the channel of the {cid} path parameter.
@@ -63,8 +67,19 @@ func (a *API) getChannel(ctx context.Context, r *http.Request, me persistence.Us
 	if !acc.CanSee() {
 		return 0, nil, persistence.ErrNotFound
 	}
-	v, err := a.store.ChannelView(ctx, me.ID, acc.ChannelID)
+	v, err := a.channelView(ctx, me.ID, acc.ChannelID)
 	return http.StatusOK, v, err
+}
+
+// channelView is channel id as userID sees it, with their newest read marker.
+func (a *API) channelView(ctx context.Context, userID, id int64) (persistence.ChannelView, error) {
+	v, err := a.store.ChannelView(ctx, userID, id)
+	if err != nil {
+		return v, err
+	}
+	views := []persistence.ChannelView{v}
+	a.raiseViews(ctx, userID, views)
+	return views[0], nil
 }
 
 type patchChannelRequest struct {
@@ -93,7 +108,7 @@ func (a *API) patchChannel(ctx context.Context, r *http.Request, me persistence.
 		return 0, nil, err
 	}
 	a.events.ChannelEvent(c.ID, persistence.ChannelUpdatedEvent{Type: persistence.EventChannelUpdated, Channel: c})
-	v, err := a.store.ChannelView(ctx, me.ID, c.ID)
+	v, err := a.channelView(ctx, me.ID, c.ID)
 	return http.StatusOK, v, err
 }
 

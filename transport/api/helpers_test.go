@@ -36,9 +36,11 @@ type harness struct {
 }
 
 type harnessOpts struct {
-	cfg    api.Config
-	auth   auth.Config
-	counts bool
+	cfg         api.Config
+	auth        auth.Config
+	counts      bool
+	readMarkers api.ReadMarkers
+	markerCache api.MarkerCache
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -63,7 +65,8 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.verify.Close() })
-	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events})
+	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events,
+		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache})
 	if err != nil {
 		t.Fatal(err)
 	}

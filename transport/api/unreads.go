@@ -24,7 +24,8 @@ type UnreadsPage struct {
 	Next       *string               `json:"next"`
 }
 
-// listUnreads lists messages by others above the caller's read markers in their channels.
+// listUnreads lists messages by others above the caller's read markers in their channels:
+// the cached markers go into the query, which takes the larger of them and PostgreSQL's.
 // Cursors: a message id for newest/oldest, "channelId:seq" for channel.
 func (a *API) listUnreads(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
 	sort := r.URL.Query().Get("sort")
@@ -39,7 +40,15 @@ func (a *API) listUnreads(ctx context.Context, r *http.Request, me persistence.U
 	if err != nil {
 		return 0, nil, err
 	}
-	ms, total, err := a.store.Unreads(ctx, me.ID, sort, cur, limit+1)
+	var cached map[int64]int64
+	if a.cache != nil {
+		chans, err := a.store.MemberChannelIDs(ctx, me.ID)
+		if err != nil {
+			return 0, nil, err
+		}
+		cached = a.cachedMarkers(ctx, me.ID, chans)
+	}
+	ms, total, err := a.store.Unreads(ctx, me.ID, sort, cur, limit+1, cached)
 	if err != nil {
 		return 0, nil, err
 	}
