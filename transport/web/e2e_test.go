@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,16 +60,6 @@ func TestBrowserE2E(t *testing.T) {
 			t.Errorf("server: %v", err)
 		}
 	})
-
-	// TODO(lead): drop this probe once transport mounts the REST API (issue 3); until then
-	// there is nothing for a browser to drive.
-	if res, err := http.Post("http://"+srv.Addr().String()+"/api/auth/dev/login", "application/json",
-		strings.NewReader(`{"username":"probe"}`)); err == nil {
-		res.Body.Close()
-		if res.StatusCode == http.StatusNotFound || res.StatusCode == http.StatusMethodNotAllowed {
-			t.Skipf("browser test skipped: the server does not serve the REST API yet (dev login: %d)", res.StatusCode)
-		}
-	}
 
 	proxy := startCutProxy(t, srv.Addr().String())
 	control := httptest.NewServer(proxy.controlHandler())
