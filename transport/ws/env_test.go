@@ -26,11 +26,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// pgx's pool health checker and net/http keep-alives end shortly after Close.
-		goleak.IgnoreTopFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-	)
+	// Every session, actor, writer and replay of every test must be gone by now.
+	goleak.VerifyTestMain(m)
 }
 
 const testSecret = "0123456789abcdef0123456789abcdef-test"
