@@ -12,4 +12,5 @@ func (s *Server) routes() {
 	client := web.Handler()
 	s.mux.Handle("/", client)
 	s.mux.Handle("GET /static/", client)
+	s.mux.Handle("GET /docs", web.Docs())
 }

@@ -75,8 +75,8 @@ func (a *API) routes() []Route {
 		Query:   []Param{{Name: "access_token", Type: "string", Description: "bearer token for browsers"}}, Errors: []int{400, 403}})
 	add(Route{Method: "GET", Pattern: "/openapi.json", Tag: "ops", Public: true, Status: ok,
 		Summary: "This document", handler: a.openAPI})
-	add(Route{Method: "GET", Pattern: "/docs", Tag: "ops", Public: true, Status: ok,
-		Summary: "Human-readable API documentation (HTML)", handler: a.docs})
+	add(Route{Method: "GET", Pattern: "/docs", Tag: "ops", Public: true, External: true, Status: ok,
+		Summary: "Human-readable API documentation (HTML, served by the web client package)"})
 
 	add(Route{Method: "POST", Pattern: "/api/auth/dev/login", Tag: "auth", Public: true,
 		Summary: "Get a token for any username (dev mode only; 404 otherwise)", Request: devLoginRequest{}, Response: devLoginResponse{},
