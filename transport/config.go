@@ -3,6 +3,8 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/transport/ws"
 	"net"
 	"strings"
 	"time"
@@ -41,6 +43,14 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Version is the build's version string, shown in /metrics and CONNECTED.
 	Version string
+
+	// Realtime holds the channel and connection actors' limits (send rate, subscriptions,
+	// outbound queue, batch size, heart-beats); zero fields take the actors' defaults.
+	// NodeID is filled by the server.
+	Realtime actors.Config
+	// WebSocket holds the socket limits (frame size, buffers); zero fields take the
+	// defaults. AllowedOrigins is filled from the field above.
+	WebSocket ws.Config
 }
 
 // DevJWTSecret is the HS256 secret used in dev mode when none is configured, so that

@@ -11,7 +11,9 @@ import (
 // group commit and REST events reach STOMP subscribers. It drains before the database closes
 // (closers run in reverse).
 func (s *Server) startRealtime() error {
-	sys, err := actors.New(actors.Config{NodeID: s.ids.Node()}, actors.Deps{
+	rcfg := s.cfg.Realtime
+	rcfg.NodeID = s.ids.Node()
+	sys, err := actors.New(rcfg, actors.Deps{
 		Store:      s.store,
 		ReadMarks:  s.receipts,
 		IDs:        s.ids,
@@ -22,7 +24,9 @@ func (s *Server) startRealtime() error {
 		return err
 	}
 	s.closers.push("real-time sessions", sys.Shutdown)
-	h, err := ws.New(ws.Config{AllowedOrigins: s.cfg.AllowedOrigins}, ws.Deps{
+	wcfg := s.cfg.WebSocket
+	wcfg.AllowedOrigins = s.cfg.AllowedOrigins
+	h, err := ws.New(wcfg, ws.Deps{
 		Sessions: sys, Verifier: s.verifier, Users: s.store, Logger: s.logger,
 	})
 	if err != nil {

@@ -48,6 +48,11 @@ func (f *envFlags) integer(p *int, name, env string, def int, usage string) {
 	f.bind(name, env)
 }
 
+func (f *envFlags) float(p *float64, name, env string, def float64, usage string) {
+	f.Float64Var(p, name, def, usage)
+	f.bind(name, env)
+}
+
 func (f *envFlags) boolean(p *bool, name, env string, def bool, usage string) {
 	f.BoolVar(p, name, def, usage)
 	f.bind(name, env)

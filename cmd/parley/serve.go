@@ -12,7 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/transport"
+	"github.com/parley-chat/parley/transport/ws"
 )
 
 // serveFlags binds every server setting to a flag and an environment variable.
@@ -33,6 +35,17 @@ func serveFlags(cfg *transport.Config, logOpts *logOptions) *envFlags {
 	f.duration(&cfg.JWTLeeway, "jwt-leeway", "PARLEY_JWT_LEEWAY", d.JWTLeeway, "allowed clock skew for token times, at most 30s")
 	f.strings(&cfg.AllowedOrigins, "allowed-origins", "PARLEY_ALLOWED_ORIGINS", "WebSocket Origin allow-list, comma-separated; empty or * allows any (dev)")
 	f.duration(&cfg.DrainTimeout, "drain-timeout", "PARLEY_DRAIN_TIMEOUT", d.DrainTimeout, "graceful shutdown budget: in-flight sends finish, buffers flush")
+	rt, wsc := &cfg.Realtime, &cfg.WebSocket
+	f.integer(&wsc.MaxFrameBytes, "max-frame-bytes", "PARLEY_MAX_FRAME_BYTES", ws.DefaultMaxFrameBytes, "largest WebSocket/STOMP frame accepted (bytes)")
+	f.integer(&wsc.SocketSendBuffer, "socket-send-buffer", "PARLEY_SOCKET_SEND_BUFFER", 0, "kernel send buffer per socket (bytes); 0: kernel autotuning")
+	f.float(&rt.SendRate, "send-rate", "PARLEY_SEND_RATE", actors.DefaultSendRate, "sustained SEND frames per second per connection")
+	f.integer(&rt.SendBurst, "send-burst", "PARLEY_SEND_BURST", actors.DefaultSendBurst, "SEND frames a connection may send at once above --send-rate")
+	f.integer(&rt.MaxSubscriptions, "max-subscriptions", "PARLEY_MAX_SUBSCRIPTIONS", actors.DefaultMaxSubscriptions, "subscriptions per connection")
+	f.integer(&rt.OutboundQueue, "outbound-queue", "PARLEY_OUTBOUND_QUEUE", actors.DefaultOutboundQueue, "frames waiting for a connection's socket before it is dropped with ERROR slow-consumer")
+	f.duration(&rt.WriteTimeout, "write-timeout", "PARLEY_WRITE_TIMEOUT", actors.DefaultWriteTimeout, "longest write to one socket before the peer is dropped")
+	f.duration(&rt.HeartBeat.Send, "heartbeat", "PARLEY_HEARTBEAT", actors.DefaultHeartBeat, "STOMP heart-beat interval offered both ways; a silent peer is dropped after 2x its interval")
+	f.integer(&rt.MaxBatch, "max-batch", "PARLEY_MAX_BATCH", actors.DefaultMaxBatch, "most messages one group-commit transaction writes (messages)")
+	f.duration(&rt.ChannelIdle, "channel-idle", "PARLEY_CHANNEL_IDLE", actors.DefaultChannelIdle, "how long an idle channel actor with no subscribers lives")
 	logOpts.register(f)
 	return f
 }
@@ -49,6 +62,7 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "parley serve:", err)
 		return 2
 	}
+	cfg.Realtime.HeartBeat.Recv = cfg.Realtime.HeartBeat.Send
 	if cfg.JWKSURL != "" && !f.explicit["dev"] {
 		cfg.DevMode = false
 	}
