@@ -21,6 +21,7 @@ var scrapedMetrics = []string{
 	"go_memstats_sys_bytes",
 	"go_goroutines",
 	"process_open_fds",
+	"process_cpu_seconds_total",
 }
 
 // NodeMetrics is one node's figures.

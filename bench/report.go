@@ -92,16 +92,22 @@ type ConfigSummary struct {
 // RunStats are the load's counts and rates. Rates count only messages sent in the measured
 // window (after warmup), divided by its length.
 type RunStats struct {
-	Seconds          float64          `json:"seconds"`
-	Counts           Counts           `json:"counts"`
-	SendsPerSec      float64          `json:"sendsPerSec"`
-	AcksPerSec       float64          `json:"acksPerSec"`
-	DeliveriesPerSec float64          `json:"deliveriesPerSec"`
-	ReadMarksPerSec  float64          `json:"readMarksPerSec,omitempty"`
-	SendErrors       map[string]int64 `json:"sendErrors,omitempty"`
-	DropErrors       map[string]int64 `json:"dropErrors,omitempty"`
-	ReconnectErrors  map[string]int64 `json:"reconnectErrors,omitempty"`
-	ServerErrors     map[string]int64 `json:"serverErrors,omitempty"`
+	Seconds          float64 `json:"seconds"`
+	Counts           Counts  `json:"counts"`
+	SendsPerSec      float64 `json:"sendsPerSec"`
+	AcksPerSec       float64 `json:"acksPerSec"`
+	DeliveriesPerSec float64 `json:"deliveriesPerSec"`
+	ReadMarksPerSec  float64 `json:"readMarksPerSec,omitempty"`
+	// HarnessCPU is the workers' CPU seconds over the run and drain (in-process: the whole
+	// process's); ServerCPU each node's, from process_cpu_seconds_total. Elapsed is the run
+	// and drain's wall time, to read them against.
+	HarnessCPU      float64          `json:"harnessCpuSeconds"`
+	ServerCPU       []float64        `json:"serverCpuSeconds"`
+	Elapsed         float64          `json:"elapsedSeconds"`
+	SendErrors      map[string]int64 `json:"sendErrors,omitempty"`
+	DropErrors      map[string]int64 `json:"dropErrors,omitempty"`
+	ReconnectErrors map[string]int64 `json:"reconnectErrors,omitempty"`
+	ServerErrors    map[string]int64 `json:"serverErrors,omitempty"`
 }
 
 // Latencies measured by the clients' clocks, for messages sent in the measured window.
@@ -197,6 +203,16 @@ func (r *runner) combine(rep *Report) {
 			windowEnd = res.WindowEnd
 		}
 	}
+	var drainEnd time.Time
+	for _, res := range r.results {
+		rep.Run.HarnessCPU += res.CPUSeconds
+		if res.DrainEnd.After(drainEnd) {
+			drainEnd = res.DrainEnd
+		}
+	}
+	if !windowStart.IsZero() {
+		rep.Run.Elapsed = drainEnd.Sub(windowStart.Add(-r.cfg.Warmup)).Seconds()
+	}
 	in.Acks = r.allAcks()
 	rep.Check = Check(in)
 	rep.checkInput = &in
@@ -217,6 +233,11 @@ func (r *runner) combine(rep *Report) {
 		n.Connections = rep.Connect.PerURL[n.URL]
 		n.PerConnection = perConnection(n.Before, n.Connected, n.Connections)
 		n.PerConnectionAfter = perConnection(n.Before, n.After, n.Connections)
+		cpu := n.After["process_cpu_seconds_total"] - n.Connected["process_cpu_seconds_total"]
+		if n.After == nil || n.Connected == nil {
+			cpu = 0
+		}
+		rep.Run.ServerCPU = append(rep.Run.ServerCPU, cpu)
 	}
 }
 
@@ -316,6 +337,13 @@ func (rep *Report) Summary() string {
 		for _, e := range topKinds(m, 5) {
 			fmt.Fprintf(&b, "          ! %s\n", e)
 		}
+	}
+	if rs.Elapsed > 0 {
+		fmt.Fprintf(&b, "cpu       over %.1fs of load and drain: harness %.1fs (%.0f%% of a core)", rs.Elapsed, rs.HarnessCPU, 100*rs.HarnessCPU/rs.Elapsed)
+		for i, c := range rs.ServerCPU {
+			fmt.Fprintf(&b, ", node %d %.1fs (%.0f%%)", i+1, c, 100*c/rs.Elapsed)
+		}
+		fmt.Fprintln(&b)
 	}
 	l := rep.Latency
 	fmt.Fprintf(&b, "latency   send→deliver  %s\n", l.Deliver)

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -30,6 +31,7 @@ type worker struct {
 	// connect on, read the window through winLo and winHi (unix nanos, 0 before the start).
 	start, windowStart, windowEnd time.Time
 	winLo, winHi                  atomic.Int64
+	cpuStart                      float64
 	stop                          chan struct{}
 	closing                       atomic.Bool
 	inflight                      sync.WaitGroup // sends and read marks awaiting their RECEIPT
@@ -214,6 +216,7 @@ type Tick struct {
 func (w *worker) runLoad(ctx context.Context) {
 	p := w.plan
 	w.start = time.Now()
+	w.cpuStart = cpuSeconds()
 	w.windowStart = w.start.Add(p.Warmup)
 	w.windowEnd = w.windowStart.Add(p.Duration)
 	w.winLo.Store(w.windowStart.UnixNano())
@@ -312,25 +315,27 @@ func (w *worker) ticks(done <-chan struct{}) {
 
 // WorkerResult is everything a worker measured, for the coordinator to combine.
 type WorkerResult struct {
-	Worker      int               `json:"worker"`
-	Counts      Counts            `json:"counts"`
-	SendErrors  map[string]int64  `json:"sendErrors,omitempty"`
-	DropErrors  map[string]int64  `json:"dropErrors,omitempty"`
-	ConnErrors  map[string]int64  `json:"connErrors,omitempty"`
-	ServerErrs  map[string]int64  `json:"serverErrors,omitempty"`
-	Deliver     string            `json:"deliver,omitempty"`
-	Receipt     string            `json:"receipt,omitempty"`
-	REST        string            `json:"rest,omitempty"`
-	ReadAck     string            `json:"readAck,omitempty"`
-	ReadEvent   string            `json:"readEvent,omitempty"`
-	Acks        [][3]int64        `json:"acks,omitempty"` // channel, seq, message id
-	Receivers   []ReceiverSummary `json:"receivers,omitempty"`
-	Delivered   map[int64]*SeqIDs `json:"delivered,omitempty"`
-	Conflicts   int64             `json:"conflicts,omitempty"`
-	Reads       []ReadMark        `json:"reads,omitempty"`
-	WindowStart time.Time         `json:"windowStart"`
-	WindowEnd   time.Time         `json:"windowEnd"`
-	DrainEnd    time.Time         `json:"drainEnd"`
+	Worker     int               `json:"worker"`
+	Counts     Counts            `json:"counts"`
+	SendErrors map[string]int64  `json:"sendErrors,omitempty"`
+	DropErrors map[string]int64  `json:"dropErrors,omitempty"`
+	ConnErrors map[string]int64  `json:"connErrors,omitempty"`
+	ServerErrs map[string]int64  `json:"serverErrors,omitempty"`
+	Deliver    string            `json:"deliver,omitempty"`
+	Receipt    string            `json:"receipt,omitempty"`
+	REST       string            `json:"rest,omitempty"`
+	ReadAck    string            `json:"readAck,omitempty"`
+	ReadEvent  string            `json:"readEvent,omitempty"`
+	Acks       [][3]int64        `json:"acks,omitempty"` // channel, seq, message id
+	Receivers  []ReceiverSummary `json:"receivers,omitempty"`
+	Delivered  map[int64]*SeqIDs `json:"delivered,omitempty"`
+	Conflicts  int64             `json:"conflicts,omitempty"`
+	Reads      []ReadMark        `json:"reads,omitempty"`
+	// CPUSeconds is the worker process's user + system CPU from the start to the result.
+	CPUSeconds  float64   `json:"cpuSeconds"`
+	WindowStart time.Time `json:"windowStart"`
+	WindowEnd   time.Time `json:"windowEnd"`
+	DrainEnd    time.Time `json:"drainEnd"`
 }
 
 func (w *worker) result() *WorkerResult {
@@ -348,6 +353,7 @@ func (w *worker) result() *WorkerResult {
 		ReadEvent:   encodeHist(w.readEv.totals()),
 		Delivered:   make(map[int64]*SeqIDs),
 		WindowStart: w.windowStart, WindowEnd: w.windowEnd, DrainEnd: time.Now(),
+		CPUSeconds: cpuSeconds() - w.cpuStart,
 	}
 	w.ackMu.Lock()
 	r.Acks = make([][3]int64, len(w.acks))
@@ -388,4 +394,13 @@ func (w *worker) closeAll() {
 	}
 	wg.Wait()
 	w.rest.close()
+}
+
+// cpuSeconds is this process's user + system CPU time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

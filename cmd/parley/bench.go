@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -73,6 +74,8 @@ func runBench(args []string) int {
 	f.str(&c.JSONPath, "json", "", "", "write every figure to this file")
 	f.str(&c.PlotPath, "plot", "", "", "write latency percentiles over time to this .svg")
 	f.boolean(&c.Quiet, "quiet", "", false, "no progress bar")
+	var cpuProfile string
+	f.str(&cpuProfile, "cpuprofile", "", "", "write the harness's own CPU profile here (with --procs 1 it covers the clients)")
 	f.boolean(&worker, "worker", "", false, "internal: run one worker process (plan on stdin)")
 	f.str(&replot, "replot", "", "", "redraw --plot from a report saved with --json, without running anything")
 	logs.register(f)
@@ -125,6 +128,19 @@ func runBench(args []string) int {
 	}
 	c.Command = "parley bench " + strings.Join(os.Args[2:], " ")
 	c.Out, c.Progress, c.Logger = os.Stdout, os.Stderr, logger
+	if cpuProfile != "" {
+		pf, err := os.Create(cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "parley bench:", err)
+			return 2
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fmt.Fprintln(os.Stderr, "parley bench:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if _, err := bench.Run(ctx, c); err != nil {
 		fmt.Fprintln(os.Stderr, "parley bench:", oneLine(err))
 		return 1
