@@ -59,7 +59,7 @@ func (s *System) post(channelID int64, r *postReq) {
 
 // ChannelEvent delivers ev (a persistence event struct) to /topic/channel.{channelID}: to
 // local subscribers through the channel's actor when it has one here, and to other nodes
-// through the bus. It never blocks.
+// through the bus (carrying no seq, it goes out as it comes). It never blocks.
 func (s *System) ChannelEvent(channelID int64, ev any) {
 	body, err := json.Marshal(ev)
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *System) ChannelEvent(channelID int64, ev any) {
 		msgID: s.nextEventID(), body: body,
 	}
 	if !s.toLiveChannel(channelID, &eventReq{ev: e}) {
-		s.bus.Publish(channelID, []BusEvent{{MessageID: e.msgID, Body: body}})
+		s.publishEvents(channelID, e)
 	}
 }
 
@@ -79,8 +79,7 @@ func (s *System) ChannelEvent(channelID int64, ev any) {
 // that subscribed to it. It never blocks.
 func (s *System) UserEvent(userID int64, dest string, ev any) {
 	if ue := newUserEvent(s, userID, dest, ev); ue != nil {
-		s.deliverUser(ue)
-		s.bus.PublishUser(userID, dest, BusEvent{MessageID: ue.ev.msgID, Body: ue.ev.body})
+		s.publishUser(ue)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -86,9 +87,12 @@ type channelActor struct {
 	queue    []*postReq
 	inFlight bool
 	replays  int
-	// lastSeq is the highest seq delivered here; seqKnown is false until the first one.
-	lastSeq  int64
-	seqKnown bool
+	// cl is the cross-node side: bus interest, the reorder buffer (whose last is the
+	// highest seq delivered here), gap fills and announcements (cluster_channel.go).
+	cl clusterState
+	// unannounced is the highest committed seq whose publish failed and that no later
+	// publish has covered yet (0: none); read by the bus's completion callbacks.
+	unannounced atomic.Int64
 
 	idleGen   int
 	idleTimer *time.Timer
@@ -127,9 +131,23 @@ func (a *channelActor) Receive(ctx actor.Context) {
 	case *eventReq:
 		a.received()
 		a.deliver(m.ev)
-		a.sys.bus.Publish(a.id, []BusEvent{{MessageID: m.ev.msgID, Body: m.ev.body}})
+		a.sys.publishEvents(a.id, m.ev)
 	case *replayDone:
 		a.replayed(m)
+	case *busDelivery:
+		a.busDelivered(m)
+	case *busResync:
+		a.busResynced(m)
+	case *baseLoaded:
+		a.baseLoaded(m)
+	case *fillDone:
+		a.filled(m)
+	case *gapTick:
+		a.gapTicked(m)
+	case *publishDone:
+		a.published(m)
+	case *announceTick:
+		a.announce()
 	case *idleTick:
 		if m.gen != a.idleGen {
 			return // disarmed since
@@ -142,6 +160,7 @@ func (a *channelActor) Receive(ctx actor.Context) {
 		a.armIdle() // something was on its way: look again later
 	case *actor.Stopping:
 		a.disarmIdle()
+		a.stopCluster()
 	}
 }
 
@@ -231,7 +250,7 @@ func (a *channelActor) committed(d *commitDone) {
 			r.reply(&postResult{err: d.err})
 		}
 	} else {
-		var bus []BusEvent
+		var fresh []*event
 		for i, r := range d.batch {
 			pr := &d.results[i]
 			r.reply(pr)
@@ -244,16 +263,20 @@ func (a *channelActor) committed(d *commitDone) {
 				continue
 			}
 			met.sends.WithLabelValues("ok").Inc()
-			a.deliver(pr.ev)
-			a.lastSeq, a.seqKnown = max(a.lastSeq, pr.ev.seq), true
-			bus = append(bus, BusEvent{Seq: pr.ev.seq, MessageID: pr.ev.msgID, Body: pr.ev.body})
+			a.cl.committed = max(a.cl.committed, pr.ev.seq)
+			if a.cl.interest != nil { // local subscribers: in seq order with the other nodes' messages
+				a.hold(pr.ev, false)
+			}
+			fresh = append(fresh, pr.ev)
 			for _, ue := range pr.mentions {
-				a.sys.deliverUser(ue)
-				a.sys.bus.PublishUser(ue.userID, ue.dest, BusEvent{MessageID: ue.ev.msgID, Body: ue.ev.body})
+				a.sys.publishUser(ue)
 			}
 		}
-		if len(bus) > 0 {
-			a.sys.bus.Publish(a.id, bus)
+		if len(fresh) > 0 {
+			if a.cl.interest != nil {
+				a.release()
+			}
+			a.publish(fresh)
 		}
 	}
 	a.sys.pendingPosts.Add(-int64(len(d.batch)))
@@ -280,26 +303,35 @@ func (a *channelActor) deliver(ev *event) {
 	a.sys.met.deliveries.Add(float64(n))
 }
 
+// subscribe registers a subscriber once the actor knows where the channel stands on this
+// node: the first subscriber makes it take bus interest and read the channel's last seq,
+// and subscribers wait (without RECEIPT) until then.
 func (a *channelActor) subscribe(r *subscribeReq) {
-	a.unsubscribe(r.out, r.subID) // a re-SUBSCRIBE with the same id replaces the old one
+	a.removeSub(r.out, r.subID) // a re-SUBSCRIBE with the same id replaces the old one
+	a.disarmIdle()
+	if !a.cl.ord.known {
+		a.cl.waiting = append(a.cl.waiting, r)
+		a.takeInterest()
+		return
+	}
+	a.subscribeNow(r)
+}
+
+func (a *channelActor) subscribeNow(r *subscribeReq) {
 	s := &chanSub{out: r.out, id: r.subID}
 	a.subs = append(a.subs, s)
-	a.disarmIdle()
 	if r.receipt != "" {
 		r.out.push(outItem{kind: itemReceipt, a: r.receipt})
 	}
-	if r.since < 0 || (a.seqKnown && r.since >= a.lastSeq) {
+	last := a.cl.ord.last
+	if r.since < 0 || r.since >= last {
 		return // nothing to replay: live from here
 	}
-	// Live events wait in pending while PostgreSQL replays seq > since. When this actor
-	// knows its last delivered seq, the replay stops there and everything after it is in
-	// pending; otherwise it reads to the end and the seam is found by seq.
+	// Live events wait in pending while PostgreSQL replays since < seq ≤ last; everything
+	// after last reaches pending through the reorder buffer, in order.
 	s.replaying = true
 	a.replays++
-	upTo := int64(0)
-	if a.seqKnown {
-		upTo = a.lastSeq
-	}
+	upTo := last
 	sys, id, dest, self := a.sys, a.id, a.dest, a.self
 	sys.goWork(func() {
 		last, err := replay(sys, id, dest, s.out, s.id, r.since, upTo)
@@ -337,6 +369,14 @@ func (a *channelActor) replayed(d *replayDone) {
 }
 
 func (a *channelActor) unsubscribe(out *outbox, subID string) {
+	a.removeSub(out, subID)
+	if len(a.subs) == 0 && len(a.cl.waiting) == 0 {
+		a.dropInterest()
+	}
+	a.armIdle()
+}
+
+func (a *channelActor) removeSub(out *outbox, subID string) {
 	a.subs = slices.DeleteFunc(a.subs, func(s *chanSub) bool {
 		if s.out == out && s.id == subID {
 			s.pending = nil
@@ -344,11 +384,14 @@ func (a *channelActor) unsubscribe(out *outbox, subID string) {
 		}
 		return false
 	})
-	a.armIdle()
+	a.cl.waiting = slices.DeleteFunc(a.cl.waiting, func(r *subscribeReq) bool {
+		return r.out == out && r.subID == subID
+	})
 }
 
 func (a *channelActor) idle() bool {
-	return len(a.subs) == 0 && len(a.queue) == 0 && !a.inFlight && a.replays == 0
+	return len(a.subs) == 0 && len(a.cl.waiting) == 0 && len(a.queue) == 0 && !a.inFlight &&
+		a.replays == 0 && a.unannounced.Load() == 0
 }
 
 // armIdle starts the idle timer when there is nothing to do; a stale tick (older gen) is

@@ -24,6 +24,13 @@ type Config struct {
 	ReplayPageSize int
 	// ReplayTimeout bounds a whole since-seq or resend replay. Default 60 s.
 	ReplayTimeout time.Duration
+	// GapWait is how long a channel actor holds back messages behind a missing seq before
+	// reading the missing ones from PostgreSQL (messages from several nodes cross on the
+	// bus, so a short gap is normal). Default 100 ms.
+	GapWait time.Duration
+	// AnnounceInterval is how often, after a failed publish, a channel actor announces its
+	// channel's latest seq to the other nodes until an announcement gets through. Default 1 s.
+	AnnounceInterval time.Duration
 
 	// OutboundQueue is how many frames may wait for a session's socket before the session is
 	// dropped with ERROR slow-consumer. Default 1,024 frames.
@@ -58,6 +65,8 @@ const (
 	DefaultChannelIdle       = 2 * time.Minute
 	DefaultReplayPageSize    = 200
 	DefaultReplayTimeout     = 60 * time.Second
+	DefaultGapWait           = 100 * time.Millisecond
+	DefaultAnnounceInterval  = time.Second
 	DefaultOutboundQueue     = 1024
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultSendRate          = 20
@@ -74,6 +83,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.ChannelIdle, DefaultChannelIdle)
 	setDefault(&c.ReplayPageSize, DefaultReplayPageSize)
 	setDefault(&c.ReplayTimeout, DefaultReplayTimeout)
+	setDefault(&c.GapWait, DefaultGapWait)
+	setDefault(&c.AnnounceInterval, DefaultAnnounceInterval)
 	setDefault(&c.OutboundQueue, DefaultOutboundQueue)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.SendRate, DefaultSendRate)
@@ -107,6 +118,8 @@ func (c Config) validate() error {
 	positive("ChannelIdle", c.ChannelIdle > 0)
 	positive("ReplayPageSize", c.ReplayPageSize > 0)
 	positive("ReplayTimeout", c.ReplayTimeout > 0)
+	positive("GapWait", c.GapWait > 0)
+	positive("AnnounceInterval", c.AnnounceInterval > 0)
 	positive("OutboundQueue", c.OutboundQueue > 0)
 	positive("WriteTimeout", c.WriteTimeout > 0)
 	positive("SendRate", c.SendRate > 0)

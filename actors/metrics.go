@@ -19,6 +19,7 @@ type metrics struct {
 	channelInbox   prometheus.Gauge
 	rateLimited    prometheus.Counter
 	replayMessages prometheus.Counter
+	cl             *clusterMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -47,12 +48,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "parley_rate_limited_frames_total", Help: "SEND frames refused by the per-session rate limit."}),
 		replayMessages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_replayed_messages_total", Help: "Messages replayed from PostgreSQL (since-seq, resend)."}),
+		cl: newClusterMetrics(),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.channels, m.sends, m.deliveries, m.commitBatch,
-		m.commitLatency, m.slowConsumers, m.queuedSends, m.channelInbox, m.rateLimited, m.replayMessages} {
+	for _, c := range append([]prometheus.Collector{m.connections, m.channels, m.sends, m.deliveries, m.commitBatch,
+		m.commitLatency, m.slowConsumers, m.queuedSends, m.channelInbox, m.rateLimited, m.replayMessages}, m.cl.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

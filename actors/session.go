@@ -75,6 +75,7 @@ func (s *System) Open(info SessionInfo, wire Wire) (*Session, error) {
 	if us == nil {
 		us = make(map[*Session]struct{})
 		s.users[info.UserID] = us
+		s.watchUser(info.UserID)
 	}
 	us[sess] = struct{}{}
 	s.smu.Unlock()
@@ -128,6 +129,7 @@ func (s *System) forget(sess *Session) {
 		delete(us, sess)
 		if len(us) == 0 {
 			delete(s.users, sess.userID)
+			s.unwatchUser(sess.userID)
 		}
 	}
 	s.smu.Unlock()

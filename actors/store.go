@@ -26,37 +26,6 @@ type ReadMarks interface {
 	MarkRead(ctx context.Context, userID, channelID, seq int64) (int64, error)
 }
 
-// Bus carries a channel's events to the other nodes (cluster's Redis bus implements it).
-// Publish is called by the channel actor, so it must not block: an implementation queues
-// and publishes on its own goroutine, and a lost publish is repaired by the receiving
-// node's gap fill from PostgreSQL (SPEC guarantee 3).
-type Bus interface {
-	// Publish sends events of channelID, in order (new messages by seq).
-	Publish(channelID int64, events []BusEvent)
-	// PublishUser sends an event for one user's queue (dest, e.g. /user/queue/mentions).
-	PublishUser(userID int64, dest string, ev BusEvent)
-}
-
-// BusEvent is one event of a channel as the bus carries it: the MESSAGE body exactly as
-// local subscribers got it, so a remote node forwards bytes instead of re-encoding.
-type BusEvent struct {
-	// Seq is the message's seq for a new message, 0 for other events (edits, typing…).
-	Seq int64
-	// MessageID is the STOMP message-id header.
-	MessageID string
-	// Body is the JSON event.
-	Body []byte
-}
-
-// NopBus is the Bus of a single node.
-type NopBus struct{}
-
-// Publish does nothing.
-func (NopBus) Publish(int64, []BusEvent) {}
-
-// PublishUser does nothing.
-func (NopBus) PublishUser(int64, string, BusEvent) {}
-
 // IDs makes message ids (cluster.IDGenerator).
 type IDs interface {
 	Next() int64

@@ -19,7 +19,8 @@ type Deps struct {
 	Store     Store
 	ReadMarks ReadMarks
 	IDs       IDs
-	// Bus publishes committed events to other nodes. Nil: NopBus (a single node).
+	// Bus carries events to and from the other nodes (ClusterBus). Nil: NopBus (a single
+	// node).
 	Bus Bus
 	// Logger nil: discard.
 	Logger *slog.Logger
@@ -47,6 +48,7 @@ type System struct {
 	smu      sync.Mutex
 	sessions map[*Session]struct{}
 	users    map[int64]map[*Session]struct{}
+	userSubs map[int64]BusSubscription // bus interest in the queues of users with a session here
 
 	draining     atomic.Bool
 	pendingPosts atomic.Int64  // posts handed to channel actors and not yet answered
@@ -94,6 +96,7 @@ func New(cfg Config, deps Deps) (*System, error) {
 		channels: make(map[int64]*channelEntry),
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),
+		userSubs: make(map[int64]BusSubscription),
 	}, nil
 }
 
@@ -175,8 +178,10 @@ func (s *System) goWork(fn func()) {
 	}()
 }
 
+// nextEventID numbers events that are not messages; the node id keeps the ids of events
+// from different nodes apart on one session.
 func (s *System) nextEventID() string {
-	return "e" + strconv.FormatUint(s.eventIDs.Add(1), 10)
+	return "e" + strconv.Itoa(s.cfg.NodeID) + "-" + strconv.FormatUint(s.eventIDs.Add(1), 10)
 }
 
 // Shutdown drains the node (SPEC guarantee 5): new sessions and sends are refused, sends

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/transport/ws"
 	"net"
 	"strings"
@@ -51,6 +52,9 @@ type Config struct {
 	// WebSocket holds the socket limits (frame size, buffers); zero fields take the
 	// defaults. AllowedOrigins is filled from the field above.
 	WebSocket ws.Config
+	// Bus configures the Redis Pub/Sub bus between nodes; zero fields take the defaults.
+	// Every node of a cluster needs the same TopicPrefix.
+	Bus cluster.BusConfig
 }
 
 // DevJWTSecret is the HS256 secret used in dev mode when none is configured, so that

@@ -11,8 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/parley-chat/parley/cluster"
 )
 
 // readiness checks the three dependencies concurrently, each with its own timeout, so one
@@ -23,10 +24,12 @@ type readiness struct {
 
 const readyTimeout = 2 * time.Second
 
-func newReadiness(db *pgxpool.Pool, rdb *redis.Client, brokers []string) *readiness {
+// Redis is up when the bus both receives (its subscriber connection is up and resubscribed)
+// and publishes (a PING through the client's pool answers).
+func newReadiness(db *pgxpool.Pool, bus *cluster.Bus, brokers []string) *readiness {
 	return &readiness{checks: map[string]func(context.Context) error{
 		"postgres": func(ctx context.Context) error { return db.Ping(ctx) },
-		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		"redis":    bus.Ping,
 		"kafka":    func(ctx context.Context) error { return pingKafka(ctx, brokers) },
 	}}
 }

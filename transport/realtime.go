@@ -1,7 +1,11 @@
 package transport
 
 import (
+	"context"
+	"time"
+
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/ws"
 )
@@ -10,13 +14,24 @@ import (
 // API's api.Poster and api.Events (s.realtime), so that REST posts take the channel actor's
 // group commit and REST events reach STOMP subscribers. It drains before the database closes
 // (closers run in reverse).
+//
+// The cross-node bus closes after the actors have drained (their last posts are flushed)
+// and before the Redis client.
 func (s *Server) startRealtime() error {
+	bus, err := cluster.NewBus(s.redis, s.cfg.Bus, s.logger, s.reg)
+	if err != nil {
+		return err
+	}
+	s.closers.push("cluster bus", func(context.Context) error { return bus.Close() })
+	s.bus = bus
+	waitHealthy(bus, busStartWait)
 	rcfg := s.cfg.Realtime
 	rcfg.NodeID = s.ids.Node()
 	sys, err := actors.New(rcfg, actors.Deps{
 		Store:      s.store,
 		ReadMarks:  s.receipts,
 		IDs:        s.ids,
+		Bus:        actors.ClusterBus(bus),
 		Logger:     s.logger,
 		Registerer: s.reg,
 	})
@@ -35,6 +50,19 @@ func (s *Server) startRealtime() error {
 	s.realtime = sys
 	s.mux.Handle("GET /ws", h)
 	return nil
+}
+
+// busStartWait bounds how long a starting node waits for the bus's subscriber connection,
+// so that /readyz is green as soon as New returns; Redis answered a ping just before, so
+// this takes a round trip. A node whose bus is still down starts anyway (sends work
+// without Redis) and /readyz says so.
+const busStartWait = 2 * time.Second
+
+func waitHealthy(bus *cluster.Bus, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !bus.Healthy() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 var _ interface {

@@ -46,6 +46,7 @@ type Server struct {
 	verifier      *auth.Verifier
 	store         *persistence.Store
 	realtime      *actors.System // api.Poster and api.Events for REST; see realtime.go
+	bus           *cluster.Bus   // cross-node events over Redis Pub/Sub
 	receipts      *actors.Receipts
 	markers       *cluster.Markers
 
@@ -97,7 +98,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	buildInfo.Set(1)
 	reg.MustRegister(buildInfo)
 
-	s.ready = newReadiness(s.db, s.redis, s.kafkaBrokers)
+	s.ready = newReadiness(s.db, s.bus, s.kafkaBrokers)
 	s.routes()
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -1,0 +1,45 @@
+package actors
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// clusterMetrics count the cross-node side of the channel actors (the bus's own counters
+// are parley_bus_*).
+type clusterMetrics struct {
+	received        *prometheus.CounterVec // by kind: message, event, user
+	duplicates      prometheus.Counter
+	malformed       prometheus.Counter
+	held            prometheus.Gauge
+	gaps            prometheus.Counter
+	resyncs         prometheus.Counter
+	fills           prometheus.Counter
+	filled          prometheus.Counter
+	publishFailures prometheus.Counter
+	announcements   prometheus.Counter
+}
+
+func newClusterMetrics() *clusterMetrics {
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_cluster_" + name, Help: help})
+	}
+	return &clusterMetrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_cluster_received_events_total",
+			Help: "Events received from other nodes, by kind: message (new, with seq), event (edit, typing, read…), user (queue event)."},
+			[]string{"kind"}),
+		duplicates: counter("duplicates_dropped_total", "New messages from other nodes dropped because their seq was already delivered or held."),
+		malformed:  counter("malformed_payloads_total", "Bus payloads that could not be decoded."),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{Name: "parley_cluster_reorder_held_messages",
+			Help: "Messages held back in reorder buffers until the ones before them arrive."}),
+		gaps:            counter("gaps_total", "Gaps that did not close within the gap wait and were filled from PostgreSQL."),
+		resyncs:         counter("resyncs_total", "Bus resyncs (channel topic live again) answered with a fill from PostgreSQL."),
+		fills:           counter("fills_total", "Reads from PostgreSQL for gaps and resyncs (rounds)."),
+		filled:          counter("filled_messages_total", "Messages that only a PostgreSQL fill brought to this node."),
+		publishFailures: counter("publish_failures_total", "Posts to the bus that failed; the channel's latest seq is announced until one gets through."),
+		announcements:   counter("announcements_total", "Announcements of a channel's latest seq after failed posts."),
+	}
+}
+
+func (m *clusterMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.received, m.duplicates, m.malformed, m.held, m.gaps, m.resyncs,
+		m.fills, m.filled, m.publishFailures, m.announcements}
+}
