@@ -47,7 +47,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		}
 	}
 	c, _, err := Config{Scenario: "users", Connections: 40_000, SourceAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.2")}}.withDefaults()
-	if err != nil || c.Procs != 3 || c.SubsPerConn != 20 || c.Channels != 800 {
+	if err != nil || c.Procs != 3 || c.SubsPerConn != 20 || c.Channels != 4000 {
 		t.Fatalf("users 40k: procs %d subs %d channels %d: %v", c.Procs, c.SubsPerConn, c.Channels, err)
 	}
 	cases := map[string]Config{

@@ -14,9 +14,17 @@ import (
 func checkDB(ctx context.Context, url string, acks []Ack, res *CheckResult) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+	// A busy shared server may be out of connection slots for a moment: retry a while.
+	var conn *pgx.Conn
+	var err error
+	for attempt := 0; ; attempt++ {
+		if conn, err = pgx.Connect(ctx, url); err == nil {
+			break
+		}
+		if attempt == 20 || ctx.Err() != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+		sleep(ctx, time.Second)
 	}
 	defer conn.Close(context.Background())
 	const batch = 10_000

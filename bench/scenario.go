@@ -56,7 +56,8 @@ var scenarios = map[string]*scenario{
 			"fetching history and unreads now and then, 1 % reconnecting per minute",
 		defaults: func(c *Config) {
 			setInt(&c.Connections, 1000)
-			setInt(&c.Channels, max(20, c.Connections/50))
+			// Each user in 20 of C/10 channels: channels of ~200 members, a busy workspace.
+			setInt(&c.Channels, max(20, c.Connections/10))
 			setInt(&c.SubsPerConn, min(20, c.Channels))
 			setInt(&c.Senders, c.Connections)
 			setDur(&c.PostInterval, 60*time.Second)
