@@ -73,6 +73,9 @@ type chanSub struct {
 	id        string
 	replaying bool
 	pending   []*event
+	// since is the subscriber's since-seq (0 without): a client resuming on this node may
+	// already have seen, through another node, messages this node has not delivered yet.
+	since int64
 }
 
 // channelActor orders one channel on this node: group commit, fan-out, replays.
@@ -296,6 +299,9 @@ func (a *channelActor) deliver(ev *event) {
 			s.pending = append(s.pending, ev)
 			continue
 		}
+		if ev.seq > 0 && ev.seq <= s.since {
+			continue
+		}
 		if s.out.push(outItem{kind: itemTemplate, tpl: ev.tpl, a: s.id, b: ev.msgID}) {
 			n++
 		}
@@ -318,7 +324,7 @@ func (a *channelActor) subscribe(r *subscribeReq) {
 }
 
 func (a *channelActor) subscribeNow(r *subscribeReq) {
-	s := &chanSub{out: r.out, id: r.subID}
+	s := &chanSub{out: r.out, id: r.subID, since: max(r.since, 0)}
 	a.subs = append(a.subs, s)
 	if r.receipt != "" {
 		r.out.push(outItem{kind: itemReceipt, a: r.receipt})

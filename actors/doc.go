@@ -8,6 +8,8 @@
 //	REST (Poster, Events) ───────────────────────────────────────────────▶ channel actor
 //	channel actor ──RECEIPT, MESSAGE bytes──▶ session outbox ──writer goroutine──▶ socket
 //	channel actor ──user events (mentions)──▶ connection actor   (fire and forget)
+//	channel actor ──Post (committed batch)──▶ Bus ──▶ other nodes' channel actors
+//	Bus reader ──Deliver/Resync (a message)──▶ channel actor ──reorder by seq──▶ outboxes
 //
 // The rules:
 //
@@ -17,6 +19,9 @@
 //     into each subscriber's outbox, a bounded queue whose push never blocks: a full queue
 //     disconnects that one subscriber (slow-consumer) instead of slowing the channel. It may
 //     send a connection actor a message (a mention for its user), which never blocks either.
+//   - The bus's reader goroutine only sends channel actors messages (and hands user events
+//     to connection actors); a channel actor only queues posts on the bus. Neither waits on
+//     the other or on Redis (cluster_channel.go, ADR 0005).
 //   - No actor blocks on I/O inside Receive. PostgreSQL transactions, access checks and
 //     since-seq replays run in goroutines that report back to the actor with a message to
 //     ctx.Self() (or, for the connection actor, to its own PID).

@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // Node 1's Redis link is cut mid-stream while senders on every node carry on (SPEC
@@ -129,4 +133,66 @@ func readyz(t *testing.T, n *node) map[string]string {
 		t.Errorf("/readyz status %d with checks %v", resp.StatusCode, out)
 	}
 	return out
+}
+
+// A client that saw a channel up to seq N through node 1 resumes with since-seq N on node
+// 2, whose view of the channel lags (its Redis link is down, so it has not delivered up to N
+// yet): it gets every message after N once, none of those it already had, while node 2's
+// older subscriber gets the lagging ones when node 2 catches up.
+func TestResumeOnALaggingNodeGetsNothingTwice(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, clusterOptions{nodes: 2, proxied: []int{2}})
+	owner, old, mover := newUser(t, nodes[0], "owner"), newUser(t, nodes[1], "old"), newUser(t, nodes[0], "mover")
+	chans := workspace(t, nodes, owner, []*user{old, mover}, "alpha")
+	rOld := newReceiver(t, dial(t, nodes[1], old), "old@node2", chans...)
+	cMover := dial(t, nodes[0], mover)
+	rMover := newReceiver(t, cMover, "mover@node1", chans...)
+	sender := dial(t, nodes[0], owner)
+
+	var a acks
+	for k := range 5 {
+		if err := a.send(sender, chans[0], fmt.Sprintf("before/%d", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, tops := a.snapshot()
+	waitFor(t, "node 2 to be live", 10*time.Second, func() bool { return rOld.reached(tops) })
+
+	nodes[1].proxy.Stop()
+	waitFor(t, "node 2 to lose Redis", 10*time.Second, func() bool { return readyz(t, nodes[1])["redis"] == "down" })
+	for k := range 5 {
+		if err := a.send(sender, chans[0], fmt.Sprintf("lagging/%d", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, tops = a.snapshot()
+	waitFor(t, "the mover to see everything on node 1", 10*time.Second, func() bool { return rMover.reached(tops) })
+	since := tops[chans[0]]
+
+	// The mover moves to node 2 and resumes after what it has.
+	_ = cMover.Close()
+	resumed := &receiver{name: "mover@node2", max: map[int64]int64{}}
+	resumed.log.Channels = chans
+	c2 := dial(t, nodes[1], mover)
+	if _, err := c2.SubscribeFunc(actors.ChannelDestination(chans[0]), resumed.onMessage,
+		stomp.Header{Key: "since-seq", Value: strconv.FormatInt(since, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[1].proxy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 10 {
+		if err := a.send(sender, chans[0], fmt.Sprintf("after/%d", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(t, &a, []*receiver{rOld}, 20*time.Second)
+	_, tops = a.snapshot()
+	waitFor(t, "the resumed mover to catch up", 10*time.Second, func() bool { return resumed.reached(tops) })
+	log := resumed.snapshot()
+	for i, d := range log.Deliveries {
+		if d.Seq != since+1+int64(i) {
+			t.Fatalf("resumed after %d, got seqs %v", since, log.Deliveries)
+		}
+	}
 }
