@@ -67,6 +67,20 @@ type clusterState struct {
 
 	committed     int64 // highest seq committed by this actor
 	announceTimer *time.Timer
+
+	fresh []heldMsg // added since the last release, to count those held back
+}
+
+type heldMsg struct {
+	seq    int64
+	remote bool
+}
+
+func sourceLabel(remote bool) string {
+	if remote {
+		return "remote"
+	}
+	return "local"
 }
 
 // takeInterest subscribes the channel's bus topic and starts loading the baseline.
@@ -97,6 +111,7 @@ func (a *channelActor) dropInterest() {
 	a.cl.gen++
 	a.sys.met.cl.held.Sub(float64(a.cl.ord.held()))
 	a.cl.ord.reset()
+	a.cl.fresh = a.cl.fresh[:0]
 	a.cl.baseLoading, a.cl.filling, a.cl.refill = false, false, false
 	a.disarmGap()
 }
@@ -157,11 +172,14 @@ func (a *channelActor) busDelivered(m *busDelivery) {
 // hold puts a new message in the reorder buffer; remote says it came over the bus, where
 // a duplicate is worth counting.
 func (a *channelActor) hold(ev *event, remote bool) {
-	if a.cl.ord.add(ev) {
-		a.sys.met.cl.held.Inc()
-	} else if remote {
-		a.sys.met.cl.duplicates.Inc()
+	if !a.cl.ord.add(ev) {
+		if remote {
+			a.sys.met.cl.duplicates.Inc()
+		}
+		return
 	}
+	a.sys.met.cl.held.Inc()
+	a.cl.fresh = append(a.cl.fresh, heldMsg{seq: ev.seq, remote: remote})
 }
 
 // release delivers what the buffer lets go, in seq order, and watches what it holds back.
@@ -170,6 +188,14 @@ func (a *channelActor) release() {
 		a.sys.met.cl.held.Dec()
 		a.deliver(ev)
 	}
+	if a.cl.ord.known {
+		for _, h := range a.cl.fresh { // still held: an earlier seq is missing
+			if h.seq > a.cl.ord.last {
+				a.sys.met.cl.heldBack.WithLabelValues(sourceLabel(h.remote)).Inc()
+			}
+		}
+	}
+	a.cl.fresh = a.cl.fresh[:0]
 	switch {
 	case !a.cl.ord.gap():
 		a.disarmGap()

@@ -9,6 +9,7 @@ type clusterMetrics struct {
 	duplicates      prometheus.Counter
 	malformed       prometheus.Counter
 	held            prometheus.Gauge
+	heldBack        *prometheus.CounterVec // by source: local, remote
 	gaps            prometheus.Counter
 	resyncs         prometheus.Counter
 	fills           prometheus.Counter
@@ -30,6 +31,10 @@ func newClusterMetrics() *clusterMetrics {
 		malformed:  counter("malformed_payloads_total", "Bus payloads that could not be decoded."),
 		held: prometheus.NewGauge(prometheus.GaugeOpts{Name: "parley_cluster_reorder_held_messages",
 			Help: "Messages held back in reorder buffers until the ones before them arrive."}),
+		heldBack: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_cluster_reorder_held_back_total",
+			Help: "New messages that arrived before an earlier seq and waited for it in the reorder buffer, by source: local (committed here), remote (bus)."},
+			[]string{"source"}),
 		gaps:            counter("gaps_total", "Gaps that did not close within the gap wait and were filled from PostgreSQL."),
 		resyncs:         counter("resyncs_total", "Bus resyncs (channel topic live again) answered with a fill from PostgreSQL."),
 		fills:           counter("fills_total", "Reads from PostgreSQL for gaps and resyncs (rounds)."),
@@ -40,6 +45,6 @@ func newClusterMetrics() *clusterMetrics {
 }
 
 func (m *clusterMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.received, m.duplicates, m.malformed, m.held, m.gaps, m.resyncs,
+	return []prometheus.Collector{m.received, m.duplicates, m.malformed, m.held, m.heldBack, m.gaps, m.resyncs,
 		m.fills, m.filled, m.publishFailures, m.announcements}
 }
