@@ -137,6 +137,7 @@ func (c *client) onMessage(f *stomp.Frame, received time.Time) {
 			}
 		}
 	case evRead:
+		w.ctr.readEvents.Add(1)
 		if w.plan.Load.ReadEvents {
 			w.readEvent(c.key, ev, received)
 		}
@@ -196,22 +197,31 @@ func (c *client) post(channel int64) {
 	}()
 }
 
-// markRead sends /app/message.read for each channel whose highest delivered seq advanced.
-func (c *client) markRead() {
+// markRead sends /app/message.read for the channels whose highest delivered seq advanced:
+// all of them with ReadAll, else one of them at random.
+func (c *client) markRead(rng *rand.Rand) {
 	w := c.w
 	conn := c.conn.Load()
 	if conn == nil {
 		return
 	}
+	type mark struct{ ch, seq int64 }
+	var marks []mark
+	c.mu.Lock()
 	for _, ch := range c.subscriptions() {
-		seq := c.tracker.Last(ch)
-		c.mu.Lock()
-		if seq <= c.readSent[ch] {
-			c.mu.Unlock()
-			continue
+		if seq := c.tracker.Last(ch); seq > c.readSent[ch] {
+			marks = append(marks, mark{ch, seq})
 		}
-		c.readSent[ch] = seq
-		c.mu.Unlock()
+	}
+	if !w.plan.Load.ReadAll && len(marks) > 1 {
+		marks = marks[rng.IntN(len(marks)):][:1]
+	}
+	for _, m := range marks {
+		c.readSent[m.ch] = m.seq
+	}
+	c.mu.Unlock()
+	for _, m := range marks {
+		ch, seq := m.ch, m.seq
 		now := time.Now()
 		in := w.inWindow(now)
 		if w.plan.Load.ReadEvents {
@@ -338,7 +348,7 @@ func (c *client) loop(ctx context.Context, rng *rand.Rand) {
 				nextPost = now
 			}
 		case next.Equal(nextRead):
-			c.markRead()
+			c.markRead(rng)
 			nextRead = nextRead.Add(lm.ReadInterval)
 		case next.Equal(nextFetch):
 			c.fetch(ctx, rng)

@@ -28,8 +28,12 @@ type LoadModel struct {
 	// of its channels (the users model); otherwise a steady rate, round-robin over them.
 	Poisson bool
 	// ReadInterval: every client marks read, with a RECEIPT, the highest seq it has seen in
-	// each subscribed channel that advanced since its last mark. 0: never.
+	// a channel that advanced since its last mark: in every such channel with ReadAll (the
+	// receipts load), else in one of them at random, the channel the user is looking at
+	// (a read is broadcast to the channel's every member, so marking all twenty channels
+	// every interval would be a read storm no real client makes). 0: never.
 	ReadInterval time.Duration
+	ReadAll      bool
 	// RESTInterval is the mean time between a client's REST fetches (history of one of its
 	// channels, or its unreads, alternately). 0: never.
 	RESTInterval time.Duration

@@ -333,6 +333,10 @@ func (rep *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "\n          totals: %d sent, %d acknowledged, %d send errors, %d skipped, %d delivered, %d dropped, %d reconnects\n",
 		rs.Counts.Sends, rs.Counts.Acks, rs.Counts.SendErrors, rs.Counts.Skipped, rs.Counts.Deliveries, rs.Counts.Drops, rs.Counts.Reconnects)
+	if rs.Counts.ReadMarks+rs.Counts.ReadEvents+rs.Counts.RESTCalls > 0 {
+		fmt.Fprintf(&b, "          %d read marks (%d acknowledged), %d read events received, %d REST calls (%d failed)\n",
+			rs.Counts.ReadMarks, rs.Counts.ReadAcks, rs.Counts.ReadEvents, rs.Counts.RESTCalls, rs.Counts.RESTErrors)
+	}
 	for _, m := range []map[string]int64{rs.SendErrors, rs.DropErrors, rs.ReconnectErrors, rs.ServerErrors} {
 		for _, e := range topKinds(m, 5) {
 			fmt.Fprintf(&b, "          ! %s\n", e)

@@ -132,7 +132,7 @@ var scenarios = map[string]*scenario{
 		join:          true,
 		subscriptions: consecutive,
 		load: func(c *Config) LoadModel {
-			return LoadModel{ReadInterval: c.ReadInterval, ReadEvents: true}
+			return LoadModel{ReadInterval: c.ReadInterval, ReadAll: true, ReadEvents: true}
 		},
 		analyse: analyseReceipts,
 	},

@@ -97,7 +97,6 @@ func (w *worker) noteRead(user, channel, seq int64, at time.Time, in bool) {
 // readEvent times a `read` event against the mark that caused it, when that mark was sent
 // from this process.
 func (w *worker) readEvent(key int, ev event, received time.Time) {
-	w.ctr.readEvents.Add(1)
 	w.readMu.Lock()
 	n, ok := w.readSent[readKey{ev.user, ev.channel, ev.seq}]
 	w.readMu.Unlock()
