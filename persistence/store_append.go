@@ -9,14 +9,20 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// AppendMessages is the message write path (REST now, the channel actor's group commit
-// later): one transaction, two round trips of pipelined statements, whatever len(batch):
+// AppendMessages is the message write path (REST and the channel actor's group commit).
+// Whatever len(batch), it costs one round trip in the common case and two otherwise:
 //
-//  1. lock the channel row; look up clientMsgId duplicates, parents (with their thread
-//     statistics) and the users named by @mentions;
-//  2. advance channels.last_seq by the number of new messages; insert them in one multi-row
-//     statement; update thread statistics; insert mentions; advance each poster's read
-//     marker to their newest message.
+//   - fast path (store_append_fast.go): when no message replies to a thread or names
+//     anyone with @, one statement checks clientMsgId duplicates, advances
+//     channels.last_seq, inserts the messages and advances the posters' read markers, in
+//     the implicit transaction of a single round trip. It writes nothing and the general
+//     path runs instead when it finds a duplicate or cannot write (missing or archived
+//     channel, a concurrent retry);
+//   - general path: BEGIN, then lock the channel row and look up clientMsgId duplicates,
+//     parents (with their thread statistics) and the users named by @mentions, in one
+//     pipeline; then advance last_seq, insert the messages in one multi-row statement,
+//     update thread statistics, insert mentions, advance each poster's read marker and
+//     COMMIT, in a second pipeline.
 //
 // Results are in batch order. A whole-batch failure is an error (ErrNotFound: no such
 // channel; ErrArchived); a per-message rejection (ErrBadParent, a ValidationError) is that
@@ -25,28 +31,54 @@ import (
 // Duplicate set. A NewMessage with ID 0 gets a fresh id. The caller has checked that each
 // UserID may post in the channel.
 func (s *Store) AppendMessages(ctx context.Context, channelID int64, batch []NewMessage) ([]AppendResult, error) {
-	results := make([]AppendResult, len(batch))
 	if len(batch) == 0 {
-		return results, nil
+		return []AppendResult{}, nil
 	}
 	in := newAppendInput(batch)
-	var out []AppendResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		st, err := s.loadAppendState(ctx, tx, channelID, in)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
+	}
+	defer conn.Release()
+	if in.fast() {
+		out, ok, err := s.appendFast(ctx, conn.Conn(), channelID, batch, in)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
 		}
-		plan := s.planAppend(channelID, batch, in, st)
-		if err := s.writeAppend(ctx, tx, channelID, st, plan); err != nil {
-			return err
+		if ok {
+			return out, nil
 		}
-		out = plan.results
-		return nil
-	})
+	}
+	out, err := s.appendGeneral(ctx, conn.Conn(), channelID, batch, in)
 	if err != nil {
 		return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
 	}
 	return out, nil
+}
+
+// appendGeneral is the two-round-trip path: BEGIN travels with the first pipeline and
+// COMMIT with the second, so the transaction costs no round trip of its own.
+func (s *Store) appendGeneral(ctx context.Context, conn *pgx.Conn, channelID int64, batch []NewMessage, in appendInput) ([]AppendResult, error) {
+	st, err := s.loadAppendState(ctx, conn, channelID, in)
+	if err != nil {
+		rollback(ctx, conn)
+		return nil, err
+	}
+	plan := s.planAppend(channelID, batch, in, st)
+	if err := s.writeAppend(ctx, conn, channelID, st, plan); err != nil {
+		rollback(ctx, conn)
+		return nil, err
+	}
+	return plan.results, nil
+}
+
+// rollback ends a transaction that failed part way. When even that fails, the connection is
+// left in its transaction and the pool closes it on release.
+func rollback(ctx context.Context, conn *pgx.Conn) {
+	if conn.PgConn().TxStatus() == 'I' {
+		return
+	}
+	_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 }
 
 // appendInput is what the first round trip looks up, gathered from the batch.
@@ -103,6 +135,10 @@ type mentionCandidate struct {
 	member bool
 }
 
+// fast reports whether the batch can take the one-statement path: it looks nothing up
+// but clientMsgId duplicates.
+func (in appendInput) fast() bool { return len(in.parents) == 0 && len(in.usernames) == 0 }
+
 // appendState is what the first round trip found.
 type appendState struct {
 	workspaceID int64
@@ -114,9 +150,10 @@ type appendState struct {
 	users       map[string]mentionCandidate
 }
 
-func (s *Store) loadAppendState(ctx context.Context, tx pgx.Tx, channelID int64, in appendInput) (*appendState, error) {
+func (s *Store) loadAppendState(ctx context.Context, conn *pgx.Conn, channelID int64, in appendInput) (*appendState, error) {
 	st := &appendState{dups: map[dupKey]Message{}, parents: map[int64]parentInfo{}, users: map[string]mentionCandidate{}}
 	b := &pgx.Batch{}
+	b.Queue("BEGIN")
 	// The row lock orders concurrent appenders of a channel; the statements after it in
 	// this pipeline run once it is held, with fresh READ COMMITTED snapshots, so they see
 	// everything the previous holder committed.
@@ -125,8 +162,15 @@ func (s *Store) loadAppendState(ctx context.Context, tx pgx.Tx, channelID int64,
 			return row.Scan(&st.workspaceID, &st.chanType, &st.archived, &st.lastSeq)
 		})
 	if len(in.dupIDs) > 0 {
-		b.Queue(`SELECT `+messageColumns(4)+messageFrom+`
-			WHERE m.channel_id = $1 AND (m.user_id, m.client_msg_id) IN (SELECT * FROM unnest($2::bigint[], $3::text[]))`,
+		// One index probe per key whatever the statistics say. As a plain IN (…) join, the
+		// cached generic plan of a young table became a hash semi-join over every message
+		// of the channel, making each commit O(channel size). LIMIT 1 (the key is unique)
+		// keeps the planner from pulling the lateral subqueries up into joins.
+		b.Queue(`SELECT `+messageColumns(4)+`
+			FROM unnest($2::bigint[], $3::text[]) AS k(u, c)
+			CROSS JOIN LATERAL (SELECT * FROM messages
+			                    WHERE channel_id = $1 AND user_id = k.u AND client_msg_id = k.c LIMIT 1) m
+			LEFT JOIN LATERAL (SELECT reply_count, last_reply_at FROM threads WHERE root_id = m.id LIMIT 1) t ON true`,
 			channelID, in.dupUsers, in.dupIDs, 0).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
@@ -141,7 +185,9 @@ func (s *Store) loadAppendState(ctx context.Context, tx pgx.Tx, channelID int64,
 	}
 	if len(in.parents) > 0 {
 		b.Queue(`SELECT m.id, m.channel_id, m.parent_id IS NULL, COALESCE(t.reply_count, 0), COALESCE(t.participants, '{}')
-			FROM messages m LEFT JOIN threads t ON t.root_id = m.id WHERE m.id = ANY($1)`, in.parents).
+			FROM unnest($1::bigint[]) AS p(id)
+			CROSS JOIN LATERAL (SELECT id, channel_id, parent_id FROM messages WHERE id = p.id LIMIT 1) m
+			LEFT JOIN LATERAL (SELECT reply_count, participants FROM threads WHERE root_id = m.id LIMIT 1) t ON true`, in.parents).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var id int64
@@ -173,7 +219,7 @@ func (s *Store) loadAppendState(ctx context.Context, tx pgx.Tx, channelID int64,
 				return rows.Err()
 			})
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
 		}

@@ -8,13 +8,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// writeAppend is the second round trip of AppendMessages: every statement is a single
-// multi-row statement over arrays, so the number of statements does not grow with the batch.
-func (s *Store) writeAppend(ctx context.Context, tx pgx.Tx, channelID int64, st *appendState, p *appendPlan) error {
+// writeAppend is the second round trip of the general path, ending with COMMIT: every
+// statement is a single multi-row statement over arrays, so the number of statements does
+// not grow with the batch.
+func (s *Store) writeAppend(ctx context.Context, conn *pgx.Conn, channelID int64, st *appendState, p *appendPlan) error {
 	n := len(p.newMsgs)
 	if n == 0 {
+		rollback(ctx, conn) // nothing to write: only the row lock to let go
 		return nil
 	}
 	var (
@@ -67,7 +70,20 @@ func (s *Store) writeAppend(ctx context.Context, tx pgx.Tx, channelID int64, st 
 		ON CONFLICT (user_id, channel_id) DO UPDATE
 		   SET last_read_seq = GREATEST(read_receipts.last_read_seq, EXCLUDED.last_read_seq),
 		       updated_at = EXCLUDED.updated_at`, channelID, readers, marks, p.now)
-	return tx.SendBatch(ctx, b).Close()
+	queueCommit(b)
+	return conn.SendBatch(ctx, b).Close()
+}
+
+// queueCommit ends a pipeline with COMMIT. A statement that failed earlier in the pipeline
+// makes PostgreSQL skip the rest, COMMIT included, and the batch reports that error; a
+// COMMIT that answers anything but COMMIT (a transaction already aborted) is an error too.
+func queueCommit(b *pgx.Batch) {
+	b.Queue("COMMIT").Exec(func(ct pgconn.CommandTag) error {
+		if ct.String() != "COMMIT" {
+			return fmt.Errorf("commit: transaction ended with %q", ct.String())
+		}
+		return nil
+	})
 }
 
 // queueThreads upserts the statistics of every thread the batch replied to. The channel

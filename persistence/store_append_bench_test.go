@@ -1,0 +1,132 @@
+package persistence_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parley-chat/parley/persistence"
+)
+
+// BenchmarkAppendConcurrent is the group commit as the channel actors drive it: one
+// appender per channel, each with at most one AppendMessages in flight, batches of the
+// given size, content like `parley bench`'s (no mentions, a clientMsgId each). Besides
+// msgs/s it reports the CPU time the PostgreSQL backends spent per message (pg-µs/msg),
+// read from /proc when the server is local: on a shared machine that figure is far steadier
+// than wall time, and it is what bounds the node's rate when PostgreSQL shares its cores.
+func BenchmarkAppendConcurrent(b *testing.B) {
+	for _, c := range []struct{ channels, batch int }{{1, 1}, {1, 10}, {1, 100}, {8, 1}, {8, 10}, {16, 25}} {
+		b.Run(fmt.Sprintf("channels=%d/batch=%d", c.channels, c.batch), func(b *testing.B) {
+			f := newFixture(b, "alice", "bob")
+			chans := []int64{f.ch}
+			for i := 1; i < c.channels; i++ {
+				id := f.ch + int64(i)*1000
+				f.exec(b, `INSERT INTO channels (id, workspace_id, name, type, created_by) VALUES ($1, $2, $3, 'public', $4)`,
+					id, f.ws, fmt.Sprintf("c%d", i), f.users["alice"])
+				f.exec(b, `INSERT INTO channel_members (channel_id, user_id) SELECT $1, user_id FROM workspace_members WHERE workspace_id = $2`, id, f.ws)
+				chans = append(chans, id)
+			}
+			cpu := newBackendCPU(b, f.store.Pool())
+			var next atomic.Int64 // batches handed out
+			users := []int64{f.users["alice"], f.users["bob"]}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu.start()
+			var wg sync.WaitGroup
+			for w, ch := range chans {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					batch := make([]persistence.NewMessage, c.batch)
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						for j := range batch {
+							batch[j] = persistence.NewMessage{UserID: users[j%2],
+								Content:     fmt.Sprintf("pb1 %d %d %d xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", w, i, time.Now().UnixNano()),
+								ClientMsgID: fmt.Sprintf("%d-%d-%d", w, i, j)}
+						}
+						if _, err := f.store.AppendMessages(f.ctx, ch, batch); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			msgs := float64(b.N * c.batch)
+			b.ReportMetric(msgs/b.Elapsed().Seconds(), "msgs/s")
+			if d, ok := cpu.stop(); ok {
+				b.ReportMetric(float64(d.Microseconds())/msgs, "pg-µs/msg")
+			}
+		})
+	}
+}
+
+// backendCPU sums the user+system CPU time of a pool's PostgreSQL backends, from
+// /proc/<pid>/stat. It works only when the server runs on this machine and /proc is
+// readable; otherwise stop reports false.
+type backendCPU struct {
+	pids   []int
+	before time.Duration
+	ok     bool
+}
+
+func newBackendCPU(tb testing.TB, pool *pgxpool.Pool) *backendCPU {
+	tb.Helper()
+	ctx := context.Background()
+	// Hold every connection the pool may open at once, so that each backend is known.
+	var conns []*pgxpool.Conn
+	c := &backendCPU{ok: true}
+	for range pool.Config().MaxConns {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		conns = append(conns, conn)
+		var pid int
+		if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			tb.Fatal(err)
+		}
+		c.pids = append(c.pids, pid)
+	}
+	for _, conn := range conns {
+		conn.Release()
+	}
+	return c
+}
+
+func (c *backendCPU) read() time.Duration {
+	var sum time.Duration
+	for _, pid := range c.pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			c.ok = false
+			return 0
+		}
+		// Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		sum += time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+	}
+	return sum
+}
+
+func (c *backendCPU) start() { c.before = c.read() }
+
+func (c *backendCPU) stop() (time.Duration, bool) {
+	after := c.read()
+	return after - c.before, c.ok
+}

@@ -1,0 +1,84 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// appendFastSQL is the whole common-case append as one statement, run in the implicit
+// transaction of one round trip (the reply comes after the commit). Seqs travel relative to
+// the channel's last_seq before the append ($6, $12) and become absolute here, so the
+// application needs nothing from the database beforehand.
+//
+// The UPDATE's row lock orders concurrent appenders of a channel; after waiting for it, the
+// UPDATE reads the newest last_seq (READ COMMITTED re-checks the locked row), so seqs stay
+// gapless. The duplicate check reads the statement's snapshot, which may predate a
+// concurrent appender's commit: such a retry then hits the unique index instead, and the
+// caller falls back to the general path, which locks before it looks.
+const appendFastSQL = `WITH dup AS (
+	SELECT 1 FROM unnest($2::bigint[], $3::text[]) AS k(u, c)
+	CROSS JOIN LATERAL (SELECT 1 FROM messages
+	                    WHERE channel_id = $1 AND user_id = k.u AND client_msg_id = k.c LIMIT 1) d
+	LIMIT 1
+), ch AS (
+	UPDATE channels SET last_seq = last_seq + $4
+	WHERE id = $1 AND NOT archived AND NOT EXISTS (SELECT FROM dup)
+	RETURNING last_seq - $4 AS base
+), ins AS (
+	INSERT INTO messages (id, channel_id, seq, user_id, content, client_msg_id, created_at)
+	SELECT x.id, $1, ch.base + x.rel, x.u, x.content, x.cmid, $10
+	FROM ch, unnest($5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::text[]) AS x(id, rel, u, content, cmid)
+), rr AS (
+	INSERT INTO read_receipts (user_id, channel_id, last_read_seq, updated_at)
+	SELECT r.u, $1, ch.base + r.rel, $10 FROM ch, unnest($11::bigint[], $12::bigint[]) AS r(u, rel)
+	ON CONFLICT (user_id, channel_id) DO UPDATE
+	   SET last_read_seq = GREATEST(read_receipts.last_read_seq, EXCLUDED.last_read_seq),
+	       updated_at = EXCLUDED.updated_at
+)
+SELECT base FROM ch`
+
+// appendFast tries the one-statement path. ok is false, with nothing written, when the
+// batch needs the general path: a clientMsgId already stored, a missing or archived
+// channel, a concurrent retry caught by the unique index, or nothing to insert.
+func (s *Store) appendFast(ctx context.Context, conn *pgx.Conn, channelID int64, batch []NewMessage, in appendInput) (_ []AppendResult, ok bool, _ error) {
+	// Planned as if the channel were empty (seqs 1…n): the statement returns the real base.
+	st := &appendState{dups: map[dupKey]Message{}, parents: map[int64]parentInfo{}, users: map[string]mentionCandidate{}}
+	p := s.planAppend(channelID, batch, in, st)
+	n := len(p.newMsgs)
+	if n == 0 {
+		return nil, false, nil
+	}
+	ids, rels, users := make([]int64, n), make([]int64, n), make([]int64, n)
+	contents, cmids := make([]string, n), make([]*string, n)
+	for k, i := range p.newMsgs {
+		m := &p.results[i].Message
+		ids[k], rels[k], users[k], contents[k] = m.ID, m.Seq, m.UserID, m.Content
+		if m.ClientMsgID != "" {
+			cmids[k] = &m.ClientMsgID
+		}
+	}
+	readers, marks := make([]int64, 0, len(p.readers)), make([]int64, 0, len(p.readers))
+	for u, seq := range p.readers {
+		readers, marks = append(readers, u), append(marks, seq)
+	}
+	var base int64
+	err := conn.QueryRow(ctx, appendFastSQL, channelID, in.dupUsers, in.dupIDs, n,
+		ids, rels, users, contents, cmids, p.now, readers, marks).Scan(&base)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, false, nil
+	case pgCode(err) == pgUniqueViolation && pgConstraint(err) == "messages_client_msg_id":
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("append: %w", err)
+	}
+	for i := range p.results {
+		if r := &p.results[i]; r.Err == nil {
+			r.Message.Seq += base // new messages and in-batch duplicates of them
+		}
+	}
+	return p.results, true, nil
+}
