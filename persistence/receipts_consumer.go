@@ -2,10 +2,9 @@ package persistence
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,9 +81,10 @@ func (c *ReceiptConsumerConfig) backoff(attempt int) time.Duration {
 // committed only by commit, after the batch's effect is durable: a member that dies
 // before that leaves the batch to whoever takes its partitions.
 type batchReader struct {
-	r    *kafka.Reader
-	max  int
-	wait time.Duration
+	r      *kafka.Reader
+	max    int
+	wait   time.Duration
+	closed atomic.Bool
 }
 
 func newBatchReader(cfg ReceiptConsumerConfig, topic string, logger *slog.Logger) *batchReader {
@@ -132,9 +132,16 @@ func (b *batchReader) commit(ctx context.Context, msgs []kafka.Message) error {
 	return b.r.CommitMessages(ctx, msgs...)
 }
 
-func (b *batchReader) close() error { return b.r.Close() }
+// close marks the reader closed before closing it: kafka-go's FetchMessage answers io.EOF
+// both once the reader is closed and when joining the group failed on a connection the
+// broker dropped (its run error), and only the first means "stop".
+func (b *batchReader) close() error {
+	b.closed.Store(true)
+	return b.r.Close()
+}
 
-// consume runs handle on batch after batch until ctx ends or the reader is closed.
+// consume runs handle on batch after batch until ctx ends or the reader is closed; any
+// other fetch error, io.EOF included, is retried.
 // handle returns nil once the batch is durable; only then are its offsets committed. A
 // batch handle fails is handled again (the reader has moved past it in memory, so skipping
 // it would lose it until the next rebalance). A failed commit is only logged: the next
@@ -143,7 +150,7 @@ func (b *batchReader) close() error { return b.r.Close() }
 func consume(ctx context.Context, in *batchReader, logger *slog.Logger, handle func(context.Context, []kafka.Message) error) error {
 	for {
 		msgs, err := in.fetch(ctx)
-		if ctx.Err() != nil || errors.Is(err, io.EOF) {
+		if ctx.Err() != nil || in.closed.Load() {
 			return nil
 		}
 		if err != nil {

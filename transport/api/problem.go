@@ -81,6 +81,9 @@ func lookup(err error) (int, string, string) {
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "Payload too large"
 	}
+	if persistence.Unavailable(err) { // PostgreSQL unreachable: retry later, the request was fine
+		return http.StatusServiceUnavailable, CodeUnavailable, "Service unavailable"
+	}
 	return http.StatusInternalServerError, CodeInternal, "Internal server error"
 }
 
@@ -140,7 +143,7 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 			h.Set("WWW-Authenticate", "Bearer")
 		}
 	}
-	if p.Status == http.StatusTooManyRequests && h.Get("Retry-After") == "" {
+	if (p.Status == http.StatusTooManyRequests || p.Status == http.StatusServiceUnavailable) && h.Get("Retry-After") == "" {
 		h.Set("Retry-After", "1")
 	}
 	w.WriteHeader(p.Status)
