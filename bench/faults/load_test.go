@@ -1,0 +1,539 @@
+package faults
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/bench"
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// loadSpec is a scenario's steady load: senders post over STOMP (each send with a receipt,
+// pipelined), receivers subscribe to every channel and may report read markers, one
+// optional REST poster.
+type loadSpec struct {
+	senders   []*user
+	receivers []*user
+	channels  []int64
+	// rate is sends per second per sender; inflight bounds a sender's sends waiting for an
+	// answer (default 64).
+	rate     float64
+	inflight int
+	// padding is extra bytes of content per message.
+	padding int
+	// readEvery is how often a receiver marks its newest delivered seq read (0: never).
+	readEvery time.Duration
+	// restEvery is how often the REST poster (senders[0]'s user, first channel) posts (0: no
+	// REST poster).
+	restEvery time.Duration
+	// url says where clients (re)connect: given the client's index (receivers first, then
+	// senders), a WebSocket URL and the REST base URL.
+	url func(i int) (ws, base string)
+	// reconnect makes clients whose connection ends reconnect (receivers resume with
+	// since-seq); otherwise a closed sender stops and a closed receiver is left as it is.
+	reconnect bool
+	// answerTimeout bounds the wait for one RECEIPT (default 30 s).
+	answerTimeout time.Duration
+}
+
+type outcome int
+
+const (
+	acked      outcome = iota // RECEIPT or 201
+	refused                   // ERROR naming the receipt, or a REST error status
+	unanswered                // the connection ended or the wait timed out
+)
+
+// sendRecord is one send and what became of it.
+type sendRecord struct {
+	cmid     string // clientMsgId: unique in the test, so PostgreSQL can be asked about it
+	channel  int64
+	rest     bool
+	start    time.Time
+	answered time.Time
+	result   outcome
+	code     string // ERROR code header, or the problem+json code
+	detail   string // ERROR message header, or status and content type
+	id, seq  int64
+}
+
+// receiver is one subscribed client's delivery log, kept raw for bench.CheckLogs.
+type receiver struct {
+	idx int
+	u   *user
+
+	mu         sync.Mutex
+	cli        *stomp.Client
+	log        bench.ReceiverLog
+	last       map[int64]int64 // highest seq delivered per channel
+	marked     map[int64]int64 // highest seq whose read marker was acknowledged
+	latencies  []time.Duration // send → deliver, client clocks only
+	errs       []*stomp.Frame  // ERROR frames that answered no receipt
+	closeErr   []error         // why each connection ended
+	reconnects int
+}
+
+// load runs a loadSpec until stop.
+type load struct {
+	t    *testing.T
+	spec loadSpec
+
+	mu         sync.Mutex
+	sends      []sendRecord
+	receivers  []*receiver
+	readAcks   int
+	readFails  map[string]int // by ERROR code
+	senderErrs []*stomp.Frame // ERROR frames senders got that answered no receipt
+	connectErr map[string]int // failed (re)connects, by error
+
+	stopping  chan struct{}
+	senders   sync.WaitGroup
+	readers   sync.WaitGroup
+	inflight  sync.WaitGroup
+	sendStart time.Time
+}
+
+func startLoad(t *testing.T, spec loadSpec) *load {
+	t.Helper()
+	if spec.inflight == 0 {
+		spec.inflight = 64
+	}
+	if spec.answerTimeout == 0 {
+		spec.answerTimeout = 30 * time.Second
+	}
+	l := &load{t: t, spec: spec, stopping: make(chan struct{}), readFails: map[string]int{}, connectErr: map[string]int{}}
+	for i, u := range spec.receivers {
+		r := &receiver{idx: i, u: u, last: map[int64]int64{}, marked: map[int64]int64{}}
+		r.log.Channels = spec.channels
+		if err := l.connectReceiver(r); err != nil {
+			t.Fatalf("receiver %s: %v", u.name, err)
+		}
+		l.receivers = append(l.receivers, r)
+		if spec.readEvery > 0 || spec.reconnect {
+			l.readers.Add(1)
+			go l.tendReceiver(r)
+		}
+	}
+	l.sendStart = time.Now()
+	for i, u := range spec.senders {
+		cli, err := l.dial(len(spec.receivers)+i, u, nil)
+		if err != nil {
+			t.Fatalf("sender %s: %v", u.name, err)
+		}
+		l.senders.Add(1)
+		go l.runSender(i, u, cli)
+	}
+	if spec.restEvery > 0 {
+		l.senders.Add(1)
+		go l.runREST(spec.senders[0])
+	}
+	return l
+}
+
+func (l *load) dial(i int, u *user, onError func(*stomp.Frame)) (*stomp.Client, error) {
+	ws, _ := l.spec.url(i)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return stomp.Dial(ctx, ws, stomp.ClientOptions{
+		Token: u.token, OnError: onError,
+		// The server's 10 s heart-beat: a node killed without a FIN is found within 20 s.
+		HeartBeat: stomp.HeartBeat{Send: 5 * time.Second, Recv: 5 * time.Second},
+	})
+}
+
+// connectReceiver dials and subscribes r to every channel, from its last delivered seq when
+// it has one (since-seq), and returns once every subscription is live.
+func (l *load) connectReceiver(r *receiver) error {
+	cli, err := l.dial(r.idx, r.u, func(f *stomp.Frame) {
+		r.mu.Lock()
+		r.errs = append(r.errs, f)
+		r.mu.Unlock()
+	})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	resume := r.cli != nil
+	r.cli = cli
+	r.mu.Unlock()
+	for _, c := range l.spec.channels {
+		var hs []stomp.Header
+		if resume {
+			r.mu.Lock()
+			since := r.last[c]
+			r.mu.Unlock()
+			hs = append(hs, stomp.Header{Key: "since-seq", Value: itoa(since)})
+		}
+		ch := c
+		_, err := cli.SubscribeFunc("/topic/channel."+itoa(c), func(f *stomp.Frame, at time.Time) {
+			r.deliver(ch, f, at)
+		}, hs...)
+		if err != nil {
+			cli.Close()
+			return fmt.Errorf("subscribe to channel %d: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// deliver runs on the client's read goroutine.
+func (r *receiver) deliver(channel int64, f *stomp.Frame, at time.Time) {
+	seq, err := strconv.ParseInt(f.Value("seq"), 10, 64)
+	if err != nil || seq <= 0 {
+		return // an event that is not a new message (read, typing…)
+	}
+	id, _ := strconv.ParseInt(f.Value(stomp.HdrMessageID), 10, 64)
+	var lat time.Duration
+	if sent, ok := sentAt(f.Body); ok {
+		lat = at.Sub(sent)
+	}
+	r.mu.Lock()
+	r.log.Deliveries = append(r.log.Deliveries, bench.Delivery{Channel: channel, Seq: seq, MessageID: id})
+	r.last[channel] = max(r.last[channel], seq)
+	if lat > 0 {
+		r.latencies = append(r.latencies, lat)
+	}
+	r.mu.Unlock()
+}
+
+// sentAt finds the send time the sender wrote at the start of the content ("t<unix nanos> ").
+func sentAt(body []byte) (time.Time, bool) {
+	s := string(body)
+	i := strings.Index(s, `"content":"t`)
+	if i < 0 {
+		return time.Time{}, false
+	}
+	s = s[i+len(`"content":"t`):]
+	j := strings.IndexByte(s, ' ')
+	if j < 0 {
+		return time.Time{}, false
+	}
+	ns, err := strconv.ParseInt(s[:j], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
+}
+
+// tendReceiver marks reads every readEvery and reconnects the receiver when asked to.
+func (l *load) tendReceiver(r *receiver) {
+	defer l.readers.Done()
+	every := l.spec.readEvery
+	if every == 0 {
+		every = 100 * time.Millisecond
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.stopping:
+			return
+		case <-tick.C:
+		}
+		r.mu.Lock()
+		cli := r.cli
+		r.mu.Unlock()
+		if cli.Err() != nil {
+			if !l.spec.reconnect {
+				continue
+			}
+			r.mu.Lock()
+			r.closeErr = append(r.closeErr, cli.Err())
+			r.mu.Unlock()
+			if err := l.connectReceiver(r); err != nil {
+				l.countConnectErr(err)
+				continue
+			}
+			r.mu.Lock()
+			r.reconnects++
+			r.mu.Unlock()
+			continue
+		}
+		if l.spec.readEvery > 0 {
+			l.markReads(r, cli)
+		}
+	}
+}
+
+func (l *load) markReads(r *receiver, cli *stomp.Client) {
+	for _, c := range l.spec.channels {
+		r.mu.Lock()
+		seq, done := r.last[c], r.marked[c]
+		r.mu.Unlock()
+		if seq <= done {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := cli.SendWithReceipt(ctx, "/app/message.read", []byte(`{"channelId":"`+itoa(c)+`","seq":`+itoa(seq)+`}`))
+		cancel()
+		l.mu.Lock()
+		if err == nil {
+			l.readAcks++
+		} else {
+			l.readFails[errCode(err)]++
+		}
+		l.mu.Unlock()
+		if err == nil {
+			r.mu.Lock()
+			r.marked[c] = max(r.marked[c], seq)
+			r.mu.Unlock()
+		}
+	}
+}
+
+// markFinal marks every receiver's newest delivered seq read, retrying until acknowledged
+// or d passes: the markers the test then expects in PostgreSQL.
+func (l *load) markFinal(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for _, r := range l.receivers {
+		for time.Now().Before(deadline) {
+			r.mu.Lock()
+			cli := r.cli
+			r.mu.Unlock()
+			l.markReads(r, cli)
+			r.mu.Lock()
+			behind := false
+			for _, c := range l.spec.channels {
+				behind = behind || r.marked[c] < r.last[c]
+			}
+			r.mu.Unlock()
+			if !behind {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+func (l *load) countConnectErr(err error) {
+	l.mu.Lock()
+	l.connectErr[shortErr(err)]++
+	l.mu.Unlock()
+}
+
+func errCode(err error) string {
+	var se *stomp.ServerError
+	if errors.As(err, &se) {
+		return se.Frame.Value("code")
+	}
+	return shortErr(err)
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	return s
+}
+
+// runSender posts at spec.rate round-robin over the channels, each send in its own
+// goroutine (at most spec.inflight waiting), until stop.
+func (l *load) runSender(i int, u *user, cli *stomp.Client) {
+	defer l.senders.Done()
+	sem := make(chan struct{}, l.spec.inflight)
+	interval := time.Duration(float64(time.Second) / l.spec.rate)
+	next := time.Now()
+	for n := 0; ; n++ {
+		next = next.Add(interval)
+		select {
+		case <-l.stopping:
+			return
+		case <-time.After(time.Until(next)):
+		}
+		if cli.Err() != nil {
+			if !l.spec.reconnect {
+				return
+			}
+			c, err := l.dial(len(l.spec.receivers)+i, u, nil)
+			if err != nil {
+				l.countConnectErr(err)
+				continue
+			}
+			cli = c
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-l.stopping:
+			return
+		}
+		rec := sendRecord{
+			cmid:    fmt.Sprintf("s%d-%d", i, n),
+			channel: l.spec.channels[n%len(l.spec.channels)],
+		}
+		l.inflight.Add(1)
+		go func() {
+			defer func() { <-sem; l.inflight.Done() }()
+			l.sendOne(cli, rec)
+		}()
+	}
+}
+
+func (l *load) content(cmid string) string {
+	return "t" + strconv.FormatInt(time.Now().UnixNano(), 10) + " " + cmid + " " + strings.Repeat("x", l.spec.padding)
+}
+
+func (l *load) sendOne(cli *stomp.Client, rec sendRecord) {
+	body := fmt.Sprintf(`{"channelId":"%d","content":%q,"clientMsgId":%q}`, rec.channel, l.content(rec.cmid), rec.cmid)
+	ctx, cancel := context.WithTimeout(context.Background(), l.spec.answerTimeout)
+	defer cancel()
+	rec.start = time.Now()
+	f, err := cli.SendWithReceipt(ctx, "/app/message.send", []byte(body))
+	rec.answered = time.Now()
+	var se *stomp.ServerError
+	switch {
+	case err == nil:
+		rec.result = acked
+		rec.id, _ = strconv.ParseInt(f.Value(stomp.HdrMessageID), 10, 64)
+		rec.seq, _ = strconv.ParseInt(f.Value("seq"), 10, 64)
+	case errors.As(err, &se):
+		rec.result, rec.code, rec.detail = refused, se.Frame.Value("code"), se.Frame.Value(stomp.HdrMessage)
+	default:
+		rec.result, rec.detail = unanswered, shortErr(err)
+	}
+	l.record(rec)
+}
+
+func (l *load) record(rec sendRecord) {
+	l.mu.Lock()
+	l.sends = append(l.sends, rec)
+	l.mu.Unlock()
+}
+
+// runREST posts over REST every restEvery to the first channel.
+func (l *load) runREST(u *user) {
+	defer l.senders.Done()
+	tick := time.NewTicker(l.spec.restEvery)
+	defer tick.Stop()
+	c := l.spec.channels[0]
+	for n := 0; ; n++ {
+		select {
+		case <-l.stopping:
+			return
+		case <-tick.C:
+		}
+		_, base := l.spec.url(0)
+		rec := sendRecord{cmid: fmt.Sprintf("rest-%d", n), channel: c, rest: true, start: time.Now()}
+		ctx, cancel := context.WithTimeout(context.Background(), l.spec.answerTimeout)
+		r, err := call(ctx, http.MethodPost, base+"/api/channels/"+itoa(c)+"/messages", u.token,
+			map[string]string{"content": l.content(rec.cmid), "clientMsgId": rec.cmid})
+		cancel()
+		rec.answered = time.Now()
+		switch {
+		case err != nil:
+			rec.result, rec.detail = unanswered, shortErr(err)
+		case r.status == http.StatusCreated:
+			var m struct {
+				ID  string `json:"id"`
+				Seq int64  `json:"seq"`
+			}
+			_ = json.Unmarshal(r.body, &m)
+			rec.result, rec.seq = acked, m.Seq
+			rec.id, _ = strconv.ParseInt(m.ID, 10, 64)
+		default:
+			rec.result, rec.code = refused, r.problemCode()
+			rec.detail = fmt.Sprintf("%d %s", r.status, r.contentType)
+		}
+		l.record(rec)
+	}
+}
+
+// stop ends the load: no new sends, every send answered (or timed out), receivers left
+// connected (close closes them).
+func (l *load) stop() {
+	select {
+	case <-l.stopping:
+		return
+	default:
+	}
+	close(l.stopping)
+	l.senders.Wait()
+	l.inflight.Wait()
+	l.readers.Wait()
+}
+
+// close disconnects every receiver.
+func (l *load) close() {
+	l.stop()
+	for _, r := range l.receivers {
+		r.mu.Lock()
+		cli := r.cli
+		r.mu.Unlock()
+		_ = cli.Close()
+	}
+}
+
+// records returns a copy of the send records.
+func (l *load) records() []sendRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]sendRecord(nil), l.sends...)
+}
+
+// acks are the acknowledged sends in the checker's form.
+func acksOf(recs []sendRecord) []bench.Ack {
+	var out []bench.Ack
+	for _, r := range recs {
+		if r.result == acked {
+			out = append(out, bench.Ack{Channel: r.channel, Seq: r.seq, MessageID: r.id})
+		}
+	}
+	return out
+}
+
+// settle waits up to d for every receiver still connected to have every acknowledged seq.
+func (l *load) settle(d time.Duration) bool {
+	top := map[int64]int64{}
+	for _, a := range acksOf(l.records()) {
+		top[a.Channel] = max(top[a.Channel], a.Seq)
+	}
+	return waitFor(d, func() bool {
+		for _, r := range l.receivers {
+			r.mu.Lock()
+			gone := r.cli.Err() != nil && !l.spec.reconnect
+			ok := gone
+			if !gone {
+				ok = true
+				for c, s := range top {
+					ok = ok && r.last[c] >= s
+				}
+			}
+			r.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// logs are the receivers' delivery logs for bench.CheckLogs; dropped marks receivers the
+// caller knows left early.
+func (l *load) logs(dropped func(*receiver) bool) []bench.ReceiverLog {
+	var out []bench.ReceiverLog
+	for _, r := range l.receivers {
+		r.mu.Lock()
+		lg := bench.ReceiverLog{Channels: r.log.Channels, Deliveries: append([]bench.Delivery(nil), r.log.Deliveries...)}
+		r.mu.Unlock()
+		if dropped != nil {
+			lg.Dropped = dropped(r)
+		}
+		out = append(out, lg)
+	}
+	return out
+}
+
+// latencies are every receiver's send→deliver latencies delivered in [from, to).
+func (r *receiver) latencySnapshot() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]time.Duration(nil), r.latencies...)
+}
