@@ -49,6 +49,8 @@ type node struct {
 	url   string // http://127.0.0.1:port
 	reg   *prometheus.Registry
 	proxy *toxiproxy.Proxy // between the node and Redis, when asked for
+	rdb   *redis.Client    // the test's own client on the real Redis
+	bus   string           // the cluster's bus topic prefix
 }
 
 type clusterOptions struct {
@@ -62,7 +64,7 @@ type clusterOptions struct {
 func startCluster(t *testing.T, opts clusterOptions) []*node {
 	t.Helper()
 	db := pgtest.NewDatabase(t)
-	_, prefix := redistest.Client(t)
+	rdb, prefix := redistest.Client(t)
 	ctx := context.Background()
 	kafka, err := persistence.StartEmbeddedKafka(ctx, persistence.EmbeddedKafkaConfig{})
 	if err != nil {
@@ -75,7 +77,7 @@ func startCluster(t *testing.T, opts clusterOptions) []*node {
 	}
 	var nodes []*node
 	for i := 1; i <= opts.nodes; i++ {
-		n := &node{id: i, reg: prometheus.NewRegistry()}
+		n := &node{id: i, reg: prometheus.NewRegistry(), rdb: rdb, bus: prefix + "bus:"}
 		redisAddr := redistest.Addr()
 		for _, p := range opts.proxied {
 			if p == i {
@@ -96,7 +98,7 @@ func startCluster(t *testing.T, opts clusterOptions) []*node {
 		cfg.KafkaBrokers = kafka.Addrs()
 		cfg.DrainTimeout = 10 * time.Second
 		cfg.Bus = cluster.BusConfig{
-			TopicPrefix:    prefix + "bus:",
+			TopicPrefix:    n.bus,
 			PublishTimeout: 300 * time.Millisecond,
 			ConnectTimeout: time.Second,
 			PingInterval:   150 * time.Millisecond,
@@ -158,6 +160,16 @@ line:
 		}
 	}
 	return sum
+}
+
+// waitTopic waits until Redis counts at least subs subscribers of a bus topic
+// ("c:<channel>" or "u:<user>"): from then on a publish reaches them.
+func waitTopic(t *testing.T, n *node, topic string, subs int64) {
+	t.Helper()
+	waitFor(t, "subscribers of "+topic, 10*time.Second, func() bool {
+		m, err := n.rdb.PubSubNumSub(context.Background(), n.bus+topic).Result()
+		return err == nil && m[n.bus+topic] >= subs
+	})
 }
 
 // user is a test user with a token valid on every node (they share the dev secret).

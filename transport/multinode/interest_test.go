@@ -30,6 +30,10 @@ func TestNodeWithoutSubscriberReceivesNoChannelTraffic(t *testing.T) {
 	received := func(n *node) float64 {
 		return n.metric(t, "parley_bus_received_messages_total", `interest="channel"`)
 	}
+	// Redis confirmed the channel's topic on nodes 1 and 2 (the resync that follows).
+	waitFor(t, "the channel's topic live on nodes 1 and 2", 10*time.Second, func() bool {
+		return nodes[0].metric(t, "parley_cluster_resyncs_total") >= 1 && nodes[1].metric(t, "parley_cluster_resyncs_total") >= 1
+	})
 	var a acks
 	for k := range 20 {
 		c := c1
@@ -50,9 +54,9 @@ func TestNodeWithoutSubscriberReceivesNoChannelTraffic(t *testing.T) {
 
 	// Node 2's only subscriber leaves: the node unsubscribes the topic and keeps only the
 	// queue topic of listener2, whose session stays open.
-	if got := nodes[1].metric(t, "parley_bus_subscribed_topics"); got != 2 {
-		t.Fatalf("node 2 holds %g topics, want 2 (the channel, listener2's queues)", got)
-	}
+	waitFor(t, "node 2 to hold 2 topics (the channel, listener2's queues)", 10*time.Second, func() bool {
+		return nodes[1].metric(t, "parley_bus_subscribed_topics") == 2
+	})
 	if err := r2.unsubscribe(); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +105,8 @@ func TestUserAndChannelEventsCrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitTopic(t, nodes[0], "u:"+strconv.FormatInt(bob.id, 10), 1) // bob's queues, node 2
+	waitTopic(t, nodes[0], "c:"+cid, 1)                           // the channel, node 1
 
 	var a acks
 	if err := a.send(ca, chans[0], "hello @bob"); err != nil {

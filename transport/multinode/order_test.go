@@ -2,6 +2,7 @@ package multinode_test
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,10 @@ func TestThreeNodesEveryReceiverGetsEveryMessageInSeqOrder(t *testing.T) {
 	for i, u := range listeners {
 		n := nodes[i%3]
 		rs = append(rs, newReceiver(t, dial(t, n, u), fmt.Sprintf("%s@node%d", u.name, n.id), chans...))
+	}
+
+	for _, ch := range chans {
+		waitTopic(t, nodes[0], "c:"+strconv.FormatInt(ch, 10), 3)
 	}
 
 	// Each sender connection runs two streams, alternating channels: 12 concurrent streams

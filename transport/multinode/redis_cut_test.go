@@ -88,6 +88,14 @@ func TestRedisCutMidStreamLosesNothing(t *testing.T) {
 			t.Fatalf("send on node 1 during the cut: %v", err)
 		}
 	}
+	// A post still in flight when Redis returns may get through late (go-redis retries
+	// within PublishTimeout), which would reveal the tail without an announcement. Posts
+	// go out in order and each failed announcement schedules the next, so a few rounds of
+	// failed announcements after the tail mean the tail's own posts have failed.
+	announced := nodes[0].metric(t, "parley_cluster_announcements_total")
+	waitFor(t, "failed announcements after the tail", 10*time.Second, func() bool {
+		return nodes[0].metric(t, "parley_cluster_announcements_total") >= announced+4
+	})
 	if readyz(t, nodes[0])["redis"] != "down" {
 		t.Fatal("Redis came back before the tail was sent")
 	}
