@@ -46,6 +46,8 @@ func serveFlags(cfg *transport.Config, logOpts *logOptions) *envFlags {
 	f.duration(&rt.HeartBeat.Send, "heartbeat", "PARLEY_HEARTBEAT", actors.DefaultHeartBeat, "STOMP heart-beat interval offered both ways; a silent peer is dropped after 2x its interval")
 	f.integer(&rt.MaxBatch, "max-batch", "PARLEY_MAX_BATCH", actors.DefaultMaxBatch, "most messages one group-commit transaction writes (messages)")
 	f.duration(&rt.ChannelIdle, "channel-idle", "PARLEY_CHANNEL_IDLE", actors.DefaultChannelIdle, "how long an idle channel actor with no subscribers lives")
+	f.duration(&rt.GapWait, "gap-wait", "PARLEY_GAP_WAIT", actors.DefaultGapWait, "how long messages from other nodes wait behind a missing seq before it is read from PostgreSQL")
+	f.duration(&rt.AnnounceInterval, "announce-interval", "PARLEY_ANNOUNCE_INTERVAL", actors.DefaultAnnounceInterval, "after a failed publish to the bus, how often a channel announces its latest seq until one gets through")
 	logOpts.register(f)
 	return f
 }
