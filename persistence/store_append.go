@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -240,6 +241,22 @@ type appendPlan struct {
 	mentions []Mention
 	readers  map[int64]int64 // poster → newest seq
 	now      time.Time
+}
+
+// readerMarks is readers as two arrays, in user order: every writer of read_receipts that
+// locks several rows in one statement should lock them in one order, or two of them can
+// deadlock.
+func (p *appendPlan) readerMarks() (users, seqs []int64) {
+	users = make([]int64, 0, len(p.readers))
+	for u := range p.readers {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	seqs = make([]int64, len(users))
+	for i, u := range users {
+		seqs[i] = p.readers[u]
+	}
+	return users, seqs
 }
 
 type threadUpdate struct {

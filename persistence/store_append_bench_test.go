@@ -2,6 +2,7 @@ package persistence_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -23,17 +24,10 @@ import (
 // read from /proc when the server is local: on a shared machine that figure is far steadier
 // than wall time, and it is what bounds the node's rate when PostgreSQL shares its cores.
 func BenchmarkAppendConcurrent(b *testing.B) {
-	for _, c := range []struct{ channels, batch int }{{1, 1}, {1, 10}, {1, 100}, {8, 1}, {8, 10}, {16, 25}} {
+	for _, c := range []struct{ channels, batch int }{{1, 1}, {1, 10}, {1, 100}, {16, 1}, {16, 10}, {64, 1}} {
 		b.Run(fmt.Sprintf("channels=%d/batch=%d", c.channels, c.batch), func(b *testing.B) {
 			f := newFixture(b, "alice", "bob")
-			chans := []int64{f.ch}
-			for i := 1; i < c.channels; i++ {
-				id := f.ch + int64(i)*1000
-				f.exec(b, `INSERT INTO channels (id, workspace_id, name, type, created_by) VALUES ($1, $2, $3, 'public', $4)`,
-					id, f.ws, fmt.Sprintf("c%d", i), f.users["alice"])
-				f.exec(b, `INSERT INTO channel_members (channel_id, user_id) SELECT $1, user_id FROM workspace_members WHERE workspace_id = $2`, id, f.ws)
-				chans = append(chans, id)
-			}
+			chans := append([]int64{f.ch}, f.addChannels(b, c.channels-1)...)
 			cpu := newBackendCPU(b, f.store.Pool())
 			var next atomic.Int64 // batches handed out
 			users := []int64{f.users["alice"], f.users["bob"]}
@@ -66,6 +60,56 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 			wg.Wait()
 			b.StopTimer()
 			msgs := float64(b.N * c.batch)
+			b.ReportMetric(msgs/b.Elapsed().Seconds(), "msgs/s")
+			if d, ok := cpu.stop(); ok {
+				b.ReportMetric(float64(d.Microseconds())/msgs, "pg-µs/msg")
+			}
+		})
+	}
+}
+
+// BenchmarkAppendBatches is the node-wide group commit prototype: committers each own a
+// share of the channels and write one message per channel per transaction through
+// AppendBatches (op = one transaction). Compare with BenchmarkAppendConcurrent at the same
+// channel count and batch=1, where every channel commits on its own.
+func BenchmarkAppendBatches(b *testing.B) {
+	for _, c := range []struct{ channels, committers int }{{16, 1}, {16, 2}, {64, 1}, {64, 2}} {
+		b.Run(fmt.Sprintf("channels=%d/committers=%d", c.channels, c.committers), func(b *testing.B) {
+			f := newFixture(b, "alice", "bob")
+			chans := append([]int64{f.ch}, f.addChannels(b, c.channels-1)...)
+			cpu := newBackendCPU(b, f.store.Pool())
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu.start()
+			var wg sync.WaitGroup
+			per := c.channels / c.committers
+			for w := range c.committers {
+				mine := chans[w*per : (w+1)*per]
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					bs := make([]persistence.ChannelBatch, len(mine))
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						for k, ch := range mine {
+							bs[k] = persistence.ChannelBatch{ChannelID: ch, Messages: []persistence.NewMessage{{UserID: f.users["alice"],
+								Content:     fmt.Sprintf("pb1 %d %d %d xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", k, i, time.Now().UnixNano()),
+								ClientMsgID: fmt.Sprintf("%d-%d", w, i)}}}
+						}
+						if _, errs := f.store.AppendBatches(f.ctx, bs); errors.Join(errs...) != nil {
+							b.Error(errors.Join(errs...))
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			msgs := float64(b.N * per)
 			b.ReportMetric(msgs/b.Elapsed().Seconds(), "msgs/s")
 			if d, ok := cpu.stop(); ok {
 				b.ReportMetric(float64(d.Microseconds())/msgs, "pg-µs/msg")

@@ -60,10 +60,7 @@ func (s *Store) appendFast(ctx context.Context, conn *pgx.Conn, channelID int64,
 			cmids[k] = &m.ClientMsgID
 		}
 	}
-	readers, marks := make([]int64, 0, len(p.readers)), make([]int64, 0, len(p.readers))
-	for u, seq := range p.readers {
-		readers, marks = append(readers, u), append(marks, seq)
-	}
+	readers, marks := p.readerMarks()
 	var base int64
 	err := conn.QueryRow(ctx, appendFastSQL, channelID, in.dupUsers, in.dupIDs, n,
 		ids, rels, users, contents, cmids, p.now, readers, marks).Scan(&base)

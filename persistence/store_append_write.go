@@ -61,10 +61,7 @@ func (s *Store) writeAppend(ctx context.Context, conn *pgx.Conn, channelID int64
 	if len(p.mentions) > 0 {
 		queueMentions(b, p.mentions, p.now)
 	}
-	readers, marks := make([]int64, 0, len(p.readers)), make([]int64, 0, len(p.readers))
-	for u, seq := range p.readers {
-		readers, marks = append(readers, u), append(marks, seq)
-	}
+	readers, marks := p.readerMarks()
 	b.Queue(`INSERT INTO read_receipts (user_id, channel_id, last_read_seq, updated_at)
 		SELECT u, $1, s, $4 FROM unnest($2::bigint[], $3::bigint[]) AS x(u, s)
 		ON CONFLICT (user_id, channel_id) DO UPDATE
