@@ -20,6 +20,17 @@ build:
 test: npm lint
 	$(GO) test $(RACE) -timeout 20m $(TESTFLAGS) ./...
 
+# Every fuzz target for FUZZTIME each (default 10 s), starting from the corpora committed
+# under each package's testdata/fuzz. A failing input is written there: commit it with the fix.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := FuzzDecoder:./transport/stomp FuzzVerify:./transport/auth FuzzDecodeBody:./transport/api FuzzSendBodies:./actors
+.PHONY: fuzz
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t%%:*} in $${t#*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz="^$${t%%:*}$$" -fuzztime=$(FUZZTIME) $${t#*:} || exit 1; \
+	done
+
 npm:
 	@for d in $$(find . -name package-lock.json -not -path '*/node_modules/*' -printf '%h\n'); do \
 		echo "npm ci in $$d"; (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
