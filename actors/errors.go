@@ -40,8 +40,17 @@ const (
 	maxErrorDetailBytes    = 512
 )
 
+// CodedError is an error that names its own ERROR code: a limit enforced outside this
+// package (the transport's token expiry and connection cap). Its text is shown to the client.
+type CodedError struct{ Code, Text string }
+
+func (e *CodedError) Error() string { return e.Text }
+
 // errorCode is the stable code of err.
 func errorCode(err error) string {
+	if ce, ok := errors.AsType[*CodedError](err); ok {
+		return ce.Code
+	}
 	switch {
 	case errors.Is(err, ErrShuttingDown):
 		return codeShuttingDown
@@ -64,6 +73,9 @@ func errorDetail(err error) string {
 	case errors.Is(err, ErrShuttingDown), errors.Is(err, ErrSlowConsumer),
 		errors.Is(err, ErrTooManySubscriptions), errors.Is(err, ErrUnknownDestination),
 		errors.Is(err, ErrProtocol):
+		return err.Error()
+	}
+	if _, ok := errors.AsType[*CodedError](err); ok {
 		return err.Error()
 	}
 	return api.Detail(err)

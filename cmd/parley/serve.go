@@ -37,6 +37,7 @@ func serveFlags(cfg *transport.Config, logOpts *logOptions) *envFlags {
 	f.duration(&cfg.DrainTimeout, "drain-timeout", "PARLEY_DRAIN_TIMEOUT", d.DrainTimeout, "graceful shutdown budget: in-flight sends finish, buffers flush")
 	rt, wsc := &cfg.Realtime, &cfg.WebSocket
 	f.integer(&wsc.MaxFrameBytes, "max-frame-bytes", "PARLEY_MAX_FRAME_BYTES", ws.DefaultMaxFrameBytes, "largest WebSocket/STOMP frame accepted (bytes)")
+	f.integer(&wsc.MaxConnectionsPerUser, "max-connections-per-user", "PARLEY_MAX_CONNECTIONS_PER_USER", ws.DefaultMaxConnectionsPerUser, "STOMP sessions one user may hold on this node; the next CONNECT gets ERROR too_many_connections")
 	f.integer(&wsc.SocketSendBuffer, "socket-send-buffer", "PARLEY_SOCKET_SEND_BUFFER", 0, "kernel send buffer per socket (bytes); 0: kernel autotuning")
 	f.float(&rt.SendRate, "send-rate", "PARLEY_SEND_RATE", actors.DefaultSendRate, "sustained SEND frames per second per connection")
 	f.integer(&rt.SendBurst, "send-burst", "PARLEY_SEND_BURST", actors.DefaultSendBurst, "SEND frames a connection may send at once above --send-rate")

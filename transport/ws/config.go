@@ -36,6 +36,9 @@ type Config struct {
 	// what a client that stops reading can pin in the kernel before its outbound queue
 	// fills. 0 leaves the kernel's autotuning (up to several MiB per socket).
 	SocketSendBuffer int
+	// MaxConnectionsPerUser caps one user's sessions on this node; the next CONNECT gets
+	// ERROR too_many_connections. Default 20.
+	MaxConnectionsPerUser int
 }
 
 // Defaults of Config.
@@ -44,6 +47,8 @@ const (
 	DefaultReadBufferSize   = 2 << 10
 	DefaultConnectTimeout   = 10 * time.Second
 	DefaultHandshakeTimeout = 5 * time.Second
+	// DefaultMaxConnectionsPerUser: tabs, devices and reconnects overlapping, with room.
+	DefaultMaxConnectionsPerUser = 20
 )
 
 func (c Config) withDefaults() Config {
@@ -59,6 +64,9 @@ func (c Config) withDefaults() Config {
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
+	if c.MaxConnectionsPerUser == 0 {
+		c.MaxConnectionsPerUser = DefaultMaxConnectionsPerUser
+	}
 	return c
 }
 
@@ -72,6 +80,9 @@ func (c Config) validate() error {
 	}
 	if c.SocketSendBuffer < 0 {
 		errs = append(errs, fmt.Errorf("ws: SocketSendBuffer %d is negative", c.SocketSendBuffer))
+	}
+	if c.MaxConnectionsPerUser < 1 {
+		errs = append(errs, fmt.Errorf("ws: MaxConnectionsPerUser %d is below 1", c.MaxConnectionsPerUser))
 	}
 	if c.ConnectTimeout <= 0 || c.HandshakeTimeout <= 0 {
 		errs = append(errs, errors.New("ws: timeouts must be positive"))

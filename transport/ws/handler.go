@@ -32,6 +32,7 @@ type Handler struct {
 	users    Users
 	log      *slog.Logger
 	upgrader ws.HTTPUpgrader
+	conns    *userConns
 }
 
 // Subprotocols the server speaks, all answered with STOMP 1.2.
@@ -50,7 +51,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Handler{
-		cfg: cfg, sessions: deps.Sessions, verify: deps.Verifier, users: deps.Users,
+		cfg: cfg, sessions: deps.Sessions, verify: deps.Verifier, users: deps.Users, conns: newUserConns(cfg.MaxConnectionsPerUser),
 		log: deps.Logger.With("component", "ws"),
 		upgrader: ws.HTTPUpgrader{
 			Timeout:  cfg.HandshakeTimeout,
@@ -120,16 +121,16 @@ func (r *earlyReader) Read(p []byte) (int, error) {
 
 // connect authenticates a CONNECT/STOMP frame: Authorization: Bearer, then passcode, then
 // the token of the upgrade request (?access_token= or its Authorization header).
-func (h *Handler) connect(f *stomp.Frame, requestToken string) (actors.SessionInfo, error) {
+func (h *Handler) connect(f *stomp.Frame, requestToken string) (_ actors.SessionInfo, expires time.Time, _ error) {
 	if f.Command != stomp.CmdConnect && f.Command != stomp.CmdStomp {
-		return actors.SessionInfo{}, fmt.Errorf("%w: expected CONNECT, got %s", actors.ErrProtocol, f.Command)
+		return actors.SessionInfo{}, time.Time{}, fmt.Errorf("%w: expected CONNECT, got %s", actors.ErrProtocol, f.Command)
 	}
 	hb, err := stomp.ParseHeartBeat(f.Value(stomp.HdrHeartBeat))
 	if err != nil {
-		return actors.SessionInfo{}, fmt.Errorf("%w: %w", actors.ErrProtocol, err)
+		return actors.SessionInfo{}, time.Time{}, fmt.Errorf("%w: %w", actors.ErrProtocol, err)
 	}
 	if v, ok := f.Get(stomp.HdrAcceptVersion); ok && !acceptsVersion(v) {
-		return actors.SessionInfo{}, fmt.Errorf("%w: this server speaks STOMP 1.2 (accept-version %q)", actors.ErrProtocol, v)
+		return actors.SessionInfo{}, time.Time{}, fmt.Errorf("%w: this server speaks STOMP 1.2 (accept-version %q)", actors.ErrProtocol, v)
 	}
 	token := bearer(f.Value(stomp.HdrAuthorization))
 	if token == "" {
@@ -139,19 +140,19 @@ func (h *Handler) connect(f *stomp.Frame, requestToken string) (actors.SessionIn
 		token = requestToken
 	}
 	if token == "" {
-		return actors.SessionInfo{}, fmt.Errorf("%w: CONNECT needs Authorization: Bearer <token> or passcode", api.ErrUnauthorized)
+		return actors.SessionInfo{}, time.Time{}, fmt.Errorf("%w: CONNECT needs Authorization: Bearer <token> or passcode", api.ErrUnauthorized)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ConnectTimeout)
 	defer cancel()
 	id, err := h.verify.Verify(ctx, token)
 	if err != nil {
-		return actors.SessionInfo{}, err
+		return actors.SessionInfo{}, time.Time{}, err
 	}
 	u, err := h.users.UpsertUser(ctx, id)
 	if err != nil {
-		return actors.SessionInfo{}, err
+		return actors.SessionInfo{}, time.Time{}, err
 	}
-	return actors.SessionInfo{UserID: u.ID, Username: u.Username, HeartBeat: hb}, nil
+	return actors.SessionInfo{UserID: u.ID, Username: u.Username, HeartBeat: hb}, id.ExpiresAt, nil
 }
 
 // acceptsVersion: clients of 1.0 and 1.1 are served 1.2 too (the subprotocols say so);

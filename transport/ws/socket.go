@@ -44,9 +44,9 @@ func (c *socket) serve(requestToken string) {
 		_ = c.wire.Close()
 		return
 	}
-	info, err := c.h.connect(connect, requestToken)
+	info, expires, err := c.h.connect(connect, requestToken)
 	if err == nil {
-		c.sess, err = c.h.sessions.Open(info, c.wire)
+		c.sess, err = c.open(info, expires)
 	}
 	if err != nil {
 		c.h.log.Debug("connect refused", "remote", c.conn.RemoteAddr(), "err", err)
@@ -205,6 +205,7 @@ type wire struct {
 	hdrs   []byte
 	bufs   net.Buffers
 	closed bool
+	hooks  closeHooks // the session's limits, released at close (limits.go)
 }
 
 // WriteFrames implements actors.Wire.
@@ -262,6 +263,7 @@ func (w *wire) Close() error {
 		w.closed = true
 		w.mu.Unlock()
 	}
+	w.hooks.run()
 	return w.conn.Close()
 }
 
