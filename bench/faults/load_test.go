@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,9 +38,11 @@ type loadSpec struct {
 	// url says where clients (re)connect: given the client's index (receivers first, then
 	// senders), a WebSocket URL and the REST base URL.
 	url func(i int) (ws, base string)
-	// reconnect makes clients whose connection ends reconnect (receivers resume with
-	// since-seq); otherwise a closed sender stops and a closed receiver is left as it is.
-	reconnect bool
+	// resume makes a receiver whose connection ends reconnect and resubscribe with
+	// since-seq; otherwise it is left as it is.
+	resume bool
+	// resend makes a sender whose connection ends reconnect and go on; otherwise it stops.
+	resend bool
 	// answerTimeout bounds the wait for one RECEIPT (default 30 s).
 	answerTimeout time.Duration
 }
@@ -75,6 +78,7 @@ type receiver struct {
 	log        bench.ReceiverLog
 	last       map[int64]int64 // highest seq delivered per channel
 	marked     map[int64]int64 // highest seq whose read marker was acknowledged
+	markedAt   time.Time       // when the last read marker was acknowledged
 	latencies  []time.Duration // send → deliver, client clocks only
 	errs       []*stomp.Frame  // ERROR frames that answered no receipt
 	closeErr   []error         // why each connection ended
@@ -94,7 +98,9 @@ type load struct {
 	senderErrs []*stomp.Frame // ERROR frames senders got that answered no receipt
 	connectErr map[string]int // failed (re)connects, by error
 
-	stopping  chan struct{}
+	reads     atomic.Bool // receivers mark reads (readEvery > 0, until stopReads)
+	sendStop  chan struct{} // closed by stopSenders
+	stopping  chan struct{} // closed by stop
 	senders   sync.WaitGroup
 	readers   sync.WaitGroup
 	inflight  sync.WaitGroup
@@ -109,7 +115,8 @@ func startLoad(t *testing.T, spec loadSpec) *load {
 	if spec.answerTimeout == 0 {
 		spec.answerTimeout = 30 * time.Second
 	}
-	l := &load{t: t, spec: spec, stopping: make(chan struct{}), readFails: map[string]int{}, connectErr: map[string]int{}}
+	l := &load{t: t, spec: spec, stopping: make(chan struct{}), sendStop: make(chan struct{}), readFails: map[string]int{}, connectErr: map[string]int{}}
+	l.reads.Store(spec.readEvery > 0)
 	for i, u := range spec.receivers {
 		r := &receiver{idx: i, u: u, last: map[int64]int64{}, marked: map[int64]int64{}}
 		r.log.Channels = spec.channels
@@ -117,14 +124,14 @@ func startLoad(t *testing.T, spec loadSpec) *load {
 			t.Fatalf("receiver %s: %v", u.name, err)
 		}
 		l.receivers = append(l.receivers, r)
-		if spec.readEvery > 0 || spec.reconnect {
+		if spec.readEvery > 0 || spec.resume {
 			l.readers.Add(1)
 			go l.tendReceiver(r)
 		}
 	}
 	l.sendStart = time.Now()
 	for i, u := range spec.senders {
-		cli, err := l.dial(len(spec.receivers)+i, u, nil)
+		cli, err := l.dial(len(spec.receivers)+i, u, l.senderError)
 		if err != nil {
 			t.Fatalf("sender %s: %v", u.name, err)
 		}
@@ -137,6 +144,15 @@ func startLoad(t *testing.T, spec loadSpec) *load {
 	}
 	return l
 }
+
+func (l *load) senderError(f *stomp.Frame) {
+	l.mu.Lock()
+	l.senderErrs = append(l.senderErrs, f)
+	l.mu.Unlock()
+}
+
+// stopReads stops the receivers' read markers from here on.
+func (l *load) stopReads() { l.reads.Store(false) }
 
 func (l *load) dial(i int, u *user, onError func(*stomp.Frame)) (*stomp.Client, error) {
 	ws, _ := l.spec.url(i)
@@ -242,7 +258,7 @@ func (l *load) tendReceiver(r *receiver) {
 		cli := r.cli
 		r.mu.Unlock()
 		if cli.Err() != nil {
-			if !l.spec.reconnect {
+			if !l.spec.resume {
 				continue
 			}
 			r.mu.Lock()
@@ -257,7 +273,7 @@ func (l *load) tendReceiver(r *receiver) {
 			r.mu.Unlock()
 			continue
 		}
-		if l.spec.readEvery > 0 {
+		if l.reads.Load() {
 			l.markReads(r, cli)
 		}
 	}
@@ -284,6 +300,7 @@ func (l *load) markReads(r *receiver, cli *stomp.Client) {
 		if err == nil {
 			r.mu.Lock()
 			r.marked[c] = max(r.marked[c], seq)
+			r.markedAt = time.Now()
 			r.mu.Unlock()
 		}
 	}
@@ -345,15 +362,15 @@ func (l *load) runSender(i int, u *user, cli *stomp.Client) {
 	for n := 0; ; n++ {
 		next = next.Add(interval)
 		select {
-		case <-l.stopping:
+		case <-l.sendStop:
 			return
 		case <-time.After(time.Until(next)):
 		}
 		if cli.Err() != nil {
-			if !l.spec.reconnect {
+			if !l.spec.resend {
 				return
 			}
-			c, err := l.dial(len(l.spec.receivers)+i, u, nil)
+			c, err := l.dial(len(l.spec.receivers)+i, u, l.senderError)
 			if err != nil {
 				l.countConnectErr(err)
 				continue
@@ -362,7 +379,7 @@ func (l *load) runSender(i int, u *user, cli *stomp.Client) {
 		}
 		select {
 		case sem <- struct{}{}:
-		case <-l.stopping:
+		case <-l.sendStop:
 			return
 		}
 		rec := sendRecord{
@@ -416,7 +433,7 @@ func (l *load) runREST(u *user) {
 	c := l.spec.channels[0]
 	for n := 0; ; n++ {
 		select {
-		case <-l.stopping:
+		case <-l.sendStop:
 			return
 		case <-tick.C:
 		}
@@ -446,17 +463,29 @@ func (l *load) runREST(u *user) {
 	}
 }
 
-// stop ends the load: no new sends, every send answered (or timed out), receivers left
-// connected (close closes them).
+// stopSenders stops new sends and waits until every send is answered (or timed out);
+// receivers go on (marking reads, resuming).
+func (l *load) stopSenders() {
+	select {
+	case <-l.sendStop:
+		return
+	default:
+	}
+	close(l.sendStop)
+	l.senders.Wait()
+	l.inflight.Wait()
+}
+
+// stop ends the load: stopSenders, then the receivers stop marking reads and resuming but
+// stay connected (close closes them).
 func (l *load) stop() {
+	l.stopSenders()
 	select {
 	case <-l.stopping:
 		return
 	default:
 	}
 	close(l.stopping)
-	l.senders.Wait()
-	l.inflight.Wait()
 	l.readers.Wait()
 }
 
@@ -498,7 +527,7 @@ func (l *load) settle(d time.Duration) bool {
 	return waitFor(d, func() bool {
 		for _, r := range l.receivers {
 			r.mu.Lock()
-			gone := r.cli.Err() != nil && !l.spec.reconnect
+			gone := r.cli.Err() != nil && !l.spec.resume
 			ok := gone
 			if !gone {
 				ok = true
