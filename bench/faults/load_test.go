@@ -98,7 +98,7 @@ type load struct {
 	senderErrs []*stomp.Frame // ERROR frames senders got that answered no receipt
 	connectErr map[string]int // failed (re)connects, by error
 
-	reads     atomic.Bool // receivers mark reads (readEvery > 0, until stopReads)
+	reads     atomic.Bool   // receivers mark reads (readEvery > 0, until stopReads)
 	sendStop  chan struct{} // closed by stopSenders
 	stopping  chan struct{} // closed by stop
 	senders   sync.WaitGroup
