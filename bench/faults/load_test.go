@@ -560,9 +560,41 @@ func (l *load) logs(dropped func(*receiver) bool) []bench.ReceiverLog {
 	return out
 }
 
-// latencies are every receiver's send→deliver latencies delivered in [from, to).
+// latencySnapshot returns r's send→deliver latencies so far.
 func (r *receiver) latencySnapshot() []time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]time.Duration(nil), r.latencies...)
+}
+
+// fixedURL sends every client to n.
+func fixedURL(n *node) func(int) (string, string) {
+	return func(int) (string, string) { return n.wsURL(), n.base }
+}
+
+// pace lets the load run for d: the length of a fault or a phase, not a wait for a result.
+func pace(d time.Duration) { time.Sleep(d) }
+
+// waitAcks waits until the load has at least n acknowledged sends answered after since, and
+// returns when the first of them was answered.
+func (l *load) waitAcks(t *testing.T, n int, since time.Time, d time.Duration) time.Time {
+	t.Helper()
+	var first time.Time
+	ok := waitFor(d, func() bool {
+		got := 0
+		first = time.Time{}
+		for _, r := range l.records() {
+			if r.result == acked && r.answered.After(since) {
+				got++
+				if first.IsZero() || r.answered.Before(first) {
+					first = r.answered
+				}
+			}
+		}
+		return got >= n
+	})
+	if !ok {
+		t.Fatalf("fewer than %d sends acknowledged within %s after %s", n, d, since.Format(time.TimeOnly))
+	}
+	return first
 }
