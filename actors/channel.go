@@ -184,6 +184,7 @@ func (a *channelActor) startCommit() {
 	}
 	a.sys.met.queuedSends.Sub(float64(n))
 	a.inFlight = true
+	a.cl.baseCommit = a.cl.baseLoading
 	msgs := make([]persistence.NewMessage, n)
 	for i, r := range batch {
 		msgs[i] = r.msg
@@ -267,6 +268,9 @@ func (a *channelActor) committed(d *commitDone) {
 			}
 			met.sends.WithLabelValues("ok").Inc()
 			a.cl.committed = max(a.cl.committed, pr.ev.seq)
+			if a.cl.baseCommit && (a.cl.localFloor == 0 || pr.ev.seq < a.cl.localFloor) {
+				a.cl.localFloor = pr.ev.seq
+			}
 			if a.cl.interest != nil { // local subscribers: in seq order with the other nodes' messages
 				a.hold(pr.ev, false)
 			}
@@ -281,6 +285,11 @@ func (a *channelActor) committed(d *commitDone) {
 			}
 			a.publish(fresh)
 		}
+	}
+	a.cl.baseCommit = false
+	if m := a.cl.parked; m != nil {
+		a.cl.parked = nil
+		a.baseLoaded(m)
 	}
 	a.sys.pendingPosts.Add(-int64(len(d.batch)))
 	if len(a.queue) > 0 {

@@ -68,6 +68,15 @@ type clusterState struct {
 	committed     int64 // highest seq committed by this actor
 	announceTimer *time.Timer
 
+	// A commit started while the baseline loads follows a waiting SUBSCRIBE in its session's
+	// order, and may land before the baseline read: its messages must still reach the
+	// waiting subscribers. baseCommit marks such a commit in flight, localFloor is the
+	// lowest seq they wrote (0: none), and a baseline that comes while one is in flight is
+	// parked until it is done.
+	baseCommit bool
+	localFloor int64
+	parked     *baseLoaded
+
 	fresh []heldMsg // added since the last release, to count those held back
 }
 
@@ -113,11 +122,16 @@ func (a *channelActor) dropInterest() {
 	a.cl.ord.reset()
 	a.cl.fresh = a.cl.fresh[:0]
 	a.cl.baseLoading, a.cl.filling, a.cl.refill = false, false, false
+	a.cl.baseCommit, a.cl.localFloor, a.cl.parked = false, 0, nil
 	a.disarmGap()
 }
 
 func (a *channelActor) baseLoaded(m *baseLoaded) {
 	if m.gen != a.cl.gen {
+		return
+	}
+	if a.inFlight && a.cl.baseCommit {
+		a.cl.parked = m // committed() hands it back
 		return
 	}
 	a.cl.baseLoading = false
@@ -134,8 +148,14 @@ func (a *channelActor) baseLoaded(m *baseLoaded) {
 		a.armIdle()
 		return
 	}
+	base := m.last
+	if a.cl.localFloor > 0 { // messages sent after the SUBSCRIBE are delivered, not covered
+		base = min(base, a.cl.localFloor-1)
+		a.cl.localFloor = 0
+	}
 	before := a.cl.ord.held()
-	a.cl.ord.setBase(m.last)
+	a.cl.ord.setBase(base)
+	a.cl.ord.announce(m.last) // whatever lies between is filled from PostgreSQL
 	a.sys.met.cl.held.Sub(float64(before - a.cl.ord.held()))
 	for _, r := range waiting {
 		a.subscribeNow(r)
