@@ -327,6 +327,21 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
+// nextOn returns the next MESSAGE of a subscription of the stomp client, failing after 10 s.
+func nextOn(t *testing.T, s *stomp.Subscription) *stomp.Frame {
+	t.Helper()
+	select {
+	case f, ok := <-s.C:
+		if !ok {
+			t.Fatalf("subscription to %s ended", s.Destination)
+		}
+		return f
+	case <-time.After(10 * time.Second):
+		t.Fatalf("nothing on %s within 10 s", s.Destination)
+	}
+	return nil
+}
+
 func destOf(cid int64) string { return "/topic/channel." + strconv.FormatInt(cid, 10) }
 
 func sendBody(cid int64, content string) []byte {

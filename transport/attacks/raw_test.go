@@ -91,6 +91,25 @@ func (c *rawConn) readLoop(done chan struct{}) {
 	}
 }
 
+// readOne reads the next frame on a connection made with read=false.
+func (c *rawConn) readOne() *stomp.Frame {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer func() { _ = c.conn.SetReadDeadline(time.Time{}) }()
+	p, err := wsutil.ReadServerText(struct {
+		io.Reader
+		io.Writer
+	}{c.r, c.conn})
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	fs, _, err := stomp.Parse(p, stomp.Limits{MaxFrameBytes: 1 << 20})
+	if err != nil || len(fs) != 1 {
+		c.t.Fatalf("parse %q: %v", p, err)
+	}
+	return fs[0]
+}
+
 // write sends p as one WebSocket text message.
 func (c *rawConn) write(p []byte) {
 	c.t.Helper()
