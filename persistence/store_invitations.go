@@ -45,7 +45,7 @@ func (s *Store) CreateInvitation(ctx context.Context, n NewInvitation) (Invitati
 	if (n.Email == "") == (n.Username == "") {
 		return Invitation{}, &ValidationError{Reason: "exactly one of email and username is required"}
 	}
-	if n.Email != "" && (len(n.Email) > 320 || !strings.Contains(n.Email, "@")) {
+	if n.Email != "" && (len(n.Email) > 320 || !strings.Contains(n.Email, "@") || strings.ContainsRune(n.Email, 0)) {
 		return Invitation{}, &ValidationError{Field: "email", Reason: "not an e-mail address"}
 	}
 	if n.Username != "" && !validUsername(n.Username) {

@@ -44,11 +44,19 @@ func identityFrom(c *claims) (Identity, error) {
 	if len(c.Subject) > maxSubjectLen {
 		return Identity{}, fmt.Errorf("sub longer than %d bytes", maxSubjectLen)
 	}
+	// PostgreSQL text cannot hold NUL: a sub with one names no storable user, and a name or
+	// e-mail with one is dropped rather than failing every request of its user.
+	if strings.ContainsRune(c.Subject, 0) {
+		return Identity{}, errors.New("sub holds a NUL character")
+	}
 	id := Identity{
 		Subject:  c.Subject,
 		Username: deriveUsername(c.PreferredUsername, c.Email, c.Subject),
-		Name:     c.Name,
+		Name:     strings.ReplaceAll(c.Name, "\x00", ""),
 		Email:    c.Email,
+	}
+	if strings.ContainsRune(id.Email, 0) {
+		id.Email = ""
 	}
 	if c.ExpiresAt != nil { // always, given WithExpirationRequired
 		id.ExpiresAt = c.ExpiresAt.Time
