@@ -16,7 +16,7 @@ import (
 
 // A session must not outlive the token that opened it (OWASP WebSocket cheat sheet): at
 // the token's exp the server sends ERROR token_expired and closes the socket, while the
-// same user's session with a fresh token goes on.
+// same user's session with a fresh token goes on. The expired token opens no new session.
 func TestTokenExpiringWhileConnectedClosesTheSession(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, nil)
@@ -52,6 +52,16 @@ func TestTokenExpiringWhileConnectedClosesTheSession(t *testing.T) {
 	}
 	doomed.expectClosed(5 * time.Second)
 
+	// Past its exp but within the verifier's leeway (5 s) the token still serves REST, but
+	// a session with it would end at once: CONNECT is refused.
+	again, err := n.rawDial(nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.write(connectFrame(short.token))
+	again.expectError("token_expired")
+	again.expectClosed(5 * time.Second)
+
 	// The fresh session is untouched and still receives.
 	n.post(fresh, s.general, "still here")
 	select {
@@ -67,8 +77,8 @@ func TestTokenExpiringWhileConnectedClosesTheSession(t *testing.T) {
 	}
 }
 
-// A CONNECT with a token that is already expired is refused outright. (The leeway is a
-// millisecond: zero would mean auth's default of 5 s.)
+// A CONNECT with a token expired beyond the clock leeway is unauthorized, as over REST.
+// (The leeway is a millisecond: zero would mean auth's default of 5 s.)
 func TestExpiredTokenIsRefusedAtConnect(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, func(c *transport.Config) { c.JWTLeeway = time.Millisecond })

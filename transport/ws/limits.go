@@ -51,10 +51,14 @@ func (u *userConns) acquire(userID int64) (release func(), err error) {
 }
 
 // open starts the session of an authenticated CONNECT within the limits: a slot of its
-// user, and a timer that ends it with ERROR token_expired when its token expires (at once
-// for a token accepted within the verifier's clock leeway). Both are released when the
-// socket closes (wire.Close runs the hooks).
+// user, and a timer that ends it with ERROR token_expired when its token expires. Both are
+// released when the socket closes (wire.Close runs the hooks). A token past its exp but
+// within the verifier's clock leeway is good for REST, not for a session that would end at
+// once: it is refused with token_expired.
 func (c *socket) open(info actors.SessionInfo, expires time.Time) (*actors.Session, error) {
+	if !expires.IsZero() && !time.Now().Before(expires) {
+		return nil, ErrTokenExpired
+	}
 	release, err := c.h.conns.acquire(info.UserID)
 	if err != nil {
 		return nil, err
