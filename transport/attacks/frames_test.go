@@ -239,3 +239,78 @@ func messageContent(t *testing.T, f *stomp.Frame) string {
 	}
 	return m.Message.Content
 }
+
+// TestMalformedInputNeverStallsOthers: malformed STOMP and WebSocket input each get an
+// ERROR (protocol_error, or payload_too_large) and, when the stream cannot be followed, the
+// close; a watcher on the same node receives throughout, and nothing is written.
+func TestMalformedInputNeverStallsOthers(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, nil)
+	u := n.user("alice")
+	s := n.workspace(u, "acme")
+	watcher := n.dial(u)
+	sub, err := watcher.Subscribe(destOf(s.general))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := n.snapshot()
+	dest := "destination:" + actors.DestMessageSend + "\n"
+	body := string(sendBody(s.general, "never stored"))
+	stompCases := map[string]string{
+		"undefined header escape":     "SEND\n" + dest + "x:a\\tb\n\n" + body + "\x00",
+		"content-length too short":    "SEND\n" + dest + "content-length:3\n\n" + body + "\x00",
+		"content-length not a number": "SEND\n" + dest + "content-length:-1\n\n" + body + "\x00",
+		"header without colon":        "SEND\n" + dest + "nocolon\n\n" + body + "\x00",
+		"unknown command":             "BOGUS\nreceipt:1\n\n\x00",
+		"binary garbage":              "\x00\xff\xfe\x01SEND\x00\n\n\x00\x00",
+		"command line too long":       strings.Repeat("S", 10<<10) + "\n\n\x00",
+	}
+	for name, in := range stompCases {
+		c := n.raw(u)
+		c.write([]byte(in))
+		f := c.next()
+		if f.Command != stomp.CmdError || (f.Value("code") != "protocol_error" && f.Value("code") != "payload_too_large") {
+			t.Fatalf("%s: got %s %v %q", name, f.Command, f.Headers, f.Body)
+		}
+		c.expectClosed(5 * time.Second)
+	}
+	// Well-formed frames that make no sense here keep the session open.
+	c := n.raw(u)
+	for _, in := range [][]byte{
+		frame(stomp.CmdConnect, nil, stomp.HdrReceipt, "2"),
+		frame(stomp.CmdBegin, nil, "transaction", "t", stomp.HdrReceipt, "3"),
+		frame(stomp.CmdMessage, nil, stomp.HdrReceipt, "4"),
+		frame(stomp.CmdSubscribe, nil, stomp.HdrReceipt, "5"),
+		frame(stomp.CmdSend, []byte(body), stomp.HdrDestination, "/app/nowhere", stomp.HdrReceipt, "6"),
+		frame(stomp.CmdSend, []byte(`{"channelId":`), stomp.HdrDestination, actors.DestMessageSend, stomp.HdrReceipt, "7"),
+	} {
+		c.write(in)
+		if f := c.next(); f.Command != stomp.CmdError || f.Value(stomp.HdrReceiptID) == "" {
+			t.Fatalf("%q: got %s %v %q", in, f.Command, f.Headers, f.Body)
+		}
+	}
+	// WebSocket-level violations: an unmasked frame, a reserved opcode, a continuation
+	// with nothing to continue, a control frame over 125 bytes.
+	for name, raw := range map[string][]byte{
+		"unmasked":          {0x81, 0x03, 'a', 'b', 'c'},
+		"reserved opcode":   {0x83, 0x80, 0, 0, 0, 0},
+		"lone continuation": {0x80, 0x80, 0, 0, 0, 0},
+		"long ping":         {0x89, 0xfe, 0x00, 0xc8, 0, 0, 0, 0},
+	} {
+		c := n.raw(u)
+		if _, err := c.conn.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		f := c.next()
+		if f.Command != stomp.CmdError || f.Value("code") != "protocol_error" {
+			t.Fatalf("%s: got %s %v %q", name, f.Command, f.Headers, f.Body)
+		}
+		c.expectClosed(5 * time.Second)
+	}
+	n.unchanged(before, "malformed input")
+	n.post(u, s.general, "still flowing")
+	if got := messageContent(t, nextOn(t, sub)); got != "still flowing" {
+		t.Fatalf("watcher got %q", got)
+	}
+	n.healthy()
+}
