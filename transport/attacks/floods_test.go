@@ -56,6 +56,7 @@ func TestTenThousandSubscriptions(t *testing.T) {
 			t.Fatalf("after %d answers: %s %v %q", len(accepted)+refused, f.Command, f.Headers, f.Body)
 		}
 	}
+	t.Logf("%d SUBSCRIBEs: %d accepted, %d refused", tries, len(accepted), refused)
 	if len(accepted) != limit || refused != tries-limit {
 		t.Fatalf("%d accepted, %d refused; want %d and %d", len(accepted), refused, limit, tries-limit)
 	}
@@ -119,6 +120,7 @@ func TestSendFloodBeyondTheRateLimit(t *testing.T) {
 		}
 	}
 	took := time.Since(start)
+	t.Logf("%d SENDs: %d acknowledged, %d rate_limited, in %v", flood, acked, limited, took)
 	allowance := actors.DefaultSendBurst + int(actors.DefaultSendRate*took.Seconds()) + 1
 	if acked < actors.DefaultSendBurst || acked > allowance {
 		t.Fatalf("%d SENDs acknowledged in %v, want %d..%d", acked, took, actors.DefaultSendBurst, allowance)
@@ -173,6 +175,7 @@ func TestSlowConsumerNextToHealthyOnes(t *testing.T) {
 	}
 
 	sender := n.raw(alice)
+	floodStart := time.Now()
 	const total = 3000
 	payload := string(bytes.Repeat([]byte("x"), 1000))
 	for i := 0; i < total; i += 25 {
@@ -204,6 +207,8 @@ func TestSlowConsumerNextToHealthyOnes(t *testing.T) {
 	waitFor(t, "the slow consumer to be dropped", 20*time.Second, func() bool {
 		return n.metric("parley_slow_consumer_disconnects_total") == 1 && n.metric("parley_ws_connections") == 3
 	})
+	t.Logf("%d messages of ~1 KiB: both healthy clients got all in order; the slow consumer was dropped within %v of the first send",
+		total, time.Since(floodStart).Round(time.Millisecond))
 	if got := n.count(`SELECT count(*) FROM messages WHERE channel_id = $1`, s.general); got != total {
 		t.Fatalf("%d messages stored, want %d", got, total)
 	}

@@ -128,6 +128,7 @@ func TestForeignIdsOnEveryRoute(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d calls with foreign ids", tried)
 	if tried < 25 {
 		t.Fatalf("only %d calls: the route table walk is broken", tried)
 	}
