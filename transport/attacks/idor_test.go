@@ -162,6 +162,7 @@ func TestForeignIdsInBodiesAndQueries(t *testing.T) {
 		{http.MethodPost, "/api/invitations/accept", map[string]string{"token": v.invite}},
 	} {
 		status, raw := n.do(c.method, c.path, bob, c.body)
+		t.Logf("%s %s: %d", c.method, c.path, status)
 		if status < 400 || status >= 500 {
 			t.Errorf("%s %s %v: %d %s, want a 4xx", c.method, c.path, c.body, status, raw)
 		}
