@@ -103,6 +103,21 @@ func (sess *Session) Handle(f *stomp.Frame) bool {
 	return true
 }
 
+// TryHandle is Handle without the wait, for a reader that must not block (the transport's
+// poller): it returns false, having done nothing, while MaxInflightFrames frames are being
+// handled. A frame for a closed session is dropped, which counts as handled.
+func (sess *Session) TryHandle(f *stomp.Frame) bool {
+	select {
+	case sess.inflight <- struct{}{}:
+	case <-sess.out.done:
+		return true
+	default:
+		return false
+	}
+	sess.sys.root.Send(sess.pid, &clientFrame{f: f})
+	return true
+}
+
 // Fail answers a frame that could not be decoded (or a protocol violation the transport
 // found) with ERROR and closes the session once it is written.
 func (sess *Session) Fail(err error) {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -32,6 +34,9 @@ type Handler struct {
 	users    Users
 	log      *slog.Logger
 	upgrader ws.HTTPUpgrader
+	poll     *poller   // nil: every socket is read on its own goroutine
+	decoders sync.Pool // *stomp.Decoder with this handler's limits
+	readers  sync.Pool // *bufio.Reader of ReadBufferSize
 	conns    *userConns
 }
 
@@ -50,14 +55,28 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{
+	h := &Handler{
 		cfg: cfg, sessions: deps.Sessions, verify: deps.Verifier, users: deps.Users, conns: newUserConns(cfg.MaxConnectionsPerUser),
 		log: deps.Logger.With("component", "ws"),
 		upgrader: ws.HTTPUpgrader{
 			Timeout:  cfg.HandshakeTimeout,
 			Protocol: func(p string) bool { return subprotocols[p] },
 		},
-	}, nil
+	}
+	if !cfg.NoPoller {
+		h.poll = newPoller()
+	}
+	lim := stomp.Limits{MaxFrameBytes: cfg.MaxFrameBytes}
+	h.decoders.New = func() any { return stomp.NewDecoder(lim) }
+	h.readers.New = func() any { return bufio.NewReaderSize(nil, cfg.ReadBufferSize) }
+	return h, nil
+}
+
+// newReader returns a pooled read buffer on r.
+func (h *Handler) newReader(r io.Reader) *bufio.Reader {
+	br := h.readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
 }
 
 // ServeHTTP upgrades the request and starts the socket's read goroutine.
@@ -89,15 +108,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p, _ := rw.Reader.Peek(n)
 		early = append([]byte(nil), p...)
 	}
-	c := &socket{
-		h:    h,
-		conn: conn,
-		br:   bufio.NewReaderSize(&earlyReader{early: early, conn: conn}, h.cfg.ReadBufferSize),
-		wire: &wire{conn: conn},
-		dec:  stomp.NewDecoder(stomp.Limits{MaxFrameBytes: h.cfg.MaxFrameBytes}),
+	var src io.Reader = conn
+	if len(early) > 0 {
+		src = &earlyReader{early: early, conn: conn}
 	}
-	// The read loop runs on its own goroutine so that this one returns: net/http's connection
-	// state (its 4 KiB bufio.Reader among it) lives as long as the handler does.
+	c := &socket{h: h, conn: conn, br: h.newReader(src), wire: &wire{conn: conn}}
+	// CONNECT is read on a goroutine of its own so that this one returns: net/http's
+	// connection state (its 4 KiB bufio.Reader among it) lives as long as the handler does.
+	// Once the session is open, the poller reads the socket and that goroutine ends.
 	go c.serve(firstNonEmpty(headerToken, queryToken))
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -17,18 +18,21 @@ import (
 	"github.com/parley-chat/parley/transport/stomp"
 )
 
-// socket is one WebSocket connection's read side.
+// socket is one WebSocket connection's read side. Until CONNECT is done it reads on a
+// goroutine of its own (authentication waits on the token verifier and PostgreSQL); then,
+// on Linux, the poller reads it (socket_events.go), and elsewhere the goroutine goes on.
 type socket struct {
 	h       *Handler
 	conn    net.Conn
-	br      *bufio.Reader
+	br      *bufio.Reader  // goroutine reading only; pooled
+	dec     *stomp.Decoder // nil while no STOMP frame is partly read; pooled
 	wire    *wire
-	dec     *stomp.Decoder
 	state   ws.State
 	hdr     [ws.MaxHeaderSize - 2]byte
 	sess    *actors.Session
 	backlog []*stomp.Frame
 	timeout time.Duration // read deadline per WebSocket frame; 0: none
+	ps      pollState
 }
 
 var errTooLarge = fmt.Errorf("%w: frame larger than the limit", api.ErrTooLarge)
@@ -53,12 +57,15 @@ func (c *socket) serve(requestToken string) {
 		c.refuse(err)
 		return
 	}
-	defer c.sess.Close()
 	for _, f := range c.backlog { // frames that came with CONNECT
 		c.sess.Handle(f)
 	}
 	c.backlog = nil
 	c.timeout = c.sess.ReadTimeout()
+	if c.startPolling() {
+		return // the poller reads from here on, and closes the session
+	}
+	defer c.sess.Close()
 	if c.timeout == 0 {
 		_ = c.conn.SetReadDeadline(time.Time{})
 	}
@@ -68,9 +75,7 @@ func (c *socket) serve(requestToken string) {
 		if err == nil {
 			continue
 		}
-		if errors.Is(err, stomp.ErrMalformed) || errors.Is(err, stomp.ErrFrameTooLarge) ||
-			errors.Is(err, stomp.ErrHeadersTooLarge) || errors.Is(err, stomp.ErrTooManyHeaders) ||
-			errors.Is(err, errTooLarge) || errors.Is(err, errProtocol) {
+		if isUnrecoverable(err) {
 			// The stream cannot be resynchronised: ERROR, then close once it is written.
 			c.sess.Fail(clientError(err))
 			select {
@@ -80,6 +85,13 @@ func (c *socket) serve(requestToken string) {
 		}
 		return
 	}
+}
+
+// isUnrecoverable reports a decoding failure after which the byte stream cannot be followed.
+func isUnrecoverable(err error) bool {
+	return errors.Is(err, stomp.ErrMalformed) || errors.Is(err, stomp.ErrFrameTooLarge) ||
+		errors.Is(err, stomp.ErrHeadersTooLarge) || errors.Is(err, stomp.ErrTooManyHeaders) ||
+		errors.Is(err, errTooLarge) || errors.Is(err, errProtocol)
 }
 
 // clientError maps a decoding failure to what the ERROR frame says.
@@ -134,17 +146,11 @@ func (c *socket) readMessage(fn func(*stomp.Frame)) error {
 	if err != nil {
 		return err
 	}
-	if err := ws.CheckHeader(h, c.state); err != nil {
-		return fmt.Errorf("%w: %w", errProtocol, err)
-	}
-	if !h.Masked {
-		return fmt.Errorf("%w: client frames must be masked", errProtocol)
+	if err := checkClientHeader(h, c.state, c.h.cfg.MaxFrameBytes); err != nil {
+		return err
 	}
 	if h.OpCode.IsControl() {
 		return c.control(h)
-	}
-	if h.Length > int64(c.h.cfg.MaxFrameBytes) {
-		return errTooLarge
 	}
 	if h.Fin {
 		c.state = c.state.Clear(ws.StateFragmented)
@@ -158,11 +164,12 @@ func (c *socket) readMessage(fn func(*stomp.Frame)) error {
 		}
 		p, _ := c.br.Peek(int(min(h.Length-off, int64(c.br.Buffered()))))
 		ws.Cipher(p, h.Mask, int(off))
-		c.dec.Feed(p)
+		dec := c.decoder()
+		dec.Feed(p)
 		_, _ = c.br.Discard(len(p))
 		off += int64(len(p))
 		for {
-			f, err := c.dec.Next()
+			f, err := dec.Next()
 			if err != nil {
 				return err
 			}
@@ -173,6 +180,46 @@ func (c *socket) readMessage(fn func(*stomp.Frame)) error {
 		}
 	}
 	return nil
+}
+
+// checkClientHeader checks a client frame's header: valid in state s, masked, and, for a
+// data frame, within the size limit.
+func checkClientHeader(h ws.Header, s ws.State, maxFrame int) error {
+	if err := ws.CheckHeader(h, s); err != nil {
+		return fmt.Errorf("%w: %w", errProtocol, err)
+	}
+	if !h.Masked {
+		return fmt.Errorf("%w: client frames must be masked", errProtocol)
+	}
+	if !h.OpCode.IsControl() && h.Length > int64(maxFrame) {
+		return errTooLarge
+	}
+	return nil
+}
+
+// decoder returns the socket's STOMP decoder, taking one from the pool when it has none.
+func (c *socket) decoder() *stomp.Decoder {
+	if c.dec == nil {
+		c.dec = c.h.decoders.Get().(*stomp.Decoder)
+	}
+	return c.dec
+}
+
+// releaseDecoder gives the decoder back to the pool when it holds no partial frame.
+func (c *socket) releaseDecoder() {
+	if c.dec != nil && c.dec.Buffered() == 0 {
+		c.h.decoders.Put(c.dec)
+		c.dec = nil
+	}
+}
+
+// releaseReader gives the read buffer back once the poller reads the socket.
+func (c *socket) releaseReader() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		c.h.readers.Put(c.br)
+		c.br = nil
+	}
 }
 
 func (c *socket) control(h ws.Header) error {
@@ -202,10 +249,9 @@ func isClosed(err error) bool {
 type wire struct {
 	conn   net.Conn
 	mu     sync.Mutex
-	hdrs   []byte
-	bufs   net.Buffers
 	closed bool
-	hooks  closeHooks // the session's limits, released at close (limits.go)
+	owner  atomic.Pointer[socket] // set while the poller reads the socket: told of the close
+	hooks  closeHooks             // the session's limits, released at close (limits.go)
 }
 
 // WriteFrames implements actors.Wire.
@@ -215,27 +261,36 @@ func (w *wire) WriteFrames(frames [][]byte, deadline time.Time) error {
 	if w.closed {
 		return net.ErrClosed
 	}
-	w.hdrs = w.hdrs[:0]
+	sc := scratchPool.Get().(*wireScratch)
+	sc.hdrs = sc.hdrs[:0]
 	for _, f := range frames {
-		w.hdrs = appendHeader(w.hdrs, ws.OpText, len(f))
+		sc.hdrs = appendHeader(sc.hdrs, ws.OpText, len(f))
 	}
-	bufs := w.bufs[:0]
+	bufs := sc.bufs[:0]
 	off := 0
 	for _, f := range frames {
 		n := headerLen(len(f))
-		bufs = append(bufs, w.hdrs[off:off+n], f)
+		bufs = append(bufs, sc.hdrs[off:off+n], f)
 		off += n
 	}
 	_ = w.conn.SetWriteDeadline(deadline)
 	v := bufs // WriteTo consumes its receiver
 	_, err := v.WriteTo(w.conn)
 	clear(bufs)
-	if cap(bufs) > 512 {
-		bufs, w.hdrs = nil, nil // a burst's arrays go back to the GC
+	if cap(bufs) <= 512 { // a burst's arrays go back to the GC
+		sc.bufs = bufs[:0]
+		scratchPool.Put(sc)
 	}
-	w.bufs = bufs[:0]
 	return err
 }
+
+// wireScratch is a write's headers and iovec, pooled: a socket between writes keeps none.
+type wireScratch struct {
+	hdrs []byte
+	bufs net.Buffers
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(wireScratch) }}
 
 // control writes a control frame (pong, close), serialised with WriteFrames.
 func (w *wire) control(op ws.OpCode, payload []byte) error {
@@ -262,6 +317,9 @@ func (w *wire) Close() error {
 		}
 		w.closed = true
 		w.mu.Unlock()
+	}
+	if s := w.owner.Load(); s != nil {
+		s.closeHook()
 	}
 	w.hooks.run()
 	return w.conn.Close()
