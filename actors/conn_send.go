@@ -77,7 +77,7 @@ func (c *connActor) send(f *stomp.Frame, receipt string) {
 		c.fail(ErrShuttingDown, receipt, dest)
 		return
 	}
-	if !c.limiter.Allow() {
+	if !c.allowSend() {
 		c.sys.met.rateLimited.Inc()
 		c.fail(fmt.Errorf("%w: at most %g SEND frames per second", api.ErrRateLimited, c.sys.cfg.SendRate), receipt, dest)
 		return
@@ -174,7 +174,7 @@ func (c *connActor) markRead(body []byte, receipt string) {
 		return
 	}
 	cid, seq, uid := int64(b.ChannelID), *b.Seq, c.info.UserID
-	sys, self, ctx := c.sys, c.sess.pid, c.ctx
+	sys, self, ctx := c.sys, c.sess.pid, c.opCtx()
 	c.begin()
 	sys.goWork(func() {
 		err := func() error {
@@ -208,13 +208,13 @@ func (c *connActor) resend(body []byte, receipt string) {
 		c.fail(err, receipt, dest)
 		return
 	}
-	subID, ok := c.queues[QueueResend]
+	subID, ok := c.subs.queue(QueueResend)
 	if !ok {
 		c.fail(fmt.Errorf("%w: subscribe to %s first", ErrProtocol, QueueResend), receipt, dest)
 		return
 	}
 	cid, since, uid := int64(b.ChannelID), b.SinceSeq, c.info.UserID
-	sys, self, ctx, out := c.sys, c.sess.pid, c.ctx, c.out
+	sys, self, ctx, out := c.sys, c.sess.pid, c.opCtx(), c.out
 	c.begin()
 	sys.goWork(func() {
 		err := func() error {

@@ -70,27 +70,40 @@ type connActor struct {
 	sess    *Session
 	out     *outbox
 	info    SessionInfo
-	limiter *rate.Limiter
-	subs    map[string]*connSub
-	queues  map[string]string // user queue → subscription id
+	limiter *rate.Limiter // nil until the first SEND
+	subs    connSubs
 	access  map[int64]*accessEntry
-	ctx     context.Context
+	ctx     context.Context // of background operations; nil until the first (opCtx)
 	cancel  context.CancelFunc
 
 	disconnecting     bool
 	disconnectReceipt string
 }
 
+// newConnActor makes a session's actor. What only a sending session needs (rate limiter,
+// access cache, a context for background operations) is made on first use: most sessions
+// only listen, and every byte here is paid once per connection.
 func newConnActor(sys *System, sess *Session, info SessionInfo) *connActor {
-	ctx, cancel := context.WithCancel(context.Background())
 	return &connActor{
 		sys: sys, sess: sess, out: sess.out, info: info,
-		limiter: rate.NewLimiter(rate.Limit(sys.cfg.SendRate), sys.cfg.SendBurst),
-		subs:    make(map[string]*connSub),
-		queues:  make(map[string]string),
-		access:  make(map[int64]*accessEntry),
-		ctx:     ctx, cancel: cancel,
 	}
+}
+
+// allowSend applies the SEND rate limit. The limiter is made by the first SEND, with a full
+// bucket, as it would have been at CONNECT.
+func (c *connActor) allowSend() bool {
+	if c.limiter == nil {
+		c.limiter = rate.NewLimiter(rate.Limit(c.sys.cfg.SendRate), c.sys.cfg.SendBurst)
+	}
+	return c.limiter.Allow()
+}
+
+// opCtx is the context of the session's background operations, cancelled when it stops.
+func (c *connActor) opCtx() context.Context {
+	if c.ctx == nil {
+		c.ctx, c.cancel = context.WithCancel(context.Background())
+	}
+	return c.ctx
 }
 
 func (c *connActor) Receive(ctx actor.Context) {
@@ -99,7 +112,7 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.frame(m.f)
 		<-c.sess.inflight
 	case *userEvent:
-		if id, ok := c.queues[m.dest]; ok {
+		if id, ok := c.subs.queue(m.dest); ok {
 			if c.out.push(outItem{kind: itemTemplate, tpl: m.ev.tpl, a: id, b: m.ev.msgID}) {
 				c.sys.met.deliveries.Inc()
 			}
@@ -179,7 +192,7 @@ func (c *connActor) receipt(id string) {
 // session stays open.
 func (c *connActor) fail(err error, receipt, dest string) {
 	c.out.push(outItem{kind: itemRaw, raw: ErrorFrame(err, receipt, dest)})
-	if id, ok := c.queues[persistence.QueueErrors]; ok {
+	if id, ok := c.subs.queue(persistence.QueueErrors); ok {
 		body, _ := json.Marshal(errorEvent{Type: "error", Code: errorCode(err), Message: errorDetail(err),
 			Destination: dest, ReceiptID: receipt})
 		tpl := stomp.NewMessageTemplate(persistence.QueueErrors, contentJSON, nil, body)
@@ -201,10 +214,10 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 	case id == "" || dest == "":
 		c.fail(fmt.Errorf("%w: SUBSCRIBE needs id and destination headers", ErrProtocol), receipt, dest)
 		return
-	case c.subs[id] != nil:
+	case c.subs.get(id) != nil:
 		c.fail(fmt.Errorf("%w: subscription id %q is in use", ErrProtocol, id), receipt, dest)
 		return
-	case len(c.subs) >= c.sys.cfg.MaxSubscriptions:
+	case c.subs.len() >= c.sys.cfg.MaxSubscriptions:
 		c.fail(fmt.Errorf("%w: at most %d", ErrTooManySubscriptions, c.sys.cfg.MaxSubscriptions), receipt, dest)
 		return
 	}
@@ -222,16 +235,16 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 			}
 		}
 		sub := &connSub{id: id, dest: dest, channelID: cid}
-		c.subs[id] = sub
+		c.subs.add(sub)
 		c.withAccess(cid, func(acc persistence.Access, err error) {
-			if c.subs[id] != sub {
+			if c.subs.get(id) != sub {
 				return // unsubscribed while the check ran
 			}
 			if err == nil {
 				err = acc.CanRead()
 			}
 			if err != nil {
-				delete(c.subs, id)
+				c.subs.remove(id)
 				c.fail(err, receipt, dest)
 				return
 			}
@@ -241,12 +254,12 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 		return
 	}
 	if userQueues[dest] {
-		if _, dup := c.queues[dest]; dup {
+		if _, dup := c.subs.queue(dest); dup {
 			c.fail(fmt.Errorf("%w: already subscribed to %s", ErrProtocol, dest), receipt, dest)
 			return
 		}
-		c.subs[id] = &connSub{id: id, dest: dest}
-		c.queues[dest] = id
+		c.subs.add(&connSub{id: id, dest: dest})
+		c.subs.setQueue(dest, id)
 		c.receipt(receipt)
 		return
 	}
@@ -260,18 +273,17 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 
 func (c *connActor) unsubscribe(f *stomp.Frame, receipt string) {
 	id := f.Value(stomp.HdrID)
-	sub := c.subs[id]
+	sub := c.subs.remove(id)
 	if sub == nil {
 		c.fail(fmt.Errorf("%w: no subscription %q", ErrProtocol, id), receipt, "")
 		return
 	}
-	delete(c.subs, id)
 	if sub.channelID != 0 {
 		if sub.sent {
 			c.sys.toLiveChannel(sub.channelID, &unsubscribeReq{out: c.out, subID: id})
 		}
-	} else if c.queues[sub.dest] == id {
-		delete(c.queues, sub.dest)
+	} else if q, _ := c.subs.queue(sub.dest); q == id {
+		c.subs.setQueue(sub.dest, "")
 	}
 	c.receipt(receipt)
 }
@@ -287,6 +299,9 @@ func (c *connActor) withAccess(channelID int64, fn func(persistence.Access, erro
 	if e == nil {
 		c.pruneAccess()
 		e = &accessEntry{}
+		if c.access == nil {
+			c.access = make(map[int64]*accessEntry)
+		}
 		c.access[channelID] = e
 	}
 	e.waiting = append(e.waiting, fn)
@@ -294,7 +309,7 @@ func (c *connActor) withAccess(channelID int64, fn func(persistence.Access, erro
 		return
 	}
 	e.loading = true
-	sys, self, ctx, uid := c.sys, c.sess.pid, c.ctx, c.info.UserID
+	sys, self, ctx, uid := c.sys, c.sess.pid, c.opCtx(), c.info.UserID
 	sys.goWork(func() {
 		acc, err := sys.store.ChannelAccess(ctx, uid, channelID)
 		sys.root.Send(self, &accessDone{channelID: channelID, acc: acc, err: err})
@@ -332,14 +347,16 @@ func (c *connActor) pruneAccess() {
 
 // stop ends the session: every channel forgets it, the registries too, then the actor stops.
 func (c *connActor) stop(ctx actor.Context) {
-	c.cancel()
+	if c.cancel != nil {
+		c.cancel()
+	}
 	c.out.closeNow()
-	for _, sub := range c.subs {
+	for _, sub := range c.subs.list {
 		if sub.channelID != 0 && sub.sent {
 			c.sys.toLiveChannel(sub.channelID, &unsubscribeReq{out: c.out, subID: sub.id})
 		}
 	}
-	c.subs = nil
+	c.subs = connSubs{}
 	c.sys.forget(c.sess)
 	ctx.Stop(ctx.Self())
 }

@@ -65,7 +65,7 @@ type outbox struct {
 	spare   []outItem
 	writing bool
 	state   int
-	space   chan struct{} // signalled when the writer takes frames off the queue
+	space   chan struct{} // signalled when the writer takes frames off the queue; made by the first pushWait
 
 	lastWrite atomic.Int64 // unix nanos
 	hb        *time.Timer
@@ -75,8 +75,7 @@ type outbox struct {
 }
 
 func newOutbox(wire Wire, max int, timeout time.Duration, met *metrics) *outbox {
-	o := &outbox{wire: wire, max: max, timeout: timeout, met: met,
-		space: make(chan struct{}, 1), done: make(chan struct{})}
+	o := &outbox{wire: wire, max: max, timeout: timeout, met: met, done: make(chan struct{})}
 	o.lastWrite.Store(time.Now().UnixNano())
 	return o
 }
@@ -91,17 +90,38 @@ func (o *outbox) push(it outItem) bool {
 	}
 	if len(o.items) >= o.max {
 		clear(o.items)
-		o.items = append(o.items[:0], outItem{kind: itemRaw, raw: slowConsumerFrame})
+		o.items = append(o.items[:0], outItem{kind: itemRaw, raw: slowConsumerFrame}) // o.items is full, not nil
 		o.state = boxClosing
 		o.kickLocked()
 		o.mu.Unlock()
 		o.met.slowConsumers.Inc()
 		return false
 	}
-	o.items = append(o.items, it)
+	o.appendLocked(it)
 	o.kickLocked()
 	o.mu.Unlock()
 	return true
+}
+
+// appendLocked queues it. An outbox whose writer has finished holds no queue slice: an idle
+// session keeps nothing here, and a busy one takes a slice from the pool.
+func (o *outbox) appendLocked(it ...outItem) {
+	if o.items == nil {
+		o.items = *(itemsPool.Get().(*[]outItem))
+	}
+	o.items = append(o.items, it...)
+}
+
+// itemsPool holds emptied queue slices between bursts, of at most maxPooledItems.
+var itemsPool = sync.Pool{New: func() any { s := make([]outItem, 0, 16); return &s }}
+
+const maxPooledItems = 256
+
+func putItems(s []outItem) {
+	if s != nil && cap(s) <= maxPooledItems {
+		s = s[:0]
+		itemsPool.Put(&s)
+	}
 }
 
 // pushWait queues a frame for a replay, waiting while the queue is more than half full so
@@ -114,14 +134,18 @@ func (o *outbox) pushWait(ctx context.Context, it outItem) error {
 			return errSessionClosed
 		}
 		if len(o.items) < o.max/2 {
-			o.items = append(o.items, it)
+			o.appendLocked(it)
 			o.kickLocked()
 			o.mu.Unlock()
 			return nil
 		}
+		if o.space == nil {
+			o.space = make(chan struct{}, 1)
+		}
+		space := o.space
 		o.mu.Unlock()
 		select {
-		case <-o.space:
+		case <-space:
 		case <-o.done:
 			return errSessionClosed
 		case <-ctx.Done():
@@ -138,7 +162,7 @@ func (o *outbox) closeAfter(final ...outItem) {
 		o.mu.Unlock()
 		return
 	}
-	o.items = append(o.items, final...)
+	o.appendLocked(final...)
 	o.state = boxClosing
 	o.kickLocked()
 	idle := !o.writing
@@ -232,6 +256,9 @@ func (o *outbox) run() {
 		}
 		if len(o.items) == 0 {
 			o.writing = false
+			putItems(o.items)
+			putItems(o.spare)
+			o.items, o.spare = nil, nil
 			closing := o.state == boxClosing
 			o.mu.Unlock()
 			if closing {
@@ -241,15 +268,18 @@ func (o *outbox) run() {
 		}
 		batch := o.items
 		o.items, o.spare = o.spare[:0], nil
+		space := o.space
 		o.mu.Unlock()
-		select {
-		case o.space <- struct{}{}:
-		default:
+		if space != nil {
+			select {
+			case space <- struct{}{}:
+			default:
+			}
 		}
 		err := o.write(ar, batch)
 		clear(batch)
 		o.mu.Lock()
-		if cap(batch) <= 256 { // a burst's big slice goes back to the GC
+		if cap(batch) <= maxPooledItems { // a burst's big slice goes back to the GC
 			o.spare = batch[:0]
 		}
 		o.mu.Unlock()
