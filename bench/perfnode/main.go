@@ -1,0 +1,121 @@
+// Command perfnode runs one parley node in process, with net/http/pprof on a side address,
+// for profiling under load from another process (`parley bench fanout --url …`). It creates
+// a fresh database and drops it at exit, embeds Redis and Kafka like `parley serve`'s
+// default, and raises the per-connection send limit when asked, so that a few clients can
+// offer a high rate.
+//
+//	go run ./bench/perfnode -addr 127.0.0.1:19300 -pprof 127.0.0.1:19301 -send-rate 1000
+//	go tool pprof -seconds 20 http://127.0.0.1:19301/debug/pprof/profile
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // the side address serves /debug/pprof
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-chat/parley/transport"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:19300", "node's HTTP and WebSocket address")
+	pprofAddr := flag.String("pprof", "127.0.0.1:19301", "net/http/pprof address")
+	pg := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server (a fresh database is created on it and dropped at exit)")
+	sendRate := flag.Float64("send-rate", 20, "SEND frames per second per connection")
+	sendBurst := flag.Int("send-burst", 50, "SEND burst per connection")
+	maxBatch := flag.Int("max-batch", 0, "group commit cap (0: default)")
+	dbConns := flag.Int("db-max-conns", 16, "PostgreSQL pool size")
+	blockRate := flag.Int("block-rate", 0, "runtime.SetBlockProfileRate (ns; 0: off)")
+	mutexFrac := flag.Int("mutex-fraction", 0, "runtime.SetMutexProfileFraction (0: off)")
+	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (1: every allocation; 0: Go's default)")
+	explain := flag.Duration("explain", 0, "log the plan (auto_explain, ANALYZE, BUFFERS) of every statement slower than this to the PostgreSQL server log (0: off)")
+	flag.Parse()
+	if *memRate > 0 {
+		runtime.MemProfileRate = *memRate
+	}
+	if err := run(*addr, *pprofAddr, *pg, *sendRate, *sendBurst, *maxBatch, *dbConns, *blockRate, *mutexFrac, *explain); err != nil {
+		fmt.Fprintln(os.Stderr, "perfnode:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr, pprofAddr, pgURL string, sendRate float64, sendBurst, maxBatch, dbConns, blockRate, mutexFrac int, explain time.Duration) error {
+	runtime.SetBlockProfileRate(blockRate)
+	runtime.SetMutexProfileFraction(mutexFrac)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	admin, err := pgx.ParseConfig(pgURL)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	db := "parley_perfnode_" + hex.EncodeToString(b)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if c, err := pgx.ConnectConfig(cctx, admin); err == nil {
+			_, _ = c.Exec(cctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
+			_ = c.Close(cctx)
+		}
+	}()
+	if err := createDB(ctx, admin, db, explain); err != nil {
+		return err
+	}
+	cfg := transport.DefaultConfig()
+	cfg.Addr = addr
+	cfg.NodeID = 1
+	cfg.DatabaseURL = fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", admin.User, admin.Host, admin.Port, db)
+	cfg.DatabaseMaxConns = dbConns
+	cfg.Realtime.SendRate = sendRate
+	cfg.Realtime.SendBurst = sendBurst
+	cfg.Realtime.MaxBatch = maxBatch
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := transport.New(ctx, cfg, logger, prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	go func() { _ = http.ListenAndServe(pprofAddr, nil) }()
+	fmt.Fprintf(os.Stderr, "perfnode: http://%s (database %s), pprof http://%s/debug/pprof\n", srv.Addr(), db, pprofAddr)
+	return srv.Run(ctx)
+}
+
+// createDB creates the node's database, with auto_explain set on it alone when asked (the
+// server's other databases are left as they are).
+func createDB(ctx context.Context, admin *pgx.ConnConfig, db string, explain time.Duration) error {
+	c, err := pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	stmts := []string{"CREATE DATABASE " + db}
+	if explain > 0 {
+		stmts = append(stmts,
+			"ALTER DATABASE "+db+" SET session_preload_libraries = 'auto_explain'",
+			fmt.Sprintf("ALTER DATABASE %s SET auto_explain.log_min_duration = '%dms'", db, explain.Milliseconds()),
+			"ALTER DATABASE "+db+" SET auto_explain.log_analyze = on",
+			"ALTER DATABASE "+db+" SET auto_explain.log_buffers = on",
+			"ALTER DATABASE "+db+" SET auto_explain.log_nested_statements = on")
+	}
+	for _, s := range stmts {
+		if _, err := c.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return nil
+}
