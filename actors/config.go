@@ -133,5 +133,10 @@ func (c Config) validate() error {
 	if c.OutboundQueue < 8 {
 		errs = append(errs, errors.New("actors: OutboundQueue must hold at least 8 frames"))
 	}
+	// One group commit delivers up to MaxBatch frames to every subscriber at once: a queue
+	// smaller than that would drop healthy clients as slow consumers.
+	if c.OutboundQueue < c.MaxBatch {
+		errs = append(errs, fmt.Errorf("actors: OutboundQueue (%d frames) must hold at least MaxBatch (%d)", c.OutboundQueue, c.MaxBatch))
+	}
 	return errors.Join(errs...)
 }

@@ -21,7 +21,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		t.Errorf("NoHeartBeat gave %v", hb)
 	}
 	for _, bad := range []Config{
-		{MaxBatch: -1}, {OutboundQueue: 4}, {SendRate: -5}, {AccessTTL: -time.Second},
+		{MaxBatch: -1}, {OutboundQueue: 4}, {OutboundQueue: 100, MaxBatch: 200}, {SendRate: -5}, {AccessTTL: -time.Second},
 		{HeartBeat: stomp.HeartBeat{Send: -time.Second}},
 	} {
 		if err := bad.withDefaults().validate(); err == nil {

@@ -187,7 +187,7 @@ func TestMalformedAndOversizedFrames(t *testing.T) {
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{
-		actors: actors.Config{OutboundQueue: 64, WriteTimeout: time.Second, SendRate: 1000, SendBurst: 1000},
+		actors: actors.Config{OutboundQueue: 64, MaxBatch: 64, WriteTimeout: time.Second, SendRate: 1000, SendBurst: 1000},
 		ws:     ws.Config{SocketSendBuffer: 16 << 10},
 	})
 	tok, uid := e.user("alice")
