@@ -114,6 +114,7 @@ func (s *Server) startAuth() error {
 		Issuer:      s.cfg.JWTIssuer,
 		Audience:    s.cfg.JWTAudience,
 		Leeway:      s.cfg.JWTLeeway,
+		NoLeeway:    s.cfg.JWTLeeway == 0, // an explicit --jwt-leeway 0s means exact times
 	}, s.logger, &http.Client{Timeout: 10 * time.Second})
 	if err != nil {
 		return fmt.Errorf("token verification: %w", err)

@@ -49,6 +49,9 @@ type Config struct {
 	Audience string
 	// Leeway is the clock skew allowed on exp/nbf. Default 5s; at most MaxLeeway.
 	Leeway time.Duration
+	// NoLeeway checks token times exactly (Leeway is then ignored): a zero Leeway means
+	// "the default", so exactness needs its own switch.
+	NoLeeway bool
 	// DevTokenTTL is the lifetime Issue gives a token when asked for none. Default 24h.
 	DevTokenTTL time.Duration
 }
@@ -60,7 +63,10 @@ func (c Config) withDefaults() Config {
 	if c.JWKSTimeout == 0 {
 		c.JWKSTimeout = DefaultJWKSTimeout
 	}
-	if c.Leeway == 0 {
+	switch {
+	case c.NoLeeway:
+		c.Leeway = 0
+	case c.Leeway == 0:
 		c.Leeway = DefaultLeeway
 	}
 	if c.DevTokenTTL == 0 {
