@@ -150,11 +150,11 @@ func (c *client) post(channel int64) {
 	w := c.w
 	conn := c.conn.Load()
 	if conn == nil {
-		w.ctr.skipped.Add(1)
+		w.skip("not connected", 1)
 		return
 	}
 	if c.inflight.Load() >= int64(w.plan.MaxInflight) {
-		w.ctr.skipped.Add(1)
+		w.skip("--max-inflight unacknowledged sends", 1)
 		return
 	}
 	c.n++
@@ -344,7 +344,7 @@ func (c *client) loop(ctx context.Context, rng *rand.Rand) {
 			}
 			if behind := now.Sub(nextPost); behind > time.Second {
 				// The process cannot keep up; say so instead of bursting to catch up.
-				w.ctr.skipped.Add(int64(behind / interval))
+				w.skip("sender more than 1s behind schedule (harness starved of CPU)", int64(behind/interval))
 				nextPost = now
 			}
 		case next.Equal(nextRead):

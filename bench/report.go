@@ -108,6 +108,7 @@ type RunStats struct {
 	DropErrors      map[string]int64 `json:"dropErrors,omitempty"`
 	ReconnectErrors map[string]int64 `json:"reconnectErrors,omitempty"`
 	ServerErrors    map[string]int64 `json:"serverErrors,omitempty"`
+	Skipped         map[string]int64 `json:"skipped,omitempty"`
 }
 
 // Latencies measured by the clients' clocks, for messages sent in the measured window.
@@ -177,6 +178,7 @@ func (r *runner) combine(rep *Report) {
 		rep.Run.SendErrors = mergeTally(rep.Run.SendErrors, res.SendErrors)
 		rep.Run.DropErrors = mergeTally(rep.Run.DropErrors, res.DropErrors)
 		rep.Run.ServerErrors = mergeTally(rep.Run.ServerErrors, res.ServerErrs)
+		rep.Run.Skipped = mergeTally(rep.Run.Skipped, res.Skipped)
 		// A worker's connErrs include the connect phase's, which the report has already.
 		for k, v := range res.ConnErrors {
 			if strings.HasPrefix(k, "reconnect: ") {
@@ -337,7 +339,7 @@ func (rep *Report) Summary() string {
 		fmt.Fprintf(&b, "          %d read marks (%d acknowledged), %d read events received, %d REST calls (%d failed)\n",
 			rs.Counts.ReadMarks, rs.Counts.ReadAcks, rs.Counts.ReadEvents, rs.Counts.RESTCalls, rs.Counts.RESTErrors)
 	}
-	for _, m := range []map[string]int64{rs.SendErrors, rs.DropErrors, rs.ReconnectErrors, rs.ServerErrors} {
+	for _, m := range []map[string]int64{rs.SendErrors, rs.DropErrors, rs.ReconnectErrors, rs.ServerErrors, rs.Skipped} {
 		for _, e := range topKinds(m, 5) {
 			fmt.Fprintf(&b, "          ! %s\n", e)
 		}

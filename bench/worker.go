@@ -40,6 +40,7 @@ type worker struct {
 	ctr                                        counters
 	deliver, receipt, restLat, readAck, readEv *recorder
 	sendErrs, connErrs, dropErrs, serverErrs   errorTally
+	skipWhy                                    errorTally
 
 	ackMu sync.Mutex
 	acks  []Ack
@@ -81,6 +82,11 @@ func (w *worker) addAck(a Ack) {
 	w.ackMu.Lock()
 	w.acks = append(w.acks, a)
 	w.ackMu.Unlock()
+}
+
+func (w *worker) skip(why string, n int64) {
+	w.ctr.skipped.Add(n)
+	w.skipWhy.addKind(why, n)
 }
 
 func (w *worker) onServerError(f *stomp.Frame) {
@@ -320,6 +326,7 @@ type WorkerResult struct {
 	DropErrors map[string]int64  `json:"dropErrors,omitempty"`
 	ConnErrors map[string]int64  `json:"connErrors,omitempty"`
 	ServerErrs map[string]int64  `json:"serverErrors,omitempty"`
+	Skipped    map[string]int64  `json:"skipped,omitempty"`
 	Deliver    string            `json:"deliver,omitempty"`
 	Receipt    string            `json:"receipt,omitempty"`
 	REST       string            `json:"rest,omitempty"`
@@ -345,6 +352,7 @@ func (w *worker) result() *WorkerResult {
 		DropErrors:  w.dropErrs.snapshot(),
 		ConnErrors:  w.connErrs.snapshot(),
 		ServerErrs:  w.serverErrs.snapshot(),
+		Skipped:     w.skipWhy.snapshot(),
 		Deliver:     encodeHist(w.deliver.totals()),
 		Receipt:     encodeHist(w.receipt.totals()),
 		REST:        encodeHist(w.restLat.totals()),
