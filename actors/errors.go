@@ -2,7 +2,6 @@ package actors
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -13,8 +12,10 @@ import (
 // Errors of the real-time layer. Each maps to a stable code (the ERROR frame's code header)
 // through errorCode, which falls back on api.CodeOf, the one table REST uses too.
 var (
-	// ErrShuttingDown: the node is draining; connect to another one.
-	ErrShuttingDown = fmt.Errorf("server shutting down: %w", api.ErrUnavailable)
+	// ErrShuttingDown: the node is draining; connect to another one. Its text is the
+	// ERROR's message, so it says what the client is to do (SPEC guarantee 5); it is an
+	// api.ErrUnavailable for REST.
+	ErrShuttingDown error = &shuttingDown{}
 	// ErrSlowConsumer: the session's outbound queue filled up.
 	ErrSlowConsumer = errors.New("slow consumer")
 	// ErrTooManySubscriptions: the session has Config.MaxSubscriptions already.
@@ -28,10 +29,19 @@ var (
 	errSessionClosed = errors.New("session closed")
 )
 
+type shuttingDown struct{}
+
+func (*shuttingDown) Error() string {
+	return "server shutting down: reconnect (to another node) and resubscribe with since-seq"
+}
+
+func (*shuttingDown) Unwrap() error { return api.ErrUnavailable }
+
 // Codes that api.CodeOf does not know.
 const (
 	hdrCode                = "code"
 	hdrSeq                 = "seq"
+	hdrReconnect           = "reconnect"
 	codeSlowConsumer       = "slow-consumer"
 	codeTooManySubs        = "too_many_subscriptions"
 	codeUnknownDestination = "unknown_destination"
@@ -89,8 +99,12 @@ func ErrorFrame(err error, receiptID, destination string) []byte {
 		detail = detail[:maxErrorDetailBytes]
 	}
 	detail = strings.ToValidUTF8(detail, "?") // a text WebSocket message must be UTF-8
-	hs := make([]stomp.Header, 0, 3)
+	hs := make([]stomp.Header, 0, 4)
 	hs = append(hs, stomp.Header{Key: hdrCode, Value: errorCode(err)})
+	if errors.Is(err, ErrShuttingDown) {
+		// Machine-readable twin of the message: this node is going, another one serves.
+		hs = append(hs, stomp.Header{Key: hdrReconnect, Value: "true"})
+	}
 	if receiptID != "" {
 		hs = append(hs, stomp.Header{Key: stomp.HdrReceiptID, Value: sanitize(receiptID)})
 	}

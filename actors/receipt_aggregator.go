@@ -162,12 +162,22 @@ func (a *receiptAggregator) flush(ctx actor.Context) {
 		// Leave half of what remains for parking whatever this write fails to deliver.
 		timeout = max(min(timeout, time.Until(st.drain.deadline)/2), 50*time.Millisecond)
 	}
-	self, kafka, root := ctx.Self(), a.r.deps.Kafka, a.r.as.Root
-	a.r.goWork(func(bctx context.Context) {
+	self, r := ctx.Self(), a.r
+	r.goWork(func(bctx context.Context) {
 		sctx, cancel := context.WithTimeout(bctx, timeout)
-		err := kafka.SendReceipts(sctx, batch)
+		err := r.deps.Kafka.SendReceipts(sctx, batch)
 		cancel()
-		root.Send(self, &receiptFlushed{batch: batch, err: err})
+		if err == nil {
+			// MarkRead parked these; Kafka has them now. The compare-and-delete keeps a
+			// newer value parked meanwhile, which is in pending and unparked after its own
+			// flush. A failure only leaves copies that a re-send will duplicate.
+			uctx, cancel := context.WithTimeout(bctx, r.cfg.RedisTimeout)
+			if uerr := r.deps.Parking.UnparkReceipts(uctx, batch); uerr != nil {
+				r.log.Warn("read receipts: unparking a flushed batch failed; its parked copies will be re-sent", "err", uerr, "markers", len(batch))
+			}
+			cancel()
+		}
+		r.as.Root.Send(self, &receiptFlushed{batch: batch, err: err})
 	})
 }
 

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -30,8 +31,11 @@ type (
 		gen        uint64
 		fromMemory []persistence.ReadMarker
 		fromRedis  int
-		unparkErr  error
-		err        error
+		// young counts the parked markers a complete scan left for being younger than
+		// ResendAfter: most are on their way to Kafka from some node's aggregator.
+		young     int
+		unparkErr error
+		err       error
 	}
 	// fallbackCrash makes the fallback panic: the supervision test's poison pill.
 	fallbackCrash struct{}
@@ -61,8 +65,8 @@ func newFallbackState() *fallbackState {
 
 // receiptFallback is the aggregator's supervised child: it holds the coalesced markers
 // Kafka refused, parks them in Redis, and retries Kafka every RetryInterval, first from
-// memory and then from Redis — which also re-sends at start-up whatever a stopped node
-// left parked.
+// memory and then from Redis — which also re-sends, at start-up and on every tick,
+// whatever a stopped or crashed node left parked.
 type receiptFallback struct {
 	r        *Receipts
 	st       *fallbackState
@@ -145,7 +149,7 @@ func (f *receiptFallback) Receive(ctx actor.Context) {
 			return
 		}
 		st.inRedis = false
-		f.r.met.parked.Set(0) // this scan unparked everything it found
+		f.r.met.parked.Set(float64(msg.young)) // this scan unparked everything else it found
 		f.next(ctx, false)
 	case fallbackCrash:
 		panic("receipt fallback: crash requested")
@@ -204,21 +208,22 @@ func (f *receiptFallback) resendMemory(ctx actor.Context) {
 	})
 }
 
-// resendRedis pages through the parked markers (any node's), writing each page to Kafka
-// and then unparking it.
+// resendRedis pages through the parked markers (any node's), writing each page's markers
+// older than ResendAfter to Kafka and then unparking them.
 func (f *receiptFallback) resendRedis(ctx actor.Context) {
 	st := f.st
 	st.busy = true
 	gen, self, r := st.gen, ctx.Self(), f.r
 	r.goWork(func(bctx context.Context) {
 		res := &fallbackResent{gen: gen}
-		res.err = f.resendParked(bctx, &res.fromRedis)
+		res.err = f.resendParked(bctx, &res.fromRedis, &res.young)
 		r.as.Root.Send(self, res)
 	})
 }
 
-func (f *receiptFallback) resendParked(ctx context.Context, sent *int) error {
+func (f *receiptFallback) resendParked(ctx context.Context, sent, young *int) error {
 	r := f.r
+	cutoff := time.Now().Add(-r.cfg.ResendAfter)
 	var cursor uint64
 	for {
 		pctx, cancel := context.WithTimeout(ctx, r.cfg.RedisTimeout)
@@ -227,7 +232,15 @@ func (f *receiptFallback) resendParked(ctx context.Context, sent *int) error {
 		if err != nil {
 			return err
 		}
-		if len(page) > 0 {
+		old := page[:0]
+		for _, m := range page {
+			if m.ReadAt.After(cutoff) {
+				*young++
+			} else {
+				old = append(old, m)
+			}
+		}
+		if page = old; len(page) > 0 {
 			sctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout)
 			err := r.deps.Kafka.SendReceipts(sctx, page)
 			cancel()

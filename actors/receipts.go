@@ -33,6 +33,13 @@ type ReceiptsConfig struct {
 	RedisTimeout time.Duration
 	// ParkedPage is how many parked markers one re-send reads and writes. Default 1,000.
 	ParkedPage int
+	// ResendAfter is how old a parked marker must be before a re-send takes it. Every
+	// marker MarkRead advances is parked at once and unparked after its flush, so a young
+	// one is normally still on its way to Kafka from a live node's aggregator: re-sending
+	// it would only duplicate. It is compared with this node's clock, so clocks that
+	// differ between nodes by more than it cause harmless duplicates, not losses.
+	// Default 2 s (20 flush intervals).
+	ResendAfter time.Duration
 }
 
 func (c *ReceiptsConfig) setDefaults() {
@@ -57,12 +64,15 @@ func (c *ReceiptsConfig) setDefaults() {
 	if c.ParkedPage == 0 {
 		c.ParkedPage = 1000
 	}
+	if c.ResendAfter == 0 {
+		c.ResendAfter = 2 * time.Second
+	}
 }
 
 func (c *ReceiptsConfig) validate() error {
-	if c.FlushInterval < time.Millisecond || c.SendTimeout <= 0 || c.RetryInterval < time.Millisecond || c.RedisTimeout <= 0 {
-		return fmt.Errorf("receipts: flush interval %s, send timeout %s, retry interval %s, redis timeout %s must be positive",
-			c.FlushInterval, c.SendTimeout, c.RetryInterval, c.RedisTimeout)
+	if c.FlushInterval < time.Millisecond || c.SendTimeout <= 0 || c.RetryInterval < time.Millisecond || c.RedisTimeout <= 0 || c.ResendAfter < 0 {
+		return fmt.Errorf("receipts: flush interval %s, send timeout %s, retry interval %s, redis timeout %s, resend after %s must be positive",
+			c.FlushInterval, c.SendTimeout, c.RetryInterval, c.RedisTimeout, c.ResendAfter)
 	}
 	if c.FlushSize < 1 || c.FallbackMaxKeys < 1 || c.ParkedPage < 1 {
 		return fmt.Errorf("receipts: flush size %d, fallback max keys %d, parked page %d must be positive",
@@ -74,7 +84,9 @@ func (c *ReceiptsConfig) validate() error {
 // ReceiptMarkers is the Redis read-marker cache (cluster.Markers).
 type ReceiptMarkers interface {
 	// SetMax raises the marker to seq unless it is at or above it, and returns its value
-	// after the call and whether the call advanced it.
+	// after the call and whether the call advanced it. A marker it advances must be parked
+	// as well (ReceiptParking), in the same atomic step: that is what makes a crash of
+	// this node before the next flush lose nothing.
 	SetMax(ctx context.Context, userID, channelID, seq int64) (newValue int64, advanced bool, err error)
 }
 
@@ -84,9 +96,10 @@ type ReceiptSender interface {
 	SendReceipts(ctx context.Context, markers []persistence.ReadMarker) error
 }
 
-// ReceiptParking is where the fallback keeps markers Kafka has not taken, shared by the
-// nodes and surviving them (cluster.Markers). Parking max-merges; unparking removes a key
-// only if no newer value was parked since.
+// ReceiptParking is where markers Kafka has not acknowledged wait, shared by the nodes and
+// surviving them (cluster.Markers): SetMax parks each marker it advances, the fallback
+// parks what Kafka refused, and a successful Kafka write unparks. Parking max-merges;
+// unparking removes a key only if no newer value was parked since.
 type ReceiptParking interface {
 	ParkReceipts(ctx context.Context, markers []persistence.ReadMarker) (parked int64, err error)
 	ParkedReceipts(ctx context.Context, cursor uint64, count int) ([]persistence.ReadMarker, uint64, error)
@@ -109,11 +122,13 @@ type ReceiptsDeps struct {
 var ErrReceiptsStopped = errors.New("read receipts are not running")
 
 // Receipts is a node's read-receipt pipeline up to Kafka: MarkRead max-merges a marker into
-// Redis and, when it advanced, hands it to the receipt aggregator actor, which coalesces
-// per (user, channel) and flushes to Kafka off the actor. Failed flushes go to the
-// aggregator's supervised fallback child, which parks them in Redis at once and retries
-// Kafka every RetryInterval; parked markers are re-sent by whichever node runs next, so
-// neither a Kafka outage nor a node crash during one loses a marker.
+// Redis, which parks it in the same script, and, when it advanced, hands it to the receipt
+// aggregator actor, which coalesces per (user, channel), flushes to Kafka off the actor and
+// unparks what Kafka acknowledged. Failed flushes go to the aggregator's supervised
+// fallback child, which parks them in Redis at once and retries Kafka every RetryInterval.
+// Every node's fallback re-sends parked markers older than ResendAfter (at start-up and
+// every RetryInterval), so neither a Kafka outage nor a node crash, during one or not,
+// loses a marker.
 type Receipts struct {
 	cfg  ReceiptsConfig
 	deps ReceiptsDeps

@@ -132,3 +132,62 @@ func TestReceiptsNodeCrashDuringKafkaOutage(t *testing.T) {
 		t.Fatalf("the restarted node re-sent %v markers, want %d", n, len(want))
 	}
 }
+
+// Finding F3: a node is killed while the markers it acknowledged wait in its aggregator for
+// the next flush (an hour away here), Kafka up. They were parked by MarkRead's own Redis
+// script, so the next node re-sends them once they are older than ResendAfter.
+func TestReceiptsNodeCrashBeforeFlush(t *testing.T) {
+	t.Parallel()
+	e := newRcptEnv(t, 20, 2, false)
+	e.persister()
+	ctx := context.Background()
+	// What already reached Kafka is unparked: only the crash window stays parked.
+	first, _ := e.receipts(ReceiptsConfig{})
+	for u := int64(1); u <= 20; u++ {
+		if _, err := first.MarkRead(ctx, u, 1001, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[receiptKey]int64{}
+	for u := int64(1); u <= 20; u++ {
+		want[receiptKey{u, 1001}] = 2
+	}
+	e.waitTable(20*time.Second, want)
+	rcptWaitFor(t, 10*time.Second, "flushed markers to be unparked", func() bool {
+		n, _ := e.markers.ParkedCount(ctx)
+		return n == 0
+	})
+	// Stopped, so that the re-send is the next node's alone.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := first.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+
+	crashed, reg := e.receipts(ReceiptsConfig{FlushInterval: time.Hour})
+	for u := int64(1); u <= 20; u++ {
+		for c := int64(1001); c <= 1002; c++ {
+			if _, err := crashed.MarkRead(ctx, u, c, 5); err != nil {
+				t.Fatal(err)
+			}
+			want[receiptKey{u, c}] = 5
+		}
+	}
+	crashed.abort()
+	if n := rcptMetric(t, reg, "parley_read_receipts_kafka_sent_total"); n != 0 {
+		t.Fatalf("the crashed aggregator flushed %v markers before the kill", n)
+	}
+	if n, _ := e.markers.ParkedCount(ctx); n != int64(len(want)) {
+		t.Fatalf("%d markers parked at the crash, want %d", n, len(want))
+	}
+
+	_, reg2 := e.receipts(ReceiptsConfig{RetryInterval: 100 * time.Millisecond, ResendAfter: 300 * time.Millisecond})
+	e.waitTable(20*time.Second, want)
+	rcptWaitFor(t, 10*time.Second, "the re-sent markers to be unparked", func() bool {
+		n, _ := e.markers.ParkedCount(ctx)
+		return n == 0
+	})
+	if n := rcptMetric(t, reg2, "parley_read_receipts_fallback_success_total"); n != float64(len(want)) {
+		t.Fatalf("the next node re-sent %v markers, want %d", n, len(want))
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/parley-chat/parley/persistence"
 )
 
 func TestNewReceiptsValidates(t *testing.T) {
@@ -58,6 +60,10 @@ func TestReceiptsCoalesceIntoPostgres(t *testing.T) {
 		t.Fatalf("MarkRead behind the marker returned %d, want 40", v)
 	}
 	e.waitTable(20*time.Second, want)
+	rcptWaitFor(t, 10*time.Second, "flushed markers to be unparked", func() bool {
+		n, _ := e.markers.ParkedCount(ctx)
+		return n == 0
+	})
 	recorded, sent := rcptMetric(t, reg, "parley_read_receipts_recorded_total"), rcptMetric(t, reg, "parley_read_receipts_kafka_sent_total")
 	t.Logf("recorded %v markers, wrote %v to Kafka", recorded, sent)
 	if sent >= recorded {
@@ -173,4 +179,32 @@ func TestReceiptsFallbackSurvivesRestart(t *testing.T) {
 		n, _ := e.markers.ParkedCount(context.Background())
 		return n == 0 && rcptMetric(t, reg, "parley_read_receipts_fallback_queue_size") == 0
 	})
+}
+
+// The periodic re-send leaves parked markers younger than ResendAfter alone: they are on
+// their way to Kafka from a live node's aggregator. Older ones, left by a dead node, go.
+func TestReceiptsResendSkipsYoungParked(t *testing.T) {
+	t.Parallel()
+	e := newRcptEnv(t, 2, 1, false)
+	e.persister()
+	ctx := context.Background()
+	if _, err := e.markers.ParkReceipts(ctx, []persistence.ReadMarker{
+		{UserID: 1, ChannelID: 1001, Seq: 4, ReadAt: time.Now().Add(-2 * time.Hour)},
+		{UserID: 2, ChannelID: 1001, Seq: 6, ReadAt: time.Now()},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, reg := e.receipts(ReceiptsConfig{RetryInterval: 50 * time.Millisecond, ResendAfter: time.Hour})
+	e.waitTable(20*time.Second, map[receiptKey]int64{{1, 1001}: 4})
+	rcptWaitFor(t, 10*time.Second, "the old marker to be unparked", func() bool {
+		n, _ := e.markers.ParkedCount(ctx)
+		return n == 1 && rcptMetric(t, reg, "parley_read_receipts_parked") == 1
+	})
+	if n := rcptMetric(t, reg, "parley_read_receipts_fallback_success_total"); n != 1 {
+		t.Fatalf("re-sent %v parked markers, want only the old one", n)
+	}
+	page, _, err := e.markers.ParkedReceipts(ctx, 0, 10)
+	if err != nil || len(page) != 1 || page[0].UserID != 2 || page[0].Seq != 6 {
+		t.Fatalf("parked after the re-send: %+v, %v", page, err)
+	}
 }

@@ -32,10 +32,11 @@ type MarkersConfig struct {
 	// active users only. PostgreSQL is the source of truth: readers take the larger of the
 	// cached and the stored value. Default 7 days.
 	TTL time.Duration
-	// ParkedKey is the hash where the receipt aggregator parks markers Kafka has not taken
-	// (field "user:channel", value "seq:readAtMillis"). It never expires. Shared by all
-	// nodes so that any node re-sends what a stopped one parked. Default
-	// "parley:receipts:parked".
+	// ParkedKey is the hash of markers Kafka has not acknowledged yet (field
+	// "user:channel", value "seq:readAtMillis"): SetMax writes every marker it advances
+	// there too, and the receipt aggregator removes it once Kafka has it, so what a
+	// crashed node had in memory stays here. It never expires. Shared by all nodes so that
+	// any node re-sends what a dead one left. Default "parley:receipts:parked".
 	ParkedKey string
 }
 
@@ -82,12 +83,18 @@ func (m *Markers) userKey(userID int64) string {
 // SetMax raises the marker of (userID, channelID) to seq unless it is already at or above
 // it. It returns the marker's value after the call and whether this call advanced it; a
 // caller broadcasts a read event and records the receipt only when advanced is true.
+//
+// A marker it advances is also max-merged into the parked hash, stamped with the time of
+// the call, in the same script: until Kafka acknowledges it (UnparkReceipts), it survives
+// a crash of the node that took it, and the parked re-send brings it to PostgreSQL.
 func (m *Markers) SetMax(ctx context.Context, userID, channelID, seq int64) (newValue int64, advanced bool, err error) {
 	if seq < 0 {
 		return 0, false, ErrNegativeSeq
 	}
-	res, err := setMaxScript.Run(ctx, m.rdb, []string{m.userKey(userID)},
-		strconv.FormatInt(channelID, 10), strconv.FormatInt(seq, 10), m.cfg.TTL.Milliseconds()).Slice()
+	sq := strconv.FormatInt(seq, 10)
+	res, err := setMaxScript.Run(ctx, m.rdb, []string{m.userKey(userID), m.cfg.ParkedKey},
+		strconv.FormatInt(channelID, 10), sq, m.cfg.TTL.Milliseconds(),
+		parkedField(userID, channelID), sq+":"+strconv.FormatInt(time.Now().UnixMilli(), 10)).Slice()
 	if err != nil {
 		return 0, false, fmt.Errorf("set read marker: %w", err)
 	}

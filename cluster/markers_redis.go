@@ -17,13 +17,17 @@ local function seqof(v) return string.match(v, '^(%d+)') end
 local function gt(a, b) if #a ~= #b then return #a > #b end return a > b end
 `
 
-// setMaxScript: KEYS[1] the user's hash, ARGV[1] channel id, ARGV[2] seq, ARGV[3] ttl ms.
-// Replies {value after the call, 1 if advanced else 0}.
+// setMaxScript: KEYS[1] the user's hash, KEYS[2] the parked hash; ARGV[1] channel id,
+// ARGV[2] seq, ARGV[3] ttl ms, ARGV[4] parked field, ARGV[5] parked value. Replies {value
+// after the call, 1 if advanced else 0}. An advanced marker is max-merged into the parked
+// hash too (write-ahead parking), so the node's aggregator is never its only holder.
 var setMaxScript = redis.NewScript(luaSeqCompare + `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and not gt(ARGV[2], cur) then return {cur, 0} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local p = redis.call('HGET', KEYS[2], ARGV[4])
+if (not p) or gt(ARGV[2], seqof(p)) then redis.call('HSET', KEYS[2], ARGV[4], ARGV[5]) end
 return {ARGV[2], 1}
 `)
 
@@ -88,7 +92,8 @@ func (m *Markers) ParkReceipts(ctx context.Context, markers []ReadMarker) (int64
 }
 
 // UnparkReceipts removes markers that have reached Kafka from the parked hash, each only
-// if no newer value for its key was parked since.
+// if no newer value for its key was parked since (compare-and-delete in one script per
+// 500 markers), so it never drops a marker Kafka has not got, whatever the order of calls.
 func (m *Markers) UnparkReceipts(ctx context.Context, markers []ReadMarker) error {
 	for start := 0; start < len(markers); start += parkChunk {
 		chunk := markers[start:min(start+parkChunk, len(markers))]

@@ -161,3 +161,74 @@ func TestMarkersParking(t *testing.T) {
 		t.Fatalf("ParkedCount = %d", n)
 	}
 }
+
+// SetMax parks every marker it advances in the same script (write-ahead parking), stamped
+// with the time of the call; unparking what Kafka acknowledged never drops a newer value,
+// in whatever order SetMax and UnparkReceipts run.
+func TestMarkersSetMaxParks(t *testing.T) {
+	t.Parallel()
+	m := newMarkers(t)
+	ctx := context.Background()
+	parked := func() map[[2]int64]cluster.ReadMarker {
+		t.Helper()
+		page, next, err := m.ParkedReceipts(ctx, 0, 1000)
+		if err != nil || next != 0 {
+			t.Fatalf("scan parked: next %d, %v", next, err)
+		}
+		out := map[[2]int64]cluster.ReadMarker{}
+		for _, mk := range page {
+			out[[2]int64{mk.UserID, mk.ChannelID}] = mk
+		}
+		return out
+	}
+	before := time.Now().Add(-time.Second)
+	for _, s := range [][3]int64{{1, 10, 5}, {1, 10, 3}, {2, 10, 1<<53 + 1}, {1, 11, 0}} {
+		if _, _, err := m.SetMax(ctx, s[0], s[1], s[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := parked()
+	if len(p) != 3 || p[[2]int64{1, 10}].Seq != 5 || p[[2]int64{2, 10}].Seq != 1<<53+1 || p[[2]int64{1, 11}].Seq != 0 {
+		t.Fatalf("parked after SetMax: %+v", p)
+	}
+	if at := p[[2]int64{1, 10}].ReadAt; at.Before(before) || at.After(time.Now().Add(time.Second)) {
+		t.Fatalf("parked at %s, want about now", at)
+	}
+
+	// Kafka acknowledged 5 for (1,10) while SetMax took 7: 7 stays parked.
+	if _, _, err := m.SetMax(ctx, 1, 10, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.UnparkReceipts(ctx, []cluster.ReadMarker{{UserID: 1, ChannelID: 10, Seq: 5}, {UserID: 2, ChannelID: 10, Seq: 1 << 53}}); err != nil {
+		t.Fatal(err)
+	}
+	p = parked()
+	if p[[2]int64{1, 10}].Seq != 7 || p[[2]int64{2, 10}].Seq != 1<<53+1 {
+		t.Fatalf("unpark of older acknowledged values dropped newer ones: %+v", p)
+	}
+	// The acknowledged values reach what is parked: those entries go.
+	if err := m.UnparkReceipts(ctx, []cluster.ReadMarker{{UserID: 1, ChannelID: 10, Seq: 7}, {UserID: 2, ChannelID: 10, Seq: 1<<53 + 1}, {UserID: 1, ChannelID: 11, Seq: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := m.ParkedCount(ctx); n != 0 {
+		t.Fatalf("ParkedCount = %d after unparking everything", n)
+	}
+	// A marker that does not advance is not parked again.
+	if _, adv, _ := m.SetMax(ctx, 1, 10, 6); adv {
+		t.Fatal("SetMax below the marker advanced it")
+	}
+	if n, _ := m.ParkedCount(ctx); n != 0 {
+		t.Fatalf("ParkedCount = %d after a SetMax that did not advance", n)
+	}
+	// The parked hash outlives the cache: after the user's marker expired, a SetMax with a
+	// lower seq advances the cache but cannot lower what is parked.
+	if _, err := m.ParkReceipts(ctx, []cluster.ReadMarker{{UserID: 3, ChannelID: 10, Seq: 9, ReadAt: before}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.SetMax(ctx, 3, 10, 4); err != nil {
+		t.Fatal(err)
+	}
+	if mk := parked()[[2]int64{3, 10}]; mk.Seq != 9 || !mk.ReadAt.Equal(before.Truncate(time.Millisecond)) {
+		t.Fatalf("parked (3,10) = %+v, want seq 9 as parked", mk)
+	}
+}

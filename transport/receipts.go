@@ -48,12 +48,18 @@ func (s *Server) startReceipts(ctx context.Context) error {
 		cancel()
 		return err
 	}
-	for _, run := range []func(context.Context) error{persister.Run, dlt.Run} {
+	for name, run := range map[string]func(context.Context) error{"persister": persister.Run, "dlt": dlt.Run} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := run(consumers); err != nil && !errors.Is(err, context.Canceled) {
-				s.logger.Error("read-receipt consumer stopped", "err", err)
+			err := run(consumers)
+			switch {
+			case err != nil && !errors.Is(err, context.Canceled):
+				s.logger.Error("read-receipt consumer stopped", "consumer", name, "err", err)
+			case err == nil && consumers.Err() == nil:
+				// Run returns only when told to: a nil before shutdown means markers stop
+				// reaching PostgreSQL with nothing else to show for it.
+				s.logger.Error("read-receipt consumer stopped unexpectedly before shutdown", "consumer", name)
 			}
 		}()
 	}

@@ -111,22 +111,18 @@ func TestSIGKILLFailover(t *testing.T) {
 	if !resumed {
 		t.Error("not every receiver of the killed node resumed on the survivor")
 	}
-	// Finding F3 (TestSIGKILLReadMarker): markers the dead node acknowledged within its last
-	// flush interval may be missing; counted here, asserted there.
+	// Read markers are asserted by TestSIGKILLReadMarker (finding F3, fixed); counted here.
 	t.Logf("read markers: %d acknowledged keys, %d short in PostgreSQL after the crash %v", len(want), len(behind), head(behind, 4))
 }
 
 // SPEC guarantee 4, "a node crash loses no read marker", at its sharpest: a client's
 // /app/message.read is acknowledged (RECEIPT) and the node is killed at once. The marker is
 // in Redis (max-merged before the RECEIPT) and in the receipt aggregator's memory, waiting
-// for its next flush to Kafka (every 100 ms); nothing puts it in PostgreSQL after the kill,
-// neither the survivor's persister (Kafka never got it) nor its receipt fallback (it was not
-// parked). Another node then runs for two fallback retry intervals.
+// for its next flush to Kafka (every 100 ms). Finding F3, fixed: the max-merge also parks
+// it, so another node's receipt fallback re-sends it; that node runs for two fallback
+// retry intervals.
 func TestSIGKILLReadMarker(t *testing.T) {
 	requireFaults(t)
-	skipFinding(t, "F3: a read marker acknowledged less than one flush interval (100 ms) before a node is killed "+
-		"never reaches PostgreSQL (actors.Receipts.MarkRead answers after Redis and the in-memory aggregator, "+
-		"and nothing re-sends Redis markers that Kafka never got); see docs/RELIABILITY.md")
 	e := newEnv(t)
 	a := e.startChild(t, int(nextNodeID.Add(1)))
 	f := newFixture(t, a.base, "krm", 2, 1)
