@@ -52,7 +52,12 @@ type Config struct {
 	// WebSocket holds the socket limits (frame size, buffers); zero fields take the
 	// defaults. AllowedOrigins is filled from the field above.
 	WebSocket ws.Config
-	// Bus configures the Redis Pub/Sub bus between nodes; zero fields take the defaults.
+	// RedisPrefix starts every Redis key and Pub/Sub channel this node uses (node-id leases,
+	// read markers, parked receipts, the bus), so that several deployments — or parallel
+	// tests — can share one Redis. All nodes of a cluster must use the same. Default "parley:".
+	RedisPrefix string
+	// Bus configures the Redis Pub/Sub bus between nodes; zero fields take the defaults
+	// (TopicPrefix: RedisPrefix + "bus:").
 	// Every node of a cluster needs the same TopicPrefix.
 	Bus cluster.BusConfig
 }
@@ -71,6 +76,7 @@ func DefaultConfig() Config {
 		DevMode:          true,
 		JWTLeeway:        5 * time.Second,
 		DrainTimeout:     15 * time.Second,
+		RedisPrefix:      "parley:",
 		Version:          "dev",
 	}
 }
@@ -98,6 +104,12 @@ func (c *Config) Validate() error {
 	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 30*time.Second {
 		errs = append(errs, fmt.Errorf("jwt-leeway %s: want 0s..30s", c.JWTLeeway))
+	}
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = "parley:"
+	}
+	if c.Bus.TopicPrefix == "" {
+		c.Bus.TopicPrefix = c.RedisPrefix + "bus:"
 	}
 	if c.DrainTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("drain-timeout %s: must be positive", c.DrainTimeout))

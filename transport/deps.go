@@ -43,7 +43,7 @@ func (s *Server) startRedis(ctx context.Context) error {
 
 	node := s.cfg.NodeID
 	if node < 0 {
-		l, err := cluster.AcquireLease(ctx, rdb, cluster.LeaseConfig{}, s.logger)
+		l, err := cluster.AcquireLease(ctx, rdb, cluster.LeaseConfig{KeyPrefix: s.cfg.RedisPrefix + "node:"}, s.logger)
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,10 @@ import (
 // the aggregator flushes (or parks in Redis) before the producer closes, and the consumers
 // stop before the database pool closes.
 func (s *Server) startReceipts(ctx context.Context) error {
-	markers, err := cluster.NewMarkers(s.redis, cluster.MarkersConfig{})
+	markers, err := cluster.NewMarkers(s.redis, cluster.MarkersConfig{
+		KeyPrefix: s.cfg.RedisPrefix + "read:",
+		ParkedKey: s.cfg.RedisPrefix + "receipts:parked",
+	})
 	if err != nil {
 		return err
 	}

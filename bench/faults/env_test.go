@@ -195,7 +195,7 @@ func (e *env) nodeConfig() transport.Config {
 	cfg.DatabaseURL = e.proxiedDBURL()
 	cfg.RedisURL = e.proxiedRedisURL()
 	cfg.KafkaBrokers = e.kafka.addrs()
-	cfg.Bus.TopicPrefix = e.busPrefix
+	cfg.RedisPrefix = e.busPrefix // keys and bus topics of this test only
 	cfg.DrainTimeout = 10 * time.Second
 	cfg.Realtime.SendRate = 200 // the suite's load, not the rate limit, is under test
 	cfg.Realtime.SendBurst = 200

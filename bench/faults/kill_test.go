@@ -21,10 +21,9 @@ func TestSIGKILLFailover(t *testing.T) {
 	requireFaults(t)
 	e := newEnv(t)
 	// The killed node is `parley serve` (a child process: SIGKILL needs one), the survivor
-	// runs in-process. The child's bus uses the default topic prefix; so does the survivor.
+	// runs in-process; both use the test's Redis prefix.
 	a := e.startChild(t, int(nextNodeID.Add(1)))
 	cfg := e.nodeConfig()
-	cfg.Bus.TopicPrefix = ""
 	b := startNode(t, cfg)
 	f := newFixture(t, b.base, "kill", 8, 2)
 

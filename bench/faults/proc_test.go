@@ -102,6 +102,7 @@ func (e *env) startChild(t *testing.T, nodeID int, extra ...string) *child {
 		"PARLEY_NODE_ID="+strconv.Itoa(nodeID),
 		"DATABASE_URL="+e.proxiedDBURL(),
 		"REDIS_URL="+e.proxiedRedisURL(),
+		"PARLEY_REDIS_PREFIX="+e.busPrefix,
 		"KAFKA_BROKERS="+strings.Join(e.kafka.addrs(), ","),
 		"PARLEY_SEND_RATE=200", "PARLEY_SEND_BURST=200",
 		"PARLEY_LOG_LEVEL=info",

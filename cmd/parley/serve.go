@@ -26,6 +26,7 @@ func serveFlags(cfg *transport.Config, logOpts *logOptions) *envFlags {
 	f.str(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; empty: "+"postgres://postgres@127.0.0.1:5432/parley (created if missing)")
 	f.integer(&cfg.DatabaseMaxConns, "db-max-conns", "PARLEY_DB_MAX_CONNS", d.DatabaseMaxConns, "PostgreSQL pool size (connections)")
 	f.str(&cfg.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (redis://host:port/db); empty: embedded in-process Redis")
+	f.str(&cfg.RedisPrefix, "redis-prefix", "PARLEY_REDIS_PREFIX", d.RedisPrefix, "prefix of every Redis key and channel (leases, read markers, bus); the same on all nodes of a cluster")
 	f.strings(&cfg.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "Kafka bootstrap brokers, comma-separated host:port; empty: embedded in-process broker")
 	f.boolean(&cfg.DevMode, "dev", "PARLEY_DEV", d.DevMode, "dev mode: POST /api/auth/dev/login and a built-in JWT secret; off by default when --jwks-url is set")
 	f.str(&cfg.JWTSecret, "jwt-secret", "PARLEY_JWT_SECRET", "", "HS256 shared secret, at least 32 bytes (dev mode has a built-in one)")
