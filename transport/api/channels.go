@@ -59,6 +59,16 @@ func (a *API) channelAccess(ctx context.Context, r *http.Request, me persistence
 	return a.store.ChannelAccess(ctx, me.ID, cid)
 }
 
+// readableChannel is channelAccess for handlers that read the channel's content: it also
+// applies CanRead (404 outside the workspace or for an invisible channel, 403 otherwise).
+func (a *API) readableChannel(ctx context.Context, r *http.Request, me persistence.User) (persistence.Access, error) {
+	acc, err := a.channelAccess(ctx, r, me)
+	if err != nil {
+		return acc, err
+	}
+	return acc, acc.CanRead()
+}
+
 func (a *API) getChannel(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
 	acc, err := a.channelAccess(ctx, r, me)
 	if err != nil {
@@ -179,11 +189,8 @@ func (a *API) removeChannelMember(ctx context.Context, r *http.Request, me persi
 }
 
 func (a *API) listChannelMembers(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
-	acc, err := a.channelAccess(ctx, r, me)
+	acc, err := a.readableChannel(ctx, r, me)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := acc.CanRead(); err != nil {
 		return 0, nil, err
 	}
 	after, limit, err := idCursor(r)

@@ -71,11 +71,8 @@ func (a *API) listMessages(ctx context.Context, r *http.Request, me persistence.
 	if err != nil {
 		return 0, nil, err
 	}
-	acc, err := a.channelAccess(ctx, r, me)
+	acc, err := a.readableChannel(ctx, r, me)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := acc.CanRead(); err != nil {
 		return 0, nil, err
 	}
 	if q.Has("after_seq") {

@@ -47,11 +47,8 @@ func (a *API) listThreads(ctx context.Context, r *http.Request, me persistence.U
 	if err != nil {
 		return 0, nil, err
 	}
-	acc, err := a.channelAccess(ctx, r, me)
+	acc, err := a.readableChannel(ctx, r, me)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := acc.CanRead(); err != nil {
 		return 0, nil, err
 	}
 	ts, err := a.store.Threads(ctx, me.ID, acc.ChannelID, before, limit+1)
