@@ -20,12 +20,16 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	ids  *cluster.IDGenerator
+	cfg  StoreConfig
 	now  func() time.Time
 }
 
-// NewStore returns a Store on pool making ids with ids.
-func NewStore(pool *pgxpool.Pool, ids *cluster.IDGenerator) *Store {
-	return &Store{pool: pool, ids: ids, now: time.Now}
+// NewStore returns a Store on pool making ids with ids; cfg's zero values are defaults.
+func NewStore(pool *pgxpool.Pool, ids *cluster.IDGenerator, cfg StoreConfig) *Store {
+	if cfg.InDoubtWait == 0 {
+		cfg.InDoubtWait = DefaultInDoubtWait
+	}
+	return &Store{pool: pool, ids: ids, cfg: cfg, now: time.Now}
 }
 
 // Pool is the store's connection pool (health checks, tests).

@@ -40,21 +40,25 @@ func (s *Store) AppendMessages(ctx context.Context, channelID int64, batch []New
 	if err != nil {
 		return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
 	}
-	defer conn.Release()
-	if in.fast() {
-		out, ok, err := s.appendFast(ctx, conn.Conn(), channelID, batch, in)
-		if err != nil {
-			return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
-		}
-		if ok {
-			return out, nil
-		}
+	out, err := s.appendOn(ctx, conn.Conn(), channelID, batch, in)
+	conn.Release() // first: settling an append in doubt needs a connection of its own
+	if d, ok := errors.AsType[*inDoubtAppend](err); ok {
+		out, err = s.settle(ctx, d)
 	}
-	out, err := s.appendGeneral(ctx, conn.Conn(), channelID, batch, in)
 	if err != nil {
 		return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
 	}
 	return out, nil
+}
+
+func (s *Store) appendOn(ctx context.Context, conn *pgx.Conn, channelID int64, batch []NewMessage, in appendInput) ([]AppendResult, error) {
+	if in.fast() {
+		out, ok, err := s.appendFast(ctx, conn, channelID, batch, in)
+		if err != nil || ok {
+			return out, err
+		}
+	}
+	return s.appendGeneral(ctx, conn, channelID, batch, in)
 }
 
 // appendGeneral is the two-round-trip path: BEGIN travels with the first pipeline and
@@ -66,7 +70,13 @@ func (s *Store) appendGeneral(ctx context.Context, conn *pgx.Conn, channelID int
 		return nil, err
 	}
 	plan := s.planAppend(channelID, batch, in, st)
+	pid := conn.PgConn().PID()
 	if err := s.writeAppend(ctx, conn, channelID, st, plan); err != nil {
+		if inDoubt(err) {
+			// COMMIT was on the wire. The seqs were planned under the row lock, so a
+			// committed batch is exactly the plan.
+			return nil, &inDoubtAppend{err: err, pid: pid, plan: plan}
+		}
 		rollback(ctx, conn)
 		return nil, err
 	}

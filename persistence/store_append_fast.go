@@ -62,6 +62,7 @@ func (s *Store) appendFast(ctx context.Context, conn *pgx.Conn, channelID int64,
 	}
 	readers, marks := p.readerMarks()
 	var base int64
+	pid := conn.PgConn().PID()
 	err := conn.QueryRow(ctx, appendFastSQL, channelID, in.dupUsers, in.dupIDs, n,
 		ids, rels, users, contents, cmids, p.now, readers, marks).Scan(&base)
 	switch {
@@ -69,6 +70,8 @@ func (s *Store) appendFast(ctx context.Context, conn *pgx.Conn, channelID int64,
 		return nil, false, nil
 	case pgCode(err) == pgUniqueViolation && pgConstraint(err) == "messages_client_msg_id":
 		return nil, false, nil
+	case inDoubt(err):
+		return nil, false, &inDoubtAppend{err: err, pid: pid, plan: p, relative: true}
 	case err != nil:
 		return nil, false, fmt.Errorf("append: %w", err)
 	}

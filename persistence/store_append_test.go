@@ -37,7 +37,7 @@ func newTracedFixture(t testing.TB, tracer pgx.QueryTracer, names ...string) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: persistence.NewStore(pool, ids), ctx: context.Background(), users: map[string]int64{}}
+	f := &fixture{store: persistence.NewStore(pool, ids, persistence.StoreConfig{}), ctx: context.Background(), users: map[string]int64{}}
 	for i, n := range names {
 		u, err := f.store.UpsertUser(f.ctx, auth.Identity{Subject: "sub-" + n, Username: n})
 		if err != nil {

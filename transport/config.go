@@ -3,12 +3,14 @@ package transport
 import (
 	"errors"
 	"fmt"
-	"github.com/parley-chat/parley/actors"
-	"github.com/parley-chat/parley/cluster"
-	"github.com/parley-chat/parley/transport/ws"
 	"net"
 	"strings"
 	"time"
+
+	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/ws"
 )
 
 // Config is the whole server's configuration. cmd/parley fills it from flags and
@@ -23,6 +25,10 @@ type Config struct {
 	DatabaseURL string
 	// DatabaseMaxConns caps the PostgreSQL pool. Default 16.
 	DatabaseMaxConns int
+	// DatabaseInDoubtWait bounds how long a send whose commit may or may not have happened
+	// (the connection broke with COMMIT on the wire) keeps asking PostgreSQL for the outcome
+	// before answering "outcome_unknown". Default 15 s.
+	DatabaseInDoubtWait time.Duration
 	// RedisURL is the Redis URL (redis://host:port/db). Empty: an embedded in-process Redis.
 	RedisURL string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
@@ -70,14 +76,15 @@ const DevJWTSecret = "parley-dev-secret-not-for-production-use!"
 // DefaultConfig returns the embedded default: everything in-process but PostgreSQL.
 func DefaultConfig() Config {
 	return Config{
-		Addr:             ":9000",
-		NodeID:           -1,
-		DatabaseMaxConns: 16,
-		DevMode:          true,
-		JWTLeeway:        5 * time.Second,
-		DrainTimeout:     15 * time.Second,
-		RedisPrefix:      "parley:",
-		Version:          "dev",
+		Addr:                ":9000",
+		NodeID:              -1,
+		DatabaseMaxConns:    16,
+		DatabaseInDoubtWait: persistence.DefaultInDoubtWait,
+		DevMode:             true,
+		JWTLeeway:           5 * time.Second,
+		DrainTimeout:        15 * time.Second,
+		RedisPrefix:         "parley:",
+		Version:             "dev",
 	}
 }
 
@@ -93,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DatabaseMaxConns < 2 {
 		errs = append(errs, fmt.Errorf("db-max-conns %d: want at least 2", c.DatabaseMaxConns))
+	}
+	if c.DatabaseInDoubtWait <= 0 {
+		errs = append(errs, fmt.Errorf("db-in-doubt-wait %s: want a positive duration", c.DatabaseInDoubtWait))
 	}
 	for _, b := range c.KafkaBrokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {

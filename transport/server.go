@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	if err := s.startAuth(); err != nil {
 		return nil, err
 	}
-	s.store = persistence.NewStore(s.db, s.ids)
+	s.store = persistence.NewStore(s.db, s.ids, persistence.StoreConfig{InDoubtWait: s.cfg.DatabaseInDoubtWait})
 	if err := s.startReceipts(ctx); err != nil {
 		return nil, err
 	}

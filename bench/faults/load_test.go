@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/bench"
+	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/stomp"
 )
 
@@ -52,7 +53,7 @@ type outcome int
 const (
 	acked      outcome = iota // RECEIPT or 201
 	refused                   // ERROR naming the receipt, or a REST error status
-	unanswered                // the connection ended or the wait timed out
+	unanswered                // the connection ended, the wait timed out, or "outcome_unknown"
 )
 
 // sendRecord is one send and what became of it.
@@ -412,11 +413,20 @@ func (l *load) sendOne(cli *stomp.Client, rec sendRecord) {
 		rec.id, _ = strconv.ParseInt(f.Value(stomp.HdrMessageID), 10, 64)
 		rec.seq, _ = strconv.ParseInt(f.Value("seq"), 10, 64)
 	case errors.As(err, &se):
-		rec.result, rec.code, rec.detail = refused, se.Frame.Value("code"), se.Frame.Value(stomp.HdrMessage)
+		rec.result, rec.code, rec.detail = refusedOr(se.Frame.Value("code")), se.Frame.Value("code"), se.Frame.Value(stomp.HdrMessage)
 	default:
 		rec.result, rec.detail = unanswered, shortErr(err)
 	}
 	l.record(rec)
+}
+
+// refusedOr classifies an error answer: "outcome_unknown" (the commit was cut off and
+// PostgreSQL could not be asked in time) promises nothing either way, like no answer.
+func refusedOr(code string) outcome {
+	if code == api.CodeOutcomeUnknown {
+		return unanswered
+	}
+	return refused
 }
 
 func (l *load) record(rec sendRecord) {
@@ -456,7 +466,8 @@ func (l *load) runREST(u *user) {
 			rec.result, rec.seq = acked, m.Seq
 			rec.id, _ = strconv.ParseInt(m.ID, 10, 64)
 		default:
-			rec.result, rec.code = refused, r.problemCode()
+			rec.code = r.problemCode()
+			rec.result = refusedOr(rec.code)
 			rec.detail = fmt.Sprintf("%d %s", r.status, r.contentType)
 		}
 		l.record(rec)

@@ -125,7 +125,7 @@ func startNode(ctx context.Context, pgURL string) (*node, error) {
 		return nil, err
 	}
 	ids, _ := cluster.NewIDGenerator(1, nil)
-	n.store = persistence.NewStore(pool, ids)
+	n.store = persistence.NewStore(pool, ids, persistence.StoreConfig{})
 	n.verifier, err = auth.New(auth.Config{HS256Secret: "refload-secret-refload-secret-refload"}, nil, nil)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ func serveFlags(cfg *transport.Config, logOpts *logOptions) *envFlags {
 	f.integer(&cfg.NodeID, "node-id", "PARLEY_NODE_ID", d.NodeID, "node id 0..1023 inside generated ids; -1 leases a free one in Redis (TTL 30s, renewed)")
 	f.str(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; empty: "+"postgres://postgres@127.0.0.1:5432/parley (created if missing)")
 	f.integer(&cfg.DatabaseMaxConns, "db-max-conns", "PARLEY_DB_MAX_CONNS", d.DatabaseMaxConns, "PostgreSQL pool size (connections)")
+	f.duration(&cfg.DatabaseInDoubtWait, "db-in-doubt-wait", "PARLEY_DB_IN_DOUBT_WAIT", d.DatabaseInDoubtWait, "how long a send whose commit was cut off keeps asking PostgreSQL whether it was stored before answering outcome_unknown")
 	f.str(&cfg.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (redis://host:port/db); empty: embedded in-process Redis")
 	f.str(&cfg.RedisPrefix, "redis-prefix", "PARLEY_REDIS_PREFIX", d.RedisPrefix, "prefix of every Redis key and channel (leases, read markers, bus); the same on all nodes of a cluster")
 	f.strings(&cfg.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "Kafka bootstrap brokers, comma-separated host:port; empty: embedded in-process broker")

@@ -56,7 +56,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.store = persistence.NewStore(pool, ids)
+	h.store = persistence.NewStore(pool, ids, persistence.StoreConfig{})
 	if o.auth.HS256Secret == "" {
 		o.auth.HS256Secret = testSecret
 	}

@@ -23,6 +23,7 @@ const (
 	CodePayloadTooLarge  = "payload_too_large"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
+	CodeOutcomeUnknown   = "outcome_unknown"
 	CodeInternal         = "internal"
 )
 
@@ -48,6 +49,9 @@ var codeTable = []struct {
 	code   string
 	title  string
 }{
+	// Before everything a broken connection also matches: "unavailable" promises that
+	// nothing was stored, which is exactly what is not known here.
+	{persistence.ErrInDoubt, http.StatusServiceUnavailable, CodeOutcomeUnknown, "Outcome unknown: retry with the same clientMsgId"},
 	{auth.ErrInvalidToken, http.StatusUnauthorized, CodeUnauthorized, "Unauthorized"},
 	{ErrUnauthorized, http.StatusUnauthorized, CodeUnauthorized, "Unauthorized"},
 	{persistence.ErrInvalid, http.StatusBadRequest, CodeValidation, "Validation failed"},

@@ -40,7 +40,7 @@ func TestDatabaseDownIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = verify.Close() })
-	a, err := api.New(api.Config{}, api.Deps{Store: persistence.NewStore(pool, ids), Verifier: verify, IDs: ids, Events: &recorder{}})
+	a, err := api.New(api.Config{}, api.Deps{Store: persistence.NewStore(pool, ids, persistence.StoreConfig{}), Verifier: verify, IDs: ids, Events: &recorder{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := persistence.NewStore(pool, ids)
+	store := persistence.NewStore(pool, ids, persistence.StoreConfig{})
 	verifier, err := auth.New(auth.Config{HS256Secret: testSecret}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
