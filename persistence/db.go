@@ -95,8 +95,11 @@ func ensureDatabase(ctx context.Context, target *pgx.ConnConfig, logger *slog.Lo
 		return nil
 	}
 	_, err = conn.Exec(cctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	// Another node starting at the same moment may create it first: duplicate_database
+	// when its CREATE had committed, a unique violation on pg_database's name index when
+	// both were in flight (seen with `make cluster`, three nodes started together).
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") {
 		return nil
 	}
 	if err != nil {

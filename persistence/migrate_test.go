@@ -91,16 +91,32 @@ func TestMigrateConcurrentNodes(t *testing.T) {
 	}
 }
 
+// Nodes started together (`make cluster`) race to create the database; every one of them
+// must start.
 func TestOpenDBCreatesDatabase(t *testing.T) {
 	t.Parallel()
 	name := fmt.Sprintf("parley_test_create_%d", time.Now().UnixNano())
 	url := fmt.Sprintf("postgres://postgres@127.0.0.1:5432/%s?sslmode=disable", name)
 	ctx := context.Background()
-	pool, err := persistence.OpenDB(ctx, persistence.DBConfig{URL: url, CreateDatabase: true}, quietLogger())
-	if err != nil {
-		t.Fatal(err)
+	const nodes = 6
+	errs := make(chan error, nodes)
+	start := make(chan struct{})
+	for range nodes {
+		go func() {
+			<-start
+			pool, err := persistence.OpenDB(ctx, persistence.DBConfig{URL: url, CreateDatabase: true}, quietLogger())
+			if err == nil {
+				pool.Close()
+			}
+			errs <- err
+		}()
 	}
-	pool.Close()
+	close(start)
+	for range nodes {
+		if err := <-errs; err != nil {
+			t.Errorf("a node starting with the others: %v", err)
+		}
+	}
 	admin, err := persistence.OpenDB(ctx, persistence.DBConfig{URL: pgtest.ServerURL()}, quietLogger())
 	if err != nil {
 		t.Fatal(err)
