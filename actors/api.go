@@ -66,9 +66,10 @@ func (s *System) ChannelEvent(channelID int64, ev any) {
 		s.log.Error("encode channel event", "channel", channelID, "err", err)
 		return
 	}
+	_, read := ev.(persistence.ReadEvent)
 	e := &event{
 		tpl:   stomp.NewMessageTemplate(ChannelDestination(channelID), contentJSON, nil, body),
-		msgID: s.nextEventID(), body: body,
+		msgID: s.nextEventID(), body: body, lazy: read,
 	}
 	if !s.toLiveChannel(channelID, &eventReq{ev: e}) {
 		s.publishEvents(channelID, e)

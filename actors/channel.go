@@ -65,6 +65,7 @@ type event struct {
 	msgID string
 	seq   int64 // > 0 for a new message; 0 for events about something else
 	body  []byte
+	lazy  bool // a read event: may wait for the session's next write (outbox_lazy.go)
 }
 
 // chanSub is a subscriber. While a since-seq replay runs, live events wait in pending.
@@ -311,7 +312,8 @@ func (a *channelActor) deliver(ev *event) {
 		if ev.seq > 0 && ev.seq <= s.since {
 			continue
 		}
-		if s.out.push(outItem{kind: itemTemplate, tpl: ev.tpl, a: s.id, b: ev.msgID}) {
+		it := outItem{kind: itemTemplate, tpl: ev.tpl, a: s.id, b: ev.msgID}
+		if ev.lazy && s.out.pushLazy(it) || !ev.lazy && s.out.push(it) {
 			n++
 		}
 	}
@@ -376,7 +378,8 @@ func (a *channelActor) replayed(d *replayDone) {
 		if ev.seq > 0 && ev.seq <= d.last {
 			continue // already replayed: the seam
 		}
-		if s.out.push(outItem{kind: itemTemplate, tpl: ev.tpl, a: s.id, b: ev.msgID}) {
+		it := outItem{kind: itemTemplate, tpl: ev.tpl, a: s.id, b: ev.msgID}
+		if ev.lazy && s.out.pushLazy(it) || !ev.lazy && s.out.push(it) {
 			n++
 		}
 	}

@@ -97,7 +97,8 @@ func decodeChannelBatch(p []byte) (wireBatch, error) {
 			hdrs = []stomp.Header{{Key: hdrSeq, Value: strconv.FormatInt(seq, 10)}}
 		}
 		b.events = append(b.events, &event{
-			tpl: stomp.NewMessageTemplate(dest, contentJSON, hdrs, body), msgID: id, seq: seq, body: body})
+			tpl: stomp.NewMessageTemplate(dest, contentJSON, hdrs, body), msgID: id, seq: seq, body: body,
+			lazy: seq == 0 && isReadEventBody(body)})
 	}
 	if len(r.p) != 0 {
 		return wireBatch{}, errMalformed

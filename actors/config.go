@@ -35,6 +35,10 @@ type Config struct {
 	// OutboundQueue is how many frames may wait for a session's socket before the session is
 	// dropped with ERROR slow-consumer. Default 1,024 frames.
 	OutboundQueue int
+	// ReadEventDelay is how long a read event (someone's read marker moved) may wait in a
+	// session's queue for the next frame that wakes the writer, so that they leave in one
+	// system call (outbox_lazy.go). Default 500 ms; negative: written at once.
+	ReadEventDelay time.Duration
 	// WriteTimeout bounds one write to a socket; a peer that takes longer is dropped.
 	// Default 10 s.
 	WriteTimeout time.Duration
@@ -69,6 +73,7 @@ const (
 	DefaultAnnounceInterval  = time.Second
 	DefaultOutboundQueue     = 1024
 	DefaultWriteTimeout      = 10 * time.Second
+	DefaultReadEventDelay    = 500 * time.Millisecond
 	DefaultSendRate          = 20
 	DefaultSendBurst         = 50
 	DefaultMaxSubscriptions  = 100
@@ -87,6 +92,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.AnnounceInterval, DefaultAnnounceInterval)
 	setDefault(&c.OutboundQueue, DefaultOutboundQueue)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.ReadEventDelay, DefaultReadEventDelay)
 	setDefault(&c.SendRate, DefaultSendRate)
 	setDefault(&c.SendBurst, DefaultSendBurst)
 	setDefault(&c.MaxSubscriptions, DefaultMaxSubscriptions)

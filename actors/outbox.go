@@ -67,6 +67,9 @@ type outbox struct {
 	state   int
 	space   chan struct{} // signalled when the writer takes frames off the queue; made by the first pushWait
 
+	lazy     *lazyFlusher // nil: lazy frames are written at once
+	lazyWait bool         // registered with lazy; under mu
+
 	lastWrite atomic.Int64 // unix nanos
 	hb        *time.Timer
 	hbEvery   time.Duration
@@ -74,8 +77,8 @@ type outbox struct {
 	done      chan struct{} // closed once the wire is closed
 }
 
-func newOutbox(wire Wire, max int, timeout time.Duration, met *metrics) *outbox {
-	o := &outbox{wire: wire, max: max, timeout: timeout, met: met, done: make(chan struct{})}
+func newOutbox(wire Wire, max int, timeout time.Duration, met *metrics, lazy *lazyFlusher) *outbox {
+	o := &outbox{wire: wire, max: max, timeout: timeout, met: met, lazy: lazy, done: make(chan struct{})}
 	o.lastWrite.Store(time.Now().UnixNano())
 	return o
 }

@@ -38,6 +38,7 @@ type System struct {
 	bus   Bus
 	log   *slog.Logger
 	met   *metrics
+	lazy  *lazyFlusher // nil when Config.ReadEventDelay < 0
 
 	as   *actor.ActorSystem
 	root *actor.RootContext
@@ -90,9 +91,13 @@ func New(cfg Config, deps Deps) (*System, error) {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return alog }),
 		actor.WithDeadLetterRequestLogging(false),
 	)
+	var lazy *lazyFlusher
+	if cfg.ReadEventDelay > 0 {
+		lazy = newLazyFlusher(cfg.ReadEventDelay)
+	}
 	return &System{
 		cfg: cfg, store: deps.Store, marks: deps.ReadMarks, ids: deps.IDs, bus: deps.Bus,
-		log: log, met: met, as: as, root: as.Root,
+		log: log, met: met, lazy: lazy, as: as, root: as.Root,
 		channels: make(map[int64]*channelEntry),
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),

@@ -5,6 +5,7 @@ package ws
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -128,14 +129,36 @@ func (l *pollLoop) stopIfEmptyLocked() {
 // sweepEvery is how often a loop looks for clients silent beyond their heart-beat timeout.
 const sweepEvery = time.Second
 
+// run waits for readiness in the Go runtime's netpoller, not in epoll_wait: the epoll fd
+// is itself pollable, so the goroutine parks like any reader and holds no P (processor)
+// while idle. Blocking in epoll_wait instead kept a P in a system call until sysmon took it
+// back, every time; under load (10,000 sessions, docs/BENCHMARKS.md) that starved the rest
+// of the node of processors: pool hand-offs waited seconds while the CPU sat two-thirds idle.
 func (l *pollLoop) run(epfd int, wake [2]int) {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		panic(fmt.Sprintf("ws: epoll fd: %v", err))
+	}
+	ep := os.NewFile(uintptr(epfd), "epoll") // owns epfd from here: closed through ep
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		panic(fmt.Sprintf("ws: epoll fd: %v", err))
+	}
 	events := make([]syscall.EpollEvent, 128)
 	buf := make([]byte, pollReadBuffer)
 	lastSweep := time.Now()
 	for {
-		n, err := syscall.EpollWait(epfd, events, int(sweepEvery/time.Millisecond))
-		if err != nil && !errors.Is(err, syscall.EINTR) {
-			panic(fmt.Sprintf("ws: epoll_wait: %v", err)) // EBADF/EINVAL: a bug here
+		_ = ep.SetReadDeadline(lastSweep.Add(sweepEvery))
+		n := 0
+		err := rc.Read(func(fd uintptr) bool {
+			var werr error
+			n, werr = syscall.EpollWait(int(fd), events, 0)
+			if werr != nil && !errors.Is(werr, syscall.EINTR) {
+				panic(fmt.Sprintf("ws: epoll_wait: %v", werr)) // EBADF/EINVAL: a bug here
+			}
+			return n > 0 // none ready: park until the epoll fd is readable
+		})
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			panic(fmt.Sprintf("ws: epoll wait: %v", err))
 		}
 		for i := range max(n, 0) {
 			tok := token(&events[i])
@@ -159,7 +182,8 @@ func (l *pollLoop) run(epfd int, wake [2]int) {
 		if len(l.socks) == 0 {
 			l.running = false
 			l.mu.Unlock()
-			closeAll(epfd, wake[0], wake[1])
+			_ = ep.Close()
+			closeAll(wake[0], wake[1])
 			return
 		}
 		l.mu.Unlock()

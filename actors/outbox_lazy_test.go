@@ -1,0 +1,123 @@
+package actors
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/stomp"
+)
+
+// recordWire is the socket end of an outbox: it keeps each WriteFrames call, so a test can
+// tell frames written together from frames written one by one.
+type recordWire struct {
+	mu    sync.Mutex
+	calls [][]string
+}
+
+func (w *recordWire) WriteFrames(frames [][]byte, _ time.Time) error {
+	call := make([]string, len(frames))
+	for i, f := range frames {
+		call[i] = string(f)
+	}
+	w.mu.Lock()
+	w.calls = append(w.calls, call)
+	w.mu.Unlock()
+	return nil
+}
+
+func (*recordWire) Close() error { return nil }
+
+func (w *recordWire) snapshot() [][]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([][]string(nil), w.calls...)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func lazyTestEvent(t *testing.T, ev any, seq int64) outItem {
+	t.Helper()
+	body, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outItem{kind: itemTemplate, tpl: stomp.NewMessageTemplate("/topic/channel.1", contentJSON, nil, body), a: "sub-0", b: "m" + strconv.FormatInt(seq, 10)}
+}
+
+// A read event waits for the session's next frame and leaves in the same write, before it;
+// alone, it leaves when the flusher comes by. Without the delay each frame is a write.
+func TestOutboxReadEventsShareWrites(t *testing.T) {
+	met, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := lazyTestEvent(t, persistence.ReadEvent{Type: persistence.EventRead, ChannelID: 1, UserID: 2, Seq: 3}, 1)
+	msg := lazyTestEvent(t, persistence.NewMessageEvent(persistence.Message{ID: 9, ChannelID: 1, Seq: 4}), 2)
+
+	t.Run("with the next frame", func(t *testing.T) {
+		w := &recordWire{}
+		o := newOutbox(w, 64, time.Second, met, newLazyFlusher(time.Hour))
+		if !o.pushLazy(read) {
+			t.Fatal("pushLazy refused")
+		}
+		time.Sleep(20 * time.Millisecond) // a writer woken by the read event would have written by now
+		if calls := w.snapshot(); len(calls) != 0 {
+			t.Fatalf("the read event was written on its own: %q", calls)
+		}
+		o.push(msg)
+		waitFor(t, "the write", func() bool { return len(w.snapshot()) > 0 })
+		calls := w.snapshot()
+		if len(calls) != 1 || len(calls[0]) != 2 || !strings.Contains(calls[0][0], `"type":"read"`) || !strings.Contains(calls[0][1], `"type":"message"`) {
+			t.Fatalf("writes %q; want one write with the read event, then the message", calls)
+		}
+	})
+	t.Run("alone, by the flusher", func(t *testing.T) {
+		w := &recordWire{}
+		o := newOutbox(w, 64, time.Second, met, newLazyFlusher(50*time.Millisecond))
+		o.pushLazy(read)
+		o.pushLazy(read)
+		waitFor(t, "the flusher", func() bool { return len(w.snapshot()) > 0 })
+		if calls := w.snapshot(); len(calls) != 1 || len(calls[0]) != 2 {
+			t.Fatalf("writes %q; want both read events in one write", calls)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		w := &recordWire{}
+		o := newOutbox(w, 64, time.Second, met, nil)
+		o.pushLazy(read)
+		waitFor(t, "the read event", func() bool { return len(w.snapshot()) == 1 })
+		o.push(msg)
+		waitFor(t, "the message", func() bool { return len(w.snapshot()) == 2 })
+	})
+}
+
+// Read events from other nodes are recognised from their encoded body alone.
+func TestReadEventBodyPrefix(t *testing.T) {
+	body, err := json.Marshal(persistence.ReadEvent{Type: persistence.EventRead, ChannelID: 1, UserID: 2, Seq: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isReadEventBody(body) {
+		t.Errorf("%s not recognised as a read event", body)
+	}
+	typing, _ := json.Marshal(persistence.TypingEvent{Type: persistence.EventTyping, ChannelID: 1, UserID: 2})
+	if isReadEventBody(typing) {
+		t.Errorf("%s taken for a read event", typing)
+	}
+}
