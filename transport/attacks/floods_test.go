@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,19 +167,55 @@ func TestSlowConsumerNextToHealthyOnes(t *testing.T) {
 		}
 	}
 	var healthy []*stomp.Subscription
+	var clients []*stomp.Client
 	for _, u := range []*user{bob, carol} {
-		sub, err := n.dial(u).Subscribe(destOf(s.general))
+		cl := n.dial(u)
+		sub, err := cl.Subscribe(destOf(s.general))
 		if err != nil {
 			t.Fatal(err)
 		}
-		healthy = append(healthy, sub)
+		healthy, clients = append(healthy, sub), append(clients, cl)
 	}
+
+	// The healthy clients read as fast as they can. The sender stays at most `ahead`
+	// messages in front of the slower one: a healthy client under -race can fall further
+	// behind a flood than its outbound queue (1,024 frames) holds, and would rightly be
+	// dropped too; the never-reading one falls behind without bound either way.
+	const total, ahead = 3000, 400
+	progress := make([]atomic.Int64, len(healthy))
+	errs := make(chan error, len(healthy))
+	for i, sub := range healthy {
+		go func() {
+			var last int64
+			for range total {
+				select {
+				case f, ok := <-sub.C:
+					if !ok {
+						errs <- fmt.Errorf("healthy client %d was dropped at seq %d: %v", i, last, clients[i].Err())
+						return
+					}
+					seq, _ := strconv.ParseInt(f.Value("seq"), 10, 64)
+					if seq != last+1 {
+						errs <- fmt.Errorf("healthy client %d: seq %d after %d", i, seq, last)
+						return
+					}
+					last = seq
+					progress[i].Store(last)
+				case <-time.After(20 * time.Second):
+					errs <- fmt.Errorf("healthy client %d stalled at seq %d of %d", i, last, total)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	slowest := func() int64 { return min(progress[0].Load(), progress[1].Load()) }
 
 	sender := n.raw(alice)
 	floodStart := time.Now()
-	const total = 3000
 	payload := string(bytes.Repeat([]byte("x"), 1000))
 	for i := 0; i < total; i += 25 {
+		waitFor(t, "the healthy clients to keep up", 20*time.Second, func() bool { return slowest() >= int64(i-ahead) })
 		var b []byte
 		for j := i; j < i+25; j++ {
 			b = append(b, frame(stomp.CmdSend, sendBody(s.general, fmt.Sprintf("%05d %s", j, payload)),
@@ -186,22 +223,9 @@ func TestSlowConsumerNextToHealthyOnes(t *testing.T) {
 		}
 		sender.write(b)
 	}
-	for i, sub := range healthy {
-		var last int64
-		for range total {
-			select {
-			case f, ok := <-sub.C:
-				if !ok {
-					t.Fatalf("healthy client %d was dropped at seq %d", i, last)
-				}
-				seq, _ := strconv.ParseInt(f.Value("seq"), 10, 64)
-				if seq != last+1 {
-					t.Fatalf("healthy client %d: seq %d after %d", i, seq, last)
-				}
-				last = seq
-			case <-time.After(20 * time.Second):
-				t.Fatalf("healthy client %d stalled at seq %d of %d", i, last, total)
-			}
+	for range healthy {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 	waitFor(t, "the slow consumer to be dropped", 20*time.Second, func() bool {
