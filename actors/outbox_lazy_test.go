@@ -40,17 +40,6 @@ func (w *recordWire) snapshot() [][]string {
 	return append([][]string(nil), w.calls...)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func lazyTestEvent(t *testing.T, ev any, seq int64) outItem {
 	t.Helper()
 	body, err := json.Marshal(ev)
@@ -81,7 +70,7 @@ func TestOutboxReadEventsShareWrites(t *testing.T) {
 			t.Fatalf("the read event was written on its own: %q", calls)
 		}
 		o.push(msg)
-		waitFor(t, "the write", func() bool { return len(w.snapshot()) > 0 })
+		rcptWaitFor(t, 5*time.Second, "the write", func() bool { return len(w.snapshot()) > 0 })
 		calls := w.snapshot()
 		if len(calls) != 1 || len(calls[0]) != 2 || !strings.Contains(calls[0][0], `"type":"read"`) || !strings.Contains(calls[0][1], `"type":"message"`) {
 			t.Fatalf("writes %q; want one write with the read event, then the message", calls)
@@ -92,7 +81,7 @@ func TestOutboxReadEventsShareWrites(t *testing.T) {
 		o := newOutbox(w, 64, time.Second, met, newLazyFlusher(50*time.Millisecond))
 		o.pushLazy(read)
 		o.pushLazy(read)
-		waitFor(t, "the flusher", func() bool { return len(w.snapshot()) > 0 })
+		rcptWaitFor(t, 5*time.Second, "the flusher", func() bool { return len(w.snapshot()) > 0 })
 		if calls := w.snapshot(); len(calls) != 1 || len(calls[0]) != 2 {
 			t.Fatalf("writes %q; want both read events in one write", calls)
 		}
@@ -101,9 +90,9 @@ func TestOutboxReadEventsShareWrites(t *testing.T) {
 		w := &recordWire{}
 		o := newOutbox(w, 64, time.Second, met, nil)
 		o.pushLazy(read)
-		waitFor(t, "the read event", func() bool { return len(w.snapshot()) == 1 })
+		rcptWaitFor(t, 5*time.Second, "the read event", func() bool { return len(w.snapshot()) == 1 })
 		o.push(msg)
-		waitFor(t, "the message", func() bool { return len(w.snapshot()) == 2 })
+		rcptWaitFor(t, 5*time.Second, "the message", func() bool { return len(w.snapshot()) == 2 })
 	})
 }
 
