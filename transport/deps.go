@@ -99,6 +99,9 @@ func (s *Server) startDatabase(ctx context.Context) error {
 		return err
 	}
 	s.closers.push("database", func(context.Context) error { pool.Close(); return nil })
+	if err := persistence.RegisterPoolMetrics(s.reg, pool); err != nil {
+		return fmt.Errorf("database pool metrics: %w", err)
+	}
 	if err := persistence.Migrate(ctx, pool, s.logger); err != nil {
 		return err
 	}
