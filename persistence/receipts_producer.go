@@ -53,8 +53,11 @@ func NewReceiptProducer(cfg ReceiptProducerConfig, logger *slog.Logger) (*Receip
 
 // newReceiptWriter is a synchronous writer tuned for whole-batch calls: kafka-go's default
 // acks are none (RequireAll fixes that) and a synchronous call waits for every partition's
-// batch to fill or time out, so the timeout is 1 ms and the size large — one call's
-// messages leave at once, one produce request per partition.
+// batch to fill or time out, so the timeout is 1 ms: one call's messages leave at once. The
+// size is small because kafka-go allocates every batch at its full BatchSize: at 10,000 that
+// was 1.6 MB per partition per flush, 65 % of a busy node's allocated bytes and most of its
+// 20 % GC (docs/BENCHMARKS.md); a flush of 500 markers over 8 partitions fits in 256 each, and
+// a bigger share becomes a second batch that leaves as soon as it is full.
 //
 // The writer gets its own transport with a 1 s metadata TTL: kafka-go's transport caches
 // a failed metadata refresh and serves that error to every write until the next refresh
@@ -67,7 +70,7 @@ func newReceiptWriter(brokers []string, topic string, attempts int, logger *slog
 		Topic:           topic,
 		Balancer:        &kafka.Hash{},
 		RequiredAcks:    kafka.RequireAll,
-		BatchSize:       10_000,
+		BatchSize:       256,
 		BatchBytes:      8 << 20,
 		BatchTimeout:    time.Millisecond,
 		MaxAttempts:     attempts,
