@@ -112,6 +112,10 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.frame(m.f)
 		<-c.sess.inflight
 	case *userEvent:
+		if m.dest == accessDest {
+			c.recheckAccess(m.ev.body)
+			return
+		}
 		if id, ok := c.subs.queue(m.dest); ok {
 			if c.out.push(outItem{kind: itemTemplate, tpl: m.ev.tpl, a: id, b: m.ev.msgID}) {
 				c.sys.met.deliveries.Inc()
@@ -119,6 +123,8 @@ func (c *connActor) Receive(ctx actor.Context) {
 		}
 	case *accessDone:
 		c.accessLoaded(m)
+	case *accessRechecked:
+		c.accessRechecked(m)
 	case *opDone:
 		if m.err != nil {
 			c.fail(m.err, m.receipt, m.dest)

@@ -51,6 +51,9 @@ type Poster interface {
 type Events interface {
 	ChannelEvent(channelID int64, ev any)
 	UserEvent(userID int64, dest string, ev any)
+	// AccessChanged says that userID may have lost access to channelID (0: to every
+	// channel), after the change is committed: live subscriptions are checked again.
+	AccessChanged(userID, channelID int64)
 }
 
 // ReadMarkers stores read markers; a marker never moves backwards. The default writes
@@ -220,6 +223,9 @@ func (NopEvents) ChannelEvent(int64, any) {}
 
 // UserEvent implements Events.
 func (NopEvents) UserEvent(int64, string, any) {}
+
+// AccessChanged does nothing.
+func (NopEvents) AccessChanged(int64, int64) {}
 
 // StorePoster appends through the store directly, one message per transaction, and then
 // tells Events about the message and its mentions.

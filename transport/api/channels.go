@@ -185,6 +185,7 @@ func (a *API) removeChannelMember(ctx context.Context, r *http.Request, me persi
 		return 0, nil, persistence.ErrNotFound
 	}
 	a.events.ChannelEvent(acc.ChannelID, persistence.MemberEvent{Type: persistence.EventMemberLeft, ChannelID: acc.ChannelID, UserID: uid, ByUserID: me.ID})
+	a.events.AccessChanged(uid, acc.ChannelID)
 	return http.StatusNoContent, nil, nil
 }
 

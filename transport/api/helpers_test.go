@@ -190,6 +190,7 @@ type recorder struct {
 	mu      sync.Mutex
 	channel []chanEvent
 	user    []userEvent
+	access  [][2]int64 // AccessChanged calls: user, channel
 }
 
 type chanEvent struct {
@@ -207,6 +208,12 @@ func (r *recorder) ChannelEvent(channelID int64, ev any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.channel = append(r.channel, chanEvent{channelID, ev})
+}
+
+func (r *recorder) AccessChanged(userID, channelID int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.access = append(r.access, [2]int64{userID, channelID})
 }
 
 func (r *recorder) UserEvent(userID int64, dest string, ev any) {

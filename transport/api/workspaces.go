@@ -100,6 +100,9 @@ func (a *API) patchMember(ctx context.Context, r *http.Request, me persistence.U
 	} else {
 		m, err = a.store.SetRole(ctx, wa.WorkspaceID, target.UserID, to)
 	}
+	if err == nil && to == persistence.RoleGuest {
+		a.events.AccessChanged(target.UserID, 0) // a guest reads only the channels it belongs to
+	}
 	return http.StatusOK, m, err
 }
 
@@ -120,6 +123,7 @@ func (a *API) deleteMember(ctx context.Context, r *http.Request, me persistence.
 	for _, cid := range left {
 		a.events.ChannelEvent(cid, persistence.MemberEvent{Type: persistence.EventMemberLeft, ChannelID: cid, UserID: target.UserID, ByUserID: me.ID})
 	}
+	a.events.AccessChanged(target.UserID, 0) // the workspace's public channels too
 	return http.StatusNoContent, nil, nil
 }
 
