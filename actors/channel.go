@@ -303,6 +303,9 @@ func (a *channelActor) committed(d *commitDone) {
 // deliver copies ev to every subscriber; a subscriber whose queue is full is dropped by its
 // outbox, never waited for.
 func (a *channelActor) deliver(ev *event) {
+	if ev.seq > a.entry.delivered.Load() {
+		a.entry.delivered.Store(ev.seq) // only this actor writes it
+	}
 	n := 0
 	for _, s := range a.subs {
 		if s.replaying {

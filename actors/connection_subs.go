@@ -28,6 +28,12 @@ func (s *connSubs) get(id string) *connSub {
 
 func (s *connSubs) add(sub *connSub) { s.list = append(s.list, sub) }
 
+// registered reports whether the session has a subscription to channelID that its channel
+// actor has registered (its access was checked, and AccessChanged ends it when it goes).
+func (s *connSubs) registered(channelID int64) bool {
+	return slices.ContainsFunc(s.list, func(sub *connSub) bool { return sub.channelID == channelID && sub.sent })
+}
+
 func (s *connSubs) len() int { return len(s.list) }
 
 // remove drops subscription id and returns it (nil when there is none).

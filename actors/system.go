@@ -62,6 +62,9 @@ type System struct {
 type channelEntry struct {
 	pid   *actor.PID
 	inbox atomic.Int64
+	// delivered is the highest message seq the actor has handed to its subscribers, for
+	// sessions to read without asking it (conn_send.go's markRead).
+	delivered atomic.Int64
 }
 
 // New validates cfg and deps and starts an actor system that never logs to stdout.
@@ -146,6 +149,17 @@ func (s *System) sendEntry(e *channelEntry, msg any) {
 	e.inbox.Add(1)
 	s.met.channelInbox.Inc()
 	s.root.Send(e.pid, msg)
+}
+
+// delivered is the highest seq channelID's actor here has delivered (0: no actor).
+func (s *System) delivered(channelID int64) int64 {
+	s.mu.RLock()
+	e := s.channels[channelID]
+	s.mu.RUnlock()
+	if e == nil {
+		return 0
+	}
+	return e.delivered.Load()
 }
 
 // retire removes an idle channel actor from the registry if nothing is on its way to it.

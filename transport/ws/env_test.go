@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
@@ -48,11 +49,12 @@ type env struct {
 type envOptions struct {
 	actors actors.Config
 	ws     ws.Config
+	tracer pgx.QueryTracer // sees every query of the node's pool; nil: none
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	pool, _ := pgtest.NewPool(t, nil)
+	pool, _ := pgtest.NewPool(t, o.tracer)
 	ids, err := cluster.NewIDGenerator(1, nil)
 	if err != nil {
 		t.Fatal(err)
