@@ -114,10 +114,7 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 	msg := persistence.NewMessage{ID: c.sys.ids.Next(), UserID: c.info.UserID, ParentID: int64(b.ParentID),
 		Content: b.Content, ClientMsgID: b.ClientMsgID}
 	c.begin()
-	c.withAccess(cid, func(acc persistence.Access, err error) {
-		if err == nil {
-			err = acc.CanPost()
-		}
+	post := func(err error) {
 		if err != nil {
 			c.fail(err, receipt, dest)
 			c.end()
@@ -137,6 +134,20 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 				root.Send(sess.pid, &flushDisconnect{})
 			}
 		}})
+	}
+	// A registered subscription proves read access (AccessChanged ends it when access
+	// goes) and posting needs only that and an unarchived channel, which the store checks
+	// in the commit: no PostgreSQL round trip before it. Not while an access check of the
+	// channel is loading, whose waiting operations this one must not overtake.
+	if e := c.access[cid]; c.subs.registered(cid) && (e == nil || !e.loading) {
+		post(nil)
+		return
+	}
+	c.withAccess(cid, func(acc persistence.Access, err error) {
+		if err == nil {
+			err = acc.CanPost()
+		}
+		post(err)
 	})
 }
 

@@ -65,3 +65,49 @@ func TestMarkReadOfDeliveredSeqSkipsAccessCheck(t *testing.T) {
 		t.Errorf("read marker %d (%v), want 1 (7 clamped to the channel's last)", marker, err)
 	}
 }
+
+// A SEND from a session subscribed to the channel asks PostgreSQL nothing before the
+// commit; the commit itself still refuses an archived channel.
+func TestSendFromSubscriberSkipsAccessCheck(t *testing.T) {
+	t.Parallel()
+	q := &accessQueries{}
+	// A cached check expires at once: only the subscription can spare the query.
+	e := newEnv(t, envOptions{tracer: q, actors: actors.Config{AccessTTL: time.Nanosecond}})
+	aliceTok, alice := e.user("alice")
+	cid := e.channel(alice, "sends", persistence.ChannelPublic)
+	a := e.dial(aliceTok)
+	send := func(content string) error {
+		t.Helper()
+		body := `{"channelId":"` + strconv.FormatInt(cid, 10) + `","content":"` + content + `"}`
+		_, err := a.SendWithReceipt(ctxT(t, 5*time.Second), actors.DestMessageSend, []byte(body))
+		return err
+	}
+	before := q.n.Load()
+	if err := send("not subscribed"); err != nil {
+		t.Fatal(err)
+	}
+	if n := q.n.Load() - before; n != 1 {
+		t.Errorf("a SEND without a subscription made %d access queries, want 1", n)
+	}
+	if _, err := a.Subscribe(dest(cid)); err != nil {
+		t.Fatal(err)
+	}
+	before = q.n.Load()
+	if err := send("subscribed"); err != nil {
+		t.Fatal(err)
+	}
+	if n := q.n.Load() - before; n != 0 {
+		t.Errorf("a SEND from a subscriber made %d access queries, want 0", n)
+	}
+	if _, err := e.store.Pool().Exec(context.Background(), `UPDATE channels SET archived = true WHERE id = $1`, cid); err != nil {
+		t.Fatal(err)
+	}
+	err := send("archived")
+	if err == nil || !strings.Contains(err.Error(), "archived") {
+		t.Fatalf("SEND to an archived channel from a subscriber: %v, want an archived ERROR", err)
+	}
+	var n int64
+	if err := e.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM messages WHERE channel_id = $1`, cid).Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d messages stored (%v), want 2", n, err)
+	}
+}
