@@ -29,9 +29,6 @@ import (
 	"github.com/parley-chat/parley/transport"
 )
 
-// wsNoPoller is the -no-poller flag (main's flags are this command's only state).
-var wsNoPoller bool
-
 func main() {
 	addr := flag.String("addr", "127.0.0.1:19300", "node's HTTP and WebSocket address")
 	pprofAddr := flag.String("pprof", "127.0.0.1:19301", "net/http/pprof address")
@@ -47,17 +44,16 @@ func main() {
 	noPoller := flag.Bool("no-poller", false, "read each WebSocket on a goroutine of its own (ws.Config.NoPoller)")
 	explain := flag.Duration("explain", 0, "log the plan (auto_explain, ANALYZE, BUFFERS) of every statement slower than this to the PostgreSQL server log (0: off)")
 	flag.Parse()
-	wsNoPoller = *noPoller
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
 	}
-	if err := run(*addr, *pprofAddr, *pg, *redisURL, *sendRate, *sendBurst, *maxBatch, *dbConns, *blockRate, *mutexFrac, *explain); err != nil {
+	if err := run(*addr, *pprofAddr, *pg, *redisURL, *noPoller, *sendRate, *sendBurst, *maxBatch, *dbConns, *blockRate, *mutexFrac, *explain); err != nil {
 		fmt.Fprintln(os.Stderr, "perfnode:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, pprofAddr, pgURL, redisURL string, sendRate float64, sendBurst, maxBatch, dbConns, blockRate, mutexFrac int, explain time.Duration) error {
+func run(addr, pprofAddr, pgURL, redisURL string, noPoller bool, sendRate float64, sendBurst, maxBatch, dbConns, blockRate, mutexFrac int, explain time.Duration) error {
 	runtime.SetBlockProfileRate(blockRate)
 	runtime.SetMutexProfileFraction(mutexFrac)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -85,7 +81,7 @@ func run(addr, pprofAddr, pgURL, redisURL string, sendRate float64, sendBurst, m
 	cfg.NodeID = 1
 	cfg.RedisURL = redisURL
 	cfg.RedisPrefix = db + ":"
-	cfg.WebSocket.NoPoller = wsNoPoller
+	cfg.WebSocket.NoPoller = noPoller
 	cfg.DatabaseURL = fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", admin.User, admin.Host, admin.Port, db)
 	cfg.DatabaseMaxConns = dbConns
 	cfg.Realtime.SendRate = sendRate
