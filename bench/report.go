@@ -321,7 +321,11 @@ func (rep *Report) Summary() string {
 	fmt.Fprintf(&b, "load      %d connections (%d procs), %d channels × %d subs/conn, %d senders × %g msg/s, %d receivers, %s + %s warmup\n",
 		c.Connections, c.Procs, c.Channels, c.SubsPerConn, c.Senders, c.Rate, c.Receivers, c.Duration, c.Warmup)
 	if rep.Setup.Channels > 0 {
-		fmt.Fprintf(&b, "setup     %.1fs: %d users, %d channels, %d REST calls\n", rep.Setup.Seconds, rep.Setup.Users, rep.Setup.Channels, rep.Setup.Calls)
+		analyzed := "; database not analyzed (no --db-url): plans may be those of empty tables"
+		if rep.Setup.Analyzed {
+			analyzed = "; database analyzed"
+		}
+		fmt.Fprintf(&b, "setup     %.1fs: %d users, %d channels, %d REST calls%s\n", rep.Setup.Seconds, rep.Setup.Users, rep.Setup.Channels, rep.Setup.Calls, analyzed)
 	}
 	cs := rep.Connect
 	fmt.Fprintf(&b, "connect   %d/%d in %.1fs (%d failed); connect+subscribe %s\n", cs.Connected, cs.Attempted, cs.Seconds, cs.Failed, rep.ConnectLatency)

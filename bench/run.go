@@ -76,6 +76,12 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if rep.Setup, err = r.setup(ctx, specs, subs); err != nil {
 		return nil, err
 	}
+	if cfg.DatabaseURL != "" && rep.Setup.Channels > 0 {
+		if err := analyzeDB(ctx, cfg.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("setup: %w", err)
+		}
+		rep.Setup.Analyzed = true
+	}
 	r.specs = specs
 	nodes := r.scrapeAll(ctx, nil)
 

@@ -25,6 +25,8 @@ type SetupStats struct {
 	Calls    int64         `json:"restCalls"`
 	// Workspace is the run's workspace id (0 when the scenario needs none).
 	Workspace int64 `json:"workspace,string,omitempty"`
+	// Analyzed: the server's database was ANALYZEd after the load (needs --db-url).
+	Analyzed bool `json:"analyzed"`
 }
 
 func newRunID() string {

@@ -29,36 +29,48 @@ import (
 	"github.com/parley-chat/parley/transport"
 )
 
+// options are perfnode's flags.
+type options struct {
+	addr, pprofAddr, pgURL, redisURL string
+	noPoller                         bool
+	sendRate                         float64
+	sendBurst, maxBatch, dbConns     int
+	blockRate, mutexFrac             int
+	explain, readEventDelay          time.Duration
+}
+
 func main() {
-	addr := flag.String("addr", "127.0.0.1:19300", "node's HTTP and WebSocket address")
-	pprofAddr := flag.String("pprof", "127.0.0.1:19301", "net/http/pprof address")
-	pg := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server (a fresh database is created on it and dropped at exit)")
-	sendRate := flag.Float64("send-rate", 20, "SEND frames per second per connection")
-	sendBurst := flag.Int("send-burst", 50, "SEND burst per connection")
-	maxBatch := flag.Int("max-batch", 0, "group commit cap (0: default)")
-	dbConns := flag.Int("db-max-conns", 16, "PostgreSQL pool size")
-	blockRate := flag.Int("block-rate", 0, "runtime.SetBlockProfileRate (ns; 0: off)")
-	mutexFrac := flag.Int("mutex-fraction", 0, "runtime.SetMutexProfileFraction (0: off)")
+	var o options
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:19300", "node's HTTP and WebSocket address")
+	flag.StringVar(&o.pprofAddr, "pprof", "127.0.0.1:19301", "net/http/pprof address")
+	flag.StringVar(&o.pgURL, "postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server (a fresh database is created on it and dropped at exit)")
+	flag.Float64Var(&o.sendRate, "send-rate", 20, "SEND frames per second per connection")
+	flag.IntVar(&o.sendBurst, "send-burst", 50, "SEND burst per connection")
+	flag.IntVar(&o.maxBatch, "max-batch", 0, "group commit cap (0: default)")
+	flag.IntVar(&o.dbConns, "db-max-conns", 16, "PostgreSQL pool size")
+	flag.IntVar(&o.blockRate, "block-rate", 0, "runtime.SetBlockProfileRate (ns; 0: off)")
+	flag.IntVar(&o.mutexFrac, "mutex-fraction", 0, "runtime.SetMutexProfileFraction (0: off)")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (1: every allocation; 0: Go's default)")
-	redisURL := flag.String("redis-url", "", "external Redis (redis://host:port/db; keys under a fresh prefix); empty: embedded, like `parley serve`")
-	noPoller := flag.Bool("no-poller", false, "read each WebSocket on a goroutine of its own (ws.Config.NoPoller)")
-	explain := flag.Duration("explain", 0, "log the plan (auto_explain, ANALYZE, BUFFERS) of every statement slower than this to the PostgreSQL server log (0: off)")
+	flag.StringVar(&o.redisURL, "redis-url", "", "external Redis (redis://host:port/db; keys under a fresh prefix); empty: embedded, like `parley serve`")
+	flag.BoolVar(&o.noPoller, "no-poller", false, "read each WebSocket on a goroutine of its own (ws.Config.NoPoller)")
+	flag.DurationVar(&o.explain, "explain", 0, "log the plan (auto_explain, ANALYZE, BUFFERS) of every statement slower than this to the PostgreSQL server log (0: off)")
+	flag.DurationVar(&o.readEventDelay, "read-event-delay", 0, "parley serve's --read-event-delay (0: its default)")
 	flag.Parse()
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
 	}
-	if err := run(*addr, *pprofAddr, *pg, *redisURL, *noPoller, *sendRate, *sendBurst, *maxBatch, *dbConns, *blockRate, *mutexFrac, *explain); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "perfnode:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, pprofAddr, pgURL, redisURL string, noPoller bool, sendRate float64, sendBurst, maxBatch, dbConns, blockRate, mutexFrac int, explain time.Duration) error {
-	runtime.SetBlockProfileRate(blockRate)
-	runtime.SetMutexProfileFraction(mutexFrac)
+func run(o options) error {
+	runtime.SetBlockProfileRate(o.blockRate)
+	runtime.SetMutexProfileFraction(o.mutexFrac)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	admin, err := pgx.ParseConfig(pgURL)
+	admin, err := pgx.ParseConfig(o.pgURL)
 	if err != nil {
 		return err
 	}
@@ -73,20 +85,23 @@ func run(addr, pprofAddr, pgURL, redisURL string, noPoller bool, sendRate float6
 			_ = c.Close(cctx)
 		}
 	}()
-	if err := createDB(ctx, admin, db, explain); err != nil {
+	if err := createDB(ctx, admin, db, o.explain); err != nil {
 		return err
 	}
 	cfg := transport.DefaultConfig()
-	cfg.Addr = addr
+	cfg.Addr = o.addr
 	cfg.NodeID = 1
-	cfg.RedisURL = redisURL
+	cfg.RedisURL = o.redisURL
 	cfg.RedisPrefix = db + ":"
-	cfg.WebSocket.NoPoller = noPoller
+	cfg.WebSocket.NoPoller = o.noPoller
 	cfg.DatabaseURL = fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", admin.User, admin.Host, admin.Port, db)
-	cfg.DatabaseMaxConns = dbConns
-	cfg.Realtime.SendRate = sendRate
-	cfg.Realtime.SendBurst = sendBurst
-	cfg.Realtime.MaxBatch = maxBatch
+	cfg.DatabaseMaxConns = o.dbConns
+	cfg.Realtime.SendRate = o.sendRate
+	cfg.Realtime.SendBurst = o.sendBurst
+	cfg.Realtime.MaxBatch = o.maxBatch
+	if o.readEventDelay != 0 {
+		cfg.Realtime.ReadEventDelay = o.readEventDelay
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -95,8 +110,8 @@ func run(addr, pprofAddr, pgURL, redisURL string, noPoller bool, sendRate float6
 	if err != nil {
 		return err
 	}
-	go func() { _ = http.ListenAndServe(pprofAddr, nil) }()
-	fmt.Fprintf(os.Stderr, "perfnode: http://%s (database %s), pprof http://%s/debug/pprof\n", srv.Addr(), db, pprofAddr)
+	go func() { _ = http.ListenAndServe(o.pprofAddr, nil) }()
+	fmt.Fprintf(os.Stderr, "perfnode: http://%s (database %s), pprof http://%s/debug/pprof\n", srv.Addr(), db, o.pprofAddr)
 	return srv.Run(ctx)
 }
 
