@@ -15,39 +15,74 @@ import (
 // has queued meanwhile. Order on the socket is unchanged: lazy frames wait in the queue,
 // they are never moved.
 
-// lazyFlusher wakes the writers of outboxes holding only lazy frames, every delay at most.
-// Its timer runs only while some outbox waits.
+// lazyFlusher wakes the writers of outboxes holding only lazy frames, each about delay
+// after its first lazy frame. It used to be one timer that flushed every waiting outbox at
+// once: at 10,000 users that was a burst of thousands of writes every delay, and the
+// messages queued behind it made the P99 (docs/BENCHMARKS.md). Since every outbox waits the
+// same delay, the waiting list is in due order: the flusher wakes every lazyTick at most and
+// kicks the outboxes that are due, so the writes are spread evenly. Its timer runs only
+// while some outbox waits.
 type lazyFlusher struct {
 	delay time.Duration
+	tick  time.Duration // how close together two flushes may come
 
 	mu    sync.Mutex
-	boxes []*outbox
+	queue []lazyEntry // in due order; queue[head:] waits
+	head  int
 	timer *time.Timer
 }
 
-func newLazyFlusher(delay time.Duration) *lazyFlusher { return &lazyFlusher{delay: delay} }
+type lazyEntry struct {
+	due time.Time
+	box *outbox
+}
+
+// lazyTick bounds the flusher's wake-ups to 100 a second.
+const lazyTick = 10 * time.Millisecond
+
+func newLazyFlusher(delay time.Duration) *lazyFlusher {
+	return &lazyFlusher{delay: delay, tick: min(delay, lazyTick)}
+}
 
 // add registers o, whose lock the caller holds; o.lazyWait keeps it from being added twice.
 func (f *lazyFlusher) add(o *outbox) {
 	f.mu.Lock()
-	f.boxes = append(f.boxes, o)
+	f.queue = append(f.queue, lazyEntry{due: time.Now().Add(f.delay), box: o})
 	if f.timer == nil {
 		f.timer = time.AfterFunc(f.delay, f.flush)
 	}
 	f.mu.Unlock()
 }
 
+// flush kicks the outboxes that are due (or will be within a tick) and re-arms the timer
+// for the next one.
 func (f *lazyFlusher) flush() {
+	now := time.Now()
 	f.mu.Lock()
-	boxes := f.boxes
-	f.boxes, f.timer = nil, nil
+	end := f.head
+	for end < len(f.queue) && !f.queue[end].due.After(now.Add(f.tick)) {
+		end++
+	}
+	due := append([]lazyEntry(nil), f.queue[f.head:end]...)
+	clear(f.queue[f.head:end])
+	f.head = end
+	if f.head == len(f.queue) {
+		f.queue, f.head, f.timer = f.queue[:0], 0, nil
+	} else {
+		if f.head > len(f.queue)/2 { // compact, so the queue's memory stays proportional to what waits
+			n := copy(f.queue, f.queue[f.head:])
+			clear(f.queue[n:])
+			f.queue, f.head = f.queue[:n], 0
+		}
+		f.timer = time.AfterFunc(max(f.queue[f.head].due.Sub(now), f.tick), f.flush)
+	}
 	f.mu.Unlock()
-	for i, o := range boxes {
+	for _, e := range due {
+		o := e.box
 		o.mu.Lock()
 		o.lazyWait = false
 		o.kickLocked()
 		o.mu.Unlock()
-		boxes[i] = nil
 	}
 }
 

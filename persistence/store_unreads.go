@@ -26,15 +26,31 @@ type UnreadCursor struct {
 // of (and so can read), above their marker, written by others, not deleted. The marker is
 // the larger of read_receipts' and the one given for the channel in the parallel arrays of
 // channel ids ($2) and seqs ($3); GREATEST ignores the NULL of a missing side.
+//
+// The shape is the plan: first the caller's ~20 channels and their markers (mine), then
+// each channel's unread range on messages' (channel_id, seq) index. The OFFSET 0s keep
+// PostgreSQL from flattening the two into one join, which it then ordered by its row
+// estimates: with statistics older than the messages table (a young or bulk-loaded
+// database, autovacuum behind or off) it started from messages and joined every message
+// of the workspace to the caller's memberships — 20 ms per call at 7,500 messages and
+// growing with the table, most of PostgreSQL's CPU at 10,000 users (docs/BENCHMARKS.md).
+// This way a call costs the caller's channels plus their unread messages, whatever the
+// statistics say.
 const unreadFrom = `
-	FROM channel_members cm
-	JOIN channels c ON c.id = cm.channel_id
-	JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.user_id = cm.user_id
-	LEFT JOIN read_receipts rr ON rr.user_id = cm.user_id AND rr.channel_id = cm.channel_id
-	LEFT JOIN unnest($2::bigint[], $3::bigint[]) AS newer(channel_id, seq) ON newer.channel_id = cm.channel_id
-	JOIN messages m ON m.channel_id = cm.channel_id AND m.seq > GREATEST(rr.last_read_seq, newer.seq, 0)
+	FROM (SELECT cm.channel_id, GREATEST(rr.last_read_seq, newer.seq, 0) AS floor
+	      FROM channel_members cm
+	      JOIN channels c ON c.id = cm.channel_id
+	      JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.user_id = cm.user_id
+	      LEFT JOIN read_receipts rr ON rr.user_id = cm.user_id AND rr.channel_id = cm.channel_id
+	      LEFT JOIN unnest($2::bigint[], $3::bigint[]) AS newer(channel_id, seq) ON newer.channel_id = cm.channel_id
+	      WHERE cm.user_id = $1
+	      OFFSET 0) mine
+	CROSS JOIN LATERAL (SELECT * FROM messages m
+	      WHERE m.channel_id = mine.channel_id AND m.seq > mine.floor
+	        AND m.user_id <> $1 AND m.deleted_at IS NULL
+	      OFFSET 0) m
 	LEFT JOIN threads t ON t.root_id = m.id
-	WHERE cm.user_id = $1 AND m.user_id <> $1 AND m.deleted_at IS NULL`
+	WHERE TRUE`
 
 // Unreads returns a page of userID's unread messages in order sort, and how many there are
 // in all. newer maps channel ids to read markers that may be ahead of read_receipts (the
