@@ -96,6 +96,41 @@ func TestOutboxReadEventsShareWrites(t *testing.T) {
 	})
 }
 
+// Each outbox waits about the delay after its own first read event, not until the flusher's
+// next round: the flushes of many sessions spread over time instead of leaving in one burst
+// (the burst was the P99 of the users benchmark). The bounds are one-sided: a slow machine
+// only makes flushes later, and later than the delay is what the old flusher could not do
+// for a box that came in after the first.
+func TestLazyFlusherKicksEachBoxAfterItsOwnDelay(t *testing.T) {
+	met, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := lazyTestEvent(t, persistence.ReadEvent{Type: persistence.EventRead, ChannelID: 1, UserID: 2, Seq: 3}, 1)
+	const delay = 400 * time.Millisecond
+	f := newLazyFlusher(delay)
+	early, late := &recordWire{}, &recordWire{}
+	first := newOutbox(early, 64, time.Second, met, f)
+	second := newOutbox(late, 64, time.Second, met, f)
+
+	start := time.Now()
+	first.pushLazy(read)
+	time.Sleep(delay / 2)
+	lateStart := time.Now()
+	second.pushLazy(read)
+
+	rcptWaitFor(t, 5*time.Second, "the first flush", func() bool { return len(early.snapshot()) > 0 })
+	firstAt := time.Since(start)
+	rcptWaitFor(t, 5*time.Second, "the second flush", func() bool { return len(late.snapshot()) > 0 })
+	secondWaited := time.Since(lateStart)
+	if firstAt < delay-lazyTick {
+		t.Errorf("first box flushed after %v; want about %v", firstAt, delay)
+	}
+	if secondWaited < delay-lazyTick {
+		t.Errorf("second box flushed %v after its read event, with the first; want about %v of its own", secondWaited, delay)
+	}
+}
+
 // Read events from other nodes are recognised from their encoded body alone.
 func TestReadEventBodyPrefix(t *testing.T) {
 	body, err := json.Marshal(persistence.ReadEvent{Type: persistence.EventRead, ChannelID: 1, UserID: 2, Seq: 3})
