@@ -77,8 +77,9 @@ type Config struct {
 	// MaxInflight bounds unacknowledged sends per sender; a tick that finds it full is
 	// counted as skipped (the load offered was not the load asked). Default 256.
 	MaxInflight int
-	// DatabaseURL, when set, is the PostgreSQL the server writes to: every acknowledged
-	// message is looked up there (acknowledged-but-missing is a FAILURE).
+	// DatabaseURL, when set, is the PostgreSQL the server writes to: it is ANALYZEd after
+	// the setup phase's bulk load (ADR 0010), and every acknowledged message is looked up
+	// there (acknowledged-but-missing is a FAILURE).
 	DatabaseURL string
 	// ClockSkews are the per-node clock skews the ordering analysis simulates on timestamp
 	// ids: with skew d, the k-th node (by id) runs k·d ahead. Default 0, 5 ms, 50 ms.
