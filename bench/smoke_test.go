@@ -90,6 +90,9 @@ func smoke(t *testing.T, cfg Config) *Report {
 	if !ck.DBChecked {
 		t.Fatal("acknowledged messages were not looked up in PostgreSQL")
 	}
+	if rep.Setup.Channels > 0 && !rep.Setup.Analyzed {
+		t.Fatal("the database was not analyzed after the setup's load (ADR 0010)")
+	}
 	if rep.Connect.Connected != cfg.Connections {
 		t.Fatalf("%d of %d connected", rep.Connect.Connected, cfg.Connections)
 	}
