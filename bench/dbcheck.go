@@ -8,16 +8,19 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// connectDB connects to the server's PostgreSQL. A busy shared server may be out of
-// connection slots for a moment: it retries for about 20 s.
-func connectDB(ctx context.Context, url string) (*pgx.Conn, error) {
+// withDB runs fn on a connection to the server's PostgreSQL, within 5 minutes. A busy shared
+// server may be out of connection slots for a moment: connecting retries for about 20 s.
+func withDB(ctx context.Context, url string, fn func(ctx context.Context, conn *pgx.Conn) error) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
 	for attempt := 0; ; attempt++ {
 		conn, err := pgx.Connect(ctx, url)
 		if err == nil {
-			return conn, nil
+			defer conn.Close(context.Background())
+			return fn(ctx, conn)
 		}
 		if attempt == 20 || ctx.Err() != nil {
-			return nil, fmt.Errorf("connect: %w", err)
+			return fmt.Errorf("connect: %w", err)
 		}
 		sleep(ctx, time.Second)
 	}
@@ -30,30 +33,24 @@ func connectDB(ctx context.Context, url string) (*pgx.Conn, error) {
 // machine): the unread queries then scanned every message, 80 ms instead of 5 ms each at
 // 10,000 users, and the pool's waiters grew without bound (docs/BENCHMARKS.md).
 func analyzeDB(ctx context.Context, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	conn, err := connectDB(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
-		return fmt.Errorf("analyze: %w", err)
-	}
-	return nil
+	return withDB(ctx, url, func(ctx context.Context, conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
+			return fmt.Errorf("analyze: %w", err)
+		}
+		return nil
+	})
 }
 
 // checkDB looks every acknowledged message up in PostgreSQL (SPEC guarantee 1: a message
 // acknowledged to its sender is committed): MissingInDB counts ids not found, DBMismatched
 // ids stored in another channel or at another seq than their RECEIPT said.
 func checkDB(ctx context.Context, url string, acks []Ack, res *CheckResult) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	conn, err := connectDB(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
+	return withDB(ctx, url, func(ctx context.Context, conn *pgx.Conn) error {
+		return checkAcks(ctx, conn, acks, res)
+	})
+}
+
+func checkAcks(ctx context.Context, conn *pgx.Conn, acks []Ack, res *CheckResult) error {
 	const batch = 10_000
 	for lo := 0; lo < len(acks); lo += batch {
 		part := acks[lo:min(lo+batch, len(acks))]
