@@ -27,7 +27,7 @@ func BenchmarkFanout(b *testing.B) {
 	sys := &System{met: met, log: slog.New(slog.DiscardHandler)}
 	a := &channelActor{sys: sys, id: 1, dest: ChannelDestination(1)}
 	for i := range 100 {
-		a.subs = append(a.subs, &chanSub{out: newOutbox(discardWire{}, 1<<20, time.Second, met, nil), id: "sub-" + strconv.Itoa(i)})
+		a.subs = append(a.subs, &chanSub{out: newOutbox(discardWire{}, 1<<20, time.Second, met, nil, nil), id: "sub-" + strconv.Itoa(i)})
 	}
 	ev := &event{
 		tpl:   stomp.NewMessageTemplate(a.dest, contentJSON, []stomp.Header{{Key: hdrSeq, Value: "1042"}}, benchBody),
@@ -49,7 +49,7 @@ func BenchmarkFanout(b *testing.B) {
 // handed to the socket in one call.
 func BenchmarkWriteBatch(b *testing.B) {
 	met, _ := newMetrics(nil)
-	o := newOutbox(discardWire{}, 1<<20, time.Second, met, nil)
+	o := newOutbox(discardWire{}, 1<<20, time.Second, met, nil, nil)
 	tpl := stomp.NewMessageTemplate(ChannelDestination(1), contentJSON, []stomp.Header{{Key: hdrSeq, Value: "1042"}}, benchBody)
 	batch := make([]outItem, 64)
 	for i := range batch {

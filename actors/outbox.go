@@ -67,6 +67,7 @@ type outbox struct {
 	state   int
 	space   chan struct{} // signalled when the writer takes frames off the queue; made by the first pushWait
 
+	pool     *writerPool  // nil (or a wire that cannot write without waiting): a goroutine per burst
 	lazy     *lazyFlusher // nil: lazy frames are written at once
 	lazyWait bool         // registered with lazy; under mu
 
@@ -77,8 +78,11 @@ type outbox struct {
 	done      chan struct{} // closed once the wire is closed
 }
 
-func newOutbox(wire Wire, max int, timeout time.Duration, met *metrics, lazy *lazyFlusher) *outbox {
+func newOutbox(wire Wire, max int, timeout time.Duration, met *metrics, lazy *lazyFlusher, pool *writerPool) *outbox {
 	o := &outbox{wire: wire, max: max, timeout: timeout, met: met, lazy: lazy, done: make(chan struct{})}
+	if _, ok := wire.(tryWire); ok {
+		o.pool = pool
+	}
 	o.lastWrite.Store(time.Now().UnixNano())
 	return o
 }
@@ -227,7 +231,11 @@ func (o *outbox) beat() {
 func (o *outbox) kickLocked() {
 	if !o.writing && len(o.items) > 0 {
 		o.writing = true
-		go o.run()
+		if o.pool != nil {
+			o.pool.submit(o)
+		} else {
+			go o.run()
+		}
 	}
 }
 
@@ -245,75 +253,100 @@ const maxChunk = 64 << 10
 
 func (o *outbox) run() {
 	ar := arenaPool.Get().(*writeArena)
-	defer func() {
-		if cap(ar.buf) <= 4*maxChunk {
-			arenaPool.Put(ar)
-		}
-	}()
+	defer putArena(ar)
 	for {
-		o.mu.Lock()
-		if o.state == boxClosed {
-			o.writing = false
-			o.mu.Unlock()
+		batch, ok := o.take()
+		if !ok {
 			return
-		}
-		if len(o.items) == 0 {
-			o.writing = false
-			putItems(o.items)
-			putItems(o.spare)
-			o.items, o.spare = nil, nil
-			closing := o.state == boxClosing
-			o.mu.Unlock()
-			if closing {
-				o.closeWire()
-			}
-			return
-		}
-		batch := o.items
-		o.items, o.spare = o.spare[:0], nil
-		space := o.space
-		o.mu.Unlock()
-		if space != nil {
-			select {
-			case space <- struct{}{}:
-			default:
-			}
 		}
 		err := o.write(ar, batch)
-		clear(batch)
-		o.mu.Lock()
-		if cap(batch) <= maxPooledItems { // a burst's big slice goes back to the GC
-			o.spare = batch[:0]
-		}
-		o.mu.Unlock()
 		if err != nil {
+			clear(batch)
 			o.closeNow()
 			return
 		}
+		o.taken(batch)
 	}
+}
+
+// take returns what is queued, for the writer to write. When nothing is, or the session
+// is closed, it ends the writer's run: ok is false, and a closing session's wire is closed.
+func (o *outbox) take() (batch []outItem, ok bool) {
+	o.mu.Lock()
+	if o.state == boxClosed {
+		o.writing = false
+		o.mu.Unlock()
+		return nil, false
+	}
+	if len(o.items) == 0 {
+		o.writing = false
+		putItems(o.items)
+		putItems(o.spare)
+		o.items, o.spare = nil, nil
+		closing := o.state == boxClosing
+		o.mu.Unlock()
+		if closing {
+			o.closeWire()
+		}
+		return nil, false
+	}
+	batch = o.items
+	o.items, o.spare = o.spare[:0], nil
+	space := o.space
+	o.mu.Unlock()
+	if space != nil {
+		select {
+		case space <- struct{}{}:
+		default:
+		}
+	}
+	return batch, true
+}
+
+// taken gives a written batch's slice back for the next one.
+func (o *outbox) taken(batch []outItem) {
+	clear(batch)
+	o.mu.Lock()
+	if cap(batch) <= maxPooledItems { // a burst's big slice goes back to the GC
+		o.spare = batch[:0]
+	}
+	o.mu.Unlock()
+}
+
+func putArena(ar *writeArena) {
+	if cap(ar.buf) <= 4*maxChunk {
+		arenaPool.Put(ar)
+	}
+}
+
+// encode encodes the first items of batch, about maxChunk bytes of them, into ar.frames
+// and returns how many it took.
+func (ar *writeArena) encode(batch []outItem) int {
+	ar.buf, ar.ends = ar.buf[:0], ar.ends[:0]
+	n := 0
+	for n < len(batch) && len(ar.buf) < maxChunk {
+		ar.buf = encodeItem(ar.buf, &batch[n])
+		ar.ends = append(ar.ends, len(ar.buf))
+		n++
+	}
+	ar.frames = ar.frames[:0]
+	start := 0
+	for _, end := range ar.ends {
+		ar.frames = append(ar.frames, ar.buf[start:end])
+		start = end
+	}
+	return n
 }
 
 // write encodes batch in chunks of about maxChunk bytes and writes each chunk at once.
 func (o *outbox) write(ar *writeArena, batch []outItem) error {
 	for len(batch) > 0 {
-		ar.buf, ar.ends = ar.buf[:0], ar.ends[:0]
-		n := 0
-		for n < len(batch) && len(ar.buf) < maxChunk {
-			ar.buf = encodeItem(ar.buf, &batch[n])
-			ar.ends = append(ar.ends, len(ar.buf))
-			n++
-		}
-		ar.frames = ar.frames[:0]
-		start := 0
-		for _, end := range ar.ends {
-			ar.frames = append(ar.frames, ar.buf[start:end])
-			start = end
-		}
-		if err := o.wire.WriteFrames(ar.frames, time.Now().Add(o.timeout)); err != nil {
-			clear(ar.frames)
+		n := ar.encode(batch)
+		err := o.wire.WriteFrames(ar.frames, time.Now().Add(o.timeout))
+		clear(ar.frames)
+		if err != nil {
 			return err
 		}
-		clear(ar.frames)
 		o.lastWrite.Store(time.Now().UnixNano())
 		batch = batch[n:]
 	}

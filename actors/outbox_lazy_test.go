@@ -61,7 +61,7 @@ func TestOutboxReadEventsShareWrites(t *testing.T) {
 
 	t.Run("with the next frame", func(t *testing.T) {
 		w := &recordWire{}
-		o := newOutbox(w, 64, time.Second, met, newLazyFlusher(time.Hour))
+		o := newOutbox(w, 64, time.Second, met, newLazyFlusher(time.Hour), nil)
 		if !o.pushLazy(read) {
 			t.Fatal("pushLazy refused")
 		}
@@ -78,7 +78,7 @@ func TestOutboxReadEventsShareWrites(t *testing.T) {
 	})
 	t.Run("alone, by the flusher", func(t *testing.T) {
 		w := &recordWire{}
-		o := newOutbox(w, 64, time.Second, met, newLazyFlusher(50*time.Millisecond))
+		o := newOutbox(w, 64, time.Second, met, newLazyFlusher(50*time.Millisecond), nil)
 		o.pushLazy(read)
 		o.pushLazy(read)
 		rcptWaitFor(t, 5*time.Second, "the flusher", func() bool { return len(w.snapshot()) > 0 })
@@ -88,7 +88,7 @@ func TestOutboxReadEventsShareWrites(t *testing.T) {
 	})
 	t.Run("off", func(t *testing.T) {
 		w := &recordWire{}
-		o := newOutbox(w, 64, time.Second, met, nil)
+		o := newOutbox(w, 64, time.Second, met, nil, nil)
 		o.pushLazy(read)
 		rcptWaitFor(t, 5*time.Second, "the read event", func() bool { return len(w.snapshot()) == 1 })
 		o.push(msg)
@@ -110,8 +110,8 @@ func TestLazyFlusherKicksEachBoxAfterItsOwnDelay(t *testing.T) {
 	const delay = 400 * time.Millisecond
 	f := newLazyFlusher(delay)
 	early, late := &recordWire{}, &recordWire{}
-	first := newOutbox(early, 64, time.Second, met, f)
-	second := newOutbox(late, 64, time.Second, met, f)
+	first := newOutbox(early, 64, time.Second, met, f, nil)
+	second := newOutbox(late, 64, time.Second, met, f, nil)
 
 	start := time.Now()
 	first.pushLazy(read)

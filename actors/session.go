@@ -46,7 +46,7 @@ func (s *System) Open(info SessionInfo, wire Wire) (*Session, error) {
 	clientSends, serverSends := stomp.Negotiate(info.HeartBeat, s.cfg.HeartBeat)
 	sess := &Session{
 		sys:      s,
-		out:      newOutbox(wire, s.cfg.OutboundQueue, s.cfg.WriteTimeout, s.met, s.lazy),
+		out:      newOutbox(wire, s.cfg.OutboundQueue, s.cfg.WriteTimeout, s.met, s.lazy, s.pool),
 		id:       strconv.FormatInt(s.ids.Next(), 10),
 		userID:   info.UserID,
 		inflight: make(chan struct{}, s.cfg.MaxInflightFrames),

@@ -39,6 +39,7 @@ type System struct {
 	log   *slog.Logger
 	met   *metrics
 	lazy  *lazyFlusher // nil when Config.ReadEventDelay < 0
+	pool  *writerPool  // the sessions' socket writers (writers.go)
 
 	as   *actor.ActorSystem
 	root *actor.RootContext
@@ -100,7 +101,7 @@ func New(cfg Config, deps Deps) (*System, error) {
 	}
 	return &System{
 		cfg: cfg, store: deps.Store, marks: deps.ReadMarks, ids: deps.IDs, bus: deps.Bus,
-		log: log, met: met, lazy: lazy, as: as, root: as.Root,
+		log: log, met: met, lazy: lazy, pool: newWriterPool(0), as: as, root: as.Root,
 		channels: make(map[int64]*channelEntry),
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),

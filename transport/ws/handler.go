@@ -112,7 +112,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(early) > 0 {
 		src = &earlyReader{early: early, conn: conn}
 	}
-	c := &socket{h: h, conn: conn, br: h.newReader(src), wire: &wire{conn: conn}}
+	c := &socket{h: h, conn: conn, br: h.newReader(src), wire: &wire{conn: conn, raw: rawConnOf(conn)}}
 	// CONNECT is read on a goroutine of its own so that this one returns: net/http's
 	// connection state (its 4 KiB bufio.Reader among it) lives as long as the handler does.
 	// Once the session is open, the poller reads the socket and that goroutine ends.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -248,10 +249,14 @@ func isClosed(err error) bool {
 // frames themselves from the writer's buffer, all in one writev.
 type wire struct {
 	conn   net.Conn
+	raw    syscall.RawConn // nil: no non-blocking path (TryWriteFrames declines)
 	mu     sync.Mutex
 	closed bool
-	owner  atomic.Pointer[socket] // set while the poller reads the socket: told of the close
-	hooks  closeHooks             // the session's limits, released at close (limits.go)
+	// pending holds what a TryWriteFrames could not hand to a full socket. Every later
+	// write goes behind it, and the next WriteFrames writes it first.
+	pending []byte
+	owner   atomic.Pointer[socket] // set while the poller reads the socket: told of the close
+	hooks   closeHooks             // the session's limits, released at close (limits.go)
 }
 
 // WriteFrames implements actors.Wire.
@@ -262,32 +267,94 @@ func (w *wire) WriteFrames(frames [][]byte, deadline time.Time) error {
 		return net.ErrClosed
 	}
 	sc := scratchPool.Get().(*wireScratch)
-	sc.hdrs = sc.hdrs[:0]
-	for _, f := range frames {
-		sc.hdrs = appendHeader(sc.hdrs, ws.OpText, len(f))
-	}
-	bufs := sc.bufs[:0]
-	off := 0
-	for _, f := range frames {
-		n := headerLen(len(f))
-		bufs = append(bufs, sc.hdrs[off:off+n], f)
-		off += n
-	}
+	bufs := sc.frame(w.pending, frames)
 	_ = w.conn.SetWriteDeadline(deadline)
 	v := bufs // WriteTo consumes its receiver
 	_, err := v.WriteTo(w.conn)
-	clear(bufs)
-	if cap(bufs) <= 512 { // a burst's arrays go back to the GC
-		sc.bufs = bufs[:0]
-		scratchPool.Put(sc)
+	if err == nil {
+		w.pending = nil
 	}
+	sc.release()
 	return err
+}
+
+// TryWriteFrames is WriteFrames that never waits, for the node's writer goroutines
+// (actors/writers.go): one non-blocking writev. accepted is false, with nothing written,
+// when the socket has no such path or another write holds it; then the caller must use
+// WriteFrames. Otherwise every frame is taken, and flushed tells whether the socket took
+// all the bytes: if not, the rest waits in w.pending for the caller's next WriteFrames.
+func (w *wire) TryWriteFrames(frames [][]byte) (accepted, flushed bool, err error) {
+	if w.raw == nil || !w.mu.TryLock() {
+		return false, false, nil
+	}
+	defer w.mu.Unlock()
+	if w.closed {
+		return true, false, net.ErrClosed
+	}
+	sc := scratchPool.Get().(*wireScratch)
+	defer sc.release()
+	bufs := sc.frame(w.pending, frames)
+	if len(w.pending) > 0 { // never overtake bytes already waiting
+		w.pending = appendBufs(w.pending[:0:0], bufs)
+		return true, false, nil
+	}
+	n, iov, err := writevNow(w.raw, sc.iov, bufs)
+	sc.iov = iov
+	if err != nil {
+		return true, false, err
+	}
+	for _, b := range bufs {
+		if n >= len(b) {
+			n -= len(b)
+			continue
+		}
+		w.pending = append(w.pending, b[n:]...)
+		n = 0
+	}
+	return true, len(w.pending) == 0, nil
+}
+
+func appendBufs(dst []byte, bufs [][]byte) []byte {
+	for _, b := range bufs {
+		dst = append(dst, b...)
+	}
+	return dst
 }
 
 // wireScratch is a write's headers and iovec, pooled: a socket between writes keeps none.
 type wireScratch struct {
 	hdrs []byte
 	bufs net.Buffers
+	iov  []iovec
+}
+
+// frame returns the buffers of one write: first pending (when there is some), then each
+// frame behind its WebSocket header.
+func (sc *wireScratch) frame(pending []byte, frames [][]byte) net.Buffers {
+	sc.hdrs = sc.hdrs[:0]
+	for _, f := range frames {
+		sc.hdrs = appendHeader(sc.hdrs, ws.OpText, len(f))
+	}
+	bufs := sc.bufs[:0]
+	if len(pending) > 0 {
+		bufs = append(bufs, pending)
+	}
+	off := 0
+	for _, f := range frames {
+		n := headerLen(len(f))
+		bufs = append(bufs, sc.hdrs[off:off+n], f)
+		off += n
+	}
+	sc.bufs = bufs
+	return bufs
+}
+
+func (sc *wireScratch) release() {
+	clear(sc.bufs)
+	if cap(sc.bufs) <= 512 && cap(sc.iov) <= maxIovecs { // a burst's arrays go back to the GC
+		sc.bufs = sc.bufs[:0]
+		scratchPool.Put(sc)
+	}
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(wireScratch) }}
@@ -301,6 +368,10 @@ func (w *wire) control(op ws.OpCode, payload []byte) error {
 	}
 	var buf [ws.MaxHeaderSize + ws.MaxControlFramePayloadSize]byte
 	b := append(appendHeader(buf[:0], op, len(payload)), payload...)
+	if len(w.pending) > 0 { // a writer is about to flush these bytes: go behind them
+		w.pending = append(w.pending, b...)
+		return nil
+	}
 	_ = w.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	_, err := w.conn.Write(b)
 	return err
@@ -309,7 +380,7 @@ func (w *wire) control(op ws.OpCode, payload []byte) error {
 // Close implements actors.Wire: a polite close frame when no write is stuck, then the socket.
 func (w *wire) Close() error {
 	if w.mu.TryLock() {
-		if !w.closed {
+		if !w.closed && len(w.pending) == 0 { // mid-frame bytes pending: no close frame can follow
 			var buf [16]byte
 			b := append(appendHeader(buf[:0], ws.OpClose, 2), 0x03, 0xe8) // 1000 normal closure
 			_ = w.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))

@@ -1,0 +1,96 @@
+//go:build linux
+
+package ws
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	gobwas "github.com/gobwas/ws"
+)
+
+// A non-blocking write to a socket whose peer does not read fills the socket, keeps the
+// rest (cut anywhere, mid-header included), queues a pong behind it, and the next
+// WriteFrames writes it all: the client reads every frame whole and in order.
+func TestTryWriteFramesKeepsWhatTheSocketRefuses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	_ = server.(*net.TCPConn).SetWriteBuffer(8 << 10)
+	_ = client.(*net.TCPConn).SetReadBuffer(8 << 10)
+	w := &wire{conn: server, raw: rawConnOf(server)}
+
+	payload := func(i int) []byte { return []byte(fmt.Sprintf("frame-%06d-%0300d", i, i)) }
+	sent, full := 0, false
+	for !full && sent < 100000 {
+		batch := [][]byte{payload(sent), payload(sent + 1), payload(sent + 2)}
+		accepted, flushed, err := w.TryWriteFrames(batch)
+		if err != nil || !accepted {
+			t.Fatalf("TryWriteFrames: accepted %v, err %v", accepted, err)
+		}
+		sent += len(batch)
+		full = !flushed
+	}
+	if !full {
+		t.Fatal("the socket never filled: the test did not exercise a kept-back write")
+	}
+	// Behind the kept bytes: more frames (appended, never written ahead) and a pong.
+	if accepted, flushed, err := w.TryWriteFrames([][]byte{payload(sent)}); err != nil || !accepted || flushed {
+		t.Fatalf("a write behind kept bytes: accepted %v, flushed %v, err %v", accepted, flushed, err)
+	}
+	sent++
+	if err := w.control(gobwas.OpPong, []byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	last := payload(sent)
+	sent++
+	done := make(chan error, 1)
+	go func() { done <- w.WriteFrames([][]byte{last}, time.Now().Add(10*time.Second)) }()
+
+	r := bufio.NewReader(client)
+	_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	pongAt := -1
+	for i := 0; i < sent; {
+		h, err := gobwas.ReadHeader(r)
+		if err != nil {
+			t.Fatalf("reading frame %d of %d: %v", i, sent, err)
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(r, p); err != nil {
+			t.Fatal(err)
+		}
+		if h.OpCode == gobwas.OpPong {
+			pongAt = i
+			continue
+		}
+		if want := string(payload(i)); h.OpCode != gobwas.OpText || string(p) != want {
+			t.Fatalf("frame %d: op %v %.20q, want text %.20q", i, h.OpCode, p, want)
+		}
+		i++
+	}
+	if pongAt != sent-1 {
+		t.Fatalf("the pong came before frame %d, want it behind the kept-back ones (before %d)", pongAt, sent-1)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(w.pending) != 0 {
+		t.Fatalf("%d bytes still pending after WriteFrames", len(w.pending))
+	}
+}
