@@ -15,19 +15,31 @@ type discardWire struct{}
 func (discardWire) WriteFrames([][]byte, time.Time) error { return nil }
 func (discardWire) Close() error                          { return nil }
 
+// tryDiscardWire also accepts everything without waiting, so outboxes use the writer pool.
+type tryDiscardWire struct{ discardWire }
+
+func (tryDiscardWire) TryWriteFrames([][]byte) (bool, bool, error) { return true, true, nil }
+
 var benchBody = []byte(`{"type":"message","message":{"id":"7205759403792793600","channelId":"7205759403792793601",` +
 	`"seq":1042,"userId":"7205759403792793602","content":"hello @bob, see the thread","createdAt":` +
 	`"2026-01-02T03:04:05.678Z","deleted":false,"reactions":[]}}`)
 
 // BenchmarkFanout is the channel actor's delivery of one committed message to 100 local
 // subscribers, writers included: one op is one event to all of them. Allocations are per
-// event, whatever the number of subscribers.
+// event, whatever the number of subscribers. writer-pool writes on the node's bounded pool
+// (writers.go), goroutine-per-burst starts a writer per outbox as wires without a
+// non-blocking write do (ADR 0011).
 func BenchmarkFanout(b *testing.B) {
+	b.Run("writer-pool", func(b *testing.B) { benchFanout(b, tryDiscardWire{}, newWriterPool(0)) })
+	b.Run("goroutine-per-burst", func(b *testing.B) { benchFanout(b, discardWire{}, nil) })
+}
+
+func benchFanout(b *testing.B, wire Wire, pool *writerPool) {
 	met, _ := newMetrics(nil)
 	sys := &System{met: met, log: slog.New(slog.DiscardHandler)}
-	a := &channelActor{sys: sys, id: 1, dest: ChannelDestination(1)}
+	a := &channelActor{sys: sys, id: 1, dest: ChannelDestination(1), entry: &channelEntry{}}
 	for i := range 100 {
-		a.subs = append(a.subs, &chanSub{out: newOutbox(discardWire{}, 1<<20, time.Second, met, nil, nil), id: "sub-" + strconv.Itoa(i)})
+		a.subs = append(a.subs, &chanSub{out: newOutbox(wire, 1<<20, time.Second, met, nil, pool), id: "sub-" + strconv.Itoa(i)})
 	}
 	ev := &event{
 		tpl:   stomp.NewMessageTemplate(a.dest, contentJSON, []stomp.Header{{Key: hdrSeq, Value: "1042"}}, benchBody),
@@ -37,7 +49,6 @@ func BenchmarkFanout(b *testing.B) {
 	for b.Loop() {
 		a.deliver(ev)
 	}
-	b.StopTimer()
 	for _, s := range a.subs {
 		s.out.closeAfter()
 		<-s.out.done

@@ -6,7 +6,8 @@
 //
 //	read goroutine ──frames──▶ connection actor ──post/subscribe/event──▶ channel actor
 //	REST (Poster, Events) ───────────────────────────────────────────────▶ channel actor
-//	channel actor ──RECEIPT, MESSAGE bytes──▶ session outbox ──writer goroutine──▶ socket
+//	channel actor ──RECEIPT, MESSAGE bytes──▶ session outbox ──writer pool──▶ socket
+//	                                   (a full socket: its own goroutine waits for it)
 //	channel actor ──user events (mentions)──▶ connection actor   (fire and forget)
 //	channel actor ──Post (committed batch)──▶ Bus ──▶ other nodes' channel actors
 //	Bus reader ──Deliver/Resync (a message)──▶ channel actor ──reorder by seq──▶ outboxes
@@ -15,16 +16,22 @@
 //
 //   - A connection actor may send to channel actors and wait for their answer (the answer is a
 //     message or an outbox write, never a blocked Receive).
+//
 //   - A channel actor never waits on a connection actor. It writes committed events straight
 //     into each subscriber's outbox, a bounded queue whose push never blocks: a full queue
 //     disconnects that one subscriber (slow-consumer) instead of slowing the channel. It may
 //     send a connection actor a message (a mention for its user), which never blocks either.
+//
 //   - The bus's reader goroutine only sends channel actors messages (and hands user events
 //     to connection actors); a channel actor only queues posts on the bus. Neither waits on
 //     the other or on Redis (cluster_channel.go, ADR 0005).
+//
 //   - No actor blocks on I/O inside Receive. PostgreSQL transactions, access checks and
 //     since-seq replays run in goroutines that report back to the actor with a message to
 //     ctx.Self() (or, for the connection actor, to its own PID).
+//
+//   - A writer (writers.go) never waits: it writes without blocking or hands the session to
+//     a goroutine of its own, so no client can hold the writers that every session shares.
 //
 // Following this order there is no cycle in which two actors wait on each other, so a slow or
 // dead client can stall nothing but itself, and a slow database stalls only the channels that

@@ -101,7 +101,10 @@ type RunStats struct {
 	// HarnessCPU is the workers' CPU seconds over the run and drain (in-process: the whole
 	// process's); ServerCPU each node's, from process_cpu_seconds_total. Elapsed is the run
 	// and drain's wall time, to read them against.
-	HarnessCPU      float64          `json:"harnessCpuSeconds"`
+	HarnessCPU float64 `json:"harnessCpuSeconds"`
+	// HarnessSched is how long the harness's runnable goroutines waited for a processor
+	// (the worst worker's figures): its own queueing, which every latency includes.
+	HarnessSched    SchedDelay       `json:"harnessSchedDelay"`
 	ServerCPU       []float64        `json:"serverCpuSeconds"`
 	Elapsed         float64          `json:"elapsedSeconds"`
 	SendErrors      map[string]int64 `json:"sendErrors,omitempty"`
@@ -119,6 +122,10 @@ type Latencies struct {
 	ReadAck   Percentiles `json:"readToReceipt,omitempty"`
 	ReadEvent Percentiles `json:"readToEvent,omitempty"`
 }
+
+// harnessSchedWarnMs is the harness's own scheduling delay (P99) above which its latencies
+// are reported as including a noticeable share of its own queueing.
+const harnessSchedWarnMs = 10
 
 func newReport(cfg *Config, runID string) *Report {
 	rep := &Report{
@@ -208,6 +215,7 @@ func (r *runner) combine(rep *Report) {
 	var drainEnd time.Time
 	for _, res := range r.results {
 		rep.Run.HarnessCPU += res.CPUSeconds
+		rep.Run.HarnessSched = rep.Run.HarnessSched.worse(res.Sched)
 		if res.DrainEnd.After(drainEnd) {
 			drainEnd = res.DrainEnd
 		}
@@ -283,6 +291,10 @@ func (rep *Report) judge() {
 	if c.BadEvents > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d events did not parse", c.BadEvents))
 	}
+	if d := rep.Run.HarnessSched; d.P99Ms > harnessSchedWarnMs {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the harness's goroutines waited up to %s (P99) for a processor: "+
+			"every latency includes that much of its own queueing; give it more CPU or fewer clients per process", fmtMs(d.P99Ms)))
+	}
 	for _, n := range rep.Server {
 		if n.Error != "" {
 			rep.Warnings = append(rep.Warnings, "metrics: "+n.Error)
@@ -354,6 +366,9 @@ func (rep *Report) Summary() string {
 			fmt.Fprintf(&b, ", node %d %.1fs (%.0f%%)", i+1, c, 100*c/rs.Elapsed)
 		}
 		fmt.Fprintln(&b)
+		if rs.HarnessSched.Count > 0 {
+			fmt.Fprintf(&b, "          harness goroutines waited for a processor: %s\n", rs.HarnessSched)
+		}
 	}
 	l := rep.Latency
 	fmt.Fprintf(&b, "latency   send→deliver  %s\n", l.Deliver)

@@ -32,6 +32,7 @@ type worker struct {
 	start, windowStart, windowEnd time.Time
 	winLo, winHi                  atomic.Int64
 	cpuStart                      float64
+	schedStart                    schedSnapshot
 	stop                          chan struct{}
 	closing                       atomic.Bool
 	inflight                      sync.WaitGroup // sends and read marks awaiting their RECEIPT
@@ -222,6 +223,7 @@ func (w *worker) runLoad(ctx context.Context) {
 	p := w.plan
 	w.start = time.Now()
 	w.cpuStart = cpuSeconds()
+	w.schedStart = readSched()
 	w.windowStart = w.start.Add(p.Warmup)
 	w.windowEnd = w.windowStart.Add(p.Duration)
 	w.winLo.Store(w.windowStart.UnixNano())
@@ -338,10 +340,12 @@ type WorkerResult struct {
 	Conflicts  int64             `json:"conflicts,omitempty"`
 	Reads      []ReadMark        `json:"reads,omitempty"`
 	// CPUSeconds is the worker process's user + system CPU from the start to the result.
-	CPUSeconds  float64   `json:"cpuSeconds"`
-	WindowStart time.Time `json:"windowStart"`
-	WindowEnd   time.Time `json:"windowEnd"`
-	DrainEnd    time.Time `json:"drainEnd"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+	// Sched is how long the worker's runnable goroutines waited for a processor meanwhile.
+	Sched       SchedDelay `json:"schedDelay"`
+	WindowStart time.Time  `json:"windowStart"`
+	WindowEnd   time.Time  `json:"windowEnd"`
+	DrainEnd    time.Time  `json:"drainEnd"`
 }
 
 func (w *worker) result() *WorkerResult {
@@ -361,6 +365,7 @@ func (w *worker) result() *WorkerResult {
 		Delivered:   make(map[int64]*SeqIDs),
 		WindowStart: w.windowStart, WindowEnd: w.windowEnd, DrainEnd: time.Now(),
 		CPUSeconds: cpuSeconds() - w.cpuStart,
+		Sched:      readSched().since(w.schedStart),
 	}
 	w.ackMu.Lock()
 	r.Acks = make([][3]int64, len(w.acks))

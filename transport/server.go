@@ -66,7 +66,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 			s.closers.closeAll(context.Background(), logger)
 		}
 	}()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The scheduler's metrics (go_sched_latencies_seconds among them) tell a node whose
+	// goroutines wait for a processor from one whose I/O is slow (docs/BENCHMARKS.md).
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	if err := s.startRedis(ctx); err != nil {
 		return nil, err

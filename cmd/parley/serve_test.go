@@ -96,7 +96,7 @@ func TestServeEmbeddedDefaultReadyMetricsAndSIGTERM(t *testing.T) {
 		t.Errorf("/healthz: %d %v %s", status, err, b)
 	}
 	_, metrics, err := get(base + "/metrics")
-	if err != nil || !strings.Contains(metrics, "parley_build_info{") || !strings.Contains(metrics, "go_goroutines") || !strings.Contains(metrics, "process_resident_memory_bytes") {
+	if err != nil || !strings.Contains(metrics, "parley_build_info{") || !strings.Contains(metrics, "go_goroutines") || !strings.Contains(metrics, "go_sched_latencies_seconds_bucket") || !strings.Contains(metrics, "process_resident_memory_bytes") {
 		t.Errorf("/metrics lacks parley_build_info, go or process collectors (%v)", err)
 	}
 	for _, want := range []string{`msg=redis .*mode=embedded`, `msg=kafka .*mode=embedded`, `msg=postgres .*mode=external`} {
