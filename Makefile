@@ -51,6 +51,12 @@ lint:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# Every Go benchmark once (-benchtime 1x), so that none rots unnoticed between `make bench`
+# runs (BenchmarkFanout did); CI runs it after the tests. About 45 s, mostly compiling.
+.PHONY: bench-smoke
+bench-smoke:
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x $(TESTFLAGS) ./...
+
 # Three nodes on 127.0.0.1:9001-9003 sharing the local PostgreSQL (database parley) and
 # Redis (127.0.0.1:6379) and one embedded Kafka broker run as its own process (:19092).
 # Logs and pids go to .cluster/; `make cluster-stop` stops them all.
