@@ -18,6 +18,7 @@ func (discardWire) Close() error                          { return nil }
 // tryDiscardWire also accepts everything without waiting, so outboxes use the writer pool.
 type tryDiscardWire struct{ discardWire }
 
+func (tryDiscardWire) CanTryWrite() bool                           { return true }
 func (tryDiscardWire) TryWriteFrames([][]byte) (bool, bool, error) { return true, true, nil }
 
 var benchBody = []byte(`{"type":"message","message":{"id":"7205759403792793600","channelId":"7205759403792793601",` +

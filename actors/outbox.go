@@ -80,7 +80,7 @@ type outbox struct {
 
 func newOutbox(wire Wire, max int, timeout time.Duration, met *metrics, lazy *lazyFlusher, pool *writerPool) *outbox {
 	o := &outbox{wire: wire, max: max, timeout: timeout, met: met, lazy: lazy, done: make(chan struct{})}
-	if _, ok := wire.(tryWire); ok {
+	if tw, ok := wire.(tryWire); ok && tw.CanTryWrite() {
 		o.pool = pool
 	}
 	o.lastWrite.Store(time.Now().UnixNano())

@@ -20,6 +20,9 @@ import (
 
 // tryWire is a Wire with a write that never waits (transport/ws implements it).
 type tryWire interface {
+	// CanTryWrite reports whether TryWriteFrames can ever write; if not, the session's
+	// writes keep a goroutine per burst.
+	CanTryWrite() bool
 	// TryWriteFrames writes frames without waiting. accepted false means nothing was
 	// written and WriteFrames must be used; otherwise every frame was taken, and when
 	// flushed is false the rest waits inside the wire for the next WriteFrames.
@@ -112,6 +115,7 @@ func (o *outbox) turn(ar *writeArena) {
 		if len(rest) > 0 { // put back in front of what was pushed meanwhile
 			queued := make([]outItem, 0, len(rest)+len(o.items))
 			queued = append(append(queued, rest...), o.items...)
+			clear(o.items)
 			putItems(o.items)
 			o.items = queued
 		}

@@ -25,6 +25,8 @@ type stickyWire struct {
 	calls           *atomic.Int32 // shared: which call declines or keeps bytes back
 }
 
+func (*stickyWire) CanTryWrite() bool { return true }
+
 func (w *stickyWire) TryWriteFrames(frames [][]byte) (accepted, flushed bool, err error) {
 	n := w.inTry.Add(1)
 	defer w.inTry.Add(-1)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -274,6 +275,9 @@ func (w *wire) WriteFrames(frames [][]byte, deadline time.Time) error {
 	if err == nil {
 		w.pending = nil
 	}
+	// A deadline left on the socket would fail the next TryWriteFrames once it passed:
+	// RawConn.Write checks it before trying.
+	_ = w.conn.SetWriteDeadline(time.Time{})
 	sc.release()
 	return err
 }
@@ -300,6 +304,9 @@ func (w *wire) TryWriteFrames(frames [][]byte) (accepted, flushed bool, err erro
 	}
 	n, iov, err := writevNow(w.raw, sc.iov, bufs)
 	sc.iov = iov
+	if errors.Is(err, os.ErrDeadlineExceeded) { // a blocking write's deadline: nothing was tried
+		return false, false, nil
+	}
 	if err != nil {
 		return true, false, err
 	}
@@ -374,8 +381,13 @@ func (w *wire) control(op ws.OpCode, payload []byte) error {
 	}
 	_ = w.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	_, err := w.conn.Write(b)
+	_ = w.conn.SetWriteDeadline(time.Time{}) // see WriteFrames
 	return err
 }
+
+// CanTryWrite reports whether TryWriteFrames can ever write: sockets without a descriptor
+// (TLS in process, pipes) always wait, so their sessions keep a goroutine per burst.
+func (w *wire) CanTryWrite() bool { return w.raw != nil }
 
 // Close implements actors.Wire: a polite close frame when no write is stuck, then the socket.
 func (w *wire) Close() error {
@@ -383,8 +395,12 @@ func (w *wire) Close() error {
 		if !w.closed && len(w.pending) == 0 { // mid-frame bytes pending: no close frame can follow
 			var buf [16]byte
 			b := append(appendHeader(buf[:0], ws.OpClose, 2), 0x03, 0xe8) // 1000 normal closure
-			_ = w.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			_, _ = w.conn.Write(b)
+			if w.raw != nil {                                             // a pool writer may be closing: never wait (a full socket gets no close frame)
+				_, _, _ = writevNow(w.raw, nil, [][]byte{b})
+			} else {
+				_ = w.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+				_, _ = w.conn.Write(b)
+			}
 		}
 		w.closed = true
 		w.mu.Unlock()

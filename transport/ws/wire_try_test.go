@@ -94,3 +94,57 @@ func TestTryWriteFramesKeepsWhatTheSocketRefuses(t *testing.T) {
 		t.Fatalf("%d bytes still pending after WriteFrames", len(w.pending))
 	}
 }
+
+// A blocking write (a pong, a drain's WriteFrames) sets a write deadline; once it has
+// passed, the next non-blocking write must still go out: RawConn.Write checks the deadline
+// before it tries, so a deadline left behind used to drop the session with a timeout.
+func TestTryWriteFramesAfterABlockingWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	w := &wire{conn: server, raw: rawConnOf(server)}
+	if !w.CanTryWrite() {
+		t.Fatal("a TCP socket has no descriptor for the non-blocking path")
+	}
+	deadline := time.Now().Add(20 * time.Millisecond)
+	if err := w.WriteFrames([][]byte{[]byte("blocking")}, deadline); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(deadline) + 20*time.Millisecond) // let the deadline pass
+	accepted, flushed, err := w.TryWriteFrames([][]byte{[]byte("after")})
+	if err != nil || !accepted || !flushed {
+		t.Fatalf("TryWriteFrames after a blocking write's deadline: accepted %v, flushed %v, err %v", accepted, flushed, err)
+	}
+	if err := w.control(gobwas.OpPong, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(client)
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var got []string
+	for len(got) < 3 {
+		h, err := gobwas.ReadHeader(r)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(r, p); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%v:%s", h.OpCode, p))
+	}
+	if want := fmt.Sprintf("%v:blocking %v:after %v:", gobwas.OpText, gobwas.OpText, gobwas.OpPong); fmt.Sprint(got[0], " ", got[1], " ", got[2]) != want {
+		t.Fatalf("client read %q, want %q", got, want)
+	}
+}
