@@ -52,8 +52,17 @@ func (s *System) Post(ctx context.Context, userID, channelID int64, m persistenc
 	}
 }
 
+// post hands r to the channel's actor, or refuses it once the node drains. The count goes
+// up before draining is read, and Shutdown sets draining before it reads the count, so a
+// post either is refused or is waited for: a send that passed its own draining check before
+// an access lookup cannot slip past the drain (seen in ws.TestShutdownDrains).
 func (s *System) post(channelID int64, r *postReq) {
 	s.pendingPosts.Add(1)
+	if s.draining.Load() {
+		s.pendingPosts.Add(-1)
+		r.reply(&postResult{err: ErrShuttingDown})
+		return
+	}
 	s.toChannel(channelID, r)
 }
 

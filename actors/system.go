@@ -55,7 +55,7 @@ type System struct {
 	draining     atomic.Bool
 	pendingPosts atomic.Int64  // posts handed to channel actors and not yet answered
 	eventIDs     atomic.Uint64 // message-ids of events that are not messages
-	work         sync.WaitGroup
+	working      atomic.Int64  // goWork functions running; a counter, not a WaitGroup: work may start while Shutdown waits
 }
 
 // channelEntry is a registry slot. inbox counts messages sent through the registry and not
@@ -191,9 +191,9 @@ func (s *System) Sessions() int {
 
 // goWork runs fn off the actors, counted so that Shutdown can wait for it.
 func (s *System) goWork(fn func()) {
-	s.work.Add(1)
+	s.working.Add(1)
 	go func() {
-		defer s.work.Done()
+		defer s.working.Add(-1)
 		fn()
 	}()
 }
@@ -226,12 +226,8 @@ func (s *System) Shutdown(ctx context.Context) error {
 		}
 		s.smu.Unlock()
 	}
-	done := make(chan struct{})
-	go func() { s.work.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
+	if e := waitUntil(ctx, func() bool { return s.working.Load() == 0 }); e != nil {
+		err = e
 	}
 	s.mu.Lock()
 	for id, e := range s.channels {
