@@ -13,25 +13,32 @@ import (
 	gobwas "github.com/gobwas/ws"
 )
 
-// A non-blocking write to a socket whose peer does not read fills the socket, keeps the
-// rest (cut anywhere, mid-header included), queues a pong behind it, and the next
-// WriteFrames writes it all: the client reads every frame whole and in order.
-func TestTryWriteFramesKeepsWhatTheSocketRefuses(t *testing.T) {
+// tcpPair returns both ends of a loopback TCP connection, closed when the test ends.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
+	client, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
-	server, err := ln.Accept()
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer server.Close()
+	t.Cleanup(func() { server.Close() })
+	return server, client
+}
+
+// A non-blocking write to a socket whose peer does not read fills the socket, keeps the
+// rest (cut anywhere, mid-header included), queues a pong behind it, and the next
+// WriteFrames writes it all: the client reads every frame whole and in order.
+func TestTryWriteFramesKeepsWhatTheSocketRefuses(t *testing.T) {
+	server, client := tcpPair(t)
 	_ = server.(*net.TCPConn).SetWriteBuffer(8 << 10)
 	_ = client.(*net.TCPConn).SetReadBuffer(8 << 10)
 	w := &wire{conn: server, raw: rawConnOf(server)}
@@ -99,21 +106,7 @@ func TestTryWriteFramesKeepsWhatTheSocketRefuses(t *testing.T) {
 // passed, the next non-blocking write must still go out: RawConn.Write checks the deadline
 // before it tries, so a deadline left behind used to drop the session with a timeout.
 func TestTryWriteFramesAfterABlockingWrite(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	server, client := tcpPair(t)
 	w := &wire{conn: server, raw: rawConnOf(server)}
 	if !w.CanTryWrite() {
 		t.Fatal("a TCP socket has no descriptor for the non-blocking path")
