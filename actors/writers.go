@@ -50,7 +50,8 @@ func newWriterPool(max int) *writerPool {
 	return &writerPool{max: max}
 }
 
-// submit queues o, whose lock the caller holds and whose writing flag it has set.
+// submit queues o, whose writing flag the caller has set (so o waits here at most once);
+// kickLocked calls it under o.mu, a writer's turn without it.
 func (p *writerPool) submit(o *outbox) {
 	p.mu.Lock()
 	p.queue = append(p.queue, o)
