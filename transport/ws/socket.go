@@ -390,16 +390,22 @@ func (w *wire) control(op ws.OpCode, payload []byte) error {
 func (w *wire) CanTryWrite() bool { return w.raw != nil }
 
 // Close implements actors.Wire: a polite close frame when no write is stuck, then the socket.
+// After a close frame the socket lingers (lingerClose): closed at once with the client's
+// bytes unread, the kernel would reset the connection, and a client still sending would see
+// its write fail before it read our last frames — the shutting_down ERROR among them.
 func (w *wire) Close() error {
+	polite := false
 	if w.mu.TryLock() {
 		if !w.closed && len(w.pending) == 0 { // mid-frame bytes pending: no close frame can follow
 			var buf [16]byte
 			b := append(appendHeader(buf[:0], ws.OpClose, 2), 0x03, 0xe8) // 1000 normal closure
 			if w.raw != nil {                                             // a pool writer may be closing: never wait (a full socket gets no close frame)
-				_, _, _ = writevNow(w.raw, nil, [][]byte{b})
+				n, _, err := writevNow(w.raw, nil, [][]byte{b})
+				polite = err == nil && n == len(b)
 			} else {
 				_ = w.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-				_, _ = w.conn.Write(b)
+				_, err := w.conn.Write(b)
+				polite = err == nil
 			}
 		}
 		w.closed = true
@@ -409,7 +415,24 @@ func (w *wire) Close() error {
 		s.closeHook()
 	}
 	w.hooks.run()
+	if tc, ok := w.conn.(*net.TCPConn); ok && polite {
+		go lingerClose(tc)
+		return nil
+	}
 	return w.conn.Close()
+}
+
+// closeLinger bounds how long a closed session's socket keeps reading what its client still
+// sends; a client that got our close frame closes its end well within it.
+const closeLinger = 250 * time.Millisecond
+
+// lingerClose half-closes tc (our FIN follows the close frame), reads and discards what the
+// client still sends until it closes or closeLinger passes, then closes tc.
+func lingerClose(tc *net.TCPConn) {
+	_ = tc.CloseWrite()
+	_ = tc.SetReadDeadline(time.Now().Add(closeLinger))
+	_, _ = io.Copy(io.Discard, io.LimitReader(tc, 1<<20))
+	_ = tc.Close()
 }
 
 func headerLen(n int) int {

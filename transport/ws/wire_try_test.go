@@ -141,3 +141,40 @@ func TestTryWriteFramesAfterABlockingWrite(t *testing.T) {
 		t.Fatalf("client read %q, want %q", got, want)
 	}
 }
+
+// A session closed while its client is still sending: closed at once with those bytes
+// unread, the socket would be reset, and the client's next write would fail before it read
+// the last frames. The wire lingers instead: the client can still write, then reads the last
+// frame, the close frame and a clean end of stream.
+func TestCloseLingersWhileTheClientSends(t *testing.T) {
+	server, client := tcpPair(t)
+	w := &wire{conn: server, raw: rawConnOf(server)}
+	junk := make([]byte, 16<<10) // sent, never read by the session
+	if _, err := client.Write(junk); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFrames([][]byte{[]byte("last words")}, time.Now().Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // a reset, if any, has reached the client by now
+	if _, err := client.Write(junk); err != nil {
+		t.Fatalf("the client's write after the close: %v (the socket was reset)", err)
+	}
+	r := bufio.NewReader(client)
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, want := range []gobwas.OpCode{gobwas.OpText, gobwas.OpClose} {
+		h, err := gobwas.ReadHeader(r)
+		if err != nil || h.OpCode != want {
+			t.Fatalf("reading the %v frame: op %v, %v", want, h.OpCode, err)
+		}
+		if _, err := io.CopyN(io.Discard, r, h.Length); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("after the close frame: %v, want EOF", err)
+	}
+}
