@@ -83,7 +83,9 @@ func (t *Tracker) Observe(channel, seq, id int64) bool {
 	}
 	if i >= int64(len(l.ids)) {
 		if i >= int64(cap(l.ids)) {
-			grown := make([]int64, i+1, max(2*cap(l.ids), int(i+1), 64))
+			// From 4, doubling: 10,000 users × 20 channels with a few messages each made a
+			// 64-entry start 100 MB of garbage per run.
+			grown := make([]int64, i+1, max(2*cap(l.ids), int(i+1), 4))
 			copy(grown, l.ids)
 			l.ids = grown
 		} else {

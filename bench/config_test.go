@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/xml"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -123,5 +124,34 @@ func TestPlotSVG(t *testing.T) {
 	}
 	if err := writePlot(filepath.Join(dir, "plot.png"), rep); err == nil {
 		t.Fatal("png accepted")
+	}
+}
+
+func TestSamplePicksDistinctUniformly(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n, k, rounds = 50, 20, 20000
+	counts := make([]int, n)
+	for range rounds {
+		got := sample(rng, n, k)
+		if len(got) != k {
+			t.Fatalf("sample(%d, %d) returned %d ints", n, k, len(got))
+		}
+		seen := map[int]bool{}
+		for _, v := range got {
+			if v < 0 || v >= n || seen[v] {
+				t.Fatalf("sample(%d, %d) = %v: out of range or repeated", n, k, got)
+			}
+			seen[v] = true
+			counts[v]++
+		}
+	}
+	want := float64(rounds*k) / n // 8,000 per value
+	for v, c := range counts {
+		if d := float64(c) - want; d > 0.05*want || d < -0.05*want {
+			t.Fatalf("value %d picked %d times, want about %.0f: not uniform", v, c, want)
+		}
+	}
+	if got := sample(rng, 3, 5); len(got) != 3 {
+		t.Fatalf("sample(3, 5) = %v, want all 3", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 )
@@ -85,6 +86,10 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer, logger *slog.Lo
 	}()
 
 	stats := w.connectAll(ctx)
+	// Collect the connect phase's garbage now, while the clients are idle, as testing.B does
+	// before a benchmark: otherwise the first cycle falls inside the measured window and
+	// every client of this process stalls for it (ADR 0012).
+	runtime.GC()
 	emit(workerEvent{Kind: "ready", Ready: &stats})
 	if cmd, ok := waitCmd(ctx, cmds); !ok || cmd != cmdStart {
 		return ctx.Err()

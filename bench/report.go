@@ -92,12 +92,16 @@ type ConfigSummary struct {
 // RunStats are the load's counts and rates. Rates count only messages sent in the measured
 // window (after warmup), divided by its length.
 type RunStats struct {
-	Seconds          float64 `json:"seconds"`
-	Counts           Counts  `json:"counts"`
-	SendsPerSec      float64 `json:"sendsPerSec"`
-	AcksPerSec       float64 `json:"acksPerSec"`
-	DeliveriesPerSec float64 `json:"deliveriesPerSec"`
-	ReadMarksPerSec  float64 `json:"readMarksPerSec,omitempty"`
+	// StartedAt is when the workers were told to start (the harness's wall clock): series
+	// second k covers [StartedAt+k-1 s, StartedAt+k s), to line up with the server's logs,
+	// a GC trace or a system sampler.
+	StartedAt        time.Time `json:"startedAt"`
+	Seconds          float64   `json:"seconds"`
+	Counts           Counts    `json:"counts"`
+	SendsPerSec      float64   `json:"sendsPerSec"`
+	AcksPerSec       float64   `json:"acksPerSec"`
+	DeliveriesPerSec float64   `json:"deliveriesPerSec"`
+	ReadMarksPerSec  float64   `json:"readMarksPerSec,omitempty"`
 	// HarnessCPU is the workers' CPU seconds over the run and drain (in-process: the whole
 	// process's); ServerCPU each node's, from process_cpu_seconds_total. Elapsed is the run
 	// and drain's wall time, to read them against.

@@ -103,6 +103,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	sleep(ctx, 2*time.Second)
 	r.scrapeAll(ctx, func(n *NodeMetrics, m map[string]float64) { n.Connected = m })
 
+	rep.Run.StartedAt = time.Now().UTC()
 	for _, l := range r.links {
 		if err := l.send(cmdStart); err != nil {
 			r.abort()

@@ -74,7 +74,7 @@ var scenarios = map[string]*scenario{
 		},
 		join: true,
 		subscriptions: func(c *Config, _ int, rng *rand.Rand) []int {
-			picked := rng.Perm(c.Channels)[:c.SubsPerConn]
+			picked := sample(rng, c.Channels, c.SubsPerConn)
 			sort.Ints(picked)
 			return picked
 		},
@@ -186,4 +186,21 @@ func setDur(p *time.Duration, v time.Duration) {
 	if *p == 0 {
 		*p = v
 	}
+}
+
+// sample picks k distinct ints of [0, n) uniformly (Floyd's algorithm): rng.Perm(n)[:k]
+// allocated n ints per user, 320 MB of garbage for 10,000 users over 4,000 channels.
+func sample(rng *rand.Rand, n, k int) []int {
+	k = min(k, n)
+	picked := make([]int, 0, k)
+	seen := make(map[int]bool, k)
+	for j := n - k; j < n; j++ {
+		t := rng.IntN(j + 1)
+		if seen[t] {
+			t = j
+		}
+		seen[t] = true
+		picked = append(picked, t)
+	}
+	return picked
 }

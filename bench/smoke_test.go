@@ -76,6 +76,7 @@ func smoke(t *testing.T, cfg Config) *Report {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	began := time.Now()
 	rep, err := Run(ctx, cfg)
 	if rep != nil {
 		t.Log(rep.Summary())
@@ -95,6 +96,9 @@ func smoke(t *testing.T, cfg Config) *Report {
 	}
 	if rep.Connect.Connected != cfg.Connections {
 		t.Fatalf("%d of %d connected", rep.Connect.Connected, cfg.Connections)
+	}
+	if st := rep.Run.StartedAt; st.Before(began) || st.After(time.Now()) {
+		t.Fatalf("run.startedAt %v is not within the run (began %v)", st, began)
 	}
 	return rep
 }

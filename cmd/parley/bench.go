@@ -74,8 +74,11 @@ func runBench(args []string) int {
 	f.str(&c.JSONPath, "json", "", "", "write every figure to this file")
 	f.str(&c.PlotPath, "plot", "", "", "write latency percentiles over time to this .svg")
 	f.boolean(&c.Quiet, "quiet", "", false, "no progress bar")
-	var cpuProfile string
+	var cpuProfile, pprofAddr string
 	f.str(&cpuProfile, "cpuprofile", "", "", "write the harness's own CPU profile here (with --procs 1 it covers the clients)")
+	f.str(&pprofAddr, "pprof", "", "", "serve the harness's own /debug/pprof here, e.g. 127.0.0.1:19312 (with --procs 1 it covers the clients)")
+	var gcPercent int
+	f.integer(&gcPercent, "harness-gogc", "", 400, "the harness's own GOGC (0: Go's default or $GOGC); its heap is soft-limited to 4 GiB per process unless $GOMEMLIMIT is set")
 	f.boolean(&worker, "worker", "", false, "internal: run one worker process (plan on stdin)")
 	f.str(&replot, "replot", "", "", "redraw --plot from a report saved with --json, without running anything")
 	logs.register(f)
@@ -97,6 +100,7 @@ func runBench(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	harnessGC(gcPercent)
 	if worker {
 		if err := bench.RunWorker(ctx, os.Stdin, os.Stdout, logger); err != nil {
 			fmt.Fprintln(os.Stderr, "parley bench --worker:", oneLine(err))
@@ -140,6 +144,14 @@ func runBench(args []string) int {
 			return 2
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if pprofAddr != "" {
+		_, stopPprof, err := servePprof(pprofAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "parley bench: --pprof:", err)
+			return 2
+		}
+		defer stopPprof()
 	}
 	if _, err := bench.Run(ctx, c); err != nil {
 		fmt.Fprintln(os.Stderr, "parley bench:", oneLine(err))
