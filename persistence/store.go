@@ -62,9 +62,7 @@ func (s *Store) ChannelAccess(ctx context.Context, userID, channelID int64) (Acc
 	if err != nil {
 		return Access{}, fmt.Errorf("channel access: %w", err)
 	}
-	if role != nil {
-		a.Role = Role(*role)
-	}
+	a.intern(role)
 	a.Creator = creator == userID
 	return a, nil
 }

@@ -136,9 +136,7 @@ func (s *Store) MessageAccess(ctx context.Context, userID, id int64) (Access, Me
 		return Access{}, MessageRef{}, fmt.Errorf("message access: %w", err)
 	}
 	a.ChannelID = ref.ChannelID
-	if role != nil {
-		a.Role = Role(*role)
-	}
+	a.intern(role)
 	a.Creator = creator == userID
 	return a, ref, nil
 }
