@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -131,6 +132,8 @@ func runBench(args []string) int {
 		c.HeartBeat = -1 // flag 0 means off; Config's zero means the default
 	}
 	c.Command = "parley bench " + strings.Join(os.Args[2:], " ")
+	// Worker processes run with the same collector setting as this one.
+	c.WorkerArgs = []string{"bench", "--worker", "--harness-gogc=" + strconv.Itoa(gcPercent)}
 	c.Out, c.Progress, c.Logger = os.Stdout, os.Stderr, logger
 	if cpuProfile != "" {
 		pf, err := os.Create(cpuProfile)
