@@ -3,8 +3,8 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
-	"time"
 
 	"github.com/parley-chat/parley/persistence"
 )
@@ -48,8 +48,8 @@ func (c *connActor) recheckAccess(body []byte) {
 			continue
 		}
 		seen[cid] = true
-		if e := c.access[cid]; e != nil && !e.loading {
-			e.until = time.Time{} // expired: the next operation asks again
+		if !c.access.isLoading(cid) {
+			c.access.expire(cid) // the next operation asks again
 		}
 		sys, self, ctx, uid := c.sys, c.sess.pid, c.opCtx(), c.info.UserID
 		sys.goWork(func() {
@@ -70,7 +70,7 @@ func (c *connActor) accessRechecked(m *accessRechecked) {
 	if err == nil || !(errors.Is(err, persistence.ErrForbidden) || errors.Is(err, persistence.ErrNotFound)) {
 		return
 	}
-	for _, sub := range append([]*connSub(nil), c.subs.list...) {
+	for _, sub := range slices.Clone(c.subs.list) {
 		if sub.channelID != m.channelID {
 			continue
 		}
@@ -78,6 +78,6 @@ func (c *connActor) accessRechecked(m *accessRechecked) {
 		if sub.sent {
 			c.sys.toLiveChannel(sub.channelID, &unsubscribeReq{out: c.out, subID: sub.id})
 		}
-		c.fail(fmt.Errorf("subscription %s ended: %w", sub.id, err), "", sub.dest)
+		c.fail(fmt.Errorf("subscription %s ended: %w", sub.id, err), "", sub.dest())
 	}
 }

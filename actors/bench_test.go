@@ -40,7 +40,7 @@ func benchFanout(b *testing.B, wire Wire, pool *writerPool) {
 	sys := &System{met: met, log: slog.New(slog.DiscardHandler)}
 	a := &channelActor{sys: sys, id: 1, dest: ChannelDestination(1), entry: &channelEntry{}}
 	for i := range 100 {
-		a.subs = append(a.subs, &chanSub{out: newOutbox(wire, 1<<20, time.Second, met, nil, pool), id: "sub-" + strconv.Itoa(i)})
+		a.subs = append(a.subs, chanSub{out: newOutbox(wire, 1<<20, time.Second, met, nil, pool), id: "sub-" + strconv.Itoa(i)})
 	}
 	ev := &event{
 		tpl:   stomp.NewMessageTemplate(a.dest, contentJSON, []stomp.Header{{Key: hdrSeq, Value: "1042"}}, benchBody),

@@ -43,7 +43,7 @@ type (
 		took    time.Duration
 	}
 	replayDone struct {
-		sub  *chanSub
+		rep  *replayState
 		last int64 // the highest seq replayed (since when none)
 		err  error
 	}
@@ -68,16 +68,19 @@ type event struct {
 	lazy  bool // a read event: may wait for the session's next write (outbox_lazy.go)
 }
 
-// chanSub is a subscriber. While a since-seq replay runs, live events wait in pending.
+// chanSub is a subscriber. The actor keeps them by value: one object per subscriber was
+// 200,000 more for the collector to mark at 10,000 users (docs/BENCHMARKS.md, sixth session).
 type chanSub struct {
-	out       *outbox
-	id        string
-	replaying bool
-	pending   []*event
+	out *outbox
+	id  string
 	// since is the subscriber's since-seq (0 without): a client resuming on this node may
 	// already have seen, through another node, messages this node has not delivered yet.
 	since int64
+	rep   *replayState // non-nil while a since-seq replay runs
 }
+
+// replayState holds the live events that wait while PostgreSQL replays a subscriber's gap.
+type replayState struct{ pending []*event }
 
 // channelActor orders one channel on this node: group commit, fan-out, replays.
 type channelActor struct {
@@ -87,7 +90,7 @@ type channelActor struct {
 	dest  string
 	self  *actor.PID
 
-	subs     []*chanSub
+	subs     []chanSub
 	queue    []*postReq
 	inFlight bool
 	replays  int
@@ -307,9 +310,10 @@ func (a *channelActor) deliver(ev *event) {
 		a.entry.delivered.Store(ev.seq) // only this actor writes it
 	}
 	n := 0
-	for _, s := range a.subs {
-		if s.replaying {
-			s.pending = append(s.pending, ev)
+	for i := range a.subs {
+		s := &a.subs[i]
+		if s.rep != nil {
+			s.rep.pending = append(s.rep.pending, ev)
 			continue
 		}
 		if ev.seq > 0 && ev.seq <= s.since {
@@ -338,8 +342,7 @@ func (a *channelActor) subscribe(r *subscribeReq) {
 }
 
 func (a *channelActor) subscribeNow(r *subscribeReq) {
-	s := &chanSub{out: r.out, id: r.subID, since: max(r.since, 0)}
-	a.subs = append(a.subs, s)
+	a.subs = append(a.subs, chanSub{out: r.out, id: r.subID, since: max(r.since, 0)})
 	if r.receipt != "" {
 		r.out.push(outItem{kind: itemReceipt, a: r.receipt})
 	}
@@ -349,26 +352,27 @@ func (a *channelActor) subscribeNow(r *subscribeReq) {
 	}
 	// Live events wait in pending while PostgreSQL replays since < seq ≤ last; everything
 	// after last reaches pending through the reorder buffer, in order.
-	s.replaying = true
+	rep := &replayState{}
+	a.subs[len(a.subs)-1].rep = rep
 	a.replays++
 	upTo := last
-	sys, id, dest, self := a.sys, a.id, a.dest, a.self
+	sys, id, dest, self, out, subID := a.sys, a.id, a.dest, a.self, r.out, r.subID
 	sys.goWork(func() {
-		last, err := replay(sys, id, dest, s.out, s.id, r.since, upTo)
-		sys.root.Send(self, &replayDone{sub: s, last: last, err: err})
+		last, err := replay(sys, id, dest, out, subID, r.since, upTo)
+		sys.root.Send(self, &replayDone{rep: rep, last: last, err: err})
 	})
 }
 
 func (a *channelActor) replayed(d *replayDone) {
 	a.replays--
-	s := d.sub
-	if !slices.Contains(a.subs, s) {
+	i := slices.IndexFunc(a.subs, func(s chanSub) bool { return s.rep == d.rep })
+	if i < 0 {
 		a.armIdle()
 		return // unsubscribed meanwhile
 	}
-	s.replaying = false
-	pending := s.pending
-	s.pending = nil
+	s := &a.subs[i]
+	s.rep = nil
+	pending := d.rep.pending
 	if d.err != nil {
 		if d.err != errSessionClosed {
 			a.sys.log.Warn("since-seq replay failed", "channel", a.id, "err", d.err)
@@ -398,13 +402,7 @@ func (a *channelActor) unsubscribe(out *outbox, subID string) {
 }
 
 func (a *channelActor) removeSub(out *outbox, subID string) {
-	a.subs = slices.DeleteFunc(a.subs, func(s *chanSub) bool {
-		if s.out == out && s.id == subID {
-			s.pending = nil
-			return true
-		}
-		return false
-	})
+	a.subs = slices.DeleteFunc(a.subs, func(s chanSub) bool { return s.out == out && s.id == subID })
 	a.cl.waiting = slices.DeleteFunc(a.cl.waiting, func(r *subscribeReq) bool {
 		return r.out == out && r.subID == subID
 	})

@@ -139,7 +139,7 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 	// goes) and posting needs only that and an unarchived channel, which the store checks
 	// in the commit: no PostgreSQL round trip before it. Not while an access check of the
 	// channel is loading, whose waiting operations this one must not overtake.
-	if e := c.access[cid]; c.subs.registered(cid) && (e == nil || !e.loading) {
+	if c.subs.registered(cid) && !c.access.isLoading(cid) {
 		post(nil)
 		return
 	}

@@ -3,11 +3,9 @@ package actors
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"golang.org/x/time/rate"
@@ -46,24 +44,6 @@ type (
 	flushDisconnect struct{}
 )
 
-type connSub struct {
-	id, dest  string
-	channelID int64 // 0 for a user queue
-	sent      bool  // registered with the channel actor
-}
-
-// accessEntry caches one channel's access check; ops wait in order while it loads.
-type accessEntry struct {
-	acc     persistence.Access
-	err     error
-	until   time.Time
-	loading bool
-	waiting []func(persistence.Access, error)
-}
-
-// maxAccessEntries bounds a session's access cache; expired entries go first.
-const maxAccessEntries = 256
-
 // connActor is one session: subscriptions, limits, and the order of its frames.
 type connActor struct {
 	sys     *System
@@ -72,7 +52,7 @@ type connActor struct {
 	info    SessionInfo
 	limiter *rate.Limiter // nil until the first SEND
 	subs    connSubs
-	access  map[int64]*accessEntry
+	access  accessCache
 	ctx     context.Context // of background operations; nil until the first (opCtx)
 	cancel  context.CancelFunc
 
@@ -240,10 +220,10 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 				return
 			}
 		}
-		sub := &connSub{id: id, dest: dest, channelID: cid}
-		c.subs.add(sub)
+		gen := c.subs.addChannel(id, cid)
 		c.withAccess(cid, func(acc persistence.Access, err error) {
-			if c.subs.get(id) != sub {
+			sub := c.subs.get(id)
+			if sub == nil || sub.gen != gen {
 				return // unsubscribed while the check ran
 			}
 			if err == nil {
@@ -255,7 +235,7 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 				return
 			}
 			sub.sent = true
-			c.sys.toChannel(cid, &subscribeReq{out: c.out, subID: id, receipt: receipt, since: since})
+			c.sys.toChannel(cid, &subscribeReq{out: c.out, subID: sub.id, receipt: receipt, since: since})
 		})
 		return
 	}
@@ -264,8 +244,7 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 			c.fail(fmt.Errorf("%w: already subscribed to %s", ErrProtocol, dest), receipt, dest)
 			return
 		}
-		c.subs.add(&connSub{id: id, dest: dest})
-		c.subs.setQueue(dest, id)
+		c.subs.addQueue(id, dest)
 		c.receipt(receipt)
 		return
 	}
@@ -279,17 +258,13 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 
 func (c *connActor) unsubscribe(f *stomp.Frame, receipt string) {
 	id := f.Value(stomp.HdrID)
-	sub := c.subs.remove(id)
-	if sub == nil {
+	sub, ok := c.subs.remove(id)
+	if !ok {
 		c.fail(fmt.Errorf("%w: no subscription %q", ErrProtocol, id), receipt, "")
 		return
 	}
-	if sub.channelID != 0 {
-		if sub.sent {
-			c.sys.toLiveChannel(sub.channelID, &unsubscribeReq{out: c.out, subID: id})
-		}
-	} else if q, _ := c.subs.queue(sub.dest); q == id {
-		c.subs.setQueue(sub.dest, "")
+	if sub.channelID != 0 && sub.sent {
+		c.sys.toLiveChannel(sub.channelID, &unsubscribeReq{out: c.out, subID: sub.id})
 	}
 	c.receipt(receipt)
 }
@@ -297,24 +272,13 @@ func (c *connActor) unsubscribe(f *stomp.Frame, receipt string) {
 // withAccess runs fn with the session's access to channelID, from the cache or after one
 // check off the actor; ops on one channel run in arrival order either way.
 func (c *connActor) withAccess(channelID int64, fn func(persistence.Access, error)) {
-	e := c.access[channelID]
-	if e != nil && !e.loading && time.Now().Before(e.until) {
-		fn(e.acc, e.err)
+	if e, ok := c.access.fresh(channelID); ok {
+		fn(e.unpack(c.info.UserID, channelID))
 		return
 	}
-	if e == nil {
-		c.pruneAccess()
-		e = &accessEntry{}
-		if c.access == nil {
-			c.access = make(map[int64]*accessEntry)
-		}
-		c.access[channelID] = e
-	}
-	e.waiting = append(e.waiting, fn)
-	if e.loading {
+	if !c.access.wait(channelID, fn) {
 		return
 	}
-	e.loading = true
 	sys, self, ctx, uid := c.sys, c.sess.pid, c.opCtx(), c.info.UserID
 	sys.goWork(func() {
 		acc, err := sys.store.ChannelAccess(ctx, uid, channelID)
@@ -323,31 +287,11 @@ func (c *connActor) withAccess(channelID int64, fn func(persistence.Access, erro
 }
 
 func (c *connActor) accessLoaded(m *accessDone) {
-	e := c.access[m.channelID]
-	if e == nil {
+	if !c.access.isLoading(m.channelID) {
 		return
 	}
-	e.loading, e.acc, e.err = false, m.acc, m.err
-	e.until = time.Time{}
-	if m.err == nil || errors.Is(m.err, persistence.ErrNotFound) {
-		e.until = time.Now().Add(c.sys.cfg.AccessTTL) // a failed lookup is not remembered
-	}
-	waiting := e.waiting
-	e.waiting = nil
-	for _, fn := range waiting {
+	for _, fn := range c.access.loaded(m.channelID, m.acc, m.err, c.sys.cfg.AccessTTL) {
 		fn(m.acc, m.err)
-	}
-}
-
-func (c *connActor) pruneAccess() {
-	if len(c.access) < maxAccessEntries {
-		return
-	}
-	now := time.Now()
-	for id, e := range c.access {
-		if !e.loading && now.After(e.until) {
-			delete(c.access, id)
-		}
 	}
 }
 

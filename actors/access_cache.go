@@ -1,0 +1,154 @@
+package actors
+
+import (
+	"errors"
+	"time"
+
+	"github.com/parley-chat/parley/persistence"
+)
+
+// accessCache is a session's cache of channel access checks. A session keeps one entry per
+// channel it subscribes to or posts in: at 10,000 users with 20 channels each that is
+// 200,000 entries, and as pointers to structs holding strings and an error they were the
+// largest group of objects the node's collector marked on every cycle (docs/BENCHMARKS.md,
+// sixth session). Entries are therefore packed into pointer-free values: the map's memory
+// holds no pointer, so the collector never scans it. The checks under way and the operations
+// waiting for them, which need closures, live in a second map only while they run.
+type accessCache struct {
+	entries map[int64]accessEntry
+	loading map[int64][]func(persistence.Access, error)
+}
+
+// maxAccessEntries bounds a session's access cache; expired entries go first.
+const maxAccessEntries = 256
+
+// accessEntry is a persistence.Access (or its ErrNotFound) packed without pointers.
+type accessEntry struct {
+	workspaceID, lastSeq int64
+	until                int64 // monoNow() after which the entry is stale
+	role, typ            uint8 // indexes into accessRoles, accessTypes
+	flags                uint8
+}
+
+const (
+	accessMember uint8 = 1 << iota
+	accessCreator
+	accessArchived
+	accessNotFound
+)
+
+var (
+	accessRoles = [...]persistence.Role{persistence.RoleNone, persistence.RoleOwner, persistence.RoleAdmin,
+		persistence.RoleMember, persistence.RoleGuest}
+	accessTypes = [...]string{persistence.ChannelPublic, persistence.ChannelPrivate}
+)
+
+// monoBase anchors monoNow: a monotonic clock as an int64, so an entry's deadline needs no
+// time.Time (whose *Location is a pointer).
+var monoBase = time.Now()
+
+func monoNow() int64 { return int64(time.Since(monoBase)) }
+
+// packAccess packs a check's result; ok is false for what is not cached: an error other
+// than ErrNotFound (a failed lookup is not remembered) and a role or channel type this
+// build does not know.
+func packAccess(acc persistence.Access, err error, until int64) (e accessEntry, ok bool) {
+	e.until = until
+	if err != nil {
+		e.flags = accessNotFound
+		return e, errors.Is(err, persistence.ErrNotFound)
+	}
+	r, t := index(accessRoles[:], acc.Role), index(accessTypes[:], acc.Type)
+	if r < 0 || t < 0 {
+		return e, false
+	}
+	e.workspaceID, e.lastSeq, e.role, e.typ = acc.WorkspaceID, acc.LastSeq, uint8(r), uint8(t)
+	for _, f := range [...]struct {
+		on  bool
+		bit uint8
+	}{{acc.Member, accessMember}, {acc.Creator, accessCreator}, {acc.Archived, accessArchived}} {
+		if f.on {
+			e.flags |= f.bit
+		}
+	}
+	return e, true
+}
+
+func index[T comparable](s []T, v T) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// unpack rebuilds the check's result for userID and channelID.
+func (e accessEntry) unpack(userID, channelID int64) (persistence.Access, error) {
+	if e.flags&accessNotFound != 0 {
+		return persistence.Access{}, persistence.ErrNotFound
+	}
+	return persistence.Access{
+		UserID: userID, ChannelID: channelID, WorkspaceID: e.workspaceID, LastSeq: e.lastSeq,
+		Role: accessRoles[e.role], Type: accessTypes[e.typ],
+		Member: e.flags&accessMember != 0, Creator: e.flags&accessCreator != 0, Archived: e.flags&accessArchived != 0,
+	}, nil
+}
+
+// fresh returns the cached entry of channelID when it is usable now: present, not stale,
+// and no check of the channel under way (whose waiting operations a cached answer must
+// not overtake).
+func (c *accessCache) fresh(channelID int64) (accessEntry, bool) {
+	if c.isLoading(channelID) {
+		return accessEntry{}, false
+	}
+	e, ok := c.entries[channelID]
+	return e, ok && monoNow() < e.until
+}
+
+func (c *accessCache) isLoading(channelID int64) bool {
+	_, ok := c.loading[channelID]
+	return ok
+}
+
+// wait queues fn behind channelID's check and reports whether the caller must start one.
+func (c *accessCache) wait(channelID int64, fn func(persistence.Access, error)) (start bool) {
+	if c.loading == nil {
+		c.loading = make(map[int64][]func(persistence.Access, error))
+	}
+	fns, running := c.loading[channelID]
+	c.loading[channelID] = append(fns, fn)
+	return !running
+}
+
+// loaded stores a finished check (for ttl, when cacheable) and returns the operations that
+// waited for it, in arrival order.
+func (c *accessCache) loaded(channelID int64, acc persistence.Access, err error, ttl time.Duration) []func(persistence.Access, error) {
+	waiting := c.loading[channelID]
+	delete(c.loading, channelID)
+	if e, ok := packAccess(acc, err, monoNow()+int64(ttl)); ok {
+		c.prune()
+		if c.entries == nil {
+			c.entries = make(map[int64]accessEntry)
+		}
+		c.entries[channelID] = e
+	} else {
+		delete(c.entries, channelID)
+	}
+	return waiting
+}
+
+// expire makes channelID's entry stale: the next operation on the channel checks again.
+func (c *accessCache) expire(channelID int64) { delete(c.entries, channelID) }
+
+func (c *accessCache) prune() {
+	if len(c.entries) < maxAccessEntries {
+		return
+	}
+	now := monoNow()
+	for id, e := range c.entries {
+		if now >= e.until {
+			delete(c.entries, id)
+		}
+	}
+}

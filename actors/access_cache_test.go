@@ -1,0 +1,155 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/parley-chat/parley/persistence"
+)
+
+// Every access a check can return comes back out of the cache unchanged.
+func TestAccessCacheRoundTripsEveryAccess(t *testing.T) {
+	for _, role := range accessRoles {
+		for _, typ := range accessTypes {
+			for flags := 0; flags < 8; flags++ {
+				in := persistence.Access{UserID: 7, ChannelID: 9, WorkspaceID: 3, LastSeq: 1 << 40,
+					Role: role, Type: typ, Member: flags&1 != 0, Creator: flags&2 != 0, Archived: flags&4 != 0}
+				e, ok := packAccess(in, nil, 1)
+				if !ok {
+					t.Fatalf("%+v not cacheable", in)
+				}
+				if out, err := e.unpack(7, 9); err != nil || out != in {
+					t.Fatalf("round trip of %+v = %+v, %v", in, out, err)
+				}
+			}
+		}
+	}
+	e, ok := packAccess(persistence.Access{}, fmt.Errorf("channel 9: %w", persistence.ErrNotFound), 1)
+	if _, err := e.unpack(7, 9); !ok || !errors.Is(err, persistence.ErrNotFound) {
+		t.Fatalf("not found: cached %v, unpacked %v", ok, err)
+	}
+	for _, tc := range []struct {
+		acc persistence.Access
+		err error
+	}{
+		{err: errors.New("connection refused")}, // a failed lookup is not remembered
+		{acc: persistence.Access{Role: "superuser", Type: persistence.ChannelPublic}},
+		{acc: persistence.Access{Role: persistence.RoleMember, Type: "shared"}},
+	} {
+		if _, ok := packAccess(tc.acc, tc.err, 1); ok {
+			t.Fatalf("%+v, %v must not be cached", tc.acc, tc.err)
+		}
+	}
+}
+
+// The per-(session, channel) records the node keeps for every subscription are values the
+// collector does not have to visit one by one: the access cache's entries hold no pointer
+// at all, the subscription lists hold structs, not pointers to them.
+func TestSubscriptionStateIsKeptByValue(t *testing.T) {
+	if p := pointerIn(reflect.TypeFor[accessEntry]()); p != "" {
+		t.Fatalf("accessEntry holds a pointer (%s): the cache's map would be scanned", p)
+	}
+	for name, typ := range map[string]reflect.Type{
+		"connSubs.list":     reflect.TypeFor[connSubs]().Field(0).Type,
+		"channelActor.subs": mustField(t, reflect.TypeFor[channelActor](), "subs").Type,
+	} {
+		if typ.Kind() != reflect.Slice || typ.Elem().Kind() != reflect.Struct {
+			t.Fatalf("%s is %s, want a slice of structs", name, typ)
+		}
+	}
+}
+
+func mustField(t *testing.T, typ reflect.Type, name string) reflect.StructField {
+	f, ok := typ.FieldByName(name)
+	if !ok {
+		t.Fatalf("%s has no field %s", typ, name)
+	}
+	return f
+}
+
+// pointerIn names the first field of typ that holds a pointer ("" for none).
+func pointerIn(typ reflect.Type) string {
+	switch typ.Kind() {
+	case reflect.Struct:
+		for i := range typ.NumField() {
+			if p := pointerIn(typ.Field(i).Type); p != "" {
+				return typ.Field(i).Name + "." + p
+			}
+		}
+		return ""
+	case reflect.Array:
+		return pointerIn(typ.Elem())
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return ""
+	default:
+		return typ.Kind().String()
+	}
+}
+
+// A subscription keeps a copy of its id, not the SUBSCRIBE frame's header block the id was
+// sliced from.
+func TestConnSubsCopyTheirIDs(t *testing.T) {
+	block := "destination:/topic/channel.5\nid:sub-1\n" // a frame's header block
+	id := block[strings.Index(block, "sub-1"):][:5]
+	var s connSubs
+	s.addChannel(id, 5)
+	s.addQueue(block[len("destination:/topic/channel.5\nid:"):][:3], persistence.QueueMentions)
+	for _, sub := range s.list {
+		if p := unsafe.StringData(sub.id); uintptr(unsafe.Pointer(p)) >= uintptr(unsafe.Pointer(unsafe.StringData(block))) &&
+			uintptr(unsafe.Pointer(p)) < uintptr(unsafe.Pointer(unsafe.StringData(block)))+uintptr(len(block)) {
+			t.Fatalf("subscription %q points into the frame's header block", sub.id)
+		}
+	}
+	if got := s.list[0].dest(); got != "/topic/channel.5" {
+		t.Fatalf("dest() = %q", got)
+	}
+	if q, ok := s.queue(persistence.QueueMentions); !ok || q != "sub" {
+		t.Fatalf("queue = %q, %v", q, ok)
+	}
+	if sub, ok := s.remove("sub"); !ok || sub.dest() != persistence.QueueMentions {
+		t.Fatalf("remove = %+v, %v", sub, ok)
+	}
+	if _, ok := s.queue(persistence.QueueMentions); ok {
+		t.Fatal("removing the queue's subscription must forget the queue")
+	}
+}
+
+// Operations on a channel wait, in order, behind its check; a cached answer never
+// overtakes them; an expired or forgotten entry is asked again.
+func TestAccessCacheOrdersWaitersAndExpires(t *testing.T) {
+	var c accessCache
+	var got []int
+	op := func(i int) func(persistence.Access, error) {
+		return func(persistence.Access, error) { got = append(got, i) }
+	}
+	if !c.wait(9, op(1)) || c.wait(9, op(2)) {
+		t.Fatal("the first waiter starts the check, the second only waits")
+	}
+	if _, ok := c.fresh(9); ok {
+		t.Fatal("no entry may be served while a check runs")
+	}
+	acc := persistence.Access{Role: persistence.RoleMember, Type: persistence.ChannelPublic, Member: true}
+	for _, fn := range c.loaded(9, acc, nil, time.Hour) {
+		fn(acc, nil)
+	}
+	if fmt.Sprint(got) != "[1 2]" || c.isLoading(9) {
+		t.Fatalf("waiters ran as %v; loading %v", got, c.isLoading(9))
+	}
+	if e, ok := c.fresh(9); !ok || e.flags&accessMember == 0 {
+		t.Fatalf("fresh = %+v, %v", e, ok)
+	}
+	c.expire(9)
+	if _, ok := c.fresh(9); ok {
+		t.Fatal("an expired entry was served")
+	}
+	c.loaded(9, acc, nil, -time.Second)
+	if _, ok := c.fresh(9); ok {
+		t.Fatal("an entry past its TTL was served")
+	}
+}
