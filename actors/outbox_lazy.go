@@ -29,6 +29,7 @@ type lazyFlusher struct {
 	mu    sync.Mutex
 	queue []lazyEntry // in due order; queue[head:] waits
 	head  int
+	spare []lazyEntry // a flush's list of due boxes, kept for the next flush
 	timer *time.Timer
 }
 
@@ -63,7 +64,8 @@ func (f *lazyFlusher) flush() {
 	for end < len(f.queue) && !f.queue[end].due.After(now.Add(f.tick)) {
 		end++
 	}
-	due := append([]lazyEntry(nil), f.queue[f.head:end]...)
+	due := append(f.spare[:0], f.queue[f.head:end]...) // f.spare is nil while another flush holds it
+	f.spare = nil
 	clear(f.queue[f.head:end])
 	f.head = end
 	if f.head == len(f.queue) {
@@ -84,6 +86,10 @@ func (f *lazyFlusher) flush() {
 		o.kickLocked()
 		o.mu.Unlock()
 	}
+	clear(due)
+	f.mu.Lock()
+	f.spare = due
+	f.mu.Unlock()
 }
 
 // pushLazy queues a frame that may wait for the next write or the flusher. Like push it

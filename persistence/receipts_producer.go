@@ -56,8 +56,10 @@ func NewReceiptProducer(cfg ReceiptProducerConfig, logger *slog.Logger) (*Receip
 // batch to fill or time out, so the timeout is 1 ms: one call's messages leave at once. The
 // size is small because kafka-go allocates every batch at its full BatchSize: at 10,000 that
 // was 1.6 MB per partition per flush, 65 % of a busy node's allocated bytes and most of its
-// 20 % GC (docs/BENCHMARKS.md); a flush of 500 markers over 8 partitions fits in 256 each, and
-// a bigger share becomes a second batch that leaves as soon as it is full.
+// 20 % GC (docs/BENCHMARKS.md). At 256 it was still 40 KiB per partition per flush, a fifth
+// of the node's garbage at 10,000 users, whose flushes carry ~4 markers per partition
+// (sixth session). A full flush (500 markers over 8 partitions, ~63 each) becomes two or
+// three batches per partition, each leaving as soon as it is full.
 //
 // The writer gets its own transport with a 1 s metadata TTL: kafka-go's transport caches
 // a failed metadata refresh and serves that error to every write until the next refresh
@@ -70,7 +72,7 @@ func newReceiptWriter(brokers []string, topic string, attempts int, logger *slog
 		Topic:           topic,
 		Balancer:        &kafka.Hash{},
 		RequiredAcks:    kafka.RequireAll,
-		BatchSize:       256,
+		BatchSize:       32,
 		BatchBytes:      8 << 20,
 		BatchTimeout:    time.Millisecond,
 		MaxAttempts:     attempts,

@@ -302,8 +302,7 @@ func (w *wire) TryWriteFrames(frames [][]byte) (accepted, flushed bool, err erro
 		w.pending = appendBufs(w.pending[:0:0], bufs)
 		return true, false, nil
 	}
-	n, iov, err := writevNow(w.raw, sc.iov, bufs)
-	sc.iov = iov
+	n, err := sc.wv.write(w.raw, bufs)
 	if errors.Is(err, os.ErrDeadlineExceeded) { // a blocking write's deadline: nothing was tried
 		return false, false, nil
 	}
@@ -328,11 +327,12 @@ func appendBufs(dst []byte, bufs [][]byte) []byte {
 	return dst
 }
 
-// wireScratch is a write's headers and iovec, pooled: a socket between writes keeps none.
+// wireScratch is a write's headers and writev(2) call, pooled: a socket between writes
+// keeps none.
 type wireScratch struct {
 	hdrs []byte
 	bufs net.Buffers
-	iov  []iovec
+	wv   writevCall
 }
 
 // frame returns the buffers of one write: first pending (when there is some), then each
@@ -358,7 +358,7 @@ func (sc *wireScratch) frame(pending []byte, frames [][]byte) net.Buffers {
 
 func (sc *wireScratch) release() {
 	clear(sc.bufs)
-	if cap(sc.bufs) <= 512 && cap(sc.iov) <= maxIovecs { // a burst's arrays go back to the GC
+	if cap(sc.bufs) <= 512 && sc.wv.pooled() { // a burst's arrays go back to the GC
 		sc.bufs = sc.bufs[:0]
 		scratchPool.Put(sc)
 	}
@@ -400,7 +400,8 @@ func (w *wire) Close() error {
 			var buf [16]byte
 			b := append(appendHeader(buf[:0], ws.OpClose, 2), 0x03, 0xe8) // 1000 normal closure
 			if w.raw != nil {                                             // a pool writer may be closing: never wait (a full socket gets no close frame)
-				n, _, err := writevNow(w.raw, nil, [][]byte{b})
+				var wv writevCall
+				n, err := wv.write(w.raw, [][]byte{b})
 				polite = err == nil && n == len(b)
 			} else {
 				_ = w.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))

@@ -9,10 +9,10 @@ import (
 )
 
 // Off Linux there is no non-blocking write path: every write waits (socket.go).
-type iovec struct{}
+type writevCall struct{}
 
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
-func writevNow(syscall.RawConn, []iovec, [][]byte) (int, []iovec, error) {
-	return 0, nil, errors.ErrUnsupported
-}
+func (*writevCall) write(syscall.RawConn, [][]byte) (int, error) { return 0, errors.ErrUnsupported }
+
+func (*writevCall) pooled() bool { return true }
