@@ -63,15 +63,15 @@ func packAccess(acc persistence.Access, err error, until int64) (e accessEntry, 
 		return e, false
 	}
 	e.workspaceID, e.lastSeq, e.role, e.typ = acc.WorkspaceID, acc.LastSeq, uint8(r), uint8(t)
-	for _, f := range [...]struct {
-		on  bool
-		bit uint8
-	}{{acc.Member, accessMember}, {acc.Creator, accessCreator}, {acc.Archived, accessArchived}} {
-		if f.on {
-			e.flags |= f.bit
-		}
-	}
+	e.flags = flag(acc.Member, accessMember) | flag(acc.Creator, accessCreator) | flag(acc.Archived, accessArchived)
 	return e, true
+}
+
+func flag(on bool, bit uint8) uint8 {
+	if on {
+		return bit
+	}
+	return 0
 }
 
 func index[T comparable](s []T, v T) int {
@@ -126,6 +126,9 @@ func (c *accessCache) wait(channelID int64, fn func(persistence.Access, error)) 
 func (c *accessCache) loaded(channelID int64, acc persistence.Access, err error, ttl time.Duration) []func(persistence.Access, error) {
 	waiting := c.loading[channelID]
 	delete(c.loading, channelID)
+	if len(c.loading) == 0 {
+		c.loading = nil // most sessions check a few channels once: keep no empty map
+	}
 	if e, ok := packAccess(acc, err, monoNow()+int64(ttl)); ok {
 		c.prune()
 		if c.entries == nil {
