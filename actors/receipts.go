@@ -164,13 +164,9 @@ func NewReceipts(cfg ReceiptsConfig, deps ReceiptsDeps) (*Receipts, error) {
 		return nil, fmt.Errorf("receipts: %w", err)
 	}
 	log := deps.Logger.With("component", "receipts")
-	alog := slog.New(levelShift{log.Handler()}).With("lib", "protoactor")
 	r := &Receipts{
 		cfg: cfg, deps: deps, log: log, met: met,
-		as: actor.NewActorSystem(
-			actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return alog }),
-			actor.WithDeadLetterRequestLogging(false),
-		),
+		as:  newActorSystem(log),
 		state: newAggregatorState(),
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())

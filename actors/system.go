@@ -88,13 +88,7 @@ func New(cfg Config, deps Deps) (*System, error) {
 		return nil, fmt.Errorf("actors: %w", err)
 	}
 	log := deps.Logger.With("component", "actors")
-	// protoactor logs dead letters at Info: expected here (a timer firing for an actor that
-	// has just stopped), so they go to Debug.
-	alog := slog.New(levelShift{log.Handler()}).With("lib", "protoactor")
-	as := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return alog }),
-		actor.WithDeadLetterRequestLogging(false),
-	)
+	as := newActorSystem(log)
 	var lazy *lazyFlusher
 	if cfg.ReadEventDelay > 0 {
 		lazy = newLazyFlusher(cfg.ReadEventDelay)
