@@ -166,7 +166,7 @@ func NewReceipts(cfg ReceiptsConfig, deps ReceiptsDeps) (*Receipts, error) {
 	log := deps.Logger.With("component", "receipts")
 	r := &Receipts{
 		cfg: cfg, deps: deps, log: log, met: met,
-		as:  newActorSystem(log),
+		as:    newActorSystem(log),
 		state: newAggregatorState(),
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
