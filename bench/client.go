@@ -62,6 +62,7 @@ func (c *client) connect(ctx context.Context, resume bool) error {
 		ReadBufferSize: 4 << 10, // most frames are small; 19,000 clients × 16 KiB default adds up
 		RequestTimeout: 30 * time.Second,
 		OnError:        c.w.onServerError,
+		Poller:         c.w.poller,
 	}
 	if c.spec.Source != "" {
 		opts.LocalAddr = &net.TCPAddr{IP: net.ParseIP(c.spec.Source)}

@@ -13,6 +13,8 @@ type Plan struct {
 	Ramp            float64
 	DialConcurrency int
 	HeartBeat       time.Duration
+	// GoroutineReaders: Config.GoroutineReaders.
+	GoroutineReaders bool
 	Warmup          time.Duration
 	Duration        time.Duration
 	Drain           time.Duration

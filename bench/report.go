@@ -82,6 +82,7 @@ type ConfigSummary struct {
 	Procs           int      `json:"procs"`
 	SourceAddrs     int      `json:"sourceAddrs"`
 	HeartBeat       string   `json:"heartBeat"`
+	GoroutineReader bool     `json:"goroutineReaders,omitempty"`
 	MessageBytes    int      `json:"messageBytes"`
 	PostInterval    string   `json:"postInterval,omitempty"`
 	ReadInterval    string   `json:"readInterval,omitempty"`
@@ -139,7 +140,8 @@ func newReport(cfg *Config, runID string) *Report {
 			URLs: cfg.URLs, Connections: cfg.Connections, Channels: cfg.Channels, SubsPerConn: cfg.SubsPerConn,
 			Senders: cfg.Senders, Receivers: cfg.Receivers, Rate: cfg.Rate, Duration: cfg.Duration.String(), Warmup: cfg.Warmup.String(),
 			Ramp: cfg.Ramp, Procs: cfg.Procs, SourceAddrs: len(cfg.SourceAddrs), HeartBeat: cfg.HeartBeat.String(),
-			MessageBytes: cfg.MessageBytes, ReconnectPerMin: cfg.ReconnectPerMin,
+			GoroutineReader: cfg.GoroutineReaders,
+			MessageBytes:    cfg.MessageBytes, ReconnectPerMin: cfg.ReconnectPerMin,
 		},
 	}
 	if cfg.PostInterval > 0 {

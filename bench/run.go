@@ -151,7 +151,8 @@ func (r *runner) startWorkers(ctx context.Context) error {
 		p := &Plan{
 			Worker: k, RunID: r.runID, Scenario: cfg.Scenario,
 			Ramp: cfg.Ramp / float64(cfg.Procs), DialConcurrency: cfg.DialConcurrency, HeartBeat: cfg.HeartBeat,
-			Warmup: cfg.Warmup, Duration: cfg.Duration, Drain: cfg.Drain, MessageBytes: cfg.MessageBytes,
+			GoroutineReaders: cfg.GoroutineReaders,
+			Warmup:           cfg.Warmup, Duration: cfg.Duration, Drain: cfg.Drain, MessageBytes: cfg.MessageBytes,
 			ReceiptTimeout: cfg.ReceiptTimeout, MaxInflight: cfg.MaxInflight, Load: lm,
 		}
 		for i := k; i < len(r.specs); i += cfg.Procs {

@@ -26,6 +26,7 @@ type worker struct {
 	rest *restClient
 
 	clients []*client
+	poller  *stomp.Poller // nil: each client reads on its own goroutine
 
 	// start and windowEnd are set before any load loop starts; receivers, which run from
 	// connect on, read the window through winLo and winHi (unix nanos, 0 before the start).
@@ -139,6 +140,12 @@ type ConnectStats struct {
 // connectAll dials every client, at most DialConcurrency at a time and Ramp per second.
 func (w *worker) connectAll(ctx context.Context) ConnectStats {
 	p := w.plan
+	if !p.GoroutineReaders && w.poller == nil {
+		var err error
+		if w.poller, err = stomp.NewPoller(0); err != nil {
+			w.log.Warn("client poller unavailable; one read goroutine per client", "err", err)
+		}
+	}
 	st := ConnectStats{Attempted: len(w.clients)}
 	start := time.Now()
 	var lim *rate.Limiter
@@ -405,6 +412,9 @@ func (w *worker) closeAll() {
 		}()
 	}
 	wg.Wait()
+	if w.poller != nil {
+		_ = w.poller.Close()
+	}
 	w.rest.close()
 }
 

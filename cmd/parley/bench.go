@@ -62,6 +62,7 @@ func runBench(args []string) int {
 	f.str(&c.JWTIssuer, "jwt-issuer", "PARLEY_JWT_ISSUER", "", "iss claim, when the server checks it")
 	f.str(&c.JWTAudience, "jwt-audience", "PARLEY_JWT_AUDIENCE", "", "aud claim, when the server checks it")
 	f.duration(&c.HeartBeat, "heartbeat", "", 10*time.Second, "STOMP heart-beat both ways (negative: off)")
+	f.boolean(&c.GoroutineReaders, "goroutine-readers", "", false, "read each client's socket on a goroutine of its own, not from a few epoll loops per process")
 	f.integer(&c.MessageBytes, "message-bytes", "", 64, "message content size")
 	f.duration(&c.ReceiptTimeout, "receipt-timeout", "", 10*time.Second, "longest wait for a RECEIPT")
 	f.integer(&c.MaxInflight, "max-inflight", "", 256, "unacknowledged sends per sender before sends are skipped")

@@ -82,6 +82,12 @@ type ClientOptions struct {
 	// OnError receives ERROR frames that answer no receipt, on the read goroutine. Nil: they go
 	// to the Errors channel.
 	OnError func(*Frame)
+	// Poller, when set, reads the socket from one of its loops instead of a goroutine of the
+	// Client's own (Linux; elsewhere, or if the Poller refuses the socket, the goroutine).
+	// MessageFuncs and OnError then run on the loop, shared with other Clients: a slow one
+	// delays them all, and a Subscription whose C is full holds the loop up (use
+	// SubscribeFunc). ReadBufferSize is then unused: the loop reads into its own buffer.
+	Poller *Poller
 }
 
 func (o ClientOptions) withDefaults() ClientOptions {
@@ -110,9 +116,10 @@ type Client struct {
 	conn net.Conn
 	br   *bufio.Reader
 	dec  *Decoder
-	// Read goroutine only.
-	hdr     [ws.MaxHeaderSize - 2]byte // ws.ReadHeaderBuffer scratch
-	wsState ws.State                   // tracks fragmentation for ws.CheckHeader
+	// Read goroutine (or Poller loop) only.
+	rd      frameReader
+	wsState ws.State // tracks fragmentation for ws.CheckHeader
+	polled  *polled  // non-nil when a Poller reads the socket
 
 	connected *Frame        // set by the read goroutine before ready is closed
 	ready     chan struct{} // CONNECTED received
@@ -166,14 +173,9 @@ func Dial(ctx context.Context, rawURL string, opts ClientOptions) (*Client, erro
 	if err != nil {
 		return nil, fmt.Errorf("stomp: dial %s: %w", u.Redacted(), err)
 	}
-	if br == nil {
-		br = bufio.NewReaderSize(conn, opts.ReadBufferSize)
-	} // else br holds frames the server sent right after the handshake, then reads conn itself
-
 	c := &Client{
 		opts:    opts,
 		conn:    conn,
-		br:      br,
 		dec:     NewDecoder(opts.Limits),
 		wbuf:    make([]byte, 0, 512),
 		wsState: ws.StateClientSide,
@@ -187,8 +189,10 @@ func Dial(ctx context.Context, rawURL string, opts ClientOptions) (*Client, erro
 	now := time.Now().UnixNano()
 	c.lastRead.Store(now)
 	c.lastWrite.Store(now)
-	c.wg.Add(1)
-	go c.readLoop()
+	if err := c.startReading(br); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
 
 	host := opts.Host
 	if host == "" {
@@ -218,6 +222,41 @@ func Dial(ctx context.Context, rawURL string, opts ClientOptions) (*Client, erro
 		go c.heartbeats(send, recv)
 	}
 	return c, nil
+}
+
+// startReading hands the socket to the Poller, after parsing what the handshake's reader
+// holds already, or else to a read goroutine.
+func (c *Client) startReading(br *bufio.Reader) error {
+	if c.opts.Poller != nil {
+		if br != nil {
+			p, _ := br.Peek(br.Buffered())
+			if err := c.consume(p, time.Now()); err != nil {
+				return err
+			}
+		}
+		if c.opts.Poller.attach(c) == nil {
+			return nil
+		}
+		br = nil // its bytes are parsed: the read goroutine starts from the socket
+	}
+	if br == nil {
+		br = bufio.NewReaderSize(c.conn, c.opts.ReadBufferSize)
+	} // else br holds frames the server sent right after the handshake, then reads conn itself
+	c.br = br
+	c.wg.Add(1)
+	go c.readLoop()
+	return nil
+}
+
+// shutConn ends the connection from any goroutine; the reader then finishes the Client. A
+// read goroutine's read fails on the closed socket; a polled socket is shut down instead,
+// and its loop closes it (see polled.shutdown).
+func (c *Client) shutConn() {
+	if c.polled != nil {
+		c.polled.shutdown()
+		return
+	}
+	_ = c.conn.Close()
 }
 
 func (c *Client) connectFrame(host string) *Frame {
@@ -374,7 +413,7 @@ func (c *Client) Close() error {
 	}
 	c.quitOnce.Do(func() { close(c.quit) })
 	_ = c.writeControl(ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
-	_ = c.conn.Close()
+	c.shutConn()
 	c.wg.Wait()
 	return err
 }

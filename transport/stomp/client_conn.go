@@ -7,80 +7,23 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 )
 
-// readLoop reads WebSocket frames until the connection ends. Data frames (text, binary and
-// continuations alike) are fed to one Decoder as a byte stream, so STOMP frames may be split
-// across or batched within WebSocket messages.
+// readLoop reads the socket until the connection ends, unless a Poller does. WebSocket data
+// frames (text, binary and continuations alike) are fed to one Decoder as a byte stream, so
+// STOMP frames may be split across or batched within WebSocket messages.
 func (c *Client) readLoop() {
 	defer c.wg.Done()
 	var err error
 	for err == nil {
-		err = c.readWS()
+		if _, err = c.br.Peek(1); err != nil { // waits for bytes without asking for more than sent
+			break
+		}
+		p, _ := c.br.Peek(c.br.Buffered())
+		err = c.consume(p, time.Now())
+		_, _ = c.br.Discard(len(p))
 	}
 	c.finish(err)
-}
-
-func (c *Client) readWS() error {
-	h, err := ws.ReadHeaderBuffer(c.br, c.hdr[:])
-	if err != nil {
-		return err
-	}
-	if err := ws.CheckHeader(h, c.wsState); err != nil {
-		return err // includes masked frames, which a server must not send
-	}
-	c.lastRead.Store(time.Now().UnixNano())
-	if h.OpCode.IsControl() {
-		return c.readControl(h)
-	}
-	if h.Fin {
-		c.wsState = c.wsState.Clear(ws.StateFragmented)
-	} else {
-		c.wsState = c.wsState.Set(ws.StateFragmented)
-	}
-	for remaining := h.Length; remaining > 0; {
-		if _, err := c.br.Peek(1); err != nil { // waits for bytes without asking for more than sent
-			return err
-		}
-		p, _ := c.br.Peek(int(min(remaining, int64(c.br.Buffered()))))
-		now := time.Now()
-		c.dec.Feed(p)
-		_, _ = c.br.Discard(len(p))
-		remaining -= int64(len(p))
-		for {
-			f, err := c.dec.Next()
-			if err != nil {
-				return fmt.Errorf("stomp: decoding server frames: %w", err)
-			}
-			if f == nil {
-				break
-			}
-			c.dispatch(f, now)
-		}
-	}
-	return nil
-}
-
-func (c *Client) readControl(h ws.Header) error {
-	var buf [ws.MaxControlFramePayloadSize]byte
-	p := buf[:h.Length]
-	for n := 0; n < len(p); {
-		m, err := c.br.Read(p[n:])
-		if err != nil {
-			return err
-		}
-		n += m
-	}
-	switch h.OpCode {
-	case ws.OpPing:
-		return c.writeControl(ws.OpPong, p)
-	case ws.OpClose:
-		code, reason := ws.ParseCloseFrameData(p)
-		_ = c.writeControl(ws.OpClose, ws.NewCloseFrameBody(code, ""))
-		return wsutil.ClosedError{Code: code, Reason: reason}
-	}
-	return nil
 }
 
 func (c *Client) dispatch(f *Frame, now time.Time) {
@@ -150,7 +93,7 @@ func (c *Client) fail(cause error) {
 	}
 	c.mu.Unlock()
 	c.quitOnce.Do(func() { close(c.quit) })
-	_ = c.conn.Close()
+	c.shutConn()
 }
 
 // finish runs once on the read goroutine when the connection has ended.

@@ -19,10 +19,16 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// testPoller, when set (TestClientOnPoller), reads every client the tests dial.
+var testPoller *Poller
+
 func dial(t *testing.T, s *testServer, opts ClientOptions) *Client {
 	t.Helper()
 	if opts.Token == "" {
 		opts.Token = "good"
+	}
+	if opts.Poller == nil {
+		opts.Poller = testPoller
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -87,7 +93,7 @@ func TestClientConnectAndAuthModes(t *testing.T) {
 
 func TestClientConnectRefused(t *testing.T) {
 	s := newTestServer(t, testServerConfig{})
-	_, err := Dial(context.Background(), s.url, ClientOptions{Token: "forged"})
+	_, err := Dial(context.Background(), s.url, ClientOptions{Token: "forged", Poller: testPoller})
 	var se *ServerError
 	if !errors.As(err, &se) || se.Frame.Value(HdrMessage) != "unauthorized" {
 		t.Fatalf("Dial with a bad token: %v", err)
