@@ -15,13 +15,13 @@ type Plan struct {
 	HeartBeat       time.Duration
 	// GoroutineReaders: Config.GoroutineReaders.
 	GoroutineReaders bool
-	Warmup          time.Duration
-	Duration        time.Duration
-	Drain           time.Duration
-	MessageBytes    int
-	ReceiptTimeout  time.Duration
-	MaxInflight     int
-	Load            LoadModel
+	Warmup           time.Duration
+	Duration         time.Duration
+	Drain            time.Duration
+	MessageBytes     int
+	ReceiptTimeout   time.Duration
+	MaxInflight      int
+	Load             LoadModel
 }
 
 // LoadModel is what clients do once the run starts, beyond receiving.
