@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/parley-chat/parley/transport/internal/epoll"
 )
 
 // Poller reads many Clients' sockets from a few epoll loops instead of a goroutine per
@@ -57,7 +58,7 @@ func (p *Poller) Close() error {
 			l.mu.Lock()
 			l.closing = true
 			l.mu.Unlock()
-			_, _ = syscall.Write(l.wake[1], []byte{1})
+			l.set.Wake()
 		}
 		for _, l := range p.loops {
 			<-l.done
@@ -91,11 +92,8 @@ func (p *Poller) attach(c *Client) error {
 	}
 	l.nextTok++
 	pd := &polled{loop: l, tok: l.nextTok, raw: raw}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP}
-	setToken(&ev, pd.tok)
-	var ctlErr error
-	if err := raw.Control(func(fd uintptr) { ctlErr = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev) }); err != nil || ctlErr != nil {
-		return fmt.Errorf("stomp: poller: %w", errors.Join(err, ctlErr))
+	if err := l.set.Add(raw, syscall.EPOLLIN|syscall.EPOLLRDHUP, pd.tok); err != nil {
+		return fmt.Errorf("stomp: poller: %w", err)
 	}
 	c.polled = pd
 	c.wg.Add(1)
@@ -110,10 +108,9 @@ func (pd *polled) shutdown() {
 	_ = pd.raw.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
 }
 
-// pollLoop is one epoll instance and the goroutine that waits on it.
+// pollLoop is one epoll set and the goroutine that waits on it.
 type pollLoop struct {
-	epfd    int
-	wake    [2]int // pipe: token 0 in the epoll set
+	set     *epoll.Set
 	done    chan struct{}
 	mu      sync.Mutex
 	clients map[uint64]*Client
@@ -122,63 +119,28 @@ type pollLoop struct {
 }
 
 func newPollLoop() (*pollLoop, error) {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	set, err := epoll.New()
 	if err != nil {
-		return nil, fmt.Errorf("stomp: epoll: %w", err)
+		return nil, fmt.Errorf("stomp: poller: %w", err)
 	}
-	l := &pollLoop{epfd: epfd, done: make(chan struct{}), clients: make(map[uint64]*Client)}
-	if err := syscall.Pipe2(l.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
-		_ = syscall.Close(epfd)
-		return nil, fmt.Errorf("stomp: poller pipe: %w", err)
-	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wake[0], &ev); err != nil {
-		closeFDs(epfd, l.wake[0], l.wake[1])
-		return nil, fmt.Errorf("stomp: epoll: %w", err)
-	}
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		closeFDs(epfd, l.wake[0], l.wake[1])
-		return nil, fmt.Errorf("stomp: epoll: %w", err)
-	}
-	ep := os.NewFile(uintptr(epfd), "epoll") // owns epfd from here: closed through ep
-	rc, err := ep.SyscallConn()
-	if err != nil {
-		_ = ep.Close()
-		closeFDs(l.wake[0], l.wake[1])
-		return nil, fmt.Errorf("stomp: epoll: %w", err)
-	}
-	go l.run(ep, rc)
+	l := &pollLoop{set: set, done: make(chan struct{}), clients: make(map[uint64]*Client)}
+	go l.run()
 	return l, nil
 }
 
-// run waits for readiness in the Go runtime's netpoller, not in epoll_wait (the epoll fd is
-// itself pollable): the goroutine parks like any reader and holds no processor while idle.
-func (l *pollLoop) run(ep *os.File, rc syscall.RawConn) {
+// run reads the sockets the set reports ready until the Poller closes.
+func (l *pollLoop) run() {
 	defer close(l.done)
 	events := make([]syscall.EpollEvent, 128)
 	buf := make([]byte, pollReadBuffer)
 	for {
-		n := 0
-		err := rc.Read(func(fd uintptr) bool {
-			var werr error
-			n, werr = syscall.EpollWait(int(fd), events, 0)
-			if werr != nil && !errors.Is(werr, syscall.EINTR) {
-				panic(fmt.Sprintf("stomp: epoll_wait: %v", werr)) // EBADF/EINVAL: a bug here
-			}
-			return n > 0 // none ready: park until the epoll fd is readable
-		})
+		n, _, err := l.set.Wait(events, time.Time{})
 		if err != nil {
-			panic(fmt.Sprintf("stomp: epoll wait: %v", err))
+			panic(fmt.Sprintf("stomp: epoll wait: %v", err)) // EBADF/EINVAL: a bug here
 		}
-		for i := range max(n, 0) {
-			tok := token(&events[i])
-			if tok == 0 {
-				var drain [64]byte
-				_, _ = syscall.Read(l.wake[0], drain[:])
-				continue
-			}
+		for i := range n {
 			l.mu.Lock()
-			c := l.clients[tok]
+			c := l.clients[epoll.Token(&events[i])]
 			l.mu.Unlock()
 			if c != nil {
 				c.pollRead(buf)
@@ -189,8 +151,7 @@ func (l *pollLoop) run(ep *os.File, rc syscall.RawConn) {
 		l.mu.Unlock()
 		if closing {
 			l.finishAll()
-			_ = ep.Close()
-			closeFDs(l.wake[0], l.wake[1])
+			_ = l.set.Close()
 			return
 		}
 	}
@@ -247,26 +208,10 @@ func (c *Client) pollFinish(err error) {
 		return
 	}
 	delete(l.clients, pd.tok)
-	_ = pd.raw.Control(func(fd uintptr) { _ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil) })
+	l.set.Remove(pd.raw)
 	l.mu.Unlock()
 	c.finish(err)
 	c.wg.Done()
-}
-
-// The epoll event's 8 data bytes carry the Client's token, never its fd, which the kernel
-// may give to a new socket as soon as the old one is closed.
-func setToken(ev *syscall.EpollEvent, tok uint64) {
-	ev.Fd, ev.Pad = int32(uint32(tok)), int32(uint32(tok>>32))
-}
-
-func token(ev *syscall.EpollEvent) uint64 {
-	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-}
-
-func closeFDs(fds ...int) {
-	for _, fd := range fds {
-		_ = syscall.Close(fd)
-	}
 }
 
 // attached counts the Clients the loops hold (tests).

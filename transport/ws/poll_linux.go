@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/parley-chat/parley/transport/internal/epoll"
 )
 
 // poller reads established sessions' sockets from a few epoll loops instead of a goroutine
@@ -43,8 +45,7 @@ type pollLoop struct {
 	socks   map[uint64]*socket
 	nextTok uint64
 	running bool
-	epfd    int
-	wake    [2]int // pipe: token 0 in the epoll set
+	set     *epoll.Set // while running
 }
 
 // attach registers c, already holding its session, with one of the loops.
@@ -75,24 +76,14 @@ func (l *pollLoop) attach(c *socket) error {
 	return nil
 }
 
-// start creates the epoll instance and its wake pipe and starts the goroutine; l.mu held.
+// start creates the epoll set and starts the goroutine; l.mu held.
 func (l *pollLoop) start() error {
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	set, err := epoll.New()
 	if err != nil {
-		return fmt.Errorf("ws: epoll: %w", err)
+		return fmt.Errorf("ws: poller: %w", err)
 	}
-	var wake [2]int
-	if err := syscall.Pipe2(wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
-		_ = syscall.Close(epfd)
-		return fmt.Errorf("ws: poller pipe: %w", err)
-	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wake[0], &ev); err != nil {
-		closeAll(epfd, wake[0], wake[1])
-		return fmt.Errorf("ws: epoll: %w", err)
-	}
-	l.epfd, l.wake, l.running = epfd, wake, true
-	go l.run(epfd, wake)
+	l.set, l.running = set, true
+	go l.run(set)
 	return nil
 }
 
@@ -100,11 +91,11 @@ func (l *pollLoop) start() error {
 func (l *pollLoop) arm(c *socket) { _ = l.ctl(c, syscall.EPOLL_CTL_MOD) }
 
 func (l *pollLoop) ctl(c *socket, op int) error {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
-	setToken(&ev, c.ps.token)
-	var ctlErr error
-	err := c.ps.raw.Control(func(fd uintptr) { ctlErr = syscall.EpollCtl(l.epfd, op, int(fd), &ev) })
-	return errors.Join(err, ctlErr)
+	const events = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+	if op == syscall.EPOLL_CTL_ADD {
+		return l.set.Add(c.ps.raw, events, c.ps.token)
+	}
+	return l.set.Modify(c.ps.raw, events, c.ps.token)
 }
 
 // detach forgets c; its socket is about to be closed (or is closed: the kernel has then
@@ -116,59 +107,33 @@ func (l *pollLoop) detach(c *socket) {
 		return
 	}
 	delete(l.socks, c.ps.token)
-	_ = c.ps.raw.Control(func(fd uintptr) { _ = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil) })
+	l.set.Remove(c.ps.raw)
 	l.stopIfEmptyLocked()
 }
 
 func (l *pollLoop) stopIfEmptyLocked() {
 	if len(l.socks) == 0 && l.running {
-		_, _ = syscall.Write(l.wake[1], []byte{1})
+		l.set.Wake()
 	}
 }
 
 // sweepEvery is how often a loop looks for clients silent beyond their heart-beat timeout.
 const sweepEvery = time.Second
 
-// run waits for readiness in the Go runtime's netpoller, not in epoll_wait: the epoll fd
-// is itself pollable, so the goroutine parks like any reader and holds no P (processor)
-// while idle. Blocking in epoll_wait instead kept a P in a system call until sysmon took it
-// back, every time; under load (10,000 sessions, docs/BENCHMARKS.md) that starved the rest
-// of the node of processors: pool hand-offs waited seconds while the CPU sat two-thirds idle.
-func (l *pollLoop) run(epfd int, wake [2]int) {
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		panic(fmt.Sprintf("ws: epoll fd: %v", err))
-	}
-	ep := os.NewFile(uintptr(epfd), "epoll") // owns epfd from here: closed through ep
-	rc, err := ep.SyscallConn()
-	if err != nil {
-		panic(fmt.Sprintf("ws: epoll fd: %v", err))
-	}
+// run reads the sockets the set reports ready, and sweeps for silent clients every
+// sweepEvery, until the loop has no socket left.
+func (l *pollLoop) run(set *epoll.Set) {
 	events := make([]syscall.EpollEvent, 128)
 	buf := make([]byte, pollReadBuffer)
 	lastSweep := time.Now()
 	for {
-		_ = ep.SetReadDeadline(lastSweep.Add(sweepEvery))
-		n := 0
-		err := rc.Read(func(fd uintptr) bool {
-			var werr error
-			n, werr = syscall.EpollWait(int(fd), events, 0)
-			if werr != nil && !errors.Is(werr, syscall.EINTR) {
-				panic(fmt.Sprintf("ws: epoll_wait: %v", werr)) // EBADF/EINVAL: a bug here
-			}
-			return n > 0 // none ready: park until the epoll fd is readable
-		})
+		n, _, err := set.Wait(events, lastSweep.Add(sweepEvery))
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			panic(fmt.Sprintf("ws: epoll wait: %v", err))
+			panic(fmt.Sprintf("ws: epoll wait: %v", err)) // EBADF/EINVAL: a bug here
 		}
-		for i := range max(n, 0) {
-			tok := token(&events[i])
-			if tok == 0 {
-				var drain [64]byte
-				_, _ = syscall.Read(wake[0], drain[:])
-				continue
-			}
+		for i := range n {
 			l.mu.Lock()
-			c := l.socks[tok]
+			c := l.socks[epoll.Token(&events[i])]
 			l.mu.Unlock()
 			if c != nil {
 				c.readable(buf)
@@ -182,8 +147,7 @@ func (l *pollLoop) run(epfd int, wake [2]int) {
 		if len(l.socks) == 0 {
 			l.running = false
 			l.mu.Unlock()
-			_ = ep.Close()
-			closeAll(wake[0], wake[1])
+			_ = set.Close()
 			return
 		}
 		l.mu.Unlock()
@@ -202,22 +166,6 @@ func (l *pollLoop) sweep(now int64) {
 	l.mu.Unlock()
 	for _, c := range silent {
 		c.sess.Close() // its wire's close detaches it
-	}
-}
-
-// The epoll event's 8 data bytes carry the socket's token, never its fd: a closed fd's
-// number can be reused by a new socket before a stale event for the old one is handled.
-func setToken(ev *syscall.EpollEvent, tok uint64) {
-	ev.Fd, ev.Pad = int32(uint32(tok)), int32(uint32(tok>>32))
-}
-
-func token(ev *syscall.EpollEvent) uint64 {
-	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-}
-
-func closeAll(fds ...int) {
-	for _, fd := range fds {
-		_ = syscall.Close(fd)
 	}
 }
 
