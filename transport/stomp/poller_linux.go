@@ -134,7 +134,7 @@ func (l *pollLoop) run() {
 	events := make([]syscall.EpollEvent, 128)
 	buf := make([]byte, pollReadBuffer)
 	for {
-		n, _, err := l.set.Wait(events, time.Time{})
+		n, err := l.set.Wait(events, time.Time{})
 		if err != nil {
 			panic(fmt.Sprintf("stomp: epoll wait: %v", err)) // EBADF/EINVAL: a bug here
 		}

@@ -127,7 +127,7 @@ func (l *pollLoop) run(set *epoll.Set) {
 	buf := make([]byte, pollReadBuffer)
 	lastSweep := time.Now()
 	for {
-		n, _, err := set.Wait(events, lastSweep.Add(sweepEvery))
+		n, err := set.Wait(events, lastSweep.Add(sweepEvery))
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			panic(fmt.Sprintf("ws: epoll wait: %v", err)) // EBADF/EINVAL: a bug here
 		}

@@ -18,6 +18,9 @@ type Set struct {
 	rc   syscall.RawConn
 	fd   int
 	wake [2]int
+	// deadline is the one set on ep: the node's loop waits many times under one deadline,
+	// and setting it again would re-arm a runtime timer each time.
+	deadline time.Time
 }
 
 // New creates a Set. Its Wait must be called from one goroutine at a time.
@@ -76,17 +79,20 @@ func (s *Set) Remove(raw syscall.RawConn) {
 	_ = raw.Control(func(fd uintptr) { _ = syscall.EpollCtl(s.fd, syscall.EPOLL_CTL_DEL, int(fd), nil) })
 }
 
-// Wake makes the current or next Wait return with woken true. Not after Close.
+// Wake makes the current or next Wait return. Not after Close.
 func (s *Set) Wake() { _, _ = syscall.Write(s.wake[1], []byte{1}) }
 
 // Wait fills events with the ready sockets (Token names each) and returns how many. It
 // parks in the Go runtime's netpoller, not in epoll_wait: blocking in epoll_wait kept a
 // processor in a system call until sysmon took it back, and under load that starved the
 // rest of the node of processors (ADR 0008). It returns when a socket is ready, on Wake
-// (woken true) or at deadline (os.ErrDeadlineExceeded; zero: none).
-func (s *Set) Wait(events []syscall.EpollEvent, deadline time.Time) (n int, woken bool, err error) {
-	if err := s.ep.SetReadDeadline(deadline); err != nil {
-		return 0, false, fmt.Errorf("epoll: %w", err)
+// (perhaps with n = 0) or at deadline (os.ErrDeadlineExceeded; zero: none).
+func (s *Set) Wait(events []syscall.EpollEvent, deadline time.Time) (n int, err error) {
+	if !deadline.Equal(s.deadline) {
+		if err := s.ep.SetReadDeadline(deadline); err != nil {
+			return 0, fmt.Errorf("epoll: %w", err)
+		}
+		s.deadline = deadline
 	}
 	var werr error
 	err = s.rc.Read(func(fd uintptr) bool {
@@ -100,20 +106,19 @@ func (s *Set) Wait(events []syscall.EpollEvent, deadline time.Time) (n int, woke
 		err = werr
 	}
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
 	k := 0
 	for i := range n {
 		if Token(&events[i]) == 0 {
 			var drain [64]byte
 			_, _ = syscall.Read(s.wake[0], drain[:])
-			woken = true
 			continue
 		}
 		events[k] = events[i]
 		k++
 	}
-	return k, woken, nil
+	return k, nil
 }
 
 // Token is the token an event's socket was registered under.
