@@ -69,7 +69,7 @@ func (s *System) Open(info SessionInfo, wire Wire) (*Session, error) {
 		sess.out.closeNow()
 		return nil, ErrShuttingDown
 	}
-	sess.pid = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c }))
+	sess.pid = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithDispatcher(s.disp)))
 	s.sessions[sess] = struct{}{}
 	us := s.users[info.UserID]
 	if us == nil {

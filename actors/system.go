@@ -43,6 +43,7 @@ type System struct {
 
 	as   *actor.ActorSystem
 	root *actor.RootContext
+	disp *dispatcher // runs the channel actors' and sessions' mailboxes (dispatcher.go)
 
 	mu       sync.RWMutex
 	channels map[int64]*channelEntry
@@ -95,7 +96,7 @@ func New(cfg Config, deps Deps) (*System, error) {
 	}
 	return &System{
 		cfg: cfg, store: deps.Store, marks: deps.ReadMarks, ids: deps.IDs, bus: deps.Bus,
-		log: log, met: met, lazy: lazy, pool: newWriterPool(0), as: as, root: as.Root,
+		log: log, met: met, lazy: lazy, pool: newWriterPool(0), as: as, root: as.Root, disp: newDispatcher(0),
 		channels: make(map[int64]*channelEntry),
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),
@@ -120,7 +121,7 @@ func (s *System) toChannel(channelID int64, msg any) {
 	if e == nil {
 		e = &channelEntry{}
 		a := newChannelActor(s, channelID, e)
-		e.pid = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }))
+		e.pid = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithDispatcher(s.disp)))
 		s.channels[channelID] = e
 		s.met.channels.Inc()
 	}
@@ -231,6 +232,7 @@ func (s *System) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.as.Shutdown()
+	s.disp.Stop()
 	return err
 }
 
