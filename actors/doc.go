@@ -40,4 +40,9 @@
 // protoactor's Future (RequestFuture/Respond) and ReceiveTimeout race under -race, so replies
 // are messages to a PID or callbacks that only push to a queue, and idle channel actors stop
 // on their own timer (time.AfterFunc sending a message to self).
+//
+// Channel actors and connection actors run on the System's dispatcher (dispatcher.go): a
+// mailbox that turns busy goes to a goroutine waiting for one, not to a new goroutine, so a
+// run starts on a stack that has already grown (ADR 0017). The rules above are what make
+// that safe: a worker is held only as long as a Receive runs, and no Receive waits.
 package actors
