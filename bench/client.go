@@ -170,13 +170,12 @@ func (c *client) post(channel int64) {
 	}
 	c.inflight.Add(1)
 	w.inflight.Add(1)
-	go func() {
+	// The RECEIPT comes back on the connection's reader (SendAsync): no goroutine and no timer
+	// per send; the worker's ticks expire what waits longer than ReceiptTimeout.
+	err := conn.SendAsync("/app/message.send", body, func(r *stomp.Frame, err error) {
+		done := time.Now()
 		defer w.inflight.Done()
 		defer c.inflight.Add(-1)
-		ctx, cancel := context.WithTimeout(context.Background(), w.plan.ReceiptTimeout)
-		defer cancel()
-		r, err := conn.SendWithReceipt(ctx, "/app/message.send", body, stomp.Header{Key: "content-type", Value: "application/json"})
-		done := time.Now()
 		if err != nil {
 			w.ctr.sendErrors.Add(1)
 			w.sendErrs.add(err)
@@ -195,7 +194,13 @@ func (c *client) post(channel int64) {
 		if in {
 			w.ctr.wAcks.Add(1)
 		}
-	}()
+	}, stomp.Header{Key: "content-type", Value: "application/json"})
+	if err != nil { // not written, and done will not run
+		c.inflight.Add(-1)
+		w.inflight.Done()
+		w.ctr.sendErrors.Add(1)
+		w.sendErrs.add(err)
+	}
 }
 
 // markRead sends /app/message.read for the channels whose highest delivered seq advanced:

@@ -320,9 +320,22 @@ func (w *worker) ticks(done <-chan struct{}) {
 			return
 		case now := <-t.C:
 			emit()
+			w.expireSends(now)
 			if w.plan.Load.ReadEvents && second%10 == 0 {
 				w.pruneReads(now)
 			}
+		}
+	}
+}
+
+// expireSends gives up on the sends that have waited longer than ReceiptTimeout for their
+// RECEIPT (client.post sends with SendAsync, which has no timer of its own). A reconnect's
+// old connection answers its own waiting sends when it closes.
+func (w *worker) expireSends(now time.Time) {
+	err := fmt.Errorf("stomp: no RECEIPT for SEND within %s: %w", w.plan.ReceiptTimeout, context.DeadlineExceeded)
+	for _, c := range w.clients {
+		if conn := c.conn.Load(); conn != nil {
+			conn.ExpireAsync(now.Add(-w.plan.ReceiptTimeout), err)
 		}
 	}
 }

@@ -132,7 +132,7 @@ type Client struct {
 
 	mu        sync.Mutex
 	subs      map[string]*Subscription
-	pending   map[string]chan *Frame // receipt id → waiter; nil once closed
+	pending   map[string]waiter // receipt id → request waiting for it; nil once closed
 	lastError *Frame
 	cause     error // why fail() closed the connection
 	err       error // final error, set before closed is closed
@@ -181,7 +181,7 @@ func Dial(ctx context.Context, rawURL string, opts ClientOptions) (*Client, erro
 		wsState: ws.StateClientSide,
 		ready:   make(chan struct{}),
 		subs:    make(map[string]*Subscription),
-		pending: make(map[string]chan *Frame),
+		pending: make(map[string]waiter),
 		errs:    make(chan *Frame, 32),
 		quit:    make(chan struct{}),
 		closed:  make(chan struct{}),
@@ -337,7 +337,7 @@ func (c *Client) request(ctx context.Context, f *Frame) (*Frame, error) {
 		c.mu.Unlock()
 		return nil, c.closedErr()
 	}
-	c.pending[id] = ch
+	c.pending[id] = waiter{ch: ch}
 	c.mu.Unlock()
 	f.Add(HdrReceipt, id)
 	if err := c.writeFrame(f); err != nil {

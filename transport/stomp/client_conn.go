@@ -75,13 +75,21 @@ func (c *Client) answer(f *Frame) bool {
 		return false
 	}
 	c.mu.Lock()
-	ch := c.pending[id]
+	w, ok := c.pending[id]
 	delete(c.pending, id)
 	c.mu.Unlock()
-	if ch == nil {
+	if !ok {
 		return false
 	}
-	ch <- f // buffered, one answer per receipt
+	if w.done != nil {
+		var err error
+		if f.Command == CmdError {
+			err = &ServerError{Frame: f}
+		}
+		w.done(f, err)
+		return true
+	}
+	w.ch <- f // buffered, one answer per receipt
 	return true
 }
 
@@ -109,7 +117,7 @@ func (c *Client) finish(readErr error) {
 	default:
 		c.err = fmt.Errorf("stomp: connection lost: %w", readErr)
 	}
-	subs := c.subs
+	subs, pending, err := c.subs, c.pending, c.err
 	c.subs, c.pending = nil, nil
 	c.mu.Unlock()
 	c.quitOnce.Do(func() { close(c.quit) })
@@ -117,6 +125,11 @@ func (c *Client) finish(readErr error) {
 	close(c.closed)
 	for _, s := range subs {
 		s.close()
+	}
+	for _, w := range pending { // the channel waiters see closed
+		if w.done != nil {
+			w.done(nil, err)
+		}
 	}
 }
 

@@ -45,6 +45,8 @@ func TestClientOnPoller(t *testing.T) {
 		{"SendsHeartbeats", TestClientSendsHeartbeats},
 		{"DropsSilentServer", TestClientDropsSilentServer},
 		{"KeepsBeatingServer", TestClientKeepsBeatingServer},
+		{"SendAsync", TestClientSendAsync},
+		{"ExpireAsync", TestClientExpireAsync},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newTestPoller(t, 2)

@@ -289,6 +289,8 @@ func (sc *serverConn) handleSend(f *Frame) bool {
 	case "/app/fatal":
 		sc.send(AppendFrame(nil, ErrorFrame("going away", nil)))
 		return false
+	case "/app/silent": // never answered
+		return true
 	}
 	seq := strconv.FormatInt(s.seq.Add(1), 10)
 	t := NewMessageTemplate(dest, f.Value(HdrContentType), []Header{{"seq", seq}}, f.Body)
