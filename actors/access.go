@@ -48,9 +48,7 @@ func (c *connActor) recheckAccess(body []byte) {
 			continue
 		}
 		seen[cid] = true
-		if !c.access.isLoading(cid) {
-			c.access.expire(cid) // the next operation asks again
-		}
+		c.access.expire(cid) // the next operation asks again
 		sys, self, ctx, uid := c.sys, c.sess.pid, c.opCtx(), c.info.UserID
 		sys.goWork(func() {
 			acc, err := sys.store.ChannelAccess(ctx, uid, cid)

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"math/rand/v2"
 	"time"
 
 	"github.com/parley-chat/parley/persistence"
@@ -16,7 +17,15 @@ import (
 // waiting for them, which need closures, live in a second map only while they run.
 type accessCache struct {
 	entries map[int64]accessEntry
-	loading map[int64][]func(persistence.Access, error)
+	loading map[int64]accessLoad
+}
+
+// accessLoad is a check under way: the operations waiting for it (none for a background
+// refresh), and whether access changed since it started, so that its answer, possibly read
+// before the change, must not be cached.
+type accessLoad struct {
+	waiting []func(persistence.Access, error)
+	stale   bool
 }
 
 // maxAccessEntries bounds a session's access cache; expired entries go first.
@@ -96,53 +105,87 @@ func (e accessEntry) unpack(userID, channelID int64) (persistence.Access, error)
 }
 
 // fresh returns the cached entry of channelID when it is usable now: present, not stale,
-// and no check of the channel under way (whose waiting operations a cached answer must
-// not overtake).
-func (c *accessCache) fresh(channelID int64) (accessEntry, bool) {
-	if c.isLoading(channelID) {
-		return accessEntry{}, false
+// and no operation waiting for a check of the channel (a cached answer must not overtake
+// it). refresh asks the caller to start a check in the background (see refresh): the entry
+// is in the last quarter of its ttl and no check runs. A session that keeps posting thus
+// never waits for its check, and the staleness bound stays ttl.
+func (c *accessCache) fresh(channelID int64, ttl time.Duration) (e accessEntry, ok, refresh bool) {
+	if c.waiting(channelID) {
+		return accessEntry{}, false, false
 	}
-	e, ok := c.entries[channelID]
-	return e, ok && monoNow() < e.until
+	e, ok = c.entries[channelID]
+	now := monoNow()
+	if !ok || now >= e.until {
+		return accessEntry{}, false, false
+	}
+	return e, true, now >= e.until-int64(ttl/4) && !c.isLoading(channelID)
 }
 
+// isLoading reports a check of channelID under way, in the foreground or the background.
 func (c *accessCache) isLoading(channelID int64) bool {
 	_, ok := c.loading[channelID]
 	return ok
 }
 
+// waiting reports operations queued behind a check of channelID.
+func (c *accessCache) waiting(channelID int64) bool {
+	return len(c.loading[channelID].waiting) > 0
+}
+
+// refresh marks a background check of channelID, with no operation waiting for it.
+func (c *accessCache) refresh(channelID int64) {
+	if c.loading == nil {
+		c.loading = make(map[int64]accessLoad)
+	}
+	c.loading[channelID] = accessLoad{}
+}
+
 // wait queues fn behind channelID's check and reports whether the caller must start one.
 func (c *accessCache) wait(channelID int64, fn func(persistence.Access, error)) (start bool) {
 	if c.loading == nil {
-		c.loading = make(map[int64][]func(persistence.Access, error))
+		c.loading = make(map[int64]accessLoad)
 	}
-	fns, running := c.loading[channelID]
-	c.loading[channelID] = append(fns, fn)
+	l, running := c.loading[channelID]
+	l.waiting = append(l.waiting, fn)
+	c.loading[channelID] = l
 	return !running
 }
 
 // loaded stores a finished check (for ttl, when cacheable) and returns the operations that
-// waited for it, in arrival order.
+// waited for it, in arrival order. The ttl is shortened by up to a quarter at random, so
+// that sessions which loaded together (a benchmark's, a reconnect storm's) drift apart
+// instead of checking again all at once. A background check that failed keeps the entry it
+// was refreshing: PostgreSQL away for a moment does not make a trusted answer unknown.
 func (c *accessCache) loaded(channelID int64, acc persistence.Access, err error, ttl time.Duration) []func(persistence.Access, error) {
-	waiting := c.loading[channelID]
+	l := c.loading[channelID]
 	delete(c.loading, channelID)
 	if len(c.loading) == 0 {
 		c.loading = nil // most sessions check a few channels once: keep no empty map
 	}
-	if e, ok := packAccess(acc, err, monoNow()+int64(ttl)); ok {
+	if ttl > 0 {
+		ttl -= time.Duration(rand.Int64N(int64(ttl/4) + 1))
+	}
+	if e, ok := packAccess(acc, err, monoNow()+int64(ttl)); ok && !l.stale {
 		c.prune()
 		if c.entries == nil {
 			c.entries = make(map[int64]accessEntry)
 		}
 		c.entries[channelID] = e
-	} else {
+	} else if len(l.waiting) > 0 || l.stale {
 		delete(c.entries, channelID)
 	}
-	return waiting
+	return l.waiting
 }
 
-// expire makes channelID's entry stale: the next operation on the channel checks again.
-func (c *accessCache) expire(channelID int64) { delete(c.entries, channelID) }
+// expire makes channelID's entry stale: the next operation on the channel checks again,
+// and a check already under way is not cached (it may have read what changed since).
+func (c *accessCache) expire(channelID int64) {
+	delete(c.entries, channelID)
+	if l, ok := c.loading[channelID]; ok {
+		l.stale = true
+		c.loading[channelID] = l
+	}
+}
 
 func (c *accessCache) prune() {
 	if len(c.entries) < maxAccessEntries {

@@ -131,7 +131,7 @@ func TestAccessCacheOrdersWaitersAndExpires(t *testing.T) {
 	if !c.wait(9, op(1)) || c.wait(9, op(2)) {
 		t.Fatal("the first waiter starts the check, the second only waits")
 	}
-	if _, ok := c.fresh(9); ok {
+	if _, ok, _ := c.fresh(9, time.Hour); ok {
 		t.Fatal("no entry may be served while a check runs")
 	}
 	acc := persistence.Access{Role: persistence.RoleMember, Type: persistence.ChannelPublic, Member: true}
@@ -141,15 +141,101 @@ func TestAccessCacheOrdersWaitersAndExpires(t *testing.T) {
 	if fmt.Sprint(got) != "[1 2]" || c.isLoading(9) {
 		t.Fatalf("waiters ran as %v; loading %v", got, c.isLoading(9))
 	}
-	if e, ok := c.fresh(9); !ok || e.flags&accessMember == 0 {
-		t.Fatalf("fresh = %+v, %v", e, ok)
+	if e, ok, refresh := c.fresh(9, time.Hour); !ok || refresh || e.flags&accessMember == 0 {
+		t.Fatalf("fresh = %+v, %v, refresh %v", e, ok, refresh)
 	}
 	c.expire(9)
-	if _, ok := c.fresh(9); ok {
+	if _, ok, _ := c.fresh(9, time.Hour); ok {
 		t.Fatal("an expired entry was served")
 	}
 	c.loaded(9, acc, nil, -time.Second)
-	if _, ok := c.fresh(9); ok {
+	if _, ok, _ := c.fresh(9, time.Hour); ok {
 		t.Fatal("an entry past its TTL was served")
+	}
+}
+
+// An entry in the last quarter of its TTL is served and asks for one background check,
+// which no operation waits for and which a failure does not turn into a forgotten entry;
+// an entry that expires during the check makes operations wait for it.
+func TestAccessCacheRefreshesAhead(t *testing.T) {
+	var c accessCache
+	acc := persistence.Access{Role: persistence.RoleMember, Type: persistence.ChannelPublic, Member: true}
+	c.loaded(9, acc, nil, time.Hour) // until: now + 45..60 min
+	if _, ok, refresh := c.fresh(9, time.Hour); !ok || refresh {
+		t.Fatalf("a new entry: ok %v, refresh %v", ok, refresh)
+	}
+	// Seen with a TTL of 4 h, the same entry is in its last quarter.
+	if _, ok, refresh := c.fresh(9, 4*time.Hour); !ok || !refresh {
+		t.Fatalf("an old entry: ok %v, refresh %v", ok, refresh)
+	}
+	c.refresh(9)
+	if _, ok, refresh := c.fresh(9, 4*time.Hour); !ok || refresh || c.waiting(9) {
+		t.Fatalf("during the refresh: ok %v, refresh %v (one check at a time), waiting %v", ok, refresh, c.waiting(9))
+	}
+	if ran := c.loaded(9, persistence.Access{}, errors.New("connection refused"), 4*time.Hour); len(ran) != 0 {
+		t.Fatalf("%d operations waited for a background check", len(ran))
+	}
+	if _, ok, _ := c.fresh(9, time.Hour); !ok {
+		t.Fatal("a failed background check dropped the entry it refreshed")
+	}
+
+	c.refresh(9)
+	c.entries[9] = accessEntry{until: monoNow() - 1} // expires while the check runs
+	if _, ok, _ := c.fresh(9, time.Hour); ok {
+		t.Fatal("an expired entry was served during a refresh")
+	}
+	if c.wait(9, func(persistence.Access, error) {}) {
+		t.Fatal("an operation started a second check of the channel")
+	}
+	if !c.waiting(9) {
+		t.Fatal("the operation does not wait for the check")
+	}
+	if ran := c.loaded(9, acc, nil, time.Hour); len(ran) != 1 {
+		t.Fatalf("%d operations ran after the check, want 1", len(ran))
+	}
+}
+
+// A check under way when access changes answers the operations that waited for it but is
+// not cached: it may have read the channel before the change.
+func TestAccessCacheDoesNotCacheACheckThatAChangeOvertook(t *testing.T) {
+	var c accessCache
+	acc := persistence.Access{Role: persistence.RoleMember, Type: persistence.ChannelPublic, Member: true}
+	c.loaded(9, acc, nil, time.Hour)
+	c.refresh(9)
+	c.expire(9) // AccessChanged while the background check runs
+	c.loaded(9, acc, nil, time.Hour)
+	if _, ok, _ := c.fresh(9, time.Hour); ok {
+		t.Fatal("a background check older than the change was cached")
+	}
+	c.wait(9, func(persistence.Access, error) {})
+	c.expire(9)
+	if ran := c.loaded(9, acc, nil, time.Hour); len(ran) != 1 {
+		t.Fatalf("%d waiting operations ran, want 1", len(ran))
+	}
+	if _, ok, _ := c.fresh(9, time.Hour); ok {
+		t.Fatal("a foreground check older than the change was cached")
+	}
+	c.loaded(9, acc, nil, time.Hour) // a check that started after the change is cached
+	if _, ok, _ := c.fresh(9, time.Hour); !ok {
+		t.Fatal("a check after the change was not cached")
+	}
+}
+
+// Entries loaded together expire apart: each TTL is shortened by up to a quarter.
+func TestAccessCacheSpreadsExpiry(t *testing.T) {
+	var c accessCache
+	acc := persistence.Access{Role: persistence.RoleMember, Type: persistence.ChannelPublic, Member: true}
+	start := monoNow()
+	seen := map[int64]bool{}
+	for id := int64(1); id <= 50; id++ {
+		c.loaded(id, acc, nil, time.Hour)
+		left := c.entries[id].until - start
+		if left > int64(time.Hour)+int64(time.Second) || left < int64(45*time.Minute) {
+			t.Fatalf("entry %d lives %v, want 45-60 min", id, time.Duration(left))
+		}
+		seen[left/int64(time.Second)] = true
+	}
+	if len(seen) < 10 {
+		t.Fatalf("50 entries loaded together expire in only %d distinct seconds", len(seen))
 	}
 }

@@ -137,9 +137,9 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 	}
 	// A registered subscription proves read access (AccessChanged ends it when access
 	// goes) and posting needs only that and an unarchived channel, which the store checks
-	// in the commit: no PostgreSQL round trip before it. Not while an access check of the
-	// channel is loading, whose waiting operations this one must not overtake.
-	if c.subs.registered(cid) && !c.access.isLoading(cid) {
+	// in the commit: no PostgreSQL round trip before it. Not while operations wait for an
+	// access check of the channel: this one must not overtake them.
+	if c.subs.registered(cid) && !c.access.waiting(cid) {
 		post(nil)
 		return
 	}

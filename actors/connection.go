@@ -272,13 +272,22 @@ func (c *connActor) unsubscribe(f *stomp.Frame, receipt string) {
 // withAccess runs fn with the session's access to channelID, from the cache or after one
 // check off the actor; ops on one channel run in arrival order either way.
 func (c *connActor) withAccess(channelID int64, fn func(persistence.Access, error)) {
-	if e, ok := c.access.fresh(channelID); ok {
+	if e, ok, refresh := c.access.fresh(channelID, c.sys.cfg.AccessTTL); ok {
+		if refresh {
+			c.access.refresh(channelID)
+			c.checkAccess(channelID)
+		}
 		fn(e.unpack(c.info.UserID, channelID))
 		return
 	}
-	if !c.access.wait(channelID, fn) {
-		return
+	if c.access.wait(channelID, fn) {
+		c.checkAccess(channelID)
 	}
+}
+
+// checkAccess asks PostgreSQL for the session's access to channelID, off the actor; the
+// answer comes back as an accessDone.
+func (c *connActor) checkAccess(channelID int64) {
 	sys, self, ctx, uid := c.sys, c.sess.pid, c.opCtx(), c.info.UserID
 	sys.goWork(func() {
 		acc, err := sys.store.ChannelAccess(ctx, uid, channelID)
