@@ -35,6 +35,7 @@ type options struct {
 	noPoller                         bool
 	sendRate                         float64
 	sendBurst, maxBatch, dbConns     int
+	gcMinHeapMiB                     int
 	blockRate, mutexFrac             int
 	explain, readEventDelay          time.Duration
 }
@@ -55,6 +56,7 @@ func main() {
 	flag.BoolVar(&o.noPoller, "no-poller", false, "read each WebSocket on a goroutine of its own (ws.Config.NoPoller)")
 	flag.DurationVar(&o.explain, "explain", 0, "log the plan (auto_explain, ANALYZE, BUFFERS) of every statement slower than this to the PostgreSQL server log (0: off)")
 	flag.DurationVar(&o.readEventDelay, "read-event-delay", 0, "parley serve's --read-event-delay (0: its default)")
+	flag.IntVar(&o.gcMinHeapMiB, "gc-min-heap", 64, "parley serve's --gc-min-heap (MiB; 0: Go's GOGC alone)")
 	flag.Parse()
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
@@ -106,7 +108,15 @@ func run(o options) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := transport.New(ctx, cfg, logger, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	if o.gcMinHeapMiB > 0 {
+		floor, err := transport.StartGCFloor(transport.GCFloorConfig{MinHeapGoal: uint64(o.gcMinHeapMiB) << 20}, logger, reg)
+		if err != nil {
+			return err
+		}
+		defer floor.Stop()
+	}
+	srv, err := transport.New(ctx, cfg, logger, reg)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,8 @@ func TestDockerComposeMatchesConfiguration(t *testing.T) {
 	known := map[string]bool{}
 	cfg := transport.DefaultConfig()
 	var lo logOptions
-	f := serveFlags(&cfg, &lo)
+	var gcMinHeap int
+	f := serveFlags(&cfg, &gcMinHeap, &lo)
 	for _, env := range f.env {
 		known[env] = true
 	}

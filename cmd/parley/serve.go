@@ -18,7 +18,7 @@ import (
 )
 
 // serveFlags binds every server setting to a flag and an environment variable.
-func serveFlags(cfg *transport.Config, logOpts *logOptions) *envFlags {
+func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *envFlags {
 	f := newEnvFlags("serve", "Run a parley node. With no service URLs it embeds Redis and Kafka in-process and uses the local PostgreSQL (database created if missing): the one-command demo.")
 	d := transport.DefaultConfig()
 	f.str(&cfg.Addr, "addr", "PARLEY_ADDR", d.Addr, "HTTP and WebSocket listen address (host:port)")
@@ -52,15 +52,20 @@ func serveFlags(cfg *transport.Config, logOpts *logOptions) *envFlags {
 	f.duration(&rt.ChannelIdle, "channel-idle", "PARLEY_CHANNEL_IDLE", actors.DefaultChannelIdle, "how long an idle channel actor with no subscribers lives")
 	f.duration(&rt.GapWait, "gap-wait", "PARLEY_GAP_WAIT", actors.DefaultGapWait, "how long messages from other nodes wait behind a missing seq before it is read from PostgreSQL")
 	f.duration(&rt.AnnounceInterval, "announce-interval", "PARLEY_ANNOUNCE_INTERVAL", actors.DefaultAnnounceInterval, "after a failed publish to the bus, how often a channel announces its latest seq until one gets through")
+	f.integer(gcMinHeapMiB, "gc-min-heap", "PARLEY_GC_MIN_HEAP", defaultGCMinHeapMiB, "smallest heap goal given to Go's garbage collector (MiB): while the live heap is small, GOGC is raised so the node is not collected dozens of times a second; 0: Go's own GOGC alone")
 	logOpts.register(f)
 	return f
 }
+
+// defaultGCMinHeapMiB is --gc-min-heap's default (ADR 0019).
+const defaultGCMinHeapMiB = 64
 
 func runServe(args []string) int {
 	cfg := transport.DefaultConfig()
 	cfg.Version = version
 	var logOpts logOptions
-	f := serveFlags(&cfg, &logOpts)
+	var gcMinHeapMiB int
+	f := serveFlags(&cfg, &gcMinHeapMiB, &logOpts)
 	if err := f.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -81,10 +86,23 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "parley serve: invalid configuration:", oneLine(err))
 		return 2
 	}
+	if gcMinHeapMiB < 0 || gcMinHeapMiB > 1<<20 {
+		fmt.Fprintf(os.Stderr, "parley serve: invalid configuration: gc-min-heap %d: want 0..1048576 MiB\n", gcMinHeapMiB)
+		return 2
+	}
+	reg := prometheus.NewRegistry()
+	if gcMinHeapMiB > 0 {
+		floor, err := transport.StartGCFloor(transport.GCFloorConfig{MinHeapGoal: uint64(gcMinHeapMiB) << 20}, logger, reg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "parley serve:", oneLine(err))
+			return 1
+		}
+		defer floor.Stop()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	srv, err := transport.New(ctx, cfg, logger, prometheus.NewRegistry())
+	srv, err := transport.New(ctx, cfg, logger, reg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "parley serve:", oneLine(err))
 		return 1

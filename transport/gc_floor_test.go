@@ -1,0 +1,90 @@
+package transport
+
+import (
+	"io"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+func TestFloorPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		live, goal uint64
+		base, want int
+	}{
+		{live: 8 * mib, goal: 64 * mib, base: 100, want: 700},  // goal 8 × 8 = 64
+		{live: 30 * mib, goal: 64 * mib, base: 100, want: 114}, // ceil(34/30 × 100)
+		{live: 40 * mib, goal: 64 * mib, base: 100, want: 100}, // 2 × 40 is above the floor already
+		{live: 200 * mib, goal: 64 * mib, base: 100, want: 100},
+		{live: 200 * mib, goal: 64 * mib, base: 50, want: 50}, // the operator's GOGC stands
+		{live: 8 * mib, goal: 64 * mib, base: 1000, want: 1000},
+		{live: 1, goal: 64 * mib, base: 100, want: 10_000}, // capped
+		{live: 0, goal: 64 * mib, base: 100, want: 10_000},
+	} {
+		if got := floorPercent(tc.live, tc.goal, tc.base, 10_000); got != tc.want {
+			t.Errorf("floorPercent(live %d MiB, goal %d MiB, base %d) = %d, want %d",
+				tc.live/mib, tc.goal/mib, tc.base, got, tc.want)
+		}
+	}
+}
+
+// A floor far above the test's live heap raises GOGC after the collections that follow its
+// start, keeps it raised across cycles, and gives the runtime its own GOGC back on Stop.
+func TestGCFloorRaisesGOGCUntilStopped(t *testing.T) {
+	base := gogc()
+	reg := prometheus.NewRegistry()
+	f, err := StartGCFloor(GCFloorConfig{MinHeapGoal: 1 << 40, MaxPercent: 5000}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	if base < 0 {
+		t.Skip("GOGC=off: the floor changes nothing")
+	}
+	for range 3 { // the floor follows each cycle, not only the first
+		debug.SetGCPercent(base)
+		runtime.GC()
+		waitFor(t, func() bool { return gogc() == 5000 }, "GOGC raised to the cap after a collection")
+	}
+	var m dto.Metric
+	if err := f.percent.Write(&m); err != nil || m.GetGauge().GetValue() != 5000 {
+		t.Fatalf("parley_gc_percent = %v (%v), want 5000", m.GetGauge().GetValue(), err)
+	}
+	f.Stop()
+	f.Stop()
+	if got := gogc(); got != base {
+		t.Fatalf("GOGC after Stop = %d, want the process's %d", got, base)
+	}
+	runtime.GC()
+	runtime.GC()
+	if got := gogc(); got != base {
+		t.Fatalf("GOGC after Stop and two collections = %d, want %d", got, base)
+	}
+	if _, err := StartGCFloor(GCFloorConfig{}, slog.Default(), reg); err == nil {
+		t.Fatal("a floor of 0 bytes was accepted")
+	}
+}
+
+func gogc() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
