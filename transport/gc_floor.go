@@ -20,7 +20,7 @@ type GCFloorConfig struct {
 	// 64 MiB (--gc-min-heap).
 	MinHeapGoal uint64
 	// MaxPercent caps the GOGC the floor sets, so that a nearly empty heap does not get an
-	// unbounded percentage. Default 10,000.
+	// unbounded percentage. Default 1,000.
 	MaxPercent int
 }
 
@@ -56,7 +56,7 @@ func StartGCFloor(cfg GCFloorConfig, log *slog.Logger, reg prometheus.Registerer
 		return nil, errors.New("gc floor: MinHeapGoal must be positive")
 	}
 	if cfg.MaxPercent == 0 {
-		cfg.MaxPercent = 10_000
+		cfg.MaxPercent = 1000
 	}
 	base := debug.SetGCPercent(100)
 	debug.SetGCPercent(base)
@@ -76,7 +76,9 @@ func StartGCFloor(cfg GCFloorConfig, log *slog.Logger, reg prometheus.Registerer
 		log.Info("gc floor off: GOGC=off")
 		return f, nil
 	}
-	f.adjust()
+	// Nothing to adjust before the first collection has measured a live heap: a process
+	// that starts with a burst (19,000 connections) must not meet a goal computed from
+	// none, which once let its heap reach 400 MB before the first cycle.
 	f.arm()
 	return f, nil
 }
@@ -120,12 +122,9 @@ func (f *GCFloor) adjust() bool {
 }
 
 // floorPercent is the GOGC that makes the heap goal, live × (1 + GOGC/100), at least
-// minGoal, never below base and never above maxPercent.
+// minGoal, never below base and never above maxPercent. No live heap measured yet: base.
 func floorPercent(live, minGoal uint64, base, maxPercent int) int {
-	if live == 0 {
-		return max(base, maxPercent)
-	}
-	if live >= minGoal {
+	if live == 0 || live >= minGoal {
 		return base
 	}
 	need := math.Ceil(float64(minGoal-live) * 100 / float64(live))

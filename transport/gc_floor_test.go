@@ -24,11 +24,11 @@ func TestFloorPercent(t *testing.T) {
 		{live: 40 * mib, goal: 64 * mib, base: 100, want: 100}, // 2 × 40 is above the floor already
 		{live: 200 * mib, goal: 64 * mib, base: 100, want: 100},
 		{live: 200 * mib, goal: 64 * mib, base: 50, want: 50}, // the operator's GOGC stands
-		{live: 8 * mib, goal: 64 * mib, base: 1000, want: 1000},
-		{live: 1, goal: 64 * mib, base: 100, want: 10_000}, // capped
-		{live: 0, goal: 64 * mib, base: 100, want: 10_000},
+		{live: 8 * mib, goal: 64 * mib, base: 2000, want: 2000},
+		{live: 1, goal: 64 * mib, base: 100, want: 1000}, // capped
+		{live: 0, goal: 64 * mib, base: 100, want: 100},  // nothing measured yet
 	} {
-		if got := floorPercent(tc.live, tc.goal, tc.base, 10_000); got != tc.want {
+		if got := floorPercent(tc.live, tc.goal, tc.base, 1000); got != tc.want {
 			t.Errorf("floorPercent(live %d MiB, goal %d MiB, base %d) = %d, want %d",
 				tc.live/mib, tc.goal/mib, tc.base, got, tc.want)
 		}
