@@ -30,12 +30,23 @@ func TestTenThousandSubscriptions(t *testing.T) {
 
 	c := n.raw(alice)
 	const tries, limit, perMessage = 10_000, actors.DefaultMaxSubscriptions, 250
-	go func() { // writes while the frames are read below: the client keeps up with its answers
+	// The client keeps up with its answers: it writes while it reads them below, and never
+	// has more than window of them outstanding. A client that floods without reading is
+	// dropped as a slow consumer once its answers fill the outbound queue — correctly, but
+	// that is not this test; under -race on a loaded machine the reader can fall that far
+	// behind an unpaced writer.
+	const window = actors.DefaultOutboundQueue / 2
+	var answered atomic.Int64
+	go func() {
 		var b []byte
+		deadline := time.Now().Add(time.Minute)
 		for i := range tries {
 			b = append(b, frame(stomp.CmdSubscribe, nil, stomp.HdrID, "s"+strconv.Itoa(i),
 				stomp.HdrDestination, destOf(s.general), stomp.HdrReceipt, "r"+strconv.Itoa(i))...)
 			if (i+1)%perMessage == 0 {
+				for int64(i+1-perMessage)-answered.Load() > window-perMessage && time.Now().Before(deadline) {
+					time.Sleep(time.Millisecond)
+				}
 				if c.tryWrite(b) != nil {
 					return // the test has failed below and closed the socket
 				}
@@ -46,6 +57,7 @@ func TestTenThousandSubscriptions(t *testing.T) {
 	accepted := map[string]bool{}
 	refused := 0
 	for len(accepted)+refused < tries {
+		answered.Store(int64(len(accepted) + refused))
 		f := c.next()
 		id := f.Value(stomp.HdrReceiptID)
 		switch {
