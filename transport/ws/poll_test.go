@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"testing"
 	"time"
@@ -98,6 +99,60 @@ func TestBurstBeyondInflightLimit(t *testing.T) {
 			burst = append(burst, clientFrame(t, gobwas.OpText, true, f)...)
 		}
 		go func() { _, _ = c.conn.Write(burst) }()
+		for i := range n {
+			f := c.read()
+			if f.Command != stomp.CmdReceipt || f.Value(stomp.HdrReceiptID) != fmt.Sprint(i) {
+				t.Fatalf("answer %d: %v", i, f)
+			}
+		}
+	})
+}
+
+// A client whose last bytes and hang-up arrive together is let go at once: the read that
+// takes the bytes is followed by one that finds the end of the stream (the poller's
+// registration is edge-triggered, and nothing would report the socket again), not left to
+// a heart-beat sweep that this client, which promised no heart-beats, would never meet.
+func TestHangUpWithTheLastBytes(t *testing.T) {
+	t.Parallel()
+	bothReaders(t, func(t *testing.T, o envOptions) {
+		e := newEnv(t, o)
+		tok, _ := e.user("alice")
+		c := e.raw(tok, nil)
+		waitFor(t, "the session", 5*time.Second, func() bool { return e.sys.Sessions() == 1 })
+		tc, ok := c.conn.(*net.TCPConn)
+		if !ok {
+			t.Fatalf("client connection is %T", c.conn)
+		}
+		ack := stomp.AppendFrame(nil, &stomp.Frame{Command: stomp.CmdAck, Headers: []stomp.Header{{Key: stomp.HdrReceipt, Value: "r1"}}})
+		if _, err := tc.Write(clientFrame(t, gobwas.OpText, true, ack)); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the session to end", 5*time.Second, func() bool { return e.sys.Sessions() == 0 })
+	})
+}
+
+// More bytes than the poller reads at once (32 KiB), in one write, sent by a client whose
+// session keeps up: all of them are read, though no new bytes arrive to raise another
+// edge-triggered event.
+func TestMoreThanOneReadAtOnce(t *testing.T) {
+	t.Parallel()
+	bothReaders(t, func(t *testing.T, o envOptions) {
+		e := newEnv(t, o)
+		tok, _ := e.user("alice")
+		c := e.raw(tok, nil)
+		const n = 40 // 40 frames of ~2 KiB: ~80 KiB, fewer than MaxInflightFrames
+		var burst []byte
+		for i := range n {
+			f := stomp.AppendFrame(nil, &stomp.Frame{Command: stomp.CmdAck, Headers: []stomp.Header{
+				{Key: stomp.HdrReceipt, Value: fmt.Sprint(i)}, {Key: "x-pad", Value: string(bytes.Repeat([]byte("p"), 2000))}}})
+			burst = append(burst, clientFrame(t, gobwas.OpText, true, f)...)
+		}
+		if _, err := c.conn.Write(burst); err != nil {
+			t.Fatal(err)
+		}
 		for i := range n {
 			f := c.read()
 			if f.Command != stomp.CmdReceipt || f.Value(stomp.HdrReceiptID) != fmt.Sprint(i) {

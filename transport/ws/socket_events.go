@@ -34,7 +34,7 @@ type pollState struct {
 	ctrl    []byte // a control frame's payload, gathered
 
 	lastRead  atomic.Int64 // unix nanos
-	draining  atomic.Bool  // frames wait for the session on a goroutine; the socket is not armed
+	draining  atomic.Bool  // frames wait for the session on a goroutine; the loop ignores the socket
 	closeOnce sync.Once
 }
 
@@ -78,28 +78,43 @@ func (c *socket) startPolling() bool {
 	return true
 }
 
-// readable is called by the socket's poll loop when it has bytes, or has hung up.
-func (c *socket) readable(buf []byte) {
-	n, err := readRaw(c, buf)
-	switch {
-	case n > 0:
-		c.ps.lastRead.Store(time.Now().UnixNano())
-		rest, blocked, err := c.consume(buf[:n], false)
-		if err != nil {
-			c.pollFailed(err)
+// readable is called by the socket's poll loop when bytes have arrived, or the peer has
+// hung up (hup). Edge-triggered: a read that leaves bytes behind must have the socket
+// reported again (see poller).
+func (c *socket) readable(buf []byte, hup bool) {
+	if c.ps.draining.Load() {
+		return // drainBlocked re-registers the socket when the session has caught up
+	}
+	for {
+		n, err := readRaw(c, buf)
+		switch {
+		case n > 0:
+			c.ps.lastRead.Store(time.Now().UnixNano())
+			rest, blocked, err := c.consume(buf[:n], false)
+			if err != nil {
+				c.pollFailed(err)
+				return
+			}
+			if blocked != nil {
+				c.ps.draining.Store(true)
+				go c.drainBlocked(blocked, bytes.Clone(rest))
+				return
+			}
+			c.releaseDecoder()
+			switch {
+			case n == len(buf):
+				c.rearm() // more may wait: report it again, after the loop's other sockets
+				return
+			case !hup:
+				return // the socket is empty: the next bytes raise the next event
+			}
+			// The peer hung up after these bytes: read on to the end of the stream.
+		case isAgain(err):
+			return
+		default:
+			c.pollFailed(io.EOF)
 			return
 		}
-		if blocked != nil {
-			c.ps.draining.Store(true)
-			go c.drainBlocked(blocked, bytes.Clone(rest))
-			return
-		}
-		c.releaseDecoder()
-		c.rearm()
-	case isAgain(err):
-		c.rearm()
-	default:
-		c.pollFailed(io.EOF)
 	}
 }
 
@@ -110,8 +125,8 @@ func (c *socket) rearm() {
 }
 
 // drainBlocked waits for the session to take the frames it could not take at once, then
-// reads on. The socket stays unarmed meanwhile, so a client that sends faster than its
-// session handles fills its TCP window, not our memory.
+// has the socket reported again. Its loop ignores it meanwhile, so a client that sends
+// faster than its session handles fills its TCP window, not our memory.
 func (c *socket) drainBlocked(f *stomp.Frame, rest []byte) {
 	c.sess.Handle(f)
 	if _, err := c.dispatch(true); err != nil {
