@@ -28,6 +28,31 @@ func clientFrame(t testing.TB, op gobwas.OpCode, fin bool, payload []byte) []byt
 	return b.Bytes()
 }
 
+// ackBurst encodes n ACK frames asking for receipts "0" … "n-1", each padded with a header
+// of pad bytes.
+func ackBurst(t testing.TB, n, pad int) []byte {
+	var burst []byte
+	for i := range n {
+		h := []stomp.Header{{Key: stomp.HdrReceipt, Value: fmt.Sprint(i)}}
+		if pad > 0 {
+			h = append(h, stomp.Header{Key: "x-pad", Value: string(bytes.Repeat([]byte("p"), pad))})
+		}
+		burst = append(burst, clientFrame(t, gobwas.OpText, true, stomp.AppendFrame(nil, &stomp.Frame{Command: stomp.CmdAck, Headers: h}))...)
+	}
+	return burst
+}
+
+// readReceipts reads the receipts of ackBurst's n frames, in order.
+func readReceipts(t *testing.T, c *rawClient, n int) {
+	t.Helper()
+	for i := range n {
+		f := c.read()
+		if f.Command != stomp.CmdReceipt || f.Value(stomp.HdrReceiptID) != fmt.Sprint(i) {
+			t.Fatalf("answer %d: %v", i, f)
+		}
+	}
+}
+
 // bothReaders runs fn against the poller and against a goroutine per socket.
 func bothReaders(t *testing.T, fn func(t *testing.T, o envOptions)) {
 	for _, noPoller := range []bool{false, true} {
@@ -93,18 +118,9 @@ func TestBurstBeyondInflightLimit(t *testing.T) {
 		tok, _ := e.user("alice")
 		c := e.raw(tok, nil)
 		const n = 600 // MaxInflightFrames is 64
-		var burst []byte
-		for i := range n {
-			f := stomp.AppendFrame(nil, &stomp.Frame{Command: stomp.CmdAck, Headers: []stomp.Header{{Key: stomp.HdrReceipt, Value: fmt.Sprint(i)}}})
-			burst = append(burst, clientFrame(t, gobwas.OpText, true, f)...)
-		}
+		burst := ackBurst(t, n, 0)
 		go func() { _, _ = c.conn.Write(burst) }()
-		for i := range n {
-			f := c.read()
-			if f.Command != stomp.CmdReceipt || f.Value(stomp.HdrReceiptID) != fmt.Sprint(i) {
-				t.Fatalf("answer %d: %v", i, f)
-			}
-		}
+		readReceipts(t, c, n)
 	})
 }
 
@@ -144,21 +160,10 @@ func TestMoreThanOneReadAtOnce(t *testing.T) {
 		tok, _ := e.user("alice")
 		c := e.raw(tok, nil)
 		const n = 40 // 40 frames of ~2 KiB: ~80 KiB, fewer than MaxInflightFrames
-		var burst []byte
-		for i := range n {
-			f := stomp.AppendFrame(nil, &stomp.Frame{Command: stomp.CmdAck, Headers: []stomp.Header{
-				{Key: stomp.HdrReceipt, Value: fmt.Sprint(i)}, {Key: "x-pad", Value: string(bytes.Repeat([]byte("p"), 2000))}}})
-			burst = append(burst, clientFrame(t, gobwas.OpText, true, f)...)
-		}
-		if _, err := c.conn.Write(burst); err != nil {
+		if _, err := c.conn.Write(ackBurst(t, n, 2000)); err != nil {
 			t.Fatal(err)
 		}
-		for i := range n {
-			f := c.read()
-			if f.Command != stomp.CmdReceipt || f.Value(stomp.HdrReceiptID) != fmt.Sprint(i) {
-				t.Fatalf("answer %d: %v", i, f)
-			}
-		}
+		readReceipts(t, c, n)
 	})
 }
 
