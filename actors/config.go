@@ -37,7 +37,7 @@ type Config struct {
 	OutboundQueue int
 	// ReadEventDelay is how long a read event (someone's read marker moved) may wait in a
 	// session's queue for the next frame that wakes the writer, so that they leave in one
-	// system call (outbox_lazy.go). Default 500 ms; negative: written at once.
+	// system call (outbox_lazy.go). Default 2 s (ADR 0008); negative: written at once.
 	ReadEventDelay time.Duration
 	// WriteTimeout bounds one write to a socket; a peer that takes longer is dropped.
 	// Default 10 s.
@@ -73,7 +73,7 @@ const (
 	DefaultAnnounceInterval  = time.Second
 	DefaultOutboundQueue     = 1024
 	DefaultWriteTimeout      = 10 * time.Second
-	DefaultReadEventDelay    = 500 * time.Millisecond
+	DefaultReadEventDelay    = 2 * time.Second
 	DefaultSendRate          = 20
 	DefaultSendBurst         = 50
 	DefaultMaxSubscriptions  = 100
