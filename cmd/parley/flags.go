@@ -14,6 +14,7 @@ type envFlags struct {
 	*flag.FlagSet
 	env      map[string]string // flag name → env var
 	explicit map[string]bool   // set by flag or environment
+	footer   string            // printed after the flags: settings that are not flags
 }
 
 func newEnvFlags(name, synopsis string) *envFlags {
@@ -32,6 +33,9 @@ func newEnvFlags(name, synopsis string) *envFlags {
 			}
 			fmt.Fprintln(out)
 		})
+		if f.footer != "" {
+			fmt.Fprintf(out, "\n%s\n", f.footer)
+		}
 	}
 	return f
 }

@@ -54,8 +54,20 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.duration(&rt.AnnounceInterval, "announce-interval", "PARLEY_ANNOUNCE_INTERVAL", actors.DefaultAnnounceInterval, "after a failed publish to the bus, how often a channel announces its latest seq until one gets through")
 	f.integer(gcMinHeapMiB, "gc-min-heap", "PARLEY_GC_MIN_HEAP", defaultGCMinHeapMiB, "smallest heap goal given to Go's garbage collector (MiB): while the live heap is small, GOGC is raised so the node is not collected dozens of times a second; 0: Go's own GOGC alone")
 	logOpts.register(f)
+	f.footer = runtimeEnvHelp
 	return f
 }
+
+// runtimeEnvHelp documents the Go runtime's own settings, which are read by the runtime
+// before main runs and so are environment variables only.
+const runtimeEnvHelp = `Go runtime (environment only):
+  GOMAXPROCS  processors the node's goroutines run on (default: every CPU). Fewer leaves more
+              to a PostgreSQL on the same machine but lets one busy processor delay every
+              write: on two cores at 20,000 msg/s, 1 cut the node's CPU by a fifth and got a
+              busy subscriber dropped as a slow consumer in 2 runs of 7 (docs/adr/0022).
+  GOGC, GOMEMLIMIT
+              the garbage collector's pace and soft memory limit; --gc-min-heap works on top
+              of GOGC, and GOMEMLIMIT bounds the heap whatever GOGC says.`
 
 // defaultGCMinHeapMiB is --gc-min-heap's default (ADR 0019).
 const defaultGCMinHeapMiB = 64

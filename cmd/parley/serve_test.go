@@ -160,7 +160,7 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"--addr", "$PARLEY_ADDR", "$DATABASE_URL", "$REDIS_URL", "$KAFKA_BROKERS", "(default :9000)", "--drain-timeout"} {
+	for _, want := range []string{"--addr", "$PARLEY_ADDR", "$DATABASE_URL", "$REDIS_URL", "$KAFKA_BROKERS", "(default :9000)", "--drain-timeout", "GOMAXPROCS", "GOMEMLIMIT"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("help lacks %q", want)
 		}
