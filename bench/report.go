@@ -33,6 +33,8 @@ type Report struct {
 	Receipts *ReceiptsReport `json:"receipts,omitempty"`
 	Soak     *SoakReport     `json:"soak,omitempty"`
 	Server   []NodeMetrics   `json:"server"`
+	// WAL is PostgreSQL's write-ahead log during the load (with --db-url).
+	WAL *WALReport `json:"wal,omitempty"`
 	// ServerSeries samples every node's /metrics every SampleEvery during the run.
 	ServerSeries []ServerSample `json:"serverSeries,omitempty"`
 	Series       []SeriesPoint  `json:"series"`
@@ -397,6 +399,10 @@ func (rep *Report) Summary() string {
 	fmt.Fprintln(&b)
 	for _, e := range ck.Examples {
 		fmt.Fprintf(&b, "          ! %s\n", e)
+	}
+	if wr := rep.WAL; wr != nil {
+		fmt.Fprintf(&b, "postgres  WAL %s during the load, %d checkpoints; ~%d segments created (%d ready at the start; wal_init_zero %s, min_wal_size %s)\n",
+			mib(float64(wr.WrittenBytes)), wr.Checkpoints, wr.Created, wr.ReadyAtStart, wr.InitZero, wr.MinWALSize)
 	}
 	for _, n := range rep.Server {
 		if n.Before == nil {

@@ -103,6 +103,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	sleep(ctx, 2*time.Second)
 	r.scrapeAll(ctx, func(n *NodeMetrics, m map[string]float64) { n.Connected = m })
 
+	var wal *walWatch
+	if cfg.DatabaseURL != "" {
+		wal = startWALWatch(ctx, cfg.DatabaseURL, time.Second)
+	}
 	rep.Run.StartedAt = time.Now().UTC()
 	for _, l := range r.links {
 		if err := l.send(cmdStart); err != nil {
@@ -114,6 +118,15 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	samples := r.startSampler(ctx)
 	err = r.awaitResults(ctx)
 	rep.ServerSeries = samples.finish()
+	if wal != nil {
+		var werr error
+		if rep.WAL, werr = wal.finish(); werr != nil {
+			rep.Warnings = append(rep.Warnings, "PostgreSQL's WAL not watched: "+werr.Error())
+		}
+		if w := walWarning(rep.WAL); w != "" {
+			rep.Warnings = append(rep.Warnings, w)
+		}
+	}
 	if err != nil {
 		r.abort()
 		return nil, err

@@ -91,6 +91,9 @@ func smoke(t *testing.T, cfg Config) *Report {
 	if !ck.DBChecked {
 		t.Fatal("acknowledged messages were not looked up in PostgreSQL")
 	}
+	if w := rep.WAL; w == nil || w.Samples < 2 || w.SegmentBytes <= 0 || w.WrittenBytes <= 0 {
+		t.Fatalf("PostgreSQL's WAL was not watched during the load: %+v (warnings %v)", w, rep.Warnings)
+	}
 	if rep.Setup.Channels > 0 && !rep.Setup.Analyzed {
 		t.Fatal("the database was not analyzed after the setup's load (ADR 0010)")
 	}
