@@ -70,20 +70,34 @@ const walSampleSQL = `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigin
 
 const walCheckpointsSQL = `SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter`
 
-// startWALWatch begins sampling every `every`; finish stops it. Reading pg_wal needs a
-// superuser or pg_monitor: without it the report says why it is empty.
+// startWALWatch connects, reads the settings and takes the first sample before it returns
+// (so that the load starts after it), then samples every `every` until finish, which takes
+// the last one. Reading pg_wal needs a superuser or pg_monitor: without it the report says
+// why it is empty.
 func startWALWatch(ctx context.Context, url string, every time.Duration) *walWatch {
 	w := &walWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, url)
+	if err == nil {
+		if err = w.begin(cctx, conn); err != nil {
+			conn.Close(context.Background())
+		}
+	}
+	if err != nil {
+		w.err = err
+		close(w.done)
+		return w
+	}
 	go func() {
 		defer close(w.done)
-		w.err = withDB(ctx, url, func(ctx context.Context, conn *pgx.Conn) error {
-			return w.loop(ctx, conn, every)
-		})
+		defer conn.Close(context.Background())
+		w.err = w.loop(ctx, conn, every)
 	}()
 	return w
 }
 
-func (w *walWatch) loop(ctx context.Context, conn *pgx.Conn, every time.Duration) error {
+func (w *walWatch) begin(ctx context.Context, conn *pgx.Conn) error {
 	var segSize string
 	if err := conn.QueryRow(ctx, `SELECT current_setting('wal_init_zero'), current_setting('min_wal_size'),
 		current_setting('wal_segment_size')`).Scan(&w.rep.InitZero, &w.rep.MinWALSize, &segSize); err != nil {
@@ -95,19 +109,30 @@ func (w *walWatch) loop(ctx context.Context, conn *pgx.Conn, every time.Duration
 	if err := conn.QueryRow(ctx, walCheckpointsSQL).Scan(&w.ckpt0); err != nil {
 		return fmt.Errorf("checkpoints: %w", err)
 	}
+	return w.sample(ctx, conn)
+}
+
+func (w *walWatch) sample(ctx context.Context, conn *pgx.Conn) error {
+	var s walSample
+	if err := conn.QueryRow(ctx, walSampleSQL).Scan(&s.lsn, &s.ready); err != nil {
+		return fmt.Errorf("pg_wal: %w", err)
+	}
+	s.seg = s.lsn / w.rep.SegmentBytes
+	w.mu.Lock()
+	w.samples = append(w.samples, s)
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *walWatch) loop(ctx context.Context, conn *pgx.Conn, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		var s walSample
-		if err := conn.QueryRow(ctx, walSampleSQL).Scan(&s.lsn, &s.ready); err != nil {
-			return fmt.Errorf("pg_wal: %w", err)
-		}
-		s.seg = s.lsn / w.rep.SegmentBytes
-		w.mu.Lock()
-		w.samples = append(w.samples, s)
-		w.mu.Unlock()
 		select {
 		case <-w.stop:
+			if err := w.sample(ctx, conn); err != nil {
+				return err
+			}
 			var ck int64
 			if err := conn.QueryRow(ctx, walCheckpointsSQL).Scan(&ck); err != nil {
 				return fmt.Errorf("checkpoints: %w", err)
@@ -117,6 +142,9 @@ func (w *walWatch) loop(ctx context.Context, conn *pgx.Conn, every time.Duration
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
+			if err := w.sample(ctx, conn); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -61,7 +61,9 @@ func TestWALWatchSeesTheLoadsWAL(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	waitSamples(1)
+	if n := w.sampled(); n != 1 {
+		t.Fatalf("%d samples when startWALWatch returned, want the first one", n)
+	}
 	conn, err := pgx.Connect(ctx, db)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +74,7 @@ func TestWALWatchSeesTheLoadsWAL(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	waitSamples(w.sampled() + 2) // a sample after the switch
+	waitSamples(2) // one on the ticker after the switch; finish takes another
 	rep, err := w.finish()
 	if err != nil {
 		t.Fatal(err)
