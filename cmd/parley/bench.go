@@ -66,7 +66,7 @@ func runBench(args []string) int {
 	f.integer(&c.MessageBytes, "message-bytes", "", 64, "message content size")
 	f.duration(&c.ReceiptTimeout, "receipt-timeout", "", 10*time.Second, "longest wait for a RECEIPT")
 	f.integer(&c.MaxInflight, "max-inflight", "", 256, "unacknowledged sends per sender before sends are skipped")
-	f.str(&c.DatabaseURL, "db-url", "", "", "the server's PostgreSQL: ANALYZE it after the setup's load (as pgbench -i does) and check every acknowledged message is stored")
+	f.str(&c.DatabaseURL, "db-url", "", "", "the server's PostgreSQL: ANALYZE it after the setup's load (as pgbench -i does), check every acknowledged message is stored, and watch its WAL during the load (segments created inside commits; needs superuser or pg_monitor)")
 	f.str(&clockSkews, "clock-skew", "", "0,5ms,50ms", "ordering: per-node clock skews to simulate on timestamp ids")
 	f.duration(&c.PostInterval, "post-interval", "", 0, "users: mean time between a user's posts (default 60s)")
 	f.duration(&c.ReadInterval, "read-interval", "", 0, "users, receipts: how often clients mark read (default 30s, 1s)")
