@@ -401,8 +401,8 @@ func (rep *Report) Summary() string {
 		fmt.Fprintf(&b, "          ! %s\n", e)
 	}
 	if wr := rep.WAL; wr != nil {
-		fmt.Fprintf(&b, "postgres  WAL %s during the load, %d checkpoints; ~%d segments created (%d ready at the start; wal_init_zero %s, min_wal_size %s)\n",
-			mib(float64(wr.WrittenBytes)), wr.Checkpoints, wr.Created, wr.ReadyAtStart, wr.InitZero, wr.MinWALSize)
+		fmt.Fprintf(&b, "postgres  WAL %s during the load; segments created ~%d, ready at the start %d; checkpoints %d; wal_init_zero %s, min_wal_size %s\n",
+			mib(float64(wr.WrittenBytes)), wr.Created, wr.ReadyAtStart, wr.Checkpoints, wr.InitZero, wr.MinWALSize)
 	}
 	for _, n := range rep.Server {
 		if n.Before == nil {

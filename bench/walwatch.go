@@ -178,7 +178,7 @@ func walWarning(r *WALReport) string {
 	if r == nil || r.Created == 0 || r.InitZero != "on" {
 		return ""
 	}
-	return fmt.Sprintf("PostgreSQL created ~%d WAL segments during the load, each zero-filling %d MB inside a commit "+
+	return fmt.Sprintf("WAL segments PostgreSQL created during the load: ~%d, each zero-filling %d MB inside a commit "+
 		"(wal_init_zero on, %d ready at the start): expect a latency spike per segment; see ADR 0023 "+
 		"(wal_init_zero = off, or a min_wal_size that keeps segments ready)",
 		r.Created, r.SegmentBytes>>20, r.ReadyAtStart)

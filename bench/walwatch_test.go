@@ -35,7 +35,7 @@ func TestWALCreatedCountsSegmentsPastTheLastOneOnDisk(t *testing.T) {
 
 func TestWALWarningOnlyWhenCommitsZeroFilled(t *testing.T) {
 	r := &WALReport{InitZero: "on", SegmentBytes: 16 << 20, Created: 12, ReadyAtStart: 3}
-	if w := walWarning(r); !strings.Contains(w, "~12 WAL segments") || !strings.Contains(w, "16 MB") {
+	if w := walWarning(r); !strings.Contains(w, "during the load: ~12,") || !strings.Contains(w, "16 MB") {
 		t.Fatalf("warning %q", w)
 	}
 	for _, quiet := range []*WALReport{nil, {InitZero: "off", Created: 12}, {InitZero: "on", Created: 0}} {
