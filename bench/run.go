@@ -106,6 +106,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	var wal *walWatch
 	if cfg.DatabaseURL != "" {
 		wal = startWALWatch(ctx, cfg.DatabaseURL, time.Second)
+		defer func() { _, _ = wal.finish() }() // an early return: let its connection go
 	}
 	rep.Run.StartedAt = time.Now().UTC()
 	for _, l := range r.links {

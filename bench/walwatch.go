@@ -57,6 +57,7 @@ func walCreated(samples []walSample) int64 {
 // walWatch samples pg_wal on a connection of its own while the load runs.
 type walWatch struct {
 	stop, done chan struct{}
+	stopOnce   sync.Once
 	rep        WALReport
 	mu         sync.Mutex // samples: the loop appends, sampled reads
 	samples    []walSample
@@ -158,8 +159,9 @@ func (w *walWatch) sampled() int {
 
 // finish takes a last sample and returns the report; nil with an error when pg_wal could not
 // be read at all.
+// It may be called again (the run's early returns do): the later calls only read.
 func (w *walWatch) finish() (*WALReport, error) {
-	close(w.stop)
+	w.stopOnce.Do(func() { close(w.stop) })
 	<-w.done
 	if len(w.samples) < 2 {
 		return nil, errors.Join(errors.New("wal: fewer than two samples of pg_wal"), w.err)
