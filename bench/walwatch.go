@@ -99,16 +99,13 @@ func startWALWatch(ctx context.Context, url string, every time.Duration) *walWat
 }
 
 func (w *walWatch) begin(ctx context.Context, conn *pgx.Conn) error {
-	var segSize string
 	if err := conn.QueryRow(ctx, `SELECT current_setting('wal_init_zero'), current_setting('min_wal_size'),
-		current_setting('wal_segment_size')`).Scan(&w.rep.InitZero, &w.rep.MinWALSize, &segSize); err != nil {
+		pg_size_bytes(current_setting('wal_segment_size')), (`+walCheckpointsSQL+`)`).Scan(
+		&w.rep.InitZero, &w.rep.MinWALSize, &w.rep.SegmentBytes, &w.ckpt0); err != nil {
 		return fmt.Errorf("wal settings: %w", err)
 	}
-	if err := conn.QueryRow(ctx, `SELECT pg_size_bytes($1)`, segSize).Scan(&w.rep.SegmentBytes); err != nil || w.rep.SegmentBytes <= 0 {
-		return fmt.Errorf("wal_segment_size %q: %w", segSize, err)
-	}
-	if err := conn.QueryRow(ctx, walCheckpointsSQL).Scan(&w.ckpt0); err != nil {
-		return fmt.Errorf("checkpoints: %w", err)
+	if w.rep.SegmentBytes <= 0 {
+		return fmt.Errorf("wal_segment_size of %d bytes", w.rep.SegmentBytes)
 	}
 	return w.sample(ctx, conn)
 }
