@@ -10,6 +10,7 @@ import (
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/clientip"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -46,6 +47,10 @@ type Config struct {
 	JWTLeeway time.Duration
 	// AllowedOrigins for WebSocket upgrades; empty or "*" allows any (dev).
 	AllowedOrigins []string
+	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes) whose
+	// X-Forwarded-For names the client for the limits keyed by source address. Empty (default):
+	// the peer address is the client; behind a proxy every client then shares its address.
+	TrustedProxies []string
 	// DrainTimeout bounds graceful shutdown: in-flight sends finish, buffers flush. Default 15 s.
 	DrainTimeout time.Duration
 	// Version is the build's version string, shown in /metrics and CONNECTED.
@@ -120,6 +125,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Bus.TopicPrefix == "" {
 		c.Bus.TopicPrefix = c.RedisPrefix + "bus:"
+	}
+	if _, err := clientip.New(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
 	}
 	if c.DrainTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("drain-timeout %s: must be positive", c.DrainTimeout))

@@ -36,6 +36,7 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.str(&cfg.JWTAudience, "jwt-audience", "PARLEY_JWT_AUDIENCE", "", "required token audience (aud), checked when set")
 	f.duration(&cfg.JWTLeeway, "jwt-leeway", "PARLEY_JWT_LEEWAY", d.JWTLeeway, "allowed clock skew for token times, at most 30s")
 	f.strings(&cfg.AllowedOrigins, "allowed-origins", "PARLEY_ALLOWED_ORIGINS", "WebSocket Origin allow-list, comma-separated; empty or * allows any (dev)")
+	f.strings(&cfg.TrustedProxies, "trusted-proxies", "PARLEY_TRUSTED_PROXIES", "reverse proxies whose X-Forwarded-For names the client for per-address limits, comma-separated addresses or CIDR prefixes; empty: none (the peer address counts)")
 	f.duration(&cfg.DrainTimeout, "drain-timeout", "PARLEY_DRAIN_TIMEOUT", d.DrainTimeout, "graceful shutdown budget: in-flight sends finish, buffers flush")
 	rt, wsc := &cfg.Realtime, &cfg.WebSocket
 	f.integer(&wsc.MaxFrameBytes, "max-frame-bytes", "PARLEY_MAX_FRAME_BYTES", ws.DefaultMaxFrameBytes, "largest WebSocket/STOMP frame accepted (bytes)")
