@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
@@ -114,8 +115,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("kafka broker %q: want host:port", b))
 		}
 	}
-	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		errs = append(errs, fmt.Errorf("redis url %q: want redis://host:port[/db]", c.RedisURL))
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("redis url: want redis://[user:password@]host:port[/db]: %w", err))
+		}
 	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 30*time.Second {
 		errs = append(errs, fmt.Errorf("jwt-leeway %s: want 0s..30s", c.JWTLeeway))
