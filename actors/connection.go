@@ -231,7 +231,7 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 			}
 			if err != nil {
 				c.subs.remove(id)
-				c.fail(err, receipt, dest)
+				c.fail(refusal(dest, err), receipt, dest)
 				return
 			}
 			sub.sent = true
@@ -249,11 +249,17 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 		return
 	}
 	if strings.HasPrefix(dest, "/user/") {
-		c.fail(fmt.Errorf("%w: a session may subscribe only to its own /user/queue/{mentions,errors,notifications,resend}",
-			persistence.ErrForbidden), receipt, dest)
+		c.fail(refusal(dest, fmt.Errorf("%w: a session may subscribe only to its own /user/queue/{mentions,errors,notifications,resend}",
+			persistence.ErrForbidden)), receipt, dest)
 		return
 	}
 	c.fail(fmt.Errorf("%w: %s", ErrUnknownDestination, dest), receipt, dest)
+}
+
+// refusal is a refused SUBSCRIBE's error: its text names the destination (SPEC), its code
+// stays err's.
+func refusal(dest string, err error) error {
+	return fmt.Errorf("cannot subscribe to %s: %w", sanitize(dest), err)
 }
 
 func (c *connActor) unsubscribe(f *stomp.Frame, receipt string) {

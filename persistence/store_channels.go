@@ -16,7 +16,7 @@ type Channel struct {
 	ID          int64  `json:"id,string"`
 	WorkspaceID int64  `json:"workspaceId,string"`
 	Name        string `json:"name"`
-	Type        string `json:"type"`
+	Type        string `json:"type" openapi:"enum=public|private"` // ChannelPublic, ChannelPrivate
 	Topic       string `json:"topic"`
 	CreatedBy   int64  `json:"createdBy,string"`
 	Archived    bool   `json:"archived"`

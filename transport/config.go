@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
@@ -34,9 +35,9 @@ type Config struct {
 	RedisURL string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
 	KafkaBrokers []string
-	// DevMode enables POST /api/auth/dev/login and a built-in JWT secret when none is set.
-	// Default: on unless a JWKS URL is configured.
-	DevMode bool
+	// DevMode enables POST /api/auth/dev/login and the built-in JWT secret when none is set.
+	// Default DevAuto: on only when neither JWTSecret nor JWKSURL is set; Validate decides it.
+	DevMode DevMode
 	// JWTSecret is the HS256 shared secret (at least 32 bytes).
 	JWTSecret string
 	// JWKSURL is an identity provider's key set for RS256/ES256 tokens.
@@ -74,8 +75,9 @@ type Config struct {
 }
 
 // DevJWTSecret is the HS256 secret used in dev mode when none is configured, so that
-// `parley token` and a dev server agree without set-up. Never use it in production: dev
-// mode is off whenever a JWKS URL is set, and a non-dev server requires its own secret.
+// `parley token` and a dev server agree without set-up. It is used only when dev mode is on
+// and no secret or JWKS URL is configured; a configured one turns dev mode off unless it is
+// asked for (ADR 0024).
 const DevJWTSecret = "parley-dev-secret-not-for-production-use!"
 
 // DefaultConfig returns the embedded default: everything in-process but PostgreSQL.
@@ -85,7 +87,6 @@ func DefaultConfig() Config {
 		NodeID:              -1,
 		DatabaseMaxConns:    16,
 		DatabaseInDoubtWait: persistence.DefaultInDoubtWait,
-		DevMode:             true,
 		JWTLeeway:           5 * time.Second,
 		DrainTimeout:        15 * time.Second,
 		RedisPrefix:         "parley:",
@@ -93,7 +94,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate checks the configuration and fills the dev secret. Its errors are single lines
+// Validate checks the configuration, decides DevAuto and fills the dev secret. Its errors are single lines
 // naming the setting, for the command line to print as they are.
 func (c *Config) Validate() error {
 	var errs []error
@@ -114,8 +115,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("kafka broker %q: want host:port", b))
 		}
 	}
-	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		errs = append(errs, fmt.Errorf("redis url %q: want redis://host:port[/db]", c.RedisURL))
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("redis url: want redis://[user:password@]host:port[/db]: %w", err))
+		}
 	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 30*time.Second {
 		errs = append(errs, fmt.Errorf("jwt-leeway %s: want 0s..30s", c.JWTLeeway))
@@ -132,12 +135,12 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("drain-timeout %s: must be positive", c.DrainTimeout))
 	}
+	c.resolveDevMode()
 	if c.JWTSecret == "" && c.JWKSURL == "" {
-		if !c.DevMode {
-			errs = append(errs, errors.New("no token verification configured: set PARLEY_JWT_SECRET or PARLEY_JWKS_URL (or enable dev mode)"))
-		} else {
-			c.JWTSecret = DevJWTSecret
-		}
+		errs = append(errs, errors.New("no token verification configured: set PARLEY_JWT_SECRET or PARLEY_JWKS_URL (or enable dev mode)"))
+	}
+	if c.DevMode.On() && c.JWTSecret == "" {
+		errs = append(errs, errors.New("dev: dev login signs HS256 tokens and a JWKS URL cannot: set PARLEY_JWT_SECRET too, or leave dev mode off"))
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		errs = append(errs, fmt.Errorf("jwt-secret: %d bytes, want at least 32", len(c.JWTSecret)))

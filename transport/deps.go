@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -31,10 +32,18 @@ func (s *Server) startRedis(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("redis url: %w", err)
 	}
-	rdb := redis.NewClient(opts)
-	s.closers.push("redis client", func(context.Context) error { return rdb.Close() })
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	// One plain dial first: through the client, an unreachable address makes go-redis log a
+	// line of its own for every retry of the ping before the error reaches the operator.
+	var d net.Dialer
+	conn, err := d.DialContext(pctx, opts.Network, opts.Addr)
+	if err != nil {
+		return fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
+	}
+	conn.Close()
+	rdb := redis.NewClient(opts)
+	s.closers.push("redis client", func(context.Context) error { return rdb.Close() })
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		return fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
 	}

@@ -6,7 +6,7 @@ import "github.com/parley-chat/parley/transport/api"
 // (s.realtime), so REST and STOMP share one write path and one event stream; read markers
 // go through the receipt pipeline.
 func (s *Server) startAPI() error {
-	a, err := api.New(api.Config{DevMode: s.cfg.DevMode}, api.Deps{
+	a, err := api.New(api.Config{DevMode: s.cfg.DevMode.On()}, api.Deps{
 		Store:       s.store,
 		Verifier:    s.verifier,
 		IDs:         s.ids,

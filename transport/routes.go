@@ -1,6 +1,10 @@
 package transport
 
-import "github.com/parley-chat/parley/transport/web"
+import (
+	"net/http"
+
+	"github.com/parley-chat/parley/transport/web"
+)
 
 // routes mounts every endpoint on the node's mux. Components add their own routes here.
 func (s *Server) routes() {
@@ -13,4 +17,6 @@ func (s *Server) routes() {
 	s.mux.Handle("/", client)
 	s.mux.Handle("GET /static/", client)
 	s.mux.Handle("GET /docs", web.Docs())
+	// Without it "/docs/" would fall through to the web client and show the chat app.
+	s.mux.Handle("GET /docs/", http.RedirectHandler("/docs", http.StatusMovedPermanently))
 }

@@ -60,6 +60,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if risk := cfg.DevModeRisk(); risk != "" {
+		logger.Warn(risk)
+	}
 	s := &Server{cfg: cfg, logger: logger, reg: reg, mux: http.NewServeMux(), stopped: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -115,7 +118,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("parley node ready", "addr", ln.Addr().String(), "node_id", s.ids.Node(), "version", cfg.Version, "dev_mode", cfg.DevMode)
+	logger.Info("parley node ready", "addr", ln.Addr().String(), "node_id", s.ids.Node(), "version", cfg.Version, "dev_mode", cfg.DevMode.On())
 	return s, nil
 }
 

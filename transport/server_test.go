@@ -117,3 +117,33 @@ func TestInvalidConfigIsRejectedBeforeAnythingStarts(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// Issue 21: "/docs/" showed the chat app; it leads to the API reader at /docs.
+func TestDocsWithASlashLeadsToTheDocs(t *testing.T) {
+	srv, base, errc := startServer(t, nil)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-errc
+		http.DefaultClient.CloseIdleConnections()
+	}()
+	page := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, docs := page("/docs")
+	if status != http.StatusOK || !strings.Contains(docs, "/openapi.json") {
+		t.Fatalf("/docs: %d, not the API reader", status)
+	}
+	for _, p := range []string{"/docs/", "/docs/index.html"} {
+		if status, body := page(p); status != http.StatusOK || body != docs {
+			t.Errorf("%s: %d, not the /docs page", p, status)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,6 +25,9 @@ func newEnvFlags(name, synopsis string) *envFlags {
 		fmt.Fprintf(out, "usage: parley %s [flags]\n\n%s\n\nFlags (each also read from the environment variable shown):\n", name, synopsis)
 		f.VisitAll(func(fl *flag.Flag) {
 			typ, usage := flag.UnquoteUsage(fl)
+			if t, ok := fl.Value.(interface{ Type() string }); ok {
+				typ = t.Type()
+			}
 			fmt.Fprintf(out, "  --%s %s\n    \t%s", fl.Name, typ, usage)
 			if e := f.env[fl.Name]; e != "" {
 				fmt.Fprintf(out, " [$%s]", e)
@@ -63,7 +67,32 @@ func (f *envFlags) boolean(p *bool, name, env string, def bool, usage string) {
 }
 
 func (f *envFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
-	f.DurationVar(p, name, def, usage)
+	*p = def
+	f.Var((*durationValue)(p), name, usage)
+	f.bind(name, env)
+}
+
+// durationValue is flag.DurationVar's value with an error that says what is wrong: the
+// flag package's own answers a bare "10" with "parse error".
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+func (d *durationValue) Type() string   { return "duration" }
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		if _, nerr := strconv.ParseFloat(strings.TrimSpace(s), 64); nerr == nil {
+			return fmt.Errorf("%q has no unit: want a duration such as %[1]ss or %[1]sms", s)
+		}
+		return fmt.Errorf("%q: want a duration with a unit (ns, us, ms, s, m, h), e.g. 10s or 1m30s", s)
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+// value binds a flag.Value, whose String is the default shown in the help.
+func (f *envFlags) value(p flag.Value, name, env, usage string) {
+	f.Var(p, name, usage)
 	f.bind(name, env)
 }
 

@@ -29,9 +29,9 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.str(&cfg.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (redis://host:port/db); empty: embedded in-process Redis")
 	f.str(&cfg.RedisPrefix, "redis-prefix", "PARLEY_REDIS_PREFIX", d.RedisPrefix, "prefix of every Redis key and channel (leases, read markers, bus); the same on all nodes of a cluster")
 	f.strings(&cfg.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "Kafka bootstrap brokers, comma-separated host:port; empty: embedded in-process broker")
-	f.boolean(&cfg.DevMode, "dev", "PARLEY_DEV", d.DevMode, "dev mode: POST /api/auth/dev/login and a built-in JWT secret; off by default when --jwks-url is set")
-	f.str(&cfg.JWTSecret, "jwt-secret", "PARLEY_JWT_SECRET", "", "HS256 shared secret, at least 32 bytes (dev mode has a built-in one)")
-	f.str(&cfg.JWKSURL, "jwks-url", "PARLEY_JWKS_URL", "", "identity provider's JWKS URL for RS256/ES256 tokens")
+	f.value(&cfg.DevMode, "dev", "PARLEY_DEV", "dev mode (true, false or auto): POST /api/auth/dev/login mints a token for any username, and a built-in JWT secret verifies tokens; auto is on only when neither --jwt-secret nor --jwks-url is set (give --dev explicitly to keep it on with either, which logs a warning)")
+	f.str(&cfg.JWTSecret, "jwt-secret", "PARLEY_JWT_SECRET", "", "HS256 shared secret, at least 32 bytes; setting it turns dev mode off unless --dev is given")
+	f.str(&cfg.JWKSURL, "jwks-url", "PARLEY_JWKS_URL", "", "identity provider's JWKS URL for RS256/ES256 tokens; setting it turns dev mode off unless --dev is given")
 	f.str(&cfg.JWTIssuer, "jwt-issuer", "PARLEY_JWT_ISSUER", "", "required token issuer (iss), checked when set")
 	f.str(&cfg.JWTAudience, "jwt-audience", "PARLEY_JWT_AUDIENCE", "", "required token audience (aud), checked when set")
 	f.duration(&cfg.JWTLeeway, "jwt-leeway", "PARLEY_JWT_LEEWAY", d.JWTLeeway, "allowed clock skew for token times, at most 30s")
@@ -87,9 +87,6 @@ func runServe(args []string) int {
 		return 2
 	}
 	cfg.Realtime.HeartBeat.Recv = cfg.Realtime.HeartBeat.Send
-	if cfg.JWKSURL != "" && !f.explicit["dev"] {
-		cfg.DevMode = false
-	}
 	logger, err := logOpts.logger()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "parley serve:", err)

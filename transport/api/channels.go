@@ -9,7 +9,7 @@ import (
 
 type createChannelRequest struct {
 	Name  string `json:"name"`
-	Type  string `json:"type"` // public or private
+	Type  string `json:"type" openapi:"enum=public|private"`
 	Topic string `json:"topic,omitempty"`
 }
 

@@ -96,11 +96,29 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 		} else {
 			s = g.schemaOf(ft)
 		}
+		rules := f.Tag.Get("openapi")
+		if enum, ok := tagValue(rules, "enum"); ok {
+			s["enum"] = strings.Split(enum, "|")
+		}
 		props[name] = s
-		if !hasOpt(opts, "omitempty") && ft.Kind() != reflect.Pointer {
+		_, mustHave := tagValue(rules, "required")
+		if mustHave || (!hasOpt(opts, "omitempty") && ft.Kind() != reflect.Pointer) {
 			*required = append(*required, name)
 		}
 	}
+}
+
+// tagValue reads one rule of an `openapi:"..."` tag: what a field's Go type cannot say.
+// "required" marks a pointer field that must be present (a pointer only to tell absent from
+// zero); "enum=a|b" lists a string's values.
+func tagValue(tag, key string) (string, bool) {
+	for _, rule := range strings.Split(tag, ",") {
+		k, v, _ := strings.Cut(rule, "=")
+		if k == key {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func hasOpt(opts, want string) bool {

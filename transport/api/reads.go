@@ -20,7 +20,7 @@ type MarkerCache interface {
 }
 
 type markReadRequest struct {
-	Seq *int64 `json:"seq"`
+	Seq *int64 `json:"seq" openapi:"required"` // SPEC: {seq}; a pointer tells {} from 0
 }
 
 type readMarker struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +78,10 @@ func TestUnauthorisedSubscribeAndSend(t *testing.T) {
 		if f.Value("code") != tc.code || f.Value(stomp.HdrDestination) != dest(tc.cid) {
 			t.Errorf("%s: subscribe ERROR %v, want code %s naming the destination", tc.who, f, tc.code)
 		}
+		// SPEC: the refusal names the destination, for a human reading it too.
+		if !strings.Contains(f.Value("message"), dest(tc.cid)) || !strings.Contains(string(f.Body), dest(tc.cid)) {
+			t.Errorf("%s: subscribe ERROR message %q body %q do not name %s", tc.who, f.Value("message"), f.Body, dest(tc.cid))
+		}
 		_, err = c.SendWithReceipt(ctxT(t, 5*time.Second), "/app/message.send", sendBody(tc.cid, "let me in"))
 		if f := serverError(t, err); f.Value("code") != tc.code {
 			t.Errorf("%s: send ERROR %v, want code %s", tc.who, f, tc.code)
@@ -114,8 +119,8 @@ func TestUserQueues(t *testing.T) {
 		"/user/queue/secrets",
 	} {
 		_, err := c.Subscribe(d)
-		if f := serverError(t, err); f.Value("code") != "forbidden" {
-			t.Errorf("subscribe %s: %v, want forbidden", d, f)
+		if f := serverError(t, err); f.Value("code") != "forbidden" || !strings.Contains(f.Value("message"), d) {
+			t.Errorf("subscribe %s: %v, want forbidden naming the destination", d, f)
 		}
 	}
 	carolQ, err := c.Subscribe(persistence.QueueMentions)

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Issue 21: `--heartbeat 10` said only "parse error"; every duration flag now says a unit
+// is missing, from the command line and from the environment alike.
+func TestDurationFlagWithoutUnitSaysSo(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want []string
+	}{
+		{args: []string{"--heartbeat", "10"}, want: []string{`"10" has no unit`, "10s"}},
+		{env: "10", want: []string{"$PARLEY_TEST_HEARTBEAT", `"10" has no unit`, "10s"}},
+		{args: []string{"--heartbeat", "soon"}, want: []string{`"soon"`, "with a unit"}},
+	} {
+		t.Run(strings.Join(c.args, " ")+c.env, func(t *testing.T) {
+			var d time.Duration
+			f := newEnvFlags("test", "")
+			var out bytes.Buffer
+			f.SetOutput(&out)
+			f.duration(&d, "heartbeat", "PARLEY_TEST_HEARTBEAT", 10*time.Second, "interval")
+			if c.env != "" {
+				t.Setenv("PARLEY_TEST_HEARTBEAT", c.env)
+			}
+			err := f.parse(c.args)
+			if err == nil {
+				t.Fatalf("%v %q: accepted", c.args, c.env)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%v %q: error %q lacks %q", c.args, c.env, err, w)
+				}
+			}
+		})
+	}
+
+	var d time.Duration
+	f := newEnvFlags("test", "")
+	var out bytes.Buffer
+	f.SetOutput(&out)
+	f.duration(&d, "heartbeat", "PARLEY_TEST_HEARTBEAT", 10*time.Second, "interval")
+	if err := f.parse([]string{"--heartbeat", "1m30s"}); err != nil || d != 90*time.Second {
+		t.Fatalf("1m30s: %v %v", d, err)
+	}
+	f.Usage()
+	if !strings.Contains(out.String(), "--heartbeat duration") || !strings.Contains(out.String(), "(default 10s)") {
+		t.Errorf("help does not name the type and default:\n%s", out.String())
+	}
+}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Issue 21: an unreachable or malformed REDIS_URL stopped the start after four lines of
+// go-redis's own logging; the operator gets one line naming the setting.
+func TestServeBadRedisURLIsOneLine(t *testing.T) {
+	t.Parallel()
+	closed := freeAddr(t) // listened on, then closed: the dial is refused
+	for _, c := range []struct{ url, want string }{
+		{"redis://" + closed + "/0", "connect to redis at " + closed},
+		{"redis://127.0.0.1:6379/abc", "redis url"},
+		{"redis://127.0.0.1:x/0", "redis url"},
+	} {
+		cmd := exec.Command(binary, "serve")
+		cmd.Env = append(cleanEnv(), "REDIS_URL="+c.url, "PARLEY_ADDR=127.0.0.1:0",
+			"DATABASE_URL=postgres://postgres@127.0.0.1:1/unused?sslmode=disable")
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("REDIS_URL=%s: started", c.url)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], c.want) {
+			t.Errorf("REDIS_URL=%s: want one line naming %q, got %d:\n%s", c.url, c.want, len(lines), out)
+		}
+	}
+}
