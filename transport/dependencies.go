@@ -2,8 +2,11 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/internal/depstate"
 )
@@ -49,6 +52,25 @@ func (s *Server) newReadiness() *readiness {
 		required: map[string]bool{"postgres": true},
 		report:   func(name string, err error) { trackers[name].Report(err) },
 	}
+}
+
+// startReadiness sets up /readyz, the parley_ready gauge and the background watch.
+func (s *Server) startReadiness() error {
+	s.ready = s.newReadiness()
+	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parley_ready",
+		Help: "1 while /readyz would answer 200 (serving, not draining, PostgreSQL up as last seen), else 0.",
+	}, func() float64 {
+		if s.ready.started.Load() && !s.ready.draining.Load() && s.deps.postgres.Up() {
+			return 1
+		}
+		return 0
+	})
+	if err := s.reg.Register(ready); err != nil {
+		return fmt.Errorf("readiness metric: %w", err)
+	}
+	s.watchDependencies()
+	return nil
 }
 
 // watchDependencies runs the readiness checks every dependencyWatchInterval until shutdown.

@@ -109,8 +109,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	buildInfo.Set(1)
 	reg.MustRegister(buildInfo)
 
-	s.ready = s.newReadiness()
-	s.watchDependencies()
+	if err := s.startReadiness(); err != nil {
+		return nil, err
+	}
 	s.routes()
 	if err := s.listenMetrics(); err != nil {
 		return nil, err
