@@ -109,7 +109,7 @@ func (t *Tracker) Fail(err error) {
 	t.failures++
 	if now.Sub(t.lastLine) >= t.cfg.Reminder {
 		t.lastLine = now
-		t.log.Warn("dependency still down", "down_for", now.Sub(t.since).Round(time.Second), "failures", t.failures, "err", err)
+		t.log.Warn("dependency still down", "down_for", now.Sub(t.since).Round(time.Second).String(), "failures", t.failures, "err", err)
 	}
 }
 
@@ -125,6 +125,6 @@ func (t *Tracker) OK() {
 		return
 	}
 	t.down.Store(false)
-	t.log.Info("dependency back", "down_for", t.cfg.Now().Sub(t.since).Round(time.Millisecond), "failures", t.failures, "last_err", t.lastErr)
+	t.log.Info("dependency back", "down_for", t.cfg.Now().Sub(t.since).Round(time.Millisecond).String(), "failures", t.failures, "last_err", t.lastErr)
 	t.lastErr = nil
 }
