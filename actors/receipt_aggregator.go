@@ -110,7 +110,9 @@ func (a *receiptAggregator) Receive(ctx actor.Context) {
 		st.inflight = false
 		if msg.err != nil {
 			a.r.met.fallback.Add(float64(len(msg.batch)))
-			a.r.log.Warn("read receipts: Kafka write failed, handing the batch to the fallback", "err", msg.err, "markers", len(msg.batch))
+			// Debug: Kafka's dependency tracker logs the outage once (ADR 0028); this
+			// repeats with every flush while the broker is down.
+			a.r.log.Debug("read receipts: Kafka write failed, handing the batch to the fallback", "err", msg.err, "markers", len(msg.batch))
 			ctx.Send(a.child, &fallbackAdd{batch: msg.batch})
 		} else {
 			a.r.met.sent.Add(float64(len(msg.batch)))

@@ -140,7 +140,8 @@ func (f *receiptFallback) Receive(ctx actor.Context) {
 			st.inRedis = true
 		}
 		if msg.err != nil {
-			f.r.log.Warn("read receipts: fallback retry failed", "err", msg.err, "held", len(st.held))
+			// Debug: every RetryInterval while Kafka is down; its tracker logs the outage.
+			f.r.log.Debug("read receipts: fallback retry failed", "err", msg.err, "held", len(st.held))
 			f.next(ctx, false) // parking and a drain go on; Kafka waits for the next tick
 			return
 		}

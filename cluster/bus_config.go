@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/parley-chat/parley/internal/depstate"
 )
 
 // Defaults and bounds for BusConfig.
@@ -71,6 +73,10 @@ type BusConfig struct {
 	// parley_bus_slow_handler_calls_total, since it delays every topic of the node.
 	// Default 10ms.
 	SlowHandler time.Duration
+	// Health, when set, hears the subscriber connection's losses and recoveries and failed
+	// publishes, and logs them as Redis's state changes (ADR 0028); the bus then logs no
+	// per-attempt warnings of its own. Nil: the bus logs losses and recoveries itself.
+	Health *depstate.Tracker
 }
 
 func (c BusConfig) withDefaults() BusConfig {

@@ -95,7 +95,7 @@ func (b *Bus) flush(batch []postItem) []postItem {
 		return nil
 	})
 	cancel()
-	failed := 0
+	failed, first := 0, error(nil)
 	for i, it := range batch {
 		e := err
 		if i < len(cmds) {
@@ -103,6 +103,9 @@ func (b *Bus) flush(batch []postItem) []postItem {
 		}
 		if e != nil {
 			failed++
+			if first == nil {
+				first = e
+			}
 			b.stats.publishErrors.Add(1)
 			e = fmt.Errorf("bus: publish %s: %w", it.topic, e)
 		} else {
@@ -114,6 +117,7 @@ func (b *Bus) flush(batch []postItem) []postItem {
 		}
 	}
 	if failed > 0 {
+		b.cfg.Health.Fail(fmt.Errorf("bus publish: %d of %d failed: %w", failed, len(batch), first))
 		b.log.Debug("redis bus post batch failed", "failed", failed, "batch", len(batch), "err", err)
 	}
 	clear(batch)

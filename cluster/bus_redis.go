@@ -34,11 +34,18 @@ func (b *Bus) run() {
 		if b.ctx.Err() != nil {
 			return
 		}
-		if up {
+		switch {
+		case b.cfg.Health != nil:
+			// The tracker logs the loss once and reminds at most every 30 s.
+			b.cfg.Health.Fail(fmt.Errorf("bus subscriber: %w", err))
+			if up {
+				everUp, failures = true, 0
+			}
+		case up:
 			everUp = true
 			failures = 0
 			b.log.Warn("redis bus connection lost; reconnecting", "err", err)
-		} else if failures == 0 || failures%20 == 0 {
+		case failures == 0 || failures%20 == 0:
 			b.log.Warn("redis bus cannot connect", "err", err, "attempt", failures+1)
 		}
 		d := backoff(failures, b.cfg.ReconnectMin, b.cfg.ReconnectMax)
@@ -144,8 +151,11 @@ func (b *Bus) session(reconnect bool) (up bool, err error) {
 				up = true
 				if reconnect {
 					b.stats.reconnects.Add(1)
-					b.log.Info("redis bus reconnected")
+					if b.cfg.Health == nil {
+						b.log.Info("redis bus reconnected")
+					}
 				}
+				b.cfg.Health.OK()
 				startSyncer()
 				b.resynced()
 			}
@@ -242,6 +252,7 @@ func (b *Bus) publish(ctx context.Context, name string, payload []byte) error {
 	defer cancel()
 	if err := b.rdb.Publish(ctx, name, env).Err(); err != nil {
 		b.stats.publishErrors.Add(1)
+		b.cfg.Health.Fail(fmt.Errorf("bus publish: %w", err))
 		return fmt.Errorf("bus: publish %s: %w", name, err)
 	}
 	b.stats.published.Add(1)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/parley-chat/parley/internal/depstate"
 )
 
 // ReceiptConsumerConfig is what the persister and the DLT consumer share: how they read
@@ -31,6 +33,10 @@ type ReceiptConsumerConfig struct {
 	// SessionTimeout of the group membership: a crashed member's partitions move to
 	// another after this. Default 10 s (kfake's minimum is 6 s).
 	SessionTimeout time.Duration
+	// Health, when set, hears every fetch and offset commit's outcome and logs Kafka going
+	// down and coming back; the failed fetches themselves are then logged at debug level
+	// (they repeat every 200 ms while the broker is down). Nil: each is a warning.
+	Health *depstate.Tracker
 }
 
 func (c *ReceiptConsumerConfig) setDefaults(group string) {
@@ -84,11 +90,12 @@ type batchReader struct {
 	r      *kafka.Reader
 	max    int
 	wait   time.Duration
+	health *depstate.Tracker
 	closed atomic.Bool
 }
 
 func newBatchReader(cfg ReceiptConsumerConfig, topic string, logger *slog.Logger) *batchReader {
-	return &batchReader{max: cfg.MaxBatch, wait: cfg.BatchWait, r: kafka.NewReader(kafka.ReaderConfig{
+	return &batchReader{max: cfg.MaxBatch, wait: cfg.BatchWait, health: cfg.Health, r: kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           cfg.Brokers,
 		GroupID:           cfg.GroupID,
 		Topic:             topic,
@@ -128,6 +135,15 @@ func (b *batchReader) fetch(ctx context.Context) ([]kafka.Message, error) {
 	return msgs, nil
 }
 
+// failureLevel is the level of a failed fetch or commit: debug when a tracker reports
+// Kafka's state changes instead.
+func (b *batchReader) failureLevel() slog.Level {
+	if b.health != nil {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
 func (b *batchReader) commit(ctx context.Context, msgs []kafka.Message) error {
 	return b.r.CommitMessages(ctx, msgs...)
 }
@@ -153,8 +169,9 @@ func consume(ctx context.Context, in *batchReader, logger *slog.Logger, handle f
 		if ctx.Err() != nil || in.closed.Load() {
 			return nil
 		}
+		in.health.Report(err)
 		if err != nil {
-			logger.Warn("read receipts: fetch failed", "err", err)
+			logger.Log(ctx, in.failureLevel(), "read receipts: fetch failed", "err", err)
 			if sleepCtx(ctx, 200*time.Millisecond) != nil {
 				return nil
 			}
@@ -174,7 +191,8 @@ func consume(ctx context.Context, in *batchReader, logger *slog.Logger, handle f
 			}
 		}
 		if err := in.commit(ctx, msgs); err != nil && ctx.Err() == nil {
-			logger.Warn("read receipts: offset commit failed", "err", err)
+			in.health.Fail(fmt.Errorf("commit offsets: %w", err))
+			logger.Log(ctx, in.failureLevel(), "read receipts: offset commit failed", "err", err)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/parley-chat/parley/internal/depstate"
 )
 
 // ReceiptProducerConfig configures the Kafka side of the receipt aggregator.
@@ -19,6 +21,8 @@ type ReceiptProducerConfig struct {
 	// MaxAttempts per produce request inside one call (kafka-go retries transient errors
 	// with 50–500 ms backoff). Default 3.
 	MaxAttempts int
+	// Health, when set, hears every SendReceipts outcome (Kafka's dependency tracker).
+	Health *depstate.Tracker
 }
 
 func (c *ReceiptProducerConfig) setDefaults() {
@@ -37,6 +41,7 @@ func (c *ReceiptProducerConfig) setDefaults() {
 type ReceiptProducer struct {
 	w       *kafka.Writer
 	timeout time.Duration
+	health  *depstate.Tracker
 }
 
 // NewReceiptProducer validates cfg and returns a producer; it connects lazily.
@@ -48,7 +53,7 @@ func NewReceiptProducer(cfg ReceiptProducerConfig, logger *slog.Logger) (*Receip
 	if cfg.WriteTimeout <= 0 || cfg.MaxAttempts < 1 {
 		return nil, fmt.Errorf("receipt producer: write timeout %s and max attempts %d must be positive", cfg.WriteTimeout, cfg.MaxAttempts)
 	}
-	return &ReceiptProducer{timeout: cfg.WriteTimeout, w: newReceiptWriter(cfg.Brokers, cfg.Topic, cfg.MaxAttempts, logger)}, nil
+	return &ReceiptProducer{timeout: cfg.WriteTimeout, health: cfg.Health, w: newReceiptWriter(cfg.Brokers, cfg.Topic, cfg.MaxAttempts, logger)}, nil
 }
 
 // newReceiptWriter is a synchronous writer tuned for whole-batch calls: kafka-go's default
@@ -93,9 +98,13 @@ func (p *ReceiptProducer) SendReceipts(ctx context.Context, markers []ReadMarker
 	for i, m := range markers {
 		msgs[i] = encodeReceipt(m)
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	wctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+	err := p.w.WriteMessages(wctx, msgs...)
+	if ctx.Err() == nil { // a caller giving up says nothing about Kafka
+		p.health.Report(err)
+	}
+	if err != nil {
 		var werr kafka.WriteErrors
 		if errors.As(err, &werr) {
 			return fmt.Errorf("produce %d read receipts: %d failed, first: %w", len(msgs), werr.Count(), firstError(werr))

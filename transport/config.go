@@ -20,6 +20,9 @@ import (
 type Config struct {
 	// Addr is the HTTP and WebSocket listen address. Default ":9000".
 	Addr string
+	// MetricsAddr, when set, is a second listen address serving /metrics alone; the main
+	// listener then answers 404 for /metrics. Empty (default): /metrics on Addr.
+	MetricsAddr string
 	// NodeID is this node's id (0..1023) inside ids; -1 (default) leases a free one in Redis.
 	NodeID int
 	// DatabaseURL is the PostgreSQL URL. Default: the local server, database "parley",
@@ -100,6 +103,11 @@ func (c *Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: want host:port, e.g. :9000", c.Addr))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("metrics-addr %q: want host:port, e.g. :9100, or empty for the main listener", c.MetricsAddr))
+		}
 	}
 	if c.NodeID < -1 || c.NodeID > 1023 {
 		errs = append(errs, fmt.Errorf("node-id %d: want 0..1023, or -1 to lease one from Redis", c.NodeID))

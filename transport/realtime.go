@@ -18,7 +18,9 @@ import (
 // The cross-node bus closes after the actors have drained (their last posts are flushed)
 // and before the Redis client.
 func (s *Server) startRealtime() error {
-	bus, err := cluster.NewBus(s.redis, s.cfg.Bus, s.logger, s.reg)
+	bcfg := s.cfg.Bus
+	bcfg.Health = s.deps.redis
+	bus, err := cluster.NewBus(s.redis, bcfg, s.logger, s.reg)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -38,14 +39,14 @@ func (s *Server) startReceipts(ctx context.Context) error {
 		}()
 	}
 	persister, err := persistence.NewReceiptPersister(persistence.ReceiptPersisterConfig{
-		ReceiptConsumerConfig: persistence.ReceiptConsumerConfig{ReceiptTopics: topics},
+		ReceiptConsumerConfig: persistence.ReceiptConsumerConfig{ReceiptTopics: topics, Health: s.deps.kafka},
 	}, s.db, s.reg, s.logger)
 	if err != nil {
 		cancel()
 		return err
 	}
 	dlt, err := persistence.NewReceiptDLTConsumer(persistence.ReceiptDLTConfig{
-		ReceiptConsumerConfig: persistence.ReceiptConsumerConfig{ReceiptTopics: topics},
+		ReceiptConsumerConfig: persistence.ReceiptConsumerConfig{ReceiptTopics: topics, Health: s.deps.kafka},
 	}, s.db, markers, s.reg, s.logger)
 	if err != nil {
 		cancel()
@@ -72,7 +73,7 @@ func (s *Server) startReceipts(ctx context.Context) error {
 		return errors.Join(persister.Close(), dlt.Close())
 	})
 
-	prod, err := persistence.NewReceiptProducer(persistence.ReceiptProducerConfig{ReceiptTopics: topics}, s.logger)
+	prod, err := persistence.NewReceiptProducer(persistence.ReceiptProducerConfig{ReceiptTopics: topics, Health: s.deps.kafka}, s.logger)
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,8 @@ func (s *Server) ensureTopics(ctx context.Context, topics persistence.ReceiptTop
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		s.logger.Warn("kafka topics not ensured yet; retrying in 5s", "err", err)
+		s.deps.kafka.Fail(fmt.Errorf("ensure topics: %w", err)) // logs the outage once
+		s.logger.Debug("kafka topics not ensured yet; retrying in 5s", "err", err)
 		select {
 		case <-ctx.Done():
 			return

@@ -10,7 +10,13 @@ import (
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
-	s.mux.Handle("GET /metrics", s.metricsHandler())
+	if s.cfg.MetricsAddr == "" {
+		s.mux.Handle("GET /metrics", s.metricsHandler())
+	} else {
+		// Served on the metrics listener only; without this the web client's "/" would
+		// answer.
+		s.mux.Handle("/metrics", http.NotFoundHandler())
+	}
 	// The web client: "/" without a method, so that it does not conflict with method-less
 	// catch-alls such as the API's "/api/" (it answers 405 itself to other methods).
 	client := web.Handler()

@@ -37,6 +37,11 @@ type Server struct {
 	ready   *readiness
 	closers closeStack // released in reverse order at shutdown
 
+	// metricsLn and metricsHTTP serve /metrics apart when Config.MetricsAddr is set.
+	metricsLn   net.Listener
+	metricsHTTP *http.Server
+	deps        dependencies // one state tracker per dependency (dependencies.go)
+
 	embeddedRedis *cluster.EmbeddedRedis
 	redis         *redis.Client
 	lease         *cluster.Lease
@@ -77,6 +82,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	if err := s.startRedis(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.startDependencyTrackers(); err != nil {
+		return nil, err
+	}
 	if err := s.startKafka(ctx); err != nil {
 		return nil, err
 	}
@@ -104,8 +112,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	buildInfo.Set(1)
 	reg.MustRegister(buildInfo)
 
-	s.ready = newReadiness(s.db, s.bus, s.kafkaBrokers)
+	if err := s.startReadiness(); err != nil {
+		return nil, err
+	}
 	s.routes()
+	if err := s.listenMetrics(); err != nil {
+		return nil, err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -118,7 +131,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("parley node ready", "addr", ln.Addr().String(), "node_id", s.ids.Node(), "version", cfg.Version, "dev_mode", cfg.DevMode.On())
+	logger.Info("parley node ready", "addr", ln.Addr().String(), "metrics_addr", cfg.MetricsAddr, "node_id", s.ids.Node(), "version", cfg.Version, "dev_mode", cfg.DevMode.On())
 	return s, nil
 }
 
@@ -134,6 +147,8 @@ func (s *Server) Verifier() *auth.Verifier { return s.verifier }
 // Run serves until ctx is done (then drains with Shutdown) or the server fails.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
+	s.serveMetrics()
+	s.ready.started.Store(true)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	select {
 	case err := <-errc:
@@ -154,6 +169,8 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		defer close(s.stopped)
+		// First, so that /readyz answers 503 to any check that still reaches the node.
+		s.ready.draining.Store(true)
 		s.logger.Info("draining", "timeout", s.cfg.DrainTimeout)
 		var errs []error
 		if err := s.http.Shutdown(ctx); err != nil {

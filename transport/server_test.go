@@ -75,6 +75,8 @@ func TestShutdownIsIdempotentAndLeavesNothingRunning(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 }
 
+// Kafka down leaves the node serving (read markers wait in the fallback): /readyz is 200
+// "degraded" naming it, while the operators' ?full=1 answers 503.
 func TestReadyzNamesTheDependencyThatIsDown(t *testing.T) {
 	srv, base, errc := startServer(t, func(c *transport.Config) { c.KafkaBrokers = []string{"127.0.0.1:1"} })
 	defer func() {
@@ -84,20 +86,69 @@ func TestReadyzNamesTheDependencyThatIsDown(t *testing.T) {
 		<-errc
 		http.DefaultClient.CloseIdleConnections()
 	}()
-	resp, err := http.Get(base + "/readyz")
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		path   string
+		code   int
+		status string
+	}{
+		{"/readyz", http.StatusOK, "degraded"},
+		{"/readyz?full=1", http.StatusServiceUnavailable, "not_ready"},
+	} {
+		resp, err := http.Get(base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Status string
+			Down   []string
+			Checks map[string]struct{ Status string }
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || body.Status != tc.status {
+			t.Fatalf("%s: %d %q, want %d %q", tc.path, resp.StatusCode, body.Status, tc.code, tc.status)
+		}
+		if h := resp.Header.Get("X-Parley-Down"); h != "kafka" || len(body.Down) != 1 {
+			t.Fatalf("%s: X-Parley-Down %q, down %v", tc.path, h, body.Down)
+		}
+		if body.Checks["kafka"].Status != "down" || body.Checks["postgres"].Status != "up" || body.Checks["redis"].Status != "up" {
+			t.Fatalf("%s: checks: %+v", tc.path, body.Checks)
+		}
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Checks map[string]struct{ Status string } `json:"checks"`
+}
+
+// With --metrics-addr, /metrics is served there only: the main listener, which a reverse
+// proxy exposes, answers 404.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	srv, base, errc := startServer(t, func(c *transport.Config) { c.MetricsAddr = "127.0.0.1:0" })
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-errc
+		http.DefaultClient.CloseIdleConnections()
+	}()
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
-	json.NewDecoder(resp.Body).Decode(&body)
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("status %d, want 503", resp.StatusCode)
+	if code, _ := get(base + "/metrics"); code != http.StatusNotFound {
+		t.Fatalf("main listener /metrics: %d, want 404", code)
 	}
-	if body.Checks["kafka"].Status != "down" || body.Checks["postgres"].Status != "up" || body.Checks["redis"].Status != "up" {
-		t.Fatalf("checks: %+v", body.Checks)
+	code, body := get("http://" + srv.MetricsAddr().String() + "/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "parley_build_info") || !strings.Contains(body, "parley_dependency_up") {
+		t.Fatalf("metrics listener: %d, %d bytes", code, len(body))
+	}
+	if code, _ := get("http://" + srv.MetricsAddr().String() + "/readyz"); code != http.StatusNotFound {
+		t.Fatalf("metrics listener serves /readyz: %d", code)
+	}
+	if code, _ := get(base + "/readyz"); code != http.StatusOK {
+		t.Fatalf("main listener /readyz: %d", code)
 	}
 }
 

@@ -22,6 +22,8 @@ commands:
   token     print a dev JWT: parley token --user alice [--ttl 24h]
   bench     load and correctness harness (see parley bench --help)
   kafka     run the embedded Kafka broker as its own process (for make cluster)
+  healthcheck
+            exit 0 when a node's /readyz answers 200 (container healthchecks)
   version   print the version
 `
 
@@ -43,6 +45,8 @@ func main() {
 		code = runBench(args)
 	case "kafka":
 		code = runKafka(args)
+	case "healthcheck":
+		code = runHealthcheck(args)
 	case "version", "--version", "-v":
 		fmt.Println("parley", version)
 	case "help", "--help", "-h":

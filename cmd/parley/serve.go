@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/transport"
 	"github.com/parley-chat/parley/transport/ws"
 )
@@ -54,6 +55,8 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.duration(&rt.GapWait, "gap-wait", "PARLEY_GAP_WAIT", actors.DefaultGapWait, "how long messages from other nodes wait behind a missing seq before it is read from PostgreSQL")
 	f.duration(&rt.AnnounceInterval, "announce-interval", "PARLEY_ANNOUNCE_INTERVAL", actors.DefaultAnnounceInterval, "after a failed publish to the bus, how often a channel announces its latest seq until one gets through")
 	f.integer(gcMinHeapMiB, "gc-min-heap", "PARLEY_GC_MIN_HEAP", defaultGCMinHeapMiB, "smallest heap goal given to Go's garbage collector (MiB): while the live heap is small, GOGC is raised so the node is not collected dozens of times a second; 0: Go's own GOGC alone")
+	// Observability (issue 21): a listener for /metrics that a reverse proxy does not expose.
+	f.str(&cfg.MetricsAddr, "metrics-addr", "PARLEY_METRICS_ADDR", d.MetricsAddr, "separate listen address (host:port) serving /metrics alone, for Prometheus on an internal network; the main listener then answers 404 for /metrics; empty: /metrics on --addr")
 	logOpts.register(f)
 	f.footer = runtimeEnvHelp
 	return f
@@ -96,6 +99,9 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "parley serve: invalid configuration:", oneLine(err))
 		return 2
 	}
+	// go-redis logs pool failures itself, unstructured, to stderr; the dependency trackers
+	// report Redis's outages (ADR 0028), so its lines go to debug. Process-wide, hence here.
+	cluster.RouteRedisLogs(logger)
 	if gcMinHeapMiB < 0 || gcMinHeapMiB > 1<<20 {
 		fmt.Fprintf(os.Stderr, "parley serve: invalid configuration: gc-min-heap %d: want 0..1048576 MiB\n", gcMinHeapMiB)
 		return 2

@@ -67,9 +67,9 @@ func (a *API) routes() []Route {
 	add(Route{Method: "GET", Pattern: "/healthz", Tag: "ops", Public: true, External: true, Status: ok,
 		Summary: "Liveness: the process is up"})
 	add(Route{Method: "GET", Pattern: "/readyz", Tag: "ops", Public: true, External: true, Status: ok, Errors: []int{503},
-		Summary: "Readiness: PostgreSQL, Redis and Kafka reachable (503 names the failing one)"})
+		Summary: "Readiness: 200 while the node can serve (status ready, or degraded naming Redis or Kafka down); 503 without PostgreSQL, while starting or draining; ?full=1 answers 503 when any dependency is down"})
 	add(Route{Method: "GET", Pattern: "/metrics", Tag: "ops", Public: true, External: true, Status: ok,
-		Summary: "Prometheus metrics (text exposition format)"})
+		Summary: "Prometheus metrics (text exposition format); 404 here when --metrics-addr serves them on a listener of their own"})
 	add(Route{Method: "GET", Pattern: "/ws", Tag: "realtime", Public: true, External: true, Status: http.StatusSwitchingProtocols,
 		Summary: "STOMP 1.2 over WebSocket (subprotocols v12.stomp, v11.stomp, v10.stomp); token in CONNECT or ?access_token=",
 		Query:   []Param{{Name: "access_token", Type: "string", Description: "bearer token for browsers"}}, Errors: []int{400, 403}})
