@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 
 	"github.com/parley-chat/parley/persistence"
@@ -190,5 +192,60 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 	if roles[w.users["admin"].id] != persistence.RoleOwner || roles[w.users["owner"].id] != persistence.RoleAdmin {
 		t.Fatalf("after transfer: admin is %s, old owner is %s", roles[w.users["admin"].id], roles[w.users["owner"].id])
+	}
+}
+
+// A channel's creator keeps the creator's powers only while they may still post there with
+// a role that creates channels: demoted to guest (still in the channel, still posting), they
+// may no longer rename or archive it or take an admin out of it (403 problem+json, nothing
+// changes); made a member again, they may (issue 21, finding 7).
+func TestDemotedCreatorLosesCreatorPowers(t *testing.T) {
+	t.Parallel()
+	tm := newTeam(t, harnessOpts{})
+	admin, alice, bob := tm.h.user("carl"), tm.alice, tm.bob
+	var inv persistence.Invitation
+	alice.ok("POST", fmt.Sprintf("/api/workspaces/%d/invitations", tm.ws), map[string]any{"username": "carl", "role": "admin"}, &inv)
+	admin.ok("POST", "/api/invitations/accept", map[string]any{"token": inv.Token}, nil)
+	member := fmt.Sprintf("/api/workspaces/%d/members/%d", tm.ws, bob.id)
+
+	for _, typ := range []string{"public", "private"} {
+		var c persistence.ChannelView
+		bob.ok("POST", fmt.Sprintf("/api/workspaces/%d/channels", tm.ws), map[string]any{"name": "bobs-" + typ, "type": typ}, &c)
+		ch := fmt.Sprintf("/api/channels/%d", c.ID)
+		bob.ok("POST", ch+"/members", map[string]any{"userId": id(admin.id)}, nil)
+		alice.ok("PATCH", member, map[string]any{"role": "guest"}, nil)
+
+		bob.ok("POST", ch+"/messages", map[string]any{"content": "still posting"}, nil) // a guest in the channel posts
+		refused := []struct {
+			method, path string
+			body         any
+		}{
+			{"PATCH", ch, map[string]any{"name": "renamed-" + typ}},
+			{"PATCH", ch, map[string]any{"topic": "by a guest"}},
+			{"PATCH", ch, map[string]any{"archived": true}},
+			{"DELETE", fmt.Sprintf("%s/members/%d", ch, admin.id), nil},
+		}
+		for _, r := range refused {
+			b := bob.expect(http.StatusForbidden, r.method, r.path, r.body)
+			var p struct{ Code string }
+			if err := json.Unmarshal(b, &p); err != nil || p.Code != "forbidden" {
+				t.Fatalf("%s %s as the demoted creator: %s, want code forbidden", r.method, r.path, b)
+			}
+		}
+		var after persistence.ChannelView
+		bob.ok("GET", ch, nil, &after)
+		if after.Name != c.Name || after.Topic != c.Topic || after.Archived {
+			t.Fatalf("%s channel after the refused changes: %+v, want %+v", typ, after.Channel, c.Channel)
+		}
+		if n := tm.h.count(`SELECT count(*) FROM channel_members WHERE channel_id = $1 AND user_id = $2`, c.ID, admin.id); n != 1 {
+			t.Fatalf("the admin was taken out of the %s channel by a guest", typ)
+		}
+
+		// A member again: the creator's powers are back.
+		alice.ok("PATCH", member, map[string]any{"role": "member"}, nil)
+		bob.ok("PATCH", ch, map[string]any{"name": "renamed-" + typ}, nil)
+		bob.expect(http.StatusNoContent, "DELETE", fmt.Sprintf("%s/members/%d", ch, admin.id), nil)
+		bob.ok("PATCH", ch, map[string]any{"archived": true}, nil)
+		bob.ok("PATCH", ch, map[string]any{"archived": false}, nil)
 	}
 }
