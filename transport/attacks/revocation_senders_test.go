@@ -91,7 +91,7 @@ func sendsAcrossRemoval(t *testing.T, cid int64, remove func(), sessions ...*sto
 					out[i] = append(out[i], sendOutcome{at: at})
 					refused++
 				default:
-					errs <- err
+					errs <- fmt.Errorf("session %d, %v after the 204: %w", i, at, err)
 					return
 				}
 			}
@@ -107,11 +107,13 @@ func sendsAcrossRemoval(t *testing.T, cid int64, remove func(), sessions ...*sto
 }
 
 // checkRevoked fails the test when a send issued later than revocationBound after the 204
-// was accepted, or none was refused, and logs when the first refused send was issued.
+// was accepted, or none was refused, and logs when the first refused and the last accepted
+// send were issued (-1ns: none accepted after the 204).
 func checkRevoked(t *testing.T, who string, outcomes []sendOutcome) {
 	t.Helper()
 	first, late, accepted := time.Duration(-1), 0, 0
 	var lastLate time.Duration
+	lastAccepted := time.Duration(-1) // none
 	for _, o := range outcomes {
 		switch {
 		case o.accepted && o.at > revocationBound:
@@ -120,6 +122,7 @@ func checkRevoked(t *testing.T, who string, outcomes []sendOutcome) {
 			fallthrough
 		case o.accepted:
 			accepted++
+			lastAccepted = o.at
 		case first < 0:
 			first = o.at
 		}
@@ -131,7 +134,8 @@ func checkRevoked(t *testing.T, who string, outcomes []sendOutcome) {
 	if first < 0 {
 		t.Fatalf("%s: no send refused within 5 s of the removal", who)
 	}
-	t.Logf("revocation: %s: first refused send issued %v after the 204, %d accepted after the 204", who, first, accepted)
+	t.Logf("revocation: %s: first refused send issued %v after the 204; %d accepted after it, the last issued %v after it",
+		who, first, accepted, lastAccepted)
 }
 
 func mustSend(t *testing.T, c *stomp.Client, cid int64) {
