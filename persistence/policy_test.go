@@ -55,6 +55,9 @@ func TestChannelPolicyTable(t *testing.T) {
 		{RoleAdmin, ChannelPrivate, false, false, false, want{"yes", "403", "403", "403", "403", "ok", "403", "403", "ok"}},
 		{RoleOwner, ChannelPrivate, false, false, false, want{"yes", "403", "403", "403", "403", "ok", "403", "403", "ok"}},
 		{RoleGuest, ChannelPrivate, true, false, false, want{"yes", "ok", "ok", "ok", "ok", "403", "ok", "403", "403"}},
+		// A creator made a guest still reads and posts there, but has no say over it.
+		{RoleGuest, ChannelPublic, true, true, false, want{"yes", "ok", "ok", "ok", "ok", "403", "ok", "ok", "ok"}},
+		{RoleGuest, ChannelPrivate, true, true, false, want{"yes", "ok", "ok", "ok", "ok", "403", "ok", "ok", "ok"}},
 		// Archived: read-only for everyone who can read.
 		{RoleMember, ChannelPublic, true, true, true, want{"yes", "ok", "409", "409", "409", "409", "ok", "409", "409"}},
 		{RoleOwner, ChannelPublic, false, false, true, want{"yes", "ok", "409", "409", "409", "409", "403", "403", "409"}},
