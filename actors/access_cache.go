@@ -9,7 +9,8 @@ import (
 )
 
 // accessCache is a session's cache of channel access checks. A session keeps one entry per
-// channel it subscribes to or posts in: at 10,000 users with 20 channels each that is
+// channel it subscribes to or posts in, and forgets it when its user's access changes
+// (access.go, ADR 0027): at 10,000 users with 20 channels each that is
 // 200,000 entries, and as pointers to structs holding strings and an error they were the
 // largest group of objects the node's collector marked on every cycle (docs/BENCHMARKS.md,
 // sixth session). Entries are therefore packed into pointer-free values: the map's memory
@@ -22,10 +23,12 @@ type accessCache struct {
 
 // accessLoad is a check under way: the operations waiting for it (none for a background
 // refresh), and whether access changed since it started, so that its answer, possibly read
-// before the change, must not be cached.
+// before the change, must not be cached. The operations that queued after the change,
+// waiting[changedAt:], wait for a check of their own (ADR 0027).
 type accessLoad struct {
-	waiting []func(persistence.Access, error)
-	stale   bool
+	waiting   []func(persistence.Access, error)
+	stale     bool
+	changedAt int
 }
 
 // maxAccessEntries bounds a session's access cache; expired entries go first.
@@ -156,9 +159,16 @@ func (c *accessCache) wait(channelID int64, fn func(persistence.Access, error)) 
 // that sessions which loaded together (a benchmark's, a reconnect storm's) drift apart
 // instead of checking again all at once. A background check that failed keeps the entry it
 // was refreshing: PostgreSQL away for a moment does not make a trusted answer unknown.
+// Operations that queued after an access change overtook the check stay queued: waiting
+// reports them, and the caller starts their check.
 func (c *accessCache) loaded(channelID int64, acc persistence.Access, err error, ttl time.Duration) []func(persistence.Access, error) {
 	l := c.loading[channelID]
 	delete(c.loading, channelID)
+	run := l.waiting
+	if l.stale && l.changedAt < len(l.waiting) {
+		run = l.waiting[:l.changedAt:l.changedAt]
+		c.loading[channelID] = accessLoad{waiting: l.waiting[l.changedAt:]}
+	}
 	if len(c.loading) == 0 {
 		c.loading = nil // most sessions check a few channels once: keep no empty map
 	}
@@ -174,16 +184,26 @@ func (c *accessCache) loaded(channelID int64, acc persistence.Access, err error,
 	} else if len(l.waiting) > 0 || l.stale {
 		delete(c.entries, channelID)
 	}
-	return l.waiting
+	return run
 }
 
 // expire makes channelID's entry stale: the next operation on the channel checks again,
-// and a check already under way is not cached (it may have read what changed since).
+// and a check already under way is not cached (it may have read what changed since) nor
+// answers the operations that queue from now on.
 func (c *accessCache) expire(channelID int64) {
 	delete(c.entries, channelID)
-	if l, ok := c.loading[channelID]; ok {
-		l.stale = true
+	if l, ok := c.loading[channelID]; ok && !l.stale {
+		l.stale, l.changedAt = true, len(l.waiting)
 		c.loading[channelID] = l
+	}
+}
+
+// expireAll is expire for every channel: the user's access may have changed in all of them
+// (taken out of a workspace, made a guest).
+func (c *accessCache) expireAll() {
+	c.entries = nil
+	for id := range c.loading {
+		c.expire(id)
 	}
 }
 

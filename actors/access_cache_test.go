@@ -239,3 +239,73 @@ func TestAccessCacheSpreadsExpiry(t *testing.T) {
 		t.Fatalf("50 entries loaded together expire in only %d distinct seconds", len(seen))
 	}
 }
+
+// Operations that queue behind a check after an access change overtook it are not answered
+// by it: they stay queued for a check of their own, which the cache then caches (issue 21,
+// finding 6). The operations that queued before the change get the check's answer.
+func TestAccessCacheOperationsAfterAChangeWaitForANewCheck(t *testing.T) {
+	acc := persistence.Access{Role: persistence.RoleMember, Type: persistence.ChannelPrivate, Member: true}
+	gone := persistence.Access{Role: persistence.RoleMember, Type: persistence.ChannelPrivate}
+	var got []string
+	op := func(name string) func(persistence.Access, error) {
+		return func(a persistence.Access, _ error) { got = append(got, fmt.Sprintf("%s:%v", name, a.Member)) }
+	}
+	var c accessCache
+	c.wait(9, op("before"))
+	c.expire(9) // AccessChanged heard while the check runs
+	if c.wait(9, op("after")) {
+		t.Fatal("a second check started while one runs")
+	}
+	for _, fn := range c.loaded(9, acc, nil, time.Hour) {
+		fn(acc, nil)
+	}
+	if fmt.Sprint(got) != "[before:true]" || !c.waiting(9) {
+		t.Fatalf("after the overtaken check: ran %v, still waiting %v; want [before:true] and the later one waiting", got, c.waiting(9))
+	}
+	if _, ok, _ := c.fresh(9, time.Hour); ok {
+		t.Fatal("the overtaken check was cached")
+	}
+	for _, fn := range c.loaded(9, gone, nil, time.Hour) {
+		fn(gone, nil)
+	}
+	if fmt.Sprint(got) != "[before:true after:false]" || c.isLoading(9) {
+		t.Fatalf("after the new check: ran %v, loading %v", got, c.isLoading(9))
+	}
+	if e, ok, _ := c.fresh(9, time.Hour); !ok || e.flags&accessMember != 0 {
+		t.Fatalf("the new check's answer is not the one cached: %+v, %v", e, ok)
+	}
+
+	// A background refresh overtaken by a change answers nobody; whoever came later waits.
+	c.refresh(9)
+	c.expire(9)
+	c.wait(9, op("late"))
+	if ran := c.loaded(9, acc, nil, time.Hour); len(ran) != 0 || !c.waiting(9) {
+		t.Fatalf("an overtaken refresh answered %d operations (waiting %v), want 0 and the late one waiting", len(ran), c.waiting(9))
+	}
+}
+
+// Taken out of a workspace (or made a guest), a session forgets every cached check, and
+// every check under way is overtaken.
+func TestAccessCacheExpireAll(t *testing.T) {
+	acc := persistence.Access{Role: persistence.RoleMember, Type: persistence.ChannelPublic, Member: true}
+	var c accessCache
+	for id := int64(1); id <= 3; id++ {
+		c.loaded(id, acc, nil, time.Hour)
+	}
+	c.refresh(2)
+	c.wait(4, func(persistence.Access, error) {})
+	c.expireAll()
+	for id := int64(1); id <= 4; id++ {
+		if _, ok, _ := c.fresh(id, time.Hour); ok {
+			t.Fatalf("channel %d still served after expireAll", id)
+		}
+	}
+	c.loaded(2, acc, nil, time.Hour)
+	c.loaded(4, acc, nil, time.Hour)
+	if _, ok, _ := c.fresh(2, time.Hour); ok {
+		t.Fatal("a refresh under way at expireAll was cached")
+	}
+	if _, ok, _ := c.fresh(4, time.Hour); ok {
+		t.Fatal("a check under way at expireAll was cached")
+	}
+}

@@ -131,7 +131,9 @@ type userHandler struct {
 
 func (h userHandler) Deliver(payload []byte) {
 	ue, err := decodeUserEvent(payload)
-	if err != nil || ue.userID != h.userID || !userQueues[ue.dest] {
+	// An access change is a user event too (access.go): dropped here, it never reached the
+	// user's sessions on other nodes (issue 21, finding 6).
+	if err != nil || ue.userID != h.userID || !(userQueues[ue.dest] || ue.dest == accessDest) {
 		h.sys.met.cl.malformed.Inc()
 		return
 	}

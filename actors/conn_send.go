@@ -190,7 +190,8 @@ func (c *connActor) markRead(body []byte, receipt string) {
 	// it, and a seq this node has delivered needs no clamping to the channel's last. A read
 	// marker per user every 30 s was 40 % of the pool's acquires at 10,000 users
 	// (docs/BENCHMARKS.md).
-	known := c.subs.registered(cid) && seq <= sys.delivered(cid)
+	// Not while a check of the channel is queued: access may have changed (access.go).
+	known := c.subs.registered(cid) && !c.access.waiting(cid) && seq <= sys.delivered(cid)
 	c.begin()
 	sys.goWork(func() {
 		err := func() error {

@@ -103,8 +103,6 @@ func (c *connActor) Receive(ctx actor.Context) {
 		}
 	case *accessDone:
 		c.accessLoaded(m)
-	case *accessRechecked:
-		c.accessRechecked(m)
 	case *opDone:
 		if m.err != nil {
 			c.fail(m.err, m.receipt, m.dest)
@@ -305,7 +303,11 @@ func (c *connActor) accessLoaded(m *accessDone) {
 	if !c.access.isLoading(m.channelID) {
 		return
 	}
-	for _, fn := range c.access.loaded(m.channelID, m.acc, m.err, c.sys.cfg.AccessTTL) {
+	run := c.access.loaded(m.channelID, m.acc, m.err, c.sys.cfg.AccessTTL)
+	if c.access.waiting(m.channelID) {
+		c.checkAccess(m.channelID) // for the operations that came after an access change
+	}
+	for _, fn := range run {
 		fn(m.acc, m.err)
 	}
 }

@@ -9,6 +9,8 @@
 //	channel actor ──RECEIPT, MESSAGE bytes──▶ session outbox ──writer pool──▶ socket
 //	                                   (a full socket: its own goroutine waits for it)
 //	channel actor ──user events (mentions)──▶ connection actor   (fire and forget)
+//	REST (Events.AccessChanged) ──user event──▶ the user's connection actors, here and
+//	                                 through the Bus on every node holding the user's topic
 //	channel actor ──Post (committed batch)──▶ Bus ──▶ other nodes' channel actors
 //	Bus reader ──Deliver/Resync (a message)──▶ channel actor ──reorder by seq──▶ outboxes
 //
@@ -25,6 +27,12 @@
 //   - The bus's reader goroutine only sends channel actors messages (and hands user events
 //     to connection actors); a channel actor only queues posts on the bus. Neither waits on
 //     the other or on Redis (cluster_channel.go, ADR 0005).
+//
+//   - An access change goes to the connection actors of its user only, on every node: a
+//     session's access cache holds its own user's checks, so System.users (under smu, held
+//     only to send to mailboxes) is the whole index. The actor forgets its cached checks of
+//     the channels concerned and queues a check of those it subscribes to; later operations
+//     on them wait behind it (access.go, ADR 0027).
 //
 //   - No actor blocks on I/O inside Receive. PostgreSQL transactions, access checks and
 //     since-seq replays run in goroutines that report back to the actor with a message to

@@ -15,6 +15,9 @@ import "fmt"
 //   - Guests see and read only the channels they belong to; someone else adds them.
 //   - Removing someone from a channel: themselves (leaving), the channel's creator, admins
 //     and the owner. Adding someone to a public channel: anyone who can read it.
+//   - The creator's powers (rename, topic, archive, removing others) last only while the
+//     creator may still post there and holds a role that creates channels: demoted to
+//     guest, or out of a private channel, they are gone (ADR 0027).
 //   - Every write into an archived channel (post, edit, delete, react, join, add) is
 //     ErrArchived; leaving it, reading it and unarchiving it are not.
 //   - Ownership moves only by transfer (PATCH member role "owner", by the owner, who
@@ -263,7 +266,7 @@ func (a Access) CanRemoveMember(targetUserID int64) error {
 	if targetUserID == a.UserID {
 		return nil
 	}
-	if !a.Creator && !a.Role.isManager() {
+	if !a.creatorPowers() && !a.Role.isManager() {
 		return ErrForbidden
 	}
 	return a.writable()
@@ -276,13 +279,20 @@ func (a Access) CanManage(unarchiving bool) error {
 	if err := a.see(); err != nil {
 		return err
 	}
-	if !a.Creator && !a.Role.isManager() {
+	if !a.creatorPowers() && !a.Role.isManager() {
 		return ErrForbidden
 	}
 	if unarchiving {
 		return nil
 	}
 	return a.writable()
+}
+
+// creatorPowers: the creator keeps a say over the channel while they may still post in it
+// (archived or not: unarchiving is theirs too) with a role that may create channels. A
+// guest still in the channel may post, but creating it was a member's right, not a guest's.
+func (a Access) creatorPowers() bool {
+	return a.Creator && a.Role != RoleGuest && a.CanRead() == nil
 }
 
 // CanListReceipts: the read-receipt list of a channel is for its members.

@@ -55,6 +55,9 @@ func TestChannelPolicyTable(t *testing.T) {
 		{RoleAdmin, ChannelPrivate, false, false, false, want{"yes", "403", "403", "403", "403", "ok", "403", "403", "ok"}},
 		{RoleOwner, ChannelPrivate, false, false, false, want{"yes", "403", "403", "403", "403", "ok", "403", "403", "ok"}},
 		{RoleGuest, ChannelPrivate, true, false, false, want{"yes", "ok", "ok", "ok", "ok", "403", "ok", "403", "403"}},
+		// A creator made a guest still reads and posts there, but has no say over it.
+		{RoleGuest, ChannelPublic, true, true, false, want{"yes", "ok", "ok", "ok", "ok", "403", "ok", "ok", "ok"}},
+		{RoleGuest, ChannelPrivate, true, true, false, want{"yes", "ok", "ok", "ok", "ok", "403", "ok", "ok", "ok"}},
 		// Archived: read-only for everyone who can read.
 		{RoleMember, ChannelPublic, true, true, true, want{"yes", "ok", "409", "409", "409", "409", "ok", "409", "409"}},
 		{RoleOwner, ChannelPublic, false, false, true, want{"yes", "ok", "409", "409", "409", "409", "403", "403", "409"}},
@@ -104,11 +107,44 @@ func TestChannelPolicyInvariants(t *testing.T) {
 				if a.CanSee() && a.CanRemoveMember(1) != nil {
 					t.Errorf("%s: cannot leave", label)
 				}
-				// Unarchiving is allowed to managers even when archived.
-				if a.CanSee() && (a.Creator || role == RoleOwner || role == RoleAdmin) && a.CanManage(true) != nil {
+				// Unarchiving is allowed to managers even when archived, and to the creator
+				// while they may read there with a role that creates channels.
+				creator := a.Creator && role != RoleGuest && a.CanRead() == nil
+				if a.CanSee() && (creator || role == RoleOwner || role == RoleAdmin) && a.CanManage(true) != nil {
 					t.Errorf("%s: manager cannot unarchive", label)
 				}
 			}
+		}
+	}
+}
+
+// A channel's creator has its powers (rename, topic, archive, removing others) only while
+// they may still post there with a role that creates channels (issue 21, finding 7).
+func TestCreatorPowersLastWhileTheCreatorMayPost(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		role           Role
+		typ            string
+		member         bool
+		archived       bool
+		manage, remove string // CanManage(false) (CanManage(true) when archived), CanRemoveMember(other)
+	}{
+		{RoleMember, ChannelPublic, true, false, "ok", "ok"},
+		{RoleMember, ChannelPrivate, true, false, "ok", "ok"},
+		{RoleMember, ChannelPublic, false, false, "ok", "ok"}, // left, still posts in a public channel
+		{RoleMember, ChannelPublic, true, true, "ok", "409"},  // unarchives; removing is a write
+		{RoleGuest, ChannelPublic, true, false, "403", "403"}, // demoted: reads and posts, no say
+		{RoleGuest, ChannelPrivate, true, false, "403", "403"},
+		{RoleGuest, ChannelPublic, true, true, "403", "403"},
+		{RoleGuest, ChannelPublic, false, false, "404", "404"},
+		{RoleMember, ChannelPrivate, false, false, "404", "404"}, // left a private channel
+		{RoleNone, ChannelPublic, true, false, "404", "404"},     // out of the workspace
+	}
+	for _, c := range cases {
+		a := Access{UserID: 1, ChannelID: 10, WorkspaceID: 20, Role: c.role, Type: c.typ, Member: c.member, Creator: true, Archived: c.archived}
+		if got := [2]string{name(a.CanManage(c.archived)), name(a.CanRemoveMember(2))}; got != [2]string{c.manage, c.remove} {
+			t.Errorf("creator %s/%s member=%v archived=%v: manage, remove = %v, want %s, %s",
+				c.role, c.typ, c.member, c.archived, got, c.manage, c.remove)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 
 	"github.com/parley-chat/parley/persistence"
@@ -191,4 +193,168 @@ func TestPermissionMatrix(t *testing.T) {
 	if roles[w.users["admin"].id] != persistence.RoleOwner || roles[w.users["owner"].id] != persistence.RoleAdmin {
 		t.Fatalf("after transfer: admin is %s, old owner is %s", roles[w.users["admin"].id], roles[w.users["owner"].id])
 	}
+}
+
+// A channel's creator keeps the creator's powers only while they may still post there with
+// a role that creates channels: demoted to guest (still in the channel, still posting), they
+// may no longer rename or archive it or take an admin out of it (403 problem+json, nothing
+// changes); made a member again, they may (issue 21, finding 7).
+func TestDemotedCreatorLosesCreatorPowers(t *testing.T) {
+	t.Parallel()
+	tm := newTeam(t, harnessOpts{})
+	admin, alice, bob := tm.h.user("carl"), tm.alice, tm.bob
+	var inv persistence.Invitation
+	alice.ok("POST", fmt.Sprintf("/api/workspaces/%d/invitations", tm.ws), map[string]any{"username": "carl", "role": "admin"}, &inv)
+	admin.ok("POST", "/api/invitations/accept", map[string]any{"token": inv.Token}, nil)
+	member := fmt.Sprintf("/api/workspaces/%d/members/%d", tm.ws, bob.id)
+
+	for _, typ := range []string{"public", "private"} {
+		var c persistence.ChannelView
+		bob.ok("POST", fmt.Sprintf("/api/workspaces/%d/channels", tm.ws), map[string]any{"name": "bobs-" + typ, "type": typ}, &c)
+		ch := fmt.Sprintf("/api/channels/%d", c.ID)
+		bob.ok("POST", ch+"/members", map[string]any{"userId": id(admin.id)}, nil)
+		alice.ok("PATCH", member, map[string]any{"role": "guest"}, nil)
+
+		bob.ok("POST", ch+"/messages", map[string]any{"content": "still posting"}, nil) // a guest in the channel posts
+		refused := []struct {
+			method, path string
+			body         any
+		}{
+			{"PATCH", ch, map[string]any{"name": "renamed-" + typ}},
+			{"PATCH", ch, map[string]any{"topic": "by a guest"}},
+			{"PATCH", ch, map[string]any{"archived": true}},
+			{"DELETE", fmt.Sprintf("%s/members/%d", ch, admin.id), nil},
+		}
+		for _, r := range refused {
+			b := bob.expect(http.StatusForbidden, r.method, r.path, r.body)
+			var p struct{ Code string }
+			if err := json.Unmarshal(b, &p); err != nil || p.Code != "forbidden" {
+				t.Fatalf("%s %s as the demoted creator: %s, want code forbidden", r.method, r.path, b)
+			}
+		}
+		var after persistence.ChannelView
+		bob.ok("GET", ch, nil, &after)
+		if after.Name != c.Name || after.Topic != c.Topic || after.Archived {
+			t.Fatalf("%s channel after the refused changes: %+v, want %+v", typ, after.Channel, c.Channel)
+		}
+		if n := tm.h.count(`SELECT count(*) FROM channel_members WHERE channel_id = $1 AND user_id = $2`, c.ID, admin.id); n != 1 {
+			t.Fatalf("the admin was taken out of the %s channel by a guest", typ)
+		}
+
+		// A member again: the creator's powers are back.
+		alice.ok("PATCH", member, map[string]any{"role": "member"}, nil)
+		bob.ok("PATCH", ch, map[string]any{"name": "renamed-" + typ}, nil)
+		bob.expect(http.StatusNoContent, "DELETE", fmt.Sprintf("%s/members/%d", ch, admin.id), nil)
+		bob.ok("PATCH", ch, map[string]any{"archived": true}, nil)
+		bob.ok("PATCH", ch, map[string]any{"archived": false}, nil)
+	}
+}
+
+// GET /api/mentions lists, and PUT /api/mentions/{id}/read marks, only mentions in messages
+// the caller can read now, as GET /api/messages/{id} decides: taken out of a private channel
+// or out of the workspace, or made a guest, a user no longer sees those messages' later
+// edits and reactions there, and marking them read is 404 and changes nothing (issue 21,
+// finding 3). Pages stay full: the filter is in the query, before the limit.
+func TestMentionsFollowAccess(t *testing.T) {
+	t.Parallel()
+	tm := newTeam(t, harnessOpts{})
+	alice, bob, carol := tm.alice, tm.bob, tm.h.user("carol")
+	var inv persistence.Invitation
+	alice.ok("POST", fmt.Sprintf("/api/workspaces/%d/invitations", tm.ws), map[string]any{"username": "carol"}, &inv)
+	carol.ok("POST", "/api/invitations/accept", map[string]any{"token": inv.Token}, nil)
+	mkChannel := func(name, typ string, members ...*client) int64 {
+		var c persistence.ChannelView
+		alice.ok("POST", fmt.Sprintf("/api/workspaces/%d/channels", tm.ws), map[string]any{"name": name, "type": typ}, &c)
+		for _, m := range members {
+			alice.ok("POST", fmt.Sprintf("/api/channels/%d/members", c.ID), map[string]any{"userId": id(m.id)}, nil)
+		}
+		return c.ID
+	}
+	secret, open := mkChannel("secret", "private", bob), mkChannel("open", "public")
+	post := func(cid int64, content string) persistence.Message {
+		var m persistence.Message
+		alice.ok("POST", fmt.Sprintf("/api/channels/%d/messages", cid), map[string]any{"content": content}, &m)
+		return m
+	}
+	general := post(tm.gen, "@bob @carol in general")
+	inSecret := []persistence.Message{post(secret, "@bob one"), post(secret, "@bob two"), post(secret, "@bob three")}
+	inOpen := post(open, "@carol in open, which she never joined")
+	type page struct {
+		Items []persistence.MentionItem
+		Next  *string
+	}
+	mentions := func(c *client, query string) page {
+		var p page
+		c.ok("GET", "/api/mentions"+query, nil, &p)
+		return p
+	}
+	messageIDs := func(p page) []int64 {
+		var ids []int64
+		for _, it := range p.Items {
+			ids = append(ids, it.Message.ID)
+		}
+		return ids
+	}
+	before := mentions(bob, "")
+	if got := messageIDs(before); len(got) != 4 {
+		t.Fatalf("bob's mentions before: %v", got)
+	}
+	mentionOf := map[int64]int64{} // message → bob's mention
+	for _, it := range before.Items {
+		mentionOf[it.Message.ID] = it.ID
+	}
+
+	// Taken out of the private channel, then the message is edited and reacted to.
+	alice.expect(http.StatusNoContent, "DELETE", fmt.Sprintf("/api/channels/%d/members/%d", secret, bob.id), nil)
+	alice.ok("PATCH", fmt.Sprintf("/api/messages/%d", inSecret[2].ID), map[string]any{"content": "@bob three, edited after he left"}, nil)
+	alice.ok("PUT", fmt.Sprintf("/api/messages/%d/reactions/tada", inSecret[2].ID), nil, nil)
+	bob.expect(http.StatusNotFound, "GET", fmt.Sprintf("/api/messages/%d", inSecret[2].ID), nil)
+	for _, q := range []string{"", "?unread=true", "?limit=1"} {
+		p := mentions(bob, q)
+		if got := messageIDs(p); len(got) != 1 || got[0] != general.ID || p.Next != nil {
+			t.Fatalf("bob's mentions%s after leaving the private channel: %v (next %v), want only %d and no next page",
+				q, got, p.Next, general.ID)
+		}
+	}
+	unreadMentions := `SELECT count(*) FROM mentions WHERE user_id = $1 AND read_at IS NULL`
+	n := tm.h.count(unreadMentions, bob.id)
+	for _, m := range inSecret {
+		b := bob.expect(http.StatusNotFound, "PUT", fmt.Sprintf("/api/mentions/%d/read", mentionOf[m.ID]), nil)
+		var p struct{ Code string }
+		if err := json.Unmarshal(b, &p); err != nil || p.Code != "not_found" {
+			t.Fatalf("marking a mention in a channel he left: %s, want code not_found", b)
+		}
+	}
+	if got := tm.h.count(unreadMentions, bob.id); got != n {
+		t.Fatalf("refused marks changed bob's unread mentions: %d → %d", n, got)
+	}
+	// Nor do the private channel's messages count among his unreads.
+	var unreads struct{ TotalCount int64 }
+	bob.ok("GET", "/api/unreads", nil, &unreads)
+	if unreads.TotalCount != 1 {
+		t.Fatalf("bob's unreads after leaving the private channel: %d, want 1 (general)", unreads.TotalCount)
+	}
+
+	// Made a guest, carol reads only the channels she is in: general, not open.
+	if got := messageIDs(mentions(carol, "")); len(got) != 2 {
+		t.Fatalf("carol's mentions before: %v", got)
+	}
+	alice.ok("PATCH", fmt.Sprintf("/api/workspaces/%d/members/%d", tm.ws, carol.id), map[string]any{"role": "guest"}, nil)
+	if got := messageIDs(mentions(carol, "")); len(got) != 1 || got[0] != general.ID {
+		t.Fatalf("carol's mentions as a guest: %v, want only %d (not %d)", got, general.ID, inOpen.ID)
+	}
+
+	// Out of the workspace: nothing at all, and nothing to mark.
+	alice.expect(http.StatusNoContent, "DELETE", fmt.Sprintf("/api/workspaces/%d/members/%d", tm.ws, bob.id), nil)
+	if got := mentions(bob, ""); len(got.Items) != 0 || got.Next != nil {
+		t.Fatalf("bob's mentions out of the workspace: %v", messageIDs(got))
+	}
+	bob.expect(http.StatusNotFound, "PUT", fmt.Sprintf("/api/mentions/%d/read", mentionOf[general.ID]), nil)
+	if got := tm.h.count(unreadMentions, bob.id); got != n {
+		t.Fatalf("a refused mark changed bob's unread mentions: %d → %d", n, got)
+	}
+	// Back in the channel (a member again), the mention and its mark work again.
+	alice.ok("POST", fmt.Sprintf("/api/workspaces/%d/invitations", tm.ws), map[string]any{"username": "bob"}, &inv)
+	bob.ok("POST", "/api/invitations/accept", map[string]any{"token": inv.Token}, nil)
+	bob.expect(http.StatusNoContent, "PUT", fmt.Sprintf("/api/mentions/%d/read", mentionOf[general.ID]), nil)
 }
