@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,12 +19,12 @@ import (
 // (IdleTimeout), but not the body, so a client trickling one byte at a time held a connection
 // and a goroutine for as long as it liked (ADR 0025).
 //
-// Requests without a body are untouched, and so are upgrades: a hijacked WebSocket sets its
-// own deadlines. Once the body is in, the deadline is lifted, so a slow handler or a long
-// response is not cut short.
+// Requests without a body are untouched. Once the body is in, the deadline is lifted, so a
+// slow handler or a long response is not cut short. A WebSocket upgrade (which has no body
+// unless a client is up to something) sets its socket's deadlines itself once hijacked.
 func withBodyDeadline(next http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || r.Header.Get("Upgrade") != "" {
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -35,7 +36,7 @@ func withBodyDeadline(next http.Handler, d time.Duration) http.Handler {
 		body := &deadlineBody{ReadCloser: r.Body, rc: rc, timeout: d}
 		r.Body = body
 		next.ServeHTTP(w, r)
-		if !body.done.Load() {
+		if !body.done.Load() && !isWebSocketUpgrade(r) {
 			// The handler answered without the whole body (refused it, or the body timed out).
 			// net/http would read up to 256 KiB of the rest before sending the response, to keep
 			// the connection: a trickle would hold the answer until the deadline. Fail that read
@@ -43,6 +44,12 @@ func withBodyDeadline(next http.Handler, d time.Duration) http.Handler {
 			_ = rc.SetReadDeadline(time.Now())
 		}
 	})
+}
+
+// isWebSocketUpgrade: the connection may have been hijacked, and ResponseController's
+// deadlines would then reach into the WebSocket (net/http does not check for a hijack).
+func isWebSocketUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
 // deadlineBody is a request body under withBodyDeadline's deadline.

@@ -244,7 +244,7 @@ type trickle struct {
 
 // postTrickling sends POST path with Content-Length: 100000 and writes one byte every
 // interval until the server answers (or 30 s pass).
-func (n *node) postTrickling(path string, u *user, interval time.Duration) trickle {
+func (n *node) postTrickling(path string, u *user, interval time.Duration, headers ...string) trickle {
 	n.t.Helper()
 	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(n.base, "http://"), 5*time.Second)
 	if err != nil {
@@ -254,6 +254,9 @@ func (n *node) postTrickling(path string, u *user, interval time.Duration) trick
 	req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: parley\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n", path)
 	if u != nil {
 		req += "Authorization: Bearer " + u.token + "\r\n"
+	}
+	for _, h := range headers {
+		req += h + "\r\n"
 	}
 	tr := trickle{start: time.Now()}
 	if _, err := io.WriteString(conn, req+"\r\n{"); err != nil {
@@ -317,6 +320,10 @@ func TestTrickledBodyGets408AtTheDeadline(t *testing.T) {
 	}
 	if !tr.closed {
 		t.Errorf("connection still open after the 408")
+	}
+	// An Upgrade header does not make a POST exempt.
+	if tr := n.postTrickling("/api/workspaces", alice, 200*time.Millisecond, "Upgrade: websocket", "Connection: Upgrade"); tr.resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("trickled body with an Upgrade header answered %d after %v, want 408", tr.resp.StatusCode, tr.at.Sub(tr.start))
 	}
 
 	// Unauthenticated, as in the finding: refused before the body is read, and closed.

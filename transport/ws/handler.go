@@ -158,12 +158,12 @@ func (h *Handler) refuseUpgrade(w http.ResponseWriter, reason string) {
 	}
 	p := api.ProblemOf(api.ErrUnavailable)
 	p.Detail = detail // WriteProblem would show only the title of a 5xx
-	h2 := w.Header()
-	h2.Set("Content-Type", "application/problem+json")
-	h2.Set("Cache-Control", "no-store")
-	h2.Set("Connection", "close")
-	if h2.Get("Retry-After") == "" {
-		h2.Set("Retry-After", "1")
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/problem+json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Connection", "close")
+	if hdr.Get("Retry-After") == "" {
+		hdr.Set("Retry-After", "1")
 	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
