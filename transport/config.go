@@ -55,6 +55,12 @@ type Config struct {
 	// X-Forwarded-For names the client for the limits keyed by source address. Empty (default):
 	// the peer address is the client; behind a proxy every client then shares its address.
 	TrustedProxies []string
+	// BodyTimeout is how long a request's body may take to arrive, from the end of its
+	// headers; then 408 and the connection is closed. Default 30 s.
+	BodyTimeout time.Duration
+	// IdleTimeout closes a keep-alive HTTP connection that sends no next request within it.
+	// Default 120 s.
+	IdleTimeout time.Duration
 	// DrainTimeout bounds graceful shutdown: in-flight sends finish, buffers flush. Default 15 s.
 	DrainTimeout time.Duration
 	// Version is the build's version string, shown in /metrics and CONNECTED.
@@ -83,6 +89,12 @@ type Config struct {
 // asked for (ADR 0024).
 const DevJWTSecret = "parley-dev-secret-not-for-production-use!"
 
+// Defaults of the HTTP server's timeouts (ADR 0025).
+const (
+	DefaultBodyTimeout = 30 * time.Second
+	DefaultIdleTimeout = 120 * time.Second
+)
+
 // DefaultConfig returns the embedded default: everything in-process but PostgreSQL.
 func DefaultConfig() Config {
 	return Config{
@@ -92,6 +104,8 @@ func DefaultConfig() Config {
 		DatabaseInDoubtWait: persistence.DefaultInDoubtWait,
 		JWTLeeway:           5 * time.Second,
 		DrainTimeout:        15 * time.Second,
+		BodyTimeout:         DefaultBodyTimeout,
+		IdleTimeout:         DefaultIdleTimeout,
 		RedisPrefix:         "parley:",
 		Version:             "dev",
 	}
@@ -139,6 +153,25 @@ func (c *Config) Validate() error {
 	}
 	if _, err := clientip.New(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.BodyTimeout < 0 {
+		errs = append(errs, fmt.Errorf("body-timeout %s: must be positive", c.BodyTimeout))
+	}
+	if c.IdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("idle-timeout %s: must be positive", c.IdleTimeout))
+	}
+	if w := c.WebSocket; w.MaxUnauthenticated < 0 || w.MaxUnauthenticatedPerIP < 0 || w.MaxSocketsPerIP < 0 {
+		errs = append(errs, fmt.Errorf("max-unauth-sockets %d, max-unauth-sockets-per-ip %d, max-sockets-per-ip %d: want positive counts",
+			w.MaxUnauthenticated, w.MaxUnauthenticatedPerIP, w.MaxSocketsPerIP))
+	}
+	if c.WebSocket.ConnectTimeout < 0 {
+		errs = append(errs, fmt.Errorf("connect-timeout %s: must be positive", c.WebSocket.ConnectTimeout))
 	}
 	if c.DrainTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("drain-timeout %s: must be positive", c.DrainTimeout))

@@ -45,6 +45,7 @@ func (s *Server) startRealtime() error {
 	wcfg.AllowedOrigins = s.cfg.AllowedOrigins
 	h, err := ws.New(wcfg, ws.Deps{
 		Sessions: sys, Verifier: s.verifier, Users: s.store, Logger: s.logger,
+		ClientIP: s.clientIP, Registerer: s.reg,
 	})
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
+	"github.com/parley-chat/parley/transport/clientip"
 )
 
 // Server is one parley node. New connects to (or embeds) every dependency and binds the
@@ -36,6 +37,8 @@ type Server struct {
 	mux     *http.ServeMux
 	ready   *readiness
 	closers closeStack // released in reverse order at shutdown
+	// clientIP names a request's client for the limits keyed by source address.
+	clientIP *clientip.Resolver
 
 	// metricsLn and metricsHTTP serve /metrics apart when Config.MetricsAddr is set.
 	metricsLn   net.Listener
@@ -69,6 +72,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		logger.Warn(risk)
 	}
 	s := &Server{cfg: cfg, logger: logger, reg: reg, mux: http.NewServeMux(), stopped: make(chan struct{})}
+	if s.clientIP, err = clientip.New(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted-proxies: %w", err)
+	}
 	defer func() {
 		if err != nil {
 			s.closers.closeAll(context.Background(), logger)
@@ -126,9 +132,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	}
 	s.ln = ln
 	s.http = &http.Server{
-		Handler:           s.mux,
+		Handler:           withBodyDeadline(s.mux, cfg.BodyTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("parley node ready", "addr", ln.Addr().String(), "metrics_addr", cfg.MetricsAddr, "node_id", s.ids.Node(), "version", cfg.Version, "dev_mode", cfg.DevMode.On())

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/transport"
+	"github.com/parley-chat/parley/transport/ws"
 )
 
 // options are perfnode's flags.
@@ -96,6 +97,10 @@ func run(o options) error {
 	cfg.RedisURL = o.redisURL
 	cfg.RedisPrefix = db + ":"
 	cfg.WebSocket.NoPoller = o.noPoller
+	// The harness opens tens of thousands of sockets from a few loopback addresses: the
+	// per-address caps (ADR 0025) are for the internet, not for it.
+	cfg.WebSocket.MaxSocketsPerIP = 1 << 20
+	cfg.WebSocket.MaxUnauthenticatedPerIP = ws.DefaultMaxUnauthenticated
 	cfg.DatabaseURL = fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", admin.User, admin.Host, admin.Port, db)
 	cfg.DatabaseMaxConns = o.dbConns
 	cfg.Realtime.SendRate = o.sendRate

@@ -136,7 +136,8 @@ func startNode(ctx context.Context, pgURL string) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := ws.New(ws.Config{}, ws.Deps{Sessions: n.sys, Verifier: n.verifier, Users: n.store, Logger: logger})
+	// Every client comes from 127.0.0.1: no per-address caps (ADR 0025).
+	h, err := ws.New(ws.Config{MaxSocketsPerIP: 1 << 20, MaxUnauthenticatedPerIP: ws.DefaultMaxUnauthenticated}, ws.Deps{Sessions: n.sys, Verifier: n.verifier, Users: n.store, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

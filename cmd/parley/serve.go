@@ -43,6 +43,13 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.integer(&wsc.MaxFrameBytes, "max-frame-bytes", "PARLEY_MAX_FRAME_BYTES", ws.DefaultMaxFrameBytes, "largest WebSocket/STOMP frame accepted (bytes)")
 	f.integer(&wsc.MaxConnectionsPerUser, "max-connections-per-user", "PARLEY_MAX_CONNECTIONS_PER_USER", ws.DefaultMaxConnectionsPerUser, "STOMP sessions one user may hold on this node; the next CONNECT gets ERROR too_many_connections")
 	f.integer(&wsc.SocketSendBuffer, "socket-send-buffer", "PARLEY_SOCKET_SEND_BUFFER", 0, "kernel send buffer per socket (bytes); 0: kernel autotuning")
+	// Unauthenticated exhaustion (issue 21, ADR 0025): deadlines and socket caps.
+	f.duration(&wsc.ConnectTimeout, "connect-timeout", "PARLEY_CONNECT_TIMEOUT", ws.DefaultConnectTimeout, "time from the WebSocket upgrade by which CONNECT must have arrived; pings and partial frames do not extend it")
+	f.integer(&wsc.MaxUnauthenticated, "max-unauth-sockets", "PARLEY_MAX_UNAUTH_SOCKETS", ws.DefaultMaxUnauthenticated, "WebSockets the node holds before their CONNECT is accepted (sockets); the next upgrade gets 503")
+	f.integer(&wsc.MaxUnauthenticatedPerIP, "max-unauth-sockets-per-ip", "PARLEY_MAX_UNAUTH_SOCKETS_PER_IP", ws.DefaultMaxUnauthenticatedPerIP, "WebSockets per client address (IPv6: per /64) whose CONNECT is not yet accepted (sockets); the next upgrade gets 503")
+	f.integer(&wsc.MaxSocketsPerIP, "max-sockets-per-ip", "PARLEY_MAX_SOCKETS_PER_IP", ws.DefaultMaxSocketsPerIP, "WebSockets per client address (IPv6: per /64), authenticated or not (sockets; an office behind one NAT shares it); the next upgrade gets 503. Behind a proxy set --trusted-proxies, or all clients share the proxy's address")
+	f.duration(&cfg.BodyTimeout, "body-timeout", "PARLEY_BODY_TIMEOUT", d.BodyTimeout, "time a request body may take to arrive after its headers; then 408 and the connection closes")
+	f.duration(&cfg.IdleTimeout, "idle-timeout", "PARLEY_IDLE_TIMEOUT", d.IdleTimeout, "an idle keep-alive HTTP connection is closed after this")
 	f.float(&rt.SendRate, "send-rate", "PARLEY_SEND_RATE", actors.DefaultSendRate, "sustained SEND frames per second per connection")
 	f.integer(&rt.SendBurst, "send-burst", "PARLEY_SEND_BURST", actors.DefaultSendBurst, "SEND frames a connection may send at once above --send-rate")
 	f.integer(&rt.MaxSubscriptions, "max-subscriptions", "PARLEY_MAX_SUBSCRIPTIONS", actors.DefaultMaxSubscriptions, "subscriptions per connection")

@@ -135,6 +135,8 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 		{args: []string{"--dev=false"}, want: "no token verification configured"},
 		{env: []string{"REDIS_URL=http://x"}, want: "redis url"},
 		{args: []string{"--log-level", "loud"}, want: "log-level"},
+		{args: []string{"--body-timeout", "-1s"}, want: "body-timeout -1s"},
+		{env: []string{"PARLEY_MAX_SOCKETS_PER_IP=-5"}, want: "max-sockets-per-ip -5"},
 	}
 	for _, c := range cases {
 		cmd := exec.Command(binary, append([]string{"serve"}, c.args...)...)
@@ -160,7 +162,9 @@ func TestServeHelpListsEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"--addr", "$PARLEY_ADDR", "$DATABASE_URL", "$REDIS_URL", "$KAFKA_BROKERS", "(default :9000)", "--drain-timeout", "GOMAXPROCS", "GOMEMLIMIT"} {
+	for _, want := range []string{"--addr", "$PARLEY_ADDR", "$DATABASE_URL", "$REDIS_URL", "$KAFKA_BROKERS", "(default :9000)", "--drain-timeout", "GOMAXPROCS", "GOMEMLIMIT",
+		"--connect-timeout", "--max-unauth-sockets", "(default 2048)", "--max-unauth-sockets-per-ip", "(default 64)",
+		"--max-sockets-per-ip", "(default 1000)", "--body-timeout", "(default 30s)", "--idle-timeout"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("help lacks %q", want)
 		}

@@ -24,6 +24,9 @@ func decodeBody(r *http.Request, v any) error {
 		return bodyError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if errors.Is(err, ErrRequestTimeout) {
+			return err
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return fmt.Errorf("%w: %w", ErrTooLarge, err)
@@ -38,6 +41,8 @@ func bodyError(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, ErrRequestTimeout): // the server's body deadline (transport)
+		return err
 	case errors.As(err, &mbe):
 		return fmt.Errorf("%w: body larger than %d bytes", ErrTooLarge, mbe.Limit)
 	case errors.Is(err, io.EOF):

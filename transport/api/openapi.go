@@ -118,6 +118,9 @@ func (g *schemaGen) operation(rt Route) map[string]any {
 			"content": ok["content"]}
 	}
 	errs := rt.Errors
+	if rt.Request != nil { // a body that does not arrive within the server's body timeout
+		errs = append(errs, http.StatusRequestTimeout)
+	}
 	if !rt.Public {
 		errs = append(errs, http.StatusUnauthorized)
 	}

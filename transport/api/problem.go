@@ -22,6 +22,7 @@ const (
 	CodeRateLimited      = "rate_limited"
 	CodePayloadTooLarge  = "payload_too_large"
 	CodeMethodNotAllowed = "method_not_allowed"
+	CodeRequestTimeout   = "request_timeout"
 	CodeUnavailable      = "unavailable"
 	CodeOutcomeUnknown   = "outcome_unknown"
 	CodeInternal         = "internal"
@@ -39,6 +40,8 @@ var (
 	ErrUnavailable = errors.New("service unavailable")
 	// ErrMethodNotAllowed: the path exists, the method does not.
 	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrRequestTimeout: the request's body did not arrive within the server's body timeout.
+	ErrRequestTimeout = errors.New("request body timeout")
 )
 
 // codeTable is the one mapping from error to status and code; the first match wins, so
@@ -65,6 +68,7 @@ var codeTable = []struct {
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method not allowed"},
 	{ErrRateLimited, http.StatusTooManyRequests, CodeRateLimited, "Too many requests"},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "Payload too large"},
+	{ErrRequestTimeout, http.StatusRequestTimeout, CodeRequestTimeout, "Request timeout"},
 	{ErrUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "Service unavailable"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, CodeUnavailable, "Service unavailable"},
 }

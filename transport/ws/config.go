@@ -12,8 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
+	"github.com/parley-chat/parley/transport/clientip"
 	"github.com/parley-chat/parley/transport/stomp"
 )
 
@@ -28,7 +31,8 @@ type Config struct {
 	// ReadBufferSize is each socket's read buffer, in bytes. Default 2 KiB: small, because
 	// idle sockets keep it, and chat frames are small.
 	ReadBufferSize int
-	// ConnectTimeout is how long a client has after the upgrade to send CONNECT. Default 10 s.
+	// ConnectTimeout is how long a client has after the upgrade to send CONNECT: a deadline
+	// fixed at the upgrade that no WebSocket frame (ping, partial frame) moves. Default 10 s.
 	ConnectTimeout time.Duration
 	// HandshakeTimeout bounds writing the upgrade response and a refusal. Default 5 s.
 	HandshakeTimeout time.Duration
@@ -39,6 +43,14 @@ type Config struct {
 	// MaxConnectionsPerUser caps one user's sessions on this node; the next CONNECT gets
 	// ERROR too_many_connections. Default 20.
 	MaxConnectionsPerUser int
+	// MaxUnauthenticated caps the node's sockets that are upgraded but have no accepted
+	// CONNECT yet; the next upgrade gets 503. Default 2,048 (ADR 0025).
+	MaxUnauthenticated int
+	// MaxUnauthenticatedPerIP caps those sockets per client address (IPv6: per /64). Default 64.
+	MaxUnauthenticatedPerIP int
+	// MaxSocketsPerIP caps every socket of one client address (IPv6: per /64), authenticated
+	// or not: generous, for offices behind one NAT. Default 1,000.
+	MaxSocketsPerIP int
 	// NoPoller reads every established socket on a goroutine of its own instead of from the
 	// epoll poller (off Linux there is no poller and this is always so). The poller saves
 	// that goroutine's stack and read buffer, about 10 KiB per idle connection.
@@ -53,6 +65,11 @@ const (
 	DefaultHandshakeTimeout = 5 * time.Second
 	// DefaultMaxConnectionsPerUser: tabs, devices and reconnects overlapping, with room.
 	DefaultMaxConnectionsPerUser = 20
+	// Admission defaults (ADR 0025): an honest socket is unauthenticated for one round trip
+	// and a token check, so even a reconnect storm holds few such slots at once.
+	DefaultMaxUnauthenticated      = 2048
+	DefaultMaxUnauthenticatedPerIP = 64
+	DefaultMaxSocketsPerIP         = 1000
 )
 
 func (c Config) withDefaults() Config {
@@ -71,6 +88,15 @@ func (c Config) withDefaults() Config {
 	if c.MaxConnectionsPerUser == 0 {
 		c.MaxConnectionsPerUser = DefaultMaxConnectionsPerUser
 	}
+	if c.MaxUnauthenticated == 0 {
+		c.MaxUnauthenticated = DefaultMaxUnauthenticated
+	}
+	if c.MaxUnauthenticatedPerIP == 0 {
+		c.MaxUnauthenticatedPerIP = DefaultMaxUnauthenticatedPerIP
+	}
+	if c.MaxSocketsPerIP == 0 {
+		c.MaxSocketsPerIP = DefaultMaxSocketsPerIP
+	}
 	return c
 }
 
@@ -87,6 +113,10 @@ func (c Config) validate() error {
 	}
 	if c.MaxConnectionsPerUser < 1 {
 		errs = append(errs, fmt.Errorf("ws: MaxConnectionsPerUser %d is below 1", c.MaxConnectionsPerUser))
+	}
+	if c.MaxUnauthenticated < 1 || c.MaxUnauthenticatedPerIP < 1 || c.MaxSocketsPerIP < 1 {
+		errs = append(errs, fmt.Errorf("ws: socket caps must be positive (unauthenticated %d, per address %d, all per address %d)",
+			c.MaxUnauthenticated, c.MaxUnauthenticatedPerIP, c.MaxSocketsPerIP))
 	}
 	if c.ConnectTimeout <= 0 || c.HandshakeTimeout <= 0 {
 		errs = append(errs, errors.New("ws: timeouts must be positive"))
@@ -113,12 +143,16 @@ type Users interface {
 	UpsertUser(ctx context.Context, id auth.Identity) (persistence.User, error)
 }
 
-// Deps are the handler's collaborators; all but Logger are required.
+// Deps are the handler's collaborators; Sessions, Verifier and Users are required.
 type Deps struct {
 	Sessions Sessions
 	Verifier Verifier
 	Users    Users
 	Logger   *slog.Logger
+	// ClientIP names the client address the per-address caps count. Nil: the peer address.
+	ClientIP *clientip.Resolver
+	// Registerer receives the admission metrics. Nil: kept but not exported.
+	Registerer prometheus.Registerer
 }
 
 // originAllowed reports whether a browser page at origin may connect.

@@ -41,6 +41,7 @@ type env struct {
 	verifier *auth.Verifier
 	sys      *actors.System
 	reg      *prometheus.Registry
+	h        *ws.Handler
 	url      string
 	ws       int64 // a workspace everyone in users() belongs to
 	owner    int64
@@ -77,7 +78,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := ws.New(o.ws, ws.Deps{Sessions: sys, Verifier: verifier, Users: store, Logger: logger})
+	h, err := ws.New(o.ws, ws.Deps{Sessions: sys, Verifier: verifier, Users: store, Logger: logger, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			t.Errorf("actors shutdown: %v", err)
 		}
 	})
-	e := &env{t: t, store: store, verifier: verifier, sys: sys, reg: reg, url: "ws://" + ln.Addr().String() + "/ws"}
+	e := &env{t: t, store: store, verifier: verifier, sys: sys, reg: reg, h: h, url: "ws://" + ln.Addr().String() + "/ws"}
 	var tok string
 	tok, e.owner = e.user("owner")
 	_ = tok

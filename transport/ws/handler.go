@@ -3,6 +3,7 @@ package ws
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
+	"github.com/parley-chat/parley/transport/clientip"
 	"github.com/parley-chat/parley/transport/stomp"
 )
 
@@ -38,6 +40,8 @@ type Handler struct {
 	decoders sync.Pool // *stomp.Decoder with this handler's limits
 	readers  sync.Pool // *bufio.Reader of ReadBufferSize
 	conns    *userConns
+	admit    *admission
+	clientIP *clientip.Resolver
 }
 
 // Subprotocols the server speaks, all answered with STOMP 1.2.
@@ -55,8 +59,13 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
+	met, err := newAdmissionMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	h := &Handler{
 		cfg: cfg, sessions: deps.Sessions, verify: deps.Verifier, users: deps.Users, conns: newUserConns(cfg.MaxConnectionsPerUser),
+		admit: newAdmission(cfg, met), clientIP: deps.ClientIP,
 		log: deps.Logger.With("component", "ws"),
 		upgrader: ws.HTTPUpgrader{
 			Timeout:  cfg.HandshakeTimeout,
@@ -79,7 +88,9 @@ func (h *Handler) newReader(r io.Reader) *bufio.Reader {
 	return br
 }
 
-// ServeHTTP upgrades the request and starts the socket's read goroutine.
+// ServeHTTP upgrades the request and starts the socket's read goroutine. The socket must
+// send CONNECT within ConnectTimeout of the upgrade, and counts against the socket caps
+// from before the upgrade until it closes (ADR 0025).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.cfg.originAllowed(r.Header.Get("Origin")) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
@@ -90,14 +101,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if t := auth.TokenFromRequest(r); t != queryToken {
 		headerToken = t
 	}
+	ip := h.clientIP.IP(r)
+	slot, reason := h.admit.admit(ip)
+	if slot == nil {
+		h.log.Debug("upgrade refused: socket cap", "client", ip, "reason", reason)
+		h.refuseUpgrade(w, reason)
+		return
+	}
 	conn, rw, _, err := h.upgrader.Upgrade(r, w)
 	if err != nil {
+		slot.release()
 		if conn != nil {
 			_ = conn.Close()
 		}
 		h.log.Debug("upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	// The deadline for CONNECT is fixed here: readConnect sets no other, so pings and
+	// partial frames cannot keep an unauthenticated socket open.
+	_ = conn.SetReadDeadline(time.Now().Add(h.cfg.ConnectTimeout))
 	if tc, ok := conn.(*net.TCPConn); ok && h.cfg.SocketSendBuffer > 0 {
 		_ = tc.SetWriteBuffer(h.cfg.SocketSendBuffer)
 	}
@@ -112,11 +134,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(early) > 0 {
 		src = &earlyReader{early: early, conn: conn}
 	}
-	c := &socket{h: h, conn: conn, br: h.newReader(src), wire: &wire{conn: conn, raw: rawConnOf(conn)}}
+	c := &socket{h: h, conn: conn, br: h.newReader(src), wire: &wire{conn: conn, raw: rawConnOf(conn)}, slot: slot}
+	c.wire.hooks.add(slot.release) // every path out of the socket closes the wire
 	// CONNECT is read on a goroutine of its own so that this one returns: net/http's
 	// connection state (its 4 KiB bufio.Reader among it) lives as long as the handler does.
 	// Once the session is open, the poller reads the socket and that goroutine ends.
 	go c.serve(firstNonEmpty(headerToken, queryToken))
+}
+
+// refuseUpgrade answers an upgrade past a socket cap: 503 problem+json with Retry-After,
+// before the connection is hijacked, so the refusal holds no socket beyond net/http's own.
+func (h *Handler) refuseUpgrade(w http.ResponseWriter, reason string) {
+	var detail string
+	switch reason {
+	case refusedPerIP:
+		// These free only when sessions end: a quick retry would be refused again.
+		w.Header().Set("Retry-After", "30")
+		detail = "too many WebSocket connections from this address"
+	case refusedUnauthenticatedPerIP:
+		detail = "too many WebSocket connections from this address are waiting for CONNECT"
+	default:
+		detail = "too many WebSocket connections are waiting for CONNECT"
+	}
+	p := api.ProblemOf(api.ErrUnavailable)
+	p.Detail = detail // WriteProblem would show only the title of a 5xx
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/problem+json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Connection", "close")
+	if hdr.Get("Retry-After") == "" {
+		hdr.Set("Retry-After", "1")
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
 }
 
 // earlyReader returns the bytes read ahead during the handshake, then reads the socket.

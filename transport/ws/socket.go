@@ -33,17 +33,21 @@ type socket struct {
 	hdr     [ws.MaxHeaderSize - 2]byte
 	sess    *actors.Session
 	backlog []*stomp.Frame
-	timeout time.Duration // read deadline per WebSocket frame; 0: none
+	timeout time.Duration // read deadline per WebSocket frame; 0: none (or one fixed for all)
 	ps      pollState
+	slot    *slot // this socket's place in the socket caps, released when the wire closes
 }
 
 var errTooLarge = fmt.Errorf("%w: frame larger than the limit", api.ErrTooLarge)
 
 func (c *socket) serve(requestToken string) {
 	c.state = ws.StateServerSide
-	c.timeout = c.h.cfg.ConnectTimeout
+	c.timeout = 0 // the CONNECT deadline, set at the upgrade, holds for every frame before it
 	connect, err := c.readConnect()
 	if err != nil {
+		if errors.Is(err, errNoConnect) {
+			c.h.admit.metrics.connectTimeouts.Inc()
+		}
 		if !isClosed(err) {
 			c.refuse(err)
 		}
@@ -59,6 +63,7 @@ func (c *socket) serve(requestToken string) {
 		c.refuse(err)
 		return
 	}
+	c.slot.authenticated()
 	for _, f := range c.backlog { // frames that came with CONNECT
 		c.sess.Handle(f)
 	}
@@ -107,8 +112,8 @@ func clientError(err error) error {
 	}
 }
 
-// readConnect reads until the first STOMP frame, within ConnectTimeout. Frames that came
-// after it in the same WebSocket message wait in backlog.
+// readConnect reads until the first STOMP frame, before the deadline set at the upgrade.
+// Frames that came after it in the same WebSocket message wait in backlog.
 func (c *socket) readConnect() (*stomp.Frame, error) {
 	var frames []*stomp.Frame
 	collect := func(f *stomp.Frame) {
@@ -131,12 +136,15 @@ func clientErrorOrIO(err error) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("%w: no CONNECT within the connect timeout", actors.ErrProtocol)
+		return fmt.Errorf("%w: %w", actors.ErrProtocol, errNoConnect)
 	}
 	return clientError(err)
 }
 
-var errProtocol = errors.New("websocket protocol violation")
+var (
+	errProtocol  = errors.New("websocket protocol violation")
+	errNoConnect = errors.New("no CONNECT within the connect timeout")
+)
 
 // readMessage reads one WebSocket frame and feeds its payload to the decoder, calling fn
 // for each whole STOMP frame.
