@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-chat/parley/ratelimit"
 )
 
 type metrics struct {
@@ -19,6 +21,8 @@ type metrics struct {
 	channelInbox   prometheus.Gauge
 	rateLimited    prometheus.Counter
 	replayMessages prometheus.Counter
+	// limited is parley_rate_limited_total{limit}, shared with the REST limits.
+	limited *prometheus.CounterVec
 	cl             *clusterMetrics
 }
 
@@ -50,6 +54,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "parley_replayed_messages_total", Help: "Messages replayed from PostgreSQL (since-seq, resend)."}),
 		cl: newClusterMetrics(),
 	}
+	limited, err := ratelimit.NewCounter(reg)
+	if err != nil {
+		return nil, err
+	}
+	m.limited = limited
 	if reg == nil {
 		return m, nil
 	}

@@ -10,14 +10,21 @@ import (
 	"github.com/parley-chat/parley/transport/stomp"
 )
 
-const contentJSON = "application/json"
+const (
+	contentJSON = "application/json"
+	// Labels of parley_rate_limited_total.
+	limitReplay    = "replay"
+	limitStompSend = "stomp_send"
+)
 
 var errShortResult = errors.New("actors: store returned fewer results than messages")
 
 // replay sends the messages of channelID with since < seq (<= upTo when upTo > 0) from
 // PostgreSQL to one subscription, in pages, waiting for room in the session's queue. It runs
-// off the actors and returns the highest seq sent (since when none).
-func replay(sys *System, channelID int64, dest string, out *outbox, subID string, since, upTo int64) (int64, error) {
+// off the actors and returns the highest seq sent (since when none). Every message is
+// charged to userID's replay budget; when it is spent the replay stops with an error that
+// is a *replayBudgetError (ADR 0026).
+func replay(sys *System, userID, channelID int64, dest string, out *outbox, subID string, since, upTo int64) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), sys.cfg.ReplayTimeout)
 	defer cancel()
 	go func() { // a session that closes ends its replay at once
@@ -41,6 +48,10 @@ func replay(sys *System, channelID int64, dest string, out *outbox, subID string
 			m := &ms[i]
 			if upTo > 0 && m.Seq > upTo {
 				return last, nil
+			}
+			if ok, _ := sys.replayBudget.Allow(userID, 1); !ok {
+				sys.met.limited.WithLabelValues(limitReplay).Inc()
+				return last, &replayBudgetError{budget: sys.cfg.ReplayBudget, channelID: channelID, last: last}
 			}
 			ev, err := messageEvent(dest, m)
 			if err != nil {
