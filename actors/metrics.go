@@ -23,7 +23,7 @@ type metrics struct {
 	replayMessages prometheus.Counter
 	// limited is parley_rate_limited_total{limit}, shared with the REST limits.
 	limited *prometheus.CounterVec
-	cl             *clusterMetrics
+	cl      *clusterMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {

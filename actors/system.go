@@ -42,8 +42,8 @@ type System struct {
 	met   *metrics
 	// replayBudget is Config.ReplayBudget's bucket per user id (replay.go).
 	replayBudget *ratelimit.Keyed[int64]
-	lazy  *lazyFlusher // nil when Config.ReadEventDelay < 0
-	pool  *writerPool  // the sessions' socket writers (writers.go)
+	lazy         *lazyFlusher // nil when Config.ReadEventDelay < 0
+	pool         *writerPool  // the sessions' socket writers (writers.go)
 
 	as   *actor.ActorSystem
 	root *actor.RootContext
