@@ -21,9 +21,10 @@ type metrics struct {
 	channelInbox   prometheus.Gauge
 	rateLimited    prometheus.Counter
 	replayMessages prometheus.Counter
+	cl             *clusterMetrics
+
 	// limited is parley_rate_limited_total{limit}, shared with the REST limits.
 	limited *prometheus.CounterVec
-	cl      *clusterMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {

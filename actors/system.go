@@ -40,10 +40,11 @@ type System struct {
 	bus   Bus
 	log   *slog.Logger
 	met   *metrics
+	lazy  *lazyFlusher // nil when Config.ReadEventDelay < 0
+	pool  *writerPool  // the sessions' socket writers (writers.go)
+
 	// replayBudget is Config.ReplayBudget's bucket per user id (replay.go).
 	replayBudget *ratelimit.Keyed[int64]
-	lazy         *lazyFlusher // nil when Config.ReadEventDelay < 0
-	pool         *writerPool  // the sessions' socket writers (writers.go)
 
 	as   *actor.ActorSystem
 	root *actor.RootContext
