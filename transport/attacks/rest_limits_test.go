@@ -6,7 +6,15 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley/transport"
+	"github.com/parley-chat/parley/transport/api"
 )
+
+// openRESTLimits lifts the REST limits for a test that is not about them but makes many
+// requests as one user.
+func openRESTLimits(c *transport.Config) {
+	open := api.Limit{Rate: 1e6, Burst: 1e6}
+	c.RateLimits = api.Limits{Messages: open, Reactions: open, Search: open, Writes: open}
+}
 
 // TestRESTPostsFollowTheSendLimit: a node's REST message limit is its STOMP SEND limit
 // (--send-rate, --send-burst), per user: past the burst one user gets 429 rate_limited,
