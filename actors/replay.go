@@ -21,9 +21,9 @@ var errShortResult = errors.New("actors: store returned fewer results than messa
 
 // replay sends the messages of channelID with since < seq (<= upTo when upTo > 0) from
 // PostgreSQL to one subscription, in pages, waiting for room in the session's queue. It runs
-// off the actors and returns the highest seq sent (since when none). Every message is
-// charged to userID's replay budget; when it is spent the replay stops with an error that
-// is a *replayBudgetError (ADR 0026).
+// off the actors and returns the highest seq sent (since when none). The messages are
+// charged to userID's replay budget, a page at a time; when it cannot pay for the next page
+// the replay stops with a *replayBudgetError (ADR 0026).
 func replay(sys *System, userID, channelID int64, dest string, out *outbox, subID string, since, upTo int64) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), sys.cfg.ReplayTimeout)
 	defer cancel()
@@ -37,7 +37,18 @@ func replay(sys *System, userID, channelID int64, dest string, out *outbox, subI
 	last := since
 	page := sys.cfg.ReplayPageSize
 	for {
-		ms, err := sys.store.MessagesAfter(ctx, channelID, last, page)
+		// Each page is paid for before it is read, whole: a loop of SUBSCRIBE since-seq
+		// made PostgreSQL read a page per SUBSCRIBE, and a budget refilling by the message
+		// would pay for one page row at a time. Seqs are dense, so upTo-last bounds the rows.
+		want := min(page, sys.replayBudget.Burst())
+		if upTo > 0 {
+			want = int(min(int64(want), upTo-last))
+		}
+		if ok, _ := sys.replayBudget.Allow(userID, want); !ok {
+			sys.met.limited.WithLabelValues(limitReplay).Inc()
+			return last, &replayBudgetError{budget: sys.cfg.ReplayBudget, channelID: channelID, last: last}
+		}
+		ms, err := sys.store.MessagesAfter(ctx, channelID, last, want)
 		if err != nil {
 			if ctx.Err() != nil && isDone(out) {
 				return last, errSessionClosed
@@ -48,10 +59,6 @@ func replay(sys *System, userID, channelID int64, dest string, out *outbox, subI
 			m := &ms[i]
 			if upTo > 0 && m.Seq > upTo {
 				return last, nil
-			}
-			if ok, _ := sys.replayBudget.Allow(userID, 1); !ok {
-				sys.met.limited.WithLabelValues(limitReplay).Inc()
-				return last, &replayBudgetError{budget: sys.cfg.ReplayBudget, channelID: channelID, last: last}
 			}
 			ev, err := messageEvent(dest, m)
 			if err != nil {
@@ -66,7 +73,7 @@ func replay(sys *System, userID, channelID int64, dest string, out *outbox, subI
 			sys.met.replayMessages.Inc()
 			last = m.Seq
 		}
-		if len(ms) < page || (upTo > 0 && last >= upTo) {
+		if len(ms) < want || (upTo > 0 && last >= upTo) {
 			return last, nil
 		}
 	}
