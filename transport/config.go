@@ -134,6 +134,9 @@ func (c *Config) Validate() error {
 	if _, err := clientip.New(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
 	}
+	if c.Realtime.ReplayBudget < 0 {
+		errs = append(errs, fmt.Errorf("replay-budget %d: want a positive number of messages a minute", c.Realtime.ReplayBudget))
+	}
 	if c.DrainTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("drain-timeout %s: must be positive", c.DrainTimeout))
 	}

@@ -36,6 +36,10 @@ func TestServeRateLimitFlags(t *testing.T) {
 		rl.Search.Rate != 0.5 || rl.Search.Burst != 3 || rl.Writes.Burst != 100 {
 		t.Fatalf("flags not mapped: replay %d, %+v", cfg.Realtime.ReplayBudget, rl)
 	}
+	cfg.Realtime.ReplayBudget = -1
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "replay-budget -1") {
+		t.Errorf("a negative replay budget: %v", err)
+	}
 	for _, bad := range []string{"10", "0,5", "5,0", "x,1", "1,2,3"} {
 		f := serveFlags(&cfg, &heap, &lo)
 		f.SetOutput(new(strings.Builder))
