@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -28,6 +29,7 @@ type (
 		subID   string
 		receipt string // RECEIPT once registered; "" for none
 		since   int64  // replay seq > since first; -1 for none
+		userID  int64  // whose replay budget the replay spends
 	}
 	unsubscribeReq struct {
 		out   *outbox
@@ -358,7 +360,12 @@ func (a *channelActor) subscribeNow(r *subscribeReq) {
 	upTo := last
 	sys, id, dest, self, out, subID := a.sys, a.id, a.dest, a.self, r.out, r.subID
 	sys.goWork(func() {
-		last, err := replay(sys, id, dest, out, subID, r.since, upTo)
+		last, err := replay(sys, r.userID, id, dest, out, subID, r.since, upTo)
+		if _, spent := errors.AsType[*replayBudgetError](err); spent {
+			// Closed here, not in replayed: a looping SUBSCRIBE since-seq / UNSUBSCRIBE
+			// has unsubscribed by then, and must get the ERROR all the same.
+			out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(err, "", dest)})
+		}
 		sys.root.Send(self, &replayDone{rep: rep, last: last, err: err})
 	})
 }
@@ -374,8 +381,12 @@ func (a *channelActor) replayed(d *replayDone) {
 	s.rep = nil
 	pending := d.rep.pending
 	if d.err != nil {
+		// The subscription cannot go on with a hole in it: ERROR, and the session closes
+		// (past the replay budget it is closed already: ADR 0026).
 		if d.err != errSessionClosed {
-			a.sys.log.Warn("since-seq replay failed", "channel", a.id, "err", d.err)
+			if _, spent := errors.AsType[*replayBudgetError](d.err); !spent {
+				a.sys.log.Warn("since-seq replay failed", "channel", a.id, "err", d.err)
+			}
 			s.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(d.err, "", a.dest)})
 		}
 		return

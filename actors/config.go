@@ -24,6 +24,11 @@ type Config struct {
 	ReplayPageSize int
 	// ReplayTimeout bounds a whole since-seq or resend replay. Default 60 s.
 	ReplayTimeout time.Duration
+	// ReplayBudget is how many messages since-seq resumes and /app/message.resend may
+	// replay for one user on this node per minute, a token bucket that holds as many: a
+	// resume of up to that many is served whole, a longer one up to it and then ERROR
+	// rate_limited (ADR 0026). Default 10,000 messages.
+	ReplayBudget int
 	// GapWait is how long a channel actor holds back messages behind a missing seq before
 	// reading the missing ones from PostgreSQL (messages from several nodes cross on the
 	// bus, so a short gap is normal). Default 100 ms.
@@ -69,6 +74,7 @@ const (
 	DefaultChannelIdle       = 2 * time.Minute
 	DefaultReplayPageSize    = 200
 	DefaultReplayTimeout     = 60 * time.Second
+	DefaultReplayBudget      = 10_000
 	DefaultGapWait           = 100 * time.Millisecond
 	DefaultAnnounceInterval  = time.Second
 	DefaultOutboundQueue     = 1024
@@ -88,6 +94,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.ChannelIdle, DefaultChannelIdle)
 	setDefault(&c.ReplayPageSize, DefaultReplayPageSize)
 	setDefault(&c.ReplayTimeout, DefaultReplayTimeout)
+	setDefault(&c.ReplayBudget, DefaultReplayBudget)
 	setDefault(&c.GapWait, DefaultGapWait)
 	setDefault(&c.AnnounceInterval, DefaultAnnounceInterval)
 	setDefault(&c.OutboundQueue, DefaultOutboundQueue)
@@ -124,6 +131,7 @@ func (c Config) validate() error {
 	positive("ChannelIdle", c.ChannelIdle > 0)
 	positive("ReplayPageSize", c.ReplayPageSize > 0)
 	positive("ReplayTimeout", c.ReplayTimeout > 0)
+	positive("ReplayBudget", c.ReplayBudget > 0)
 	positive("GapWait", c.GapWait > 0)
 	positive("AnnounceInterval", c.AnnounceInterval > 0)
 	positive("OutboundQueue", c.OutboundQueue > 0)

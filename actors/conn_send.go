@@ -79,6 +79,7 @@ func (c *connActor) send(f *stomp.Frame, receipt string) {
 	}
 	if !c.allowSend() {
 		c.sys.met.rateLimited.Inc()
+		c.sys.met.limited.WithLabelValues(limitStompSend).Inc()
 		c.fail(fmt.Errorf("%w: at most %g SEND frames per second", api.ErrRateLimited, c.sys.cfg.SendRate), receipt, dest)
 		return
 	}
@@ -217,6 +218,8 @@ func (c *connActor) markRead(body []byte, receipt string) {
 }
 
 // resend replays a channel's messages after sinceSeq to the session's /user/queue/resend.
+// Past the replay budget it stops with ERROR rate_limited; the session stays open, as for a
+// refused SEND (ADR 0026).
 func (c *connActor) resend(body []byte, receipt string) {
 	const dest = DestMessageResend
 	var b resendBody
@@ -245,7 +248,7 @@ func (c *connActor) resend(body []byte, receipt string) {
 			if err != nil || acc.LastSeq <= since {
 				return err
 			}
-			_, err = replay(sys, cid, QueueResend, out, subID, since, acc.LastSeq)
+			_, err = replay(sys, uid, cid, QueueResend, out, subID, since, acc.LastSeq)
 			return err
 		}()
 		sys.root.Send(self, &opDone{receipt: receipt, dest: dest, err: err})

@@ -233,7 +233,7 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 				return
 			}
 			sub.sent = true
-			c.sys.toChannel(cid, &subscribeReq{out: c.out, subID: sub.id, receipt: receipt, since: since})
+			c.sys.toChannel(cid, &subscribeReq{out: c.out, subID: sub.id, receipt: receipt, since: since, userID: c.info.UserID})
 		})
 		return
 	}

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -28,6 +29,21 @@ var (
 
 	errSessionClosed = errors.New("session closed")
 )
+
+// replayBudgetError: a replay spent its user's Config.ReplayBudget. Its text tells the
+// client how to fetch the rest; it is an api.ErrRateLimited (code rate_limited).
+type replayBudgetError struct {
+	budget          int
+	channelID, last int64
+}
+
+func (e *replayBudgetError) Error() string {
+	return fmt.Sprintf("rate limited: replays are limited to %d messages a minute per user; "+
+		"page the rest with GET /api/channels/%d/messages?after_seq=%d, then SUBSCRIBE with since-seq",
+		e.budget, e.channelID, e.last)
+}
+
+func (*replayBudgetError) Unwrap() error { return api.ErrRateLimited }
 
 type shuttingDown struct{}
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-chat/parley/ratelimit"
 )
 
 type metrics struct {
@@ -20,6 +22,9 @@ type metrics struct {
 	rateLimited    prometheus.Counter
 	replayMessages prometheus.Counter
 	cl             *clusterMetrics
+
+	// limited is parley_rate_limited_total{limit}, shared with the REST limits.
+	limited *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -50,6 +55,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "parley_replayed_messages_total", Help: "Messages replayed from PostgreSQL (since-seq, resend)."}),
 		cl: newClusterMetrics(),
 	}
+	limited, err := ratelimit.NewCounter(reg)
+	if err != nil {
+		return nil, err
+	}
+	m.limited = limited
 	if reg == nil {
 		return m, nil
 	}

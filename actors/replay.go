@@ -10,14 +10,21 @@ import (
 	"github.com/parley-chat/parley/transport/stomp"
 )
 
-const contentJSON = "application/json"
+const (
+	contentJSON = "application/json"
+	// Labels of parley_rate_limited_total.
+	limitReplay    = "replay"
+	limitStompSend = "stomp_send"
+)
 
 var errShortResult = errors.New("actors: store returned fewer results than messages")
 
 // replay sends the messages of channelID with since < seq (<= upTo when upTo > 0) from
 // PostgreSQL to one subscription, in pages, waiting for room in the session's queue. It runs
-// off the actors and returns the highest seq sent (since when none).
-func replay(sys *System, channelID int64, dest string, out *outbox, subID string, since, upTo int64) (int64, error) {
+// off the actors and returns the highest seq sent (since when none). The messages are
+// charged to userID's replay budget, a page at a time; when it cannot pay for the next page
+// the replay stops with a *replayBudgetError (ADR 0026).
+func replay(sys *System, userID, channelID int64, dest string, out *outbox, subID string, since, upTo int64) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), sys.cfg.ReplayTimeout)
 	defer cancel()
 	go func() { // a session that closes ends its replay at once
@@ -30,7 +37,18 @@ func replay(sys *System, channelID int64, dest string, out *outbox, subID string
 	last := since
 	page := sys.cfg.ReplayPageSize
 	for {
-		ms, err := sys.store.MessagesAfter(ctx, channelID, last, page)
+		// Each page is paid for before it is read, whole: a loop of SUBSCRIBE since-seq
+		// made PostgreSQL read a page per SUBSCRIBE, and a budget refilling by the message
+		// would pay for one page row at a time. Seqs are dense, so upTo-last bounds the rows.
+		want := min(page, sys.replayBudget.Burst())
+		if upTo > 0 {
+			want = int(min(int64(want), upTo-last))
+		}
+		if ok, _ := sys.replayBudget.Allow(userID, want); !ok {
+			sys.met.limited.WithLabelValues(limitReplay).Inc()
+			return last, &replayBudgetError{budget: sys.cfg.ReplayBudget, channelID: channelID, last: last}
+		}
+		ms, err := sys.store.MessagesAfter(ctx, channelID, last, want)
 		if err != nil {
 			if ctx.Err() != nil && isDone(out) {
 				return last, errSessionClosed
@@ -55,7 +73,7 @@ func replay(sys *System, channelID int64, dest string, out *outbox, subID string
 			sys.met.replayMessages.Inc()
 			last = m.Seq
 		}
-		if len(ms) < page || (upTo > 0 && last >= upTo) {
+		if len(ms) < want || (upTo > 0 && last >= upTo) {
 			return last, nil
 		}
 	}

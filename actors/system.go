@@ -12,6 +12,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-chat/parley/ratelimit"
 )
 
 // Deps are a System's collaborators. Store, ReadMarks and IDs are required.
@@ -40,6 +42,9 @@ type System struct {
 	met   *metrics
 	lazy  *lazyFlusher // nil when Config.ReadEventDelay < 0
 	pool  *writerPool  // the sessions' socket writers (writers.go)
+
+	// replayBudget is Config.ReplayBudget's bucket per user id (replay.go).
+	replayBudget *ratelimit.Keyed[int64]
 
 	as   *actor.ActorSystem
 	root *actor.RootContext
@@ -88,6 +93,10 @@ func New(cfg Config, deps Deps) (*System, error) {
 	if err != nil {
 		return nil, fmt.Errorf("actors: %w", err)
 	}
+	budget, err := ratelimit.New[int64](float64(cfg.ReplayBudget)/60, cfg.ReplayBudget, 0)
+	if err != nil {
+		return nil, fmt.Errorf("actors: replay budget: %w", err)
+	}
 	log := deps.Logger.With("component", "actors")
 	as := newActorSystem(log)
 	var lazy *lazyFlusher
@@ -96,7 +105,7 @@ func New(cfg Config, deps Deps) (*System, error) {
 	}
 	return &System{
 		cfg: cfg, store: deps.Store, marks: deps.ReadMarks, ids: deps.IDs, bus: deps.Bus,
-		log: log, met: met, lazy: lazy, pool: newWriterPool(0), as: as, root: as.Root, disp: newDispatcher(0),
+		log: log, met: met, replayBudget: budget, lazy: lazy, pool: newWriterPool(0), as: as, root: as.Root, disp: newDispatcher(0),
 		channels: make(map[int64]*channelEntry),
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),

@@ -11,6 +11,7 @@ import (
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/clientip"
 	"github.com/parley-chat/parley/transport/ws"
 )
@@ -73,6 +74,10 @@ type Config struct {
 	// WebSocket holds the socket limits (frame size, buffers); zero fields take the
 	// defaults. AllowedOrigins is filled from the field above.
 	WebSocket ws.Config
+	// RateLimits are the REST rate limits per user and per client address; zero fields
+	// take the defaults, and Messages those of Realtime.SendRate and SendBurst, so that
+	// REST posts no faster than STOMP (ADR 0026).
+	RateLimits api.Limits
 	// RedisPrefix starts every Redis key and Pub/Sub channel this node uses (node-id leases,
 	// read markers, parked receipts, the bus), so that several deployments — or parallel
 	// tests — can share one Redis. All nodes of a cluster must use the same. Default "parley:".
@@ -172,6 +177,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebSocket.ConnectTimeout < 0 {
 		errs = append(errs, fmt.Errorf("connect-timeout %s: must be positive", c.WebSocket.ConnectTimeout))
+	}
+	if c.Realtime.ReplayBudget < 0 {
+		errs = append(errs, fmt.Errorf("replay-budget %d: want a positive number of messages a minute", c.Realtime.ReplayBudget))
 	}
 	if c.DrainTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("drain-timeout %s: must be positive", c.DrainTimeout))

@@ -1,12 +1,19 @@
 package transport
 
-import "github.com/parley-chat/parley/transport/api"
+import (
+	"github.com/parley-chat/parley/transport/api"
+)
 
 // startAPI mounts the REST API. Its posts and events go through the actor system
 // (s.realtime), so REST and STOMP share one write path and one event stream; read markers
 // go through the receipt pipeline.
 func (s *Server) startAPI() error {
-	a, err := api.New(api.Config{DevMode: s.cfg.DevMode.On()}, api.Deps{
+	limits := s.cfg.RateLimits
+	if limits.Messages == (api.Limit{}) { // REST posts no faster than STOMP sends
+		rt := s.realtime.Config()
+		limits.Messages = api.Limit{Rate: rt.SendRate, Burst: rt.SendBurst}
+	}
+	a, err := api.New(api.Config{DevMode: s.cfg.DevMode.On(), Limits: limits}, api.Deps{
 		Store:       s.store,
 		Verifier:    s.verifier,
 		IDs:         s.ids,
@@ -16,6 +23,7 @@ func (s *Server) startAPI() error {
 		Events:      s.realtime,
 		ReadMarkers: s.receipts,
 		MarkerCache: s.markers,
+		ClientIP:    s.clientIP,
 	})
 	if err != nil {
 		return err

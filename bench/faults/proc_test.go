@@ -104,7 +104,7 @@ func (e *env) startChild(t *testing.T, nodeID int, extra ...string) *child {
 		"REDIS_URL="+e.proxiedRedisURL(),
 		"PARLEY_REDIS_PREFIX="+e.busPrefix,
 		"KAFKA_BROKERS="+strings.Join(e.kafka.addrs(), ","),
-		"PARLEY_SEND_RATE=200", "PARLEY_SEND_BURST=200",
+		"PARLEY_SEND_RATE=200", "PARLEY_SEND_BURST=200", "PARLEY_REST_WRITE_LIMIT=1000,1000",
 		"PARLEY_LOG_LEVEL=info",
 	)
 	c.cmd.Env = append(c.cmd.Env, extra...)

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/transport"
+	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -106,6 +107,10 @@ func run(o options) error {
 	cfg.Realtime.SendRate = o.sendRate
 	cfg.Realtime.SendBurst = o.sendBurst
 	cfg.Realtime.MaxBatch = o.maxBatch
+	// The setup's owner invites every user over REST (10,000 writes at 10,000 users): a
+	// bench node does not limit REST writes; messages follow -send-rate.
+	open := api.Limit{Rate: 1e6, Burst: 1e6}
+	cfg.RateLimits = api.Limits{Writes: open, Reactions: open, Search: open, Unauthenticated: open, DevLogin: open}
 	if o.readEventDelay != 0 {
 		cfg.Realtime.ReadEventDelay = o.readEventDelay
 	}

@@ -3,10 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parley-chat/parley/transport/api"
 )
 
 // envFlags is a flag.FlagSet whose flags also read an environment variable. Precedence:
@@ -138,4 +141,31 @@ func (f *envFlags) parse(args []string) error {
 	}
 	f.Visit(func(fl *flag.Flag) { f.explicit[fl.Name] = true })
 	return nil
+}
+
+// limitFlag is a rate limit flag value: "RATE,BURST", requests a second and at once.
+type limitFlag api.Limit
+
+func (l *limitFlag) String() string {
+	if l == nil || *l == (limitFlag{}) {
+		return ""
+	}
+	return strconv.FormatFloat(l.Rate, 'g', -1, 64) + "," + strconv.Itoa(l.Burst)
+}
+
+func (l *limitFlag) Set(v string) error {
+	r, b, ok := strings.Cut(v, ",")
+	rate, err1 := strconv.ParseFloat(strings.TrimSpace(r), 64)
+	burst, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil || rate <= 0 || math.IsInf(rate, 0) || burst < 1 {
+		return fmt.Errorf("want RATE,BURST: requests a second (> 0) and at once (>= 1), e.g. 10,100")
+	}
+	*l = limitFlag{Rate: rate, Burst: burst}
+	return nil
+}
+
+func (f *envFlags) limit(p *api.Limit, name, env string, def api.Limit, usage string) {
+	*p = def
+	f.Var((*limitFlag)(p), name, usage)
+	f.bind(name, env)
 }

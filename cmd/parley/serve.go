@@ -15,6 +15,7 @@ import (
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/transport"
+	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -61,6 +62,14 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.duration(&rt.ChannelIdle, "channel-idle", "PARLEY_CHANNEL_IDLE", actors.DefaultChannelIdle, "how long an idle channel actor with no subscribers lives")
 	f.duration(&rt.GapWait, "gap-wait", "PARLEY_GAP_WAIT", actors.DefaultGapWait, "how long messages from other nodes wait behind a missing seq before it is read from PostgreSQL")
 	f.duration(&rt.AnnounceInterval, "announce-interval", "PARLEY_ANNOUNCE_INTERVAL", actors.DefaultAnnounceInterval, "after a failed publish to the bus, how often a channel announces its latest seq until one gets through")
+	// Rate limits, counted per node (ADR 0026).
+	rl := &cfg.RateLimits
+	f.integer(&rt.ReplayBudget, "replay-budget", "PARLEY_REPLAY_BUDGET", actors.DefaultReplayBudget, "messages since-seq resumes and /app/message.resend may replay per user per minute; a longer resume gets that many, then ERROR rate_limited")
+	f.limit(&rl.Writes, "rest-write-limit", "PARLEY_REST_WRITE_LIMIT", api.DefaultWritesLimit, "REST writes per user other than messages and reactions, as `RATE,BURST` (per second, at once); message posts follow --send-rate,--send-burst per user")
+	f.limit(&rl.Reactions, "rest-reaction-limit", "PARLEY_REST_REACTION_LIMIT", api.DefaultReactionsLimit, "REST reaction adds and removals per user, as `RATE,BURST`")
+	f.limit(&rl.Search, "rest-search-limit", "PARLEY_REST_SEARCH_LIMIT", api.DefaultSearchLimit, "REST searches per user, as `RATE,BURST`")
+	f.limit(&rl.Unauthenticated, "unauthenticated-limit", "PARLEY_UNAUTHENTICATED_LIMIT", api.DefaultUnauthenticatedLimit, "REST requests per client address (IPv6: per /64) to public routes or with bad credentials, as `RATE,BURST`; see --trusted-proxies")
+	f.limit(&rl.DevLogin, "dev-login-limit", "PARLEY_DEV_LOGIN_LIMIT", api.DefaultDevLoginLimit, "dev logins per client address, as `RATE,BURST`")
 	f.integer(gcMinHeapMiB, "gc-min-heap", "PARLEY_GC_MIN_HEAP", defaultGCMinHeapMiB, "smallest heap goal given to Go's garbage collector (MiB): while the live heap is small, GOGC is raised so the node is not collected dozens of times a second; 0: Go's own GOGC alone")
 	// Observability (issue 21): a listener for /metrics that a reverse proxy does not expose.
 	f.str(&cfg.MetricsAddr, "metrics-addr", "PARLEY_METRICS_ADDR", d.MetricsAddr, "separate listen address (host:port) serving /metrics alone, for Prometheus on an internal network; the main listener then answers 404 for /metrics; empty: /metrics on --addr")

@@ -34,6 +34,7 @@ import (
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
+	"github.com/parley-chat/parley/transport/clientip"
 )
 
 // Poster appends a message for a user who may post in the channel (the handler has
@@ -77,6 +78,8 @@ type Config struct {
 	DevTokenTTL time.Duration
 	// InvitationTTL is how long an invitation can be accepted. Default 7 days.
 	InvitationTTL time.Duration
+	// Limits are the rate limits per user and per client address (limits.go).
+	Limits Limits
 }
 
 func (c Config) withDefaults() Config {
@@ -89,6 +92,7 @@ func (c Config) withDefaults() Config {
 	if c.InvitationTTL == 0 {
 		c.InvitationTTL = 7 * 24 * time.Hour
 	}
+	c.Limits.withDefaults()
 	return c
 }
 
@@ -122,6 +126,9 @@ type Deps struct {
 	Events      Events
 	ReadMarkers ReadMarkers
 	MarkerCache MarkerCache
+	// ClientIP says which address a request comes from, for the limits per address; nil:
+	// the peer's (no trusted proxy).
+	ClientIP *clientip.Resolver
 }
 
 // API is the REST API's handlers.
@@ -137,6 +144,7 @@ type API struct {
 	cache   MarkerCache // nil: no cache
 	users   *userCache
 	metrics *metrics
+	limits  *limiters
 	openapi []byte // the OpenAPI document, built once
 }
 
@@ -171,6 +179,10 @@ func New(cfg Config, deps Deps) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	limits, err := newLimiters(cfg.Limits, deps.ClientIP, deps.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("api: invalid config: %w", err)
+	}
 	doc, err := OpenAPIDocument()
 	if err != nil {
 		return nil, fmt.Errorf("api: openapi document: %w", err)
@@ -178,7 +190,7 @@ func New(cfg Config, deps Deps) (*API, error) {
 	return &API{openapi: doc,
 		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
-		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m,
+		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m, limits: limits,
 	}, nil
 }
 

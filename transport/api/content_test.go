@@ -66,7 +66,7 @@ func TestEditDeleteReactEvents(t *testing.T) {
 		t.Fatalf("tombstone %+v", seen)
 	}
 	tm.alice.expect(410, "PATCH", mp, map[string]any{"content": "too late"})
-	tm.bob.expect(410, "PUT", mp+"/reactions/x", nil)
+	tm.bob.expect(410, "PUT", mp+"/reactions/:x:", nil)
 	// The replay path returns the current state.
 	ms, err := tm.h.store.MessagesAfter(t.Context(), tm.gen, 0, 10)
 	if err != nil || len(ms) != 1 || !ms[0].Deleted {

@@ -15,12 +15,14 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/persistence/pgtest"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
+	"github.com/parley-chat/parley/transport/clientip"
 )
 
 const testSecret = "test-secret-test-secret-test-secret!"
@@ -41,6 +43,8 @@ type harnessOpts struct {
 	counts      bool
 	readMarkers api.ReadMarkers
 	markerCache api.MarkerCache
+	registerer  prometheus.Registerer
+	clientIP    *clientip.Resolver
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -66,7 +70,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	t.Cleanup(func() { _ = h.verify.Close() })
 	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events,
-		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache})
+		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache, Registerer: o.registerer, ClientIP: o.clientIP})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,13 +43,10 @@ func (a *API) wrap(rt Route) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(rec, r.Body, a.cfg.MaxBodyBytes)
 		}
-		var me persistence.User
-		if !rt.Public {
-			var err error
-			if me, err = a.authenticate(r); err != nil {
-				WriteProblem(rec, r, err)
-				return
-			}
+		me, err := a.admit(rt, r)
+		if err != nil {
+			writeLimited(rec, r, err)
+			return
 		}
 		status, body, err := rt.handler(r.Context(), r, me)
 		if err != nil {
@@ -89,6 +86,31 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// admit authenticates the caller of a route that needs it and applies the rate limits:
+// per client address before a public route and after failed credentials, per user
+// after the rest (ADR 0026).
+func (a *API) admit(rt Route, r *http.Request) (persistence.User, error) {
+	if rt.Public {
+		if err := a.limits.addr(limitUnauthenticated, r); err != nil {
+			return persistence.User{}, err
+		}
+		if rt.limit == limitDevLogin {
+			return persistence.User{}, a.limits.addr(limitDevLogin, r)
+		}
+		return persistence.User{}, nil
+	}
+	me, err := a.authenticate(r)
+	if err != nil {
+		if status, _ := CodeOf(err); status == http.StatusUnauthorized {
+			if lerr := a.limits.addr(limitUnauthenticated, r); lerr != nil {
+				return me, lerr
+			}
+		}
+		return me, err
+	}
+	return me, a.limits.user(limitFor(rt), me.ID)
 }
 
 // authenticate verifies the bearer token and finds (or creates) its user.

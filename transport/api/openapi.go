@@ -125,7 +125,9 @@ func (g *schemaGen) operation(rt Route) map[string]any {
 		errs = append(errs, http.StatusUnauthorized)
 	}
 	if !rt.External {
-		errs = append(errs, http.StatusInternalServerError)
+		// Every route spends a rate limit: per user, or per address before (public) or
+		// after failed authentication (limits.go).
+		errs = append(errs, http.StatusTooManyRequests, http.StatusInternalServerError)
 	}
 	for _, code := range errs {
 		responses[fmt.Sprint(code)] = map[string]any{"$ref": "#/components/responses/Problem"}

@@ -19,6 +19,7 @@ const (
 	CodeConflict         = "conflict"
 	CodeArchived         = "archived"
 	CodeGone             = "gone"
+	CodeTooManyReactions = "too_many_reactions"
 	CodeRateLimited      = "rate_limited"
 	CodePayloadTooLarge  = "payload_too_large"
 	CodeMethodNotAllowed = "method_not_allowed"
@@ -63,6 +64,7 @@ var codeTable = []struct {
 	{persistence.ErrForbidden, http.StatusForbidden, CodeForbidden, "Forbidden"},
 	{persistence.ErrNotFound, http.StatusNotFound, CodeNotFound, "Not found"},
 	{persistence.ErrArchived, http.StatusConflict, CodeArchived, "Channel is archived"},
+	{persistence.ErrTooManyReactions, http.StatusConflict, CodeTooManyReactions, "Too many distinct reactions"},
 	{persistence.ErrConflict, http.StatusConflict, CodeConflict, "Conflict"},
 	{persistence.ErrGone, http.StatusGone, CodeGone, "Gone"},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method not allowed"},

@@ -19,7 +19,11 @@ func (a *API) deleteReaction(ctx context.Context, r *http.Request, me persistenc
 // emoji's tally. Reacting is writing: an archived channel refuses it, a tombstone is gone.
 func (a *API) setReaction(ctx context.Context, r *http.Request, me persistence.User, on bool) (int, any, error) {
 	emoji := r.PathValue("emoji")
-	if err := persistence.ValidateEmoji(emoji); err != nil {
+	check := persistence.ValidateEmoji
+	if !on {
+		check = persistence.ValidateEmojiRemoval // reactions stored before the rule can go
+	}
+	if err := check(emoji); err != nil {
 		return 0, nil, err
 	}
 	acc, ref, err := a.messageAccess(ctx, r, me)

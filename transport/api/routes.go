@@ -28,6 +28,7 @@ type Route struct {
 	Errors []int
 
 	handler handlerFunc
+	limit   limitClass // its own rate limit; none: by method (limitFor)
 }
 
 // Param is a query parameter.
@@ -80,7 +81,7 @@ func (a *API) routes() []Route {
 
 	add(Route{Method: "POST", Pattern: "/api/auth/dev/login", Tag: "auth", Public: true,
 		Summary: "Get a token for any username (dev mode only; 404 otherwise)", Request: devLoginRequest{}, Response: devLoginResponse{},
-		Status: ok, Errors: []int{400, 404}, handler: a.devLogin})
+		Status: ok, Errors: []int{400, 404}, handler: a.devLogin, limit: limitDevLogin})
 	add(Route{Method: "GET", Pattern: "/api/users/me", Tag: "users", Summary: "The caller (created on first use)",
 		Response: persistence.User{}, Status: ok, handler: a.me})
 
@@ -120,7 +121,7 @@ func (a *API) routes() []Route {
 		Status: noContent, Errors: wr, handler: a.removeChannelMember})
 
 	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry",
-		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413}, handler: a.postMessage})
+		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413}, handler: a.postMessage, limit: limitMessages})
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "History: newest first below before_seq, or ascending above after_seq; next is the seq to pass back",
 		Query:    []Param{{Name: "before_seq", Type: "integer"}, {Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
 		Response: msgPage, Status: ok, Errors: channelRd, handler: a.listMessages})
@@ -136,9 +137,9 @@ func (a *API) routes() []Route {
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/threads", Tag: "threads", Summary: "Threads of a channel, most recent reply first (at most 2 SQL queries)",
 		Query: page, Response: Page[persistence.Thread]{}, Status: ok, Errors: channelRd, handler: a.listThreads})
 	add(Route{Method: "PUT", Pattern: "/api/messages/{mid}/reactions/{emoji}", Tag: "reactions", Summary: "Add the caller's reaction (idempotent)",
-		Response: persistence.Reaction{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.putReaction})
+		Response: persistence.Reaction{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.putReaction, limit: limitReactions})
 	add(Route{Method: "DELETE", Pattern: "/api/messages/{mid}/reactions/{emoji}", Tag: "reactions", Summary: "Remove the caller's reaction (idempotent)",
-		Response: persistence.Reaction{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.deleteReaction})
+		Response: persistence.Reaction{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.deleteReaction, limit: limitReactions})
 
 	add(Route{Method: "PUT", Pattern: "/api/channels/{cid}/read", Tag: "reads", Summary: "Raise the caller's read marker (never moves backwards; clamped to the last seq)",
 		Request: markReadRequest{}, Response: readMarker{}, Status: ok, Errors: channelRd, handler: a.markRead})
@@ -153,6 +154,6 @@ func (a *API) routes() []Route {
 		Status: noContent, Errors: []int{400, 404}, handler: a.markMentionRead})
 	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Full-text search over the messages the caller can read, newest first",
 		Query:    append([]Param{{Name: "q", Type: "string", Required: true, Description: "web-search syntax, at most 200 characters"}}, page...),
-		Response: msgPage, Status: ok, Errors: rd, handler: a.search})
+		Response: msgPage, Status: ok, Errors: rd, handler: a.search, limit: limitSearch})
 	return rs
 }

@@ -40,7 +40,7 @@ func noServerError(t *testing.T, what string, status int, raw []byte) {
 // success whose data holds the input literally; never a 5xx, never a database error.
 func TestSQLMetacharactersAreLiterals(t *testing.T) {
 	t.Parallel()
-	n := startNode(t, nil)
+	n := startNode(t, openRESTLimits) // a write and a search per metacharacter string
 	u := n.user("alice")
 	s := n.workspace(u, "acme")
 	wid, cid := strconv.FormatInt(s.id, 10), strconv.FormatInt(s.general, 10)
