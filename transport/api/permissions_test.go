@@ -307,7 +307,7 @@ func TestMentionsFollowAccess(t *testing.T) {
 	// Taken out of the private channel, then the message is edited and reacted to.
 	alice.expect(http.StatusNoContent, "DELETE", fmt.Sprintf("/api/channels/%d/members/%d", secret, bob.id), nil)
 	alice.ok("PATCH", fmt.Sprintf("/api/messages/%d", inSecret[2].ID), map[string]any{"content": "@bob three, edited after he left"}, nil)
-	alice.ok("PUT", fmt.Sprintf("/api/messages/%d/reactions/tada", inSecret[2].ID), nil, nil)
+	alice.ok("PUT", fmt.Sprintf("/api/messages/%d/reactions/:tada:", inSecret[2].ID), nil, nil)
 	bob.expect(http.StatusNotFound, "GET", fmt.Sprintf("/api/messages/%d", inSecret[2].ID), nil)
 	for _, q := range []string{"", "?unread=true", "?limit=1"} {
 		p := mentions(bob, q)
