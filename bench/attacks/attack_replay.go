@@ -18,12 +18,12 @@ import (
 // errorTally counts the ERROR frames and failed requests of one attacker connection (or
 // several) by code, and when the first rate_limited came.
 type errorTally struct {
-	mu           sync.Mutex
-	start        time.Time
-	codes        map[string]int
-	firstLimited time.Duration // 0: none
+	mu            sync.Mutex
+	start         time.Time
+	codes         map[string]int
+	firstLimited  time.Duration // 0: none
 	framesAtFirst int64
-	frames       *atomic.Int64
+	frames        *atomic.Int64
 }
 
 func newTally(frames *atomic.Int64) *errorTally {
