@@ -115,12 +115,20 @@ func replayLoop(ctx context.Context, e *env, round time.Duration) ([]figure, []s
 		if err != nil {
 			if ctx.Err() == nil {
 				tally.add(errCode(err))
+				// A refused SUBSCRIBE comes back at once; without a pause this process
+				// would spin a core of the two the node shares.
+				sleepCtx(ctx, 10*time.Millisecond)
 			}
 			continue
 		}
-		// The replay comes before the RECEIPT; this only waits out a node that sends it after.
-		for lastSeq.Load() < e.w.seededCount && ctx.Err() == nil && !closed(c) {
+		// The replay comes before the RECEIPT; this only waits out a node that sends it
+		// after, or stops it half-way (then no frame comes for a second).
+		seen, quiet := frames.Load(), time.Now()
+		for lastSeq.Load() < e.w.seededCount && ctx.Err() == nil && !closed(c) && time.Since(quiet) < time.Second {
 			sleepCtx(ctx, time.Millisecond)
+			if n := frames.Load(); n != seen {
+				seen, quiet = n, time.Now()
+			}
 		}
 		if lastSeq.Load() >= e.w.seededCount {
 			replays++
