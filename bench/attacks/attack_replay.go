@@ -76,44 +76,66 @@ func attackerClient(ctx context.Context, e *env, tally *errorTally) (*stomp.Clie
 		local = e.dialer.LocalAddr
 	}
 	return stomp.Dial(ctx, e.t.ws, stomp.ClientOptions{Token: e.w.attacker, LocalAddr: local,
-		RequestTimeout: 30 * time.Second, OnError: tally.onError})
+		RequestTimeout: 30 * time.Second, CloseTimeout: 100 * time.Millisecond, OnError: tally.onError})
 }
 
-// replayLoop is one connection subscribing to the seeded channel with since-seq:0,
-// taking the whole replay, unsubscribing, and again, for the round (finding 4).
+// replayLoop is one connection on which o.replaySubs loops each subscribe to the seeded
+// channel with since-seq:0, take the whole replay, unsubscribe, and again, for the round
+// (finding 4). A connection the node closes is opened again.
 func replayLoop(ctx context.Context, e *env, round time.Duration) ([]figure, []string) {
 	ctx, cancel := context.WithTimeout(ctx, round)
 	defer cancel()
-	var frames atomic.Int64
+	var frames, replays atomic.Int64
 	tally := newTally(&frames)
-	var lastSeq atomic.Int64
+	dest := actors.ChannelDestination(e.w.seeded)
+	var reconnects int
+	start := time.Now()
+	for ctx.Err() == nil {
+		c, err := attackerClient(ctx, e, tally)
+		if err != nil {
+			if ctx.Err() == nil {
+				tally.add("dial: " + errCode(err))
+				sleepCtx(ctx, 100*time.Millisecond)
+			}
+			continue
+		}
+		var wg sync.WaitGroup
+		for range e.o.replaySubs {
+			wg.Go(func() { subscribeLoop(ctx, e, c, dest, &frames, &replays, tally) })
+		}
+		wg.Wait()
+		if ctx.Err() == nil {
+			reconnects++
+			tally.add("closed: " + errCode(c.Err()))
+		}
+		_ = c.Close()
+	}
+	elapsed := time.Since(start)
+	figs := []figure{
+		{"frames/s", float64(frames.Load()) / elapsed.Seconds()},
+		{"whole replays", float64(replays.Load())},
+	}
+	if reconnects > 0 {
+		figs = append(figs, figure{"reconnects", float64(reconnects)})
+	}
+	return tally.figures(figs, "ERROR")
+}
+
+// subscribeLoop is one of replayLoop's loops, until ctx ends or c closes.
+func subscribeLoop(ctx context.Context, e *env, c *stomp.Client, dest string, frames, replays *atomic.Int64, tally *errorTally) {
+	var got, lastSeq atomic.Int64
 	onMessage := func(f *stomp.Frame, _ time.Time) {
 		frames.Add(1)
+		got.Add(1)
 		if s, err := strconv.ParseInt(f.Value("seq"), 10, 64); err == nil {
 			lastSeq.Store(s)
 		}
 	}
-	dest := actors.ChannelDestination(e.w.seeded)
-	var c *stomp.Client
-	var replays, reconnects int
-	start := time.Now()
-	for ctx.Err() == nil {
-		if closed(c) {
-			if c != nil {
-				reconnects++
-				tally.add("closed: " + errCode(c.Err()))
-			}
-			var err error
-			if c, err = attackerClient(ctx, e, tally); err != nil {
-				tally.add("dial: " + errCode(err))
-				sleepCtx(ctx, 100*time.Millisecond)
-				continue
-			}
-		}
+	for ctx.Err() == nil && !closed(c) {
 		lastSeq.Store(0)
 		sub, err := c.SubscribeFunc(dest, onMessage, stomp.Header{Key: "since-seq", Value: "0"})
 		if err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !closed(c) {
 				tally.add(errCode(err))
 				// A refused SUBSCRIBE comes back at once; without a pause this process
 				// would spin a core of the two the node shares.
@@ -123,30 +145,18 @@ func replayLoop(ctx context.Context, e *env, round time.Duration) ([]figure, []s
 		}
 		// The replay comes before the RECEIPT; this only waits out a node that sends it
 		// after, or stops it half-way (then no frame comes for a second).
-		seen, quiet := frames.Load(), time.Now()
+		seen, quiet := got.Load(), time.Now()
 		for lastSeq.Load() < e.w.seededCount && ctx.Err() == nil && !closed(c) && time.Since(quiet) < time.Second {
 			sleepCtx(ctx, time.Millisecond)
-			if n := frames.Load(); n != seen {
+			if n := got.Load(); n != seen {
 				seen, quiet = n, time.Now()
 			}
 		}
 		if lastSeq.Load() >= e.w.seededCount {
-			replays++
+			replays.Add(1)
 		}
 		_ = sub.Unsubscribe()
 	}
-	elapsed := time.Since(start)
-	if c != nil {
-		_ = c.Close()
-	}
-	figs := []figure{
-		{"frames/s", float64(frames.Load()) / elapsed.Seconds()},
-		{"whole replays", float64(replays)},
-	}
-	if reconnects > 0 {
-		figs = append(figs, figure{"reconnects", float64(reconnects)})
-	}
-	return tally.figures(figs, "ERROR")
 }
 
 // resendLoop subscribes to /user/queue/resend and sends /app/message.resend with
@@ -154,7 +164,7 @@ func replayLoop(ctx context.Context, e *env, round time.Duration) ([]figure, []s
 func resendLoop(ctx context.Context, e *env, round time.Duration) ([]figure, []string) {
 	ctx, cancel := context.WithTimeout(ctx, round)
 	defer cancel()
-	var frames, acked, sent atomic.Int64
+	var frames, acked, sent, unanswered atomic.Int64
 	tally := newTally(&frames)
 	onMessage := func(*stomp.Frame, time.Time) { frames.Add(1) }
 	body := fmt.Appendf(nil, `{"channelId":"%d","sinceSeq":0}`, e.w.seeded)
@@ -187,11 +197,14 @@ func resendLoop(ctx context.Context, e *env, round time.Duration) ([]figure, []s
 		case <-tick.C:
 			sent.Add(1)
 			err := c.SendAsync(actors.DestMessageResend, body, func(_ *stomp.Frame, err error) {
-				if err != nil {
+				switch {
+				case err == nil:
+					acked.Add(1)
+				case ctx.Err() != nil: // the attacker hung up first
+					unanswered.Add(1)
+				default:
 					tally.add(errCode(err))
-					return
 				}
-				acked.Add(1)
 			})
 			if err != nil {
 				tally.add(errCode(err))
@@ -206,6 +219,7 @@ func resendLoop(ctx context.Context, e *env, round time.Duration) ([]figure, []s
 		{"frames/s", float64(frames.Load()) / elapsed.Seconds()},
 		{"resends sent", float64(sent.Load())},
 		{"acknowledged", float64(acked.Load())},
+		{"unanswered at the round's end", float64(unanswered.Load())},
 	}
 	if reconnects > 0 {
 		figs = append(figs, figure{"reconnects", float64(reconnects)})

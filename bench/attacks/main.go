@@ -49,6 +49,7 @@ type options struct {
 	slowConns  int
 	slowHold   time.Duration
 	seed       int
+	replaySubs int
 	resendRate float64
 	workers    int
 
@@ -81,6 +82,7 @@ func main() {
 	flag.IntVar(&o.slowConns, "slow-conns", o.slowConns, "slow-body: connections trickling a request body")
 	flag.DurationVar(&o.slowHold, "slow-hold", o.slowHold, "slow-body: how long the bodies trickle (the round's length)")
 	flag.IntVar(&o.seed, "seed", o.seed, "messages seeded into the channel the replay attacks read")
+	flag.IntVar(&o.replaySubs, "replay-subs", o.replaySubs, "replay-loop: subscribe/unsubscribe loops running at once on the one connection")
 	flag.Float64Var(&o.resendRate, "resend-rate", o.resendRate, "resend-loop: /app/message.resend frames per second")
 	flag.IntVar(&o.workers, "workers", o.workers, "rest-posts, search, dev-login: concurrent requests")
 	flag.StringVar(&o.jsonPath, "json", "", "also write the whole report as JSON to this file")
@@ -103,7 +105,7 @@ func defaultOptions() options {
 		bin: "bin/parley", pgServer: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		dev: true, pairs: 3, round: 8 * time.Second, settle: 2 * time.Second, probeInterval: 20 * time.Millisecond,
 		sockets: 2000, idleChecks: []time.Duration{15 * time.Second, 25 * time.Second},
-		slowConns: 200, slowHold: 40 * time.Second, seed: 14_600, resendRate: 20, workers: 8,
+		slowConns: 200, slowHold: 40 * time.Second, seed: 14_600, replaySubs: 4, resendRate: 20, workers: 8,
 	}
 }
 
@@ -112,7 +114,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	rep := &report{
-		Command: strings.Join(os.Args, " "),
+		Command: command(),
 		Date:    time.Now().UTC().Format("2006-01-02 15:04 MST"),
 		Commit:  gitCommit(),
 		Machine: machine(),
@@ -171,8 +173,8 @@ func (o options) validate() error {
 		// This process holds them all; the machine allows 20,000 files per process.
 		errs = append(errs, fmt.Errorf("--sockets %d: want 0..15000", o.sockets))
 	}
-	if o.slowConns < 0 || o.slowConns > 5_000 || o.workers < 1 || o.resendRate <= 0 || o.seed < 0 {
-		errs = append(errs, errors.New("--slow-conns 0..5000, --workers ≥ 1, --resend-rate > 0, --seed ≥ 0"))
+	if o.slowConns < 0 || o.slowConns > 5_000 || o.workers < 1 || o.resendRate <= 0 || o.seed < 0 || o.replaySubs < 1 || o.replaySubs > 90 {
+		errs = append(errs, errors.New("--slow-conns 0..5000, --workers ≥ 1, --resend-rate > 0, --seed ≥ 0, --replay-subs 1..90"))
 	}
 	if len(o.idleChecks) == 0 {
 		errs = append(errs, errors.New("--idle-checks: want at least one duration"))
@@ -196,6 +198,14 @@ func parseDurations(s string) ([]time.Duration, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// command is the command line, as `go run ./bench/attacks …` when it was run so.
+func command() string {
+	if strings.Contains(os.Args[0], "go-build") {
+		return strings.Join(append([]string{"go run ./bench/attacks"}, os.Args[1:]...), " ")
+	}
+	return strings.Join(os.Args, " ")
 }
 
 func gitCommit() string {

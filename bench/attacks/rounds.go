@@ -21,7 +21,7 @@ func measure(ctx context.Context, t *target, o options, rep *report, progress io
 	rep.Settings = map[string]any{
 		"pairs": o.pairs, "round": o.round.String(), "settle": o.settle.String(), "probeInterval": o.probeInterval.String(),
 		"attackerAddr": o.attackerAddr, "sockets": o.sockets, "idleChecks": fmt.Sprint(o.idleChecks),
-		"slowConns": o.slowConns, "slowHold": o.slowHold.String(), "seed": o.seed, "resendRate": o.resendRate, "workers": o.workers,
+		"slowConns": o.slowConns, "slowHold": o.slowHold.String(), "seed": o.seed, "replaySubs": o.replaySubs, "resendRate": o.resendRate, "workers": o.workers,
 	}
 	setupStart := time.Now()
 	w, err := newWorld(ctx, t, o.seed)
