@@ -53,6 +53,8 @@ type options struct {
 	resendRate float64
 	workers    int
 
+	attackerProc bool
+
 	jsonPath string
 }
 
@@ -62,6 +64,13 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func main() {
+	if os.Getenv(childEnv) != "" {
+		if err := childMain(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "attacks (attacker process):", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o := defaultOptions()
 	flag.StringVar(&o.url, "url", "", "base URL of a running node to attack (http://host:port); empty: start --bin serve as a child process")
 	flag.StringVar(&o.bin, "bin", o.bin, "the parley binary a child node runs (make build)")
@@ -85,6 +94,7 @@ func main() {
 	flag.IntVar(&o.replaySubs, "replay-subs", o.replaySubs, "replay-loop: subscribe/unsubscribe loops running at once on the one connection")
 	flag.Float64Var(&o.resendRate, "resend-rate", o.resendRate, "resend-loop: /app/message.resend frames per second")
 	flag.IntVar(&o.workers, "workers", o.workers, "rest-posts, search, dev-login: concurrent requests")
+	flag.BoolVar(&o.attackerProc, "attacker-proc", o.attackerProc, "run each attacked round in a process of its own (this binary again), apart from the probe's")
 	flag.StringVar(&o.jsonPath, "json", "", "also write the whole report as JSON to this file")
 	flag.Parse()
 	var err error
@@ -105,7 +115,7 @@ func defaultOptions() options {
 		bin: "bin/parley", pgServer: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		dev: true, pairs: 3, round: 8 * time.Second, settle: 2 * time.Second, probeInterval: 20 * time.Millisecond,
 		sockets: 2000, idleChecks: []time.Duration{15 * time.Second, 25 * time.Second},
-		slowConns: 200, slowHold: 40 * time.Second, seed: 14_600, replaySubs: 4, resendRate: 20, workers: 8,
+		slowConns: 200, slowHold: 40 * time.Second, seed: 14_600, replaySubs: 4, resendRate: 20, workers: 8, attackerProc: true,
 	}
 }
 

@@ -21,7 +21,7 @@ func measure(ctx context.Context, t *target, o options, rep *report, progress io
 	rep.Settings = map[string]any{
 		"pairs": o.pairs, "round": o.round.String(), "settle": o.settle.String(), "probeInterval": o.probeInterval.String(),
 		"attackerAddr": o.attackerAddr, "sockets": o.sockets, "idleChecks": fmt.Sprint(o.idleChecks),
-		"slowConns": o.slowConns, "slowHold": o.slowHold.String(), "seed": o.seed, "replaySubs": o.replaySubs, "resendRate": o.resendRate, "workers": o.workers,
+		"slowConns": o.slowConns, "slowHold": o.slowHold.String(), "seed": o.seed, "replaySubs": o.replaySubs, "resendRate": o.resendRate, "workers": o.workers, "attackerProc": o.attackerProc,
 	}
 	setupStart := time.Now()
 	w, err := newWorld(ctx, t, o.seed)
@@ -64,7 +64,7 @@ func measure(ctx context.Context, t *target, o options, rep *report, progress io
 			before, _ := sampleProc(t.pid)
 			watch := watchProc(t.pid, 250*time.Millisecond)
 			u := span{from: time.Now()}
-			figs, notes := a.run(ctx, e, o.round)
+			figs, notes := runAttack(ctx, a, e, o.round)
 			u.to = time.Now()
 			rr := roundResult{Pair: pair, Outcome: figs, Notes: notes, NodeMax: watch.end()}
 			if rr.NodeMax != nil {

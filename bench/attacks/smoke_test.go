@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,18 @@ import (
 	"github.com/parley-chat/parley/persistence/pgtest"
 	"github.com/parley-chat/parley/transport"
 )
+
+// TestMain lets the test binary be the attacker's process too, as the command is.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		if err := childMain(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "attacker process:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // TestSmokeEveryAttackOnce runs one short pair of every attack against a real node (in
 // process here, to keep it fast; the command runs it as a child process) and checks that
