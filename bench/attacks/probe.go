@@ -21,9 +21,9 @@ const perSenderRate = 16.0
 // error ("timeout").
 const receiptTimeout = 10 * time.Second
 
-// probe is a normal user's traffic: messages every interval on the probe channel, spread
-// over enough sender connections to stay within the send limit, and a second user
-// subscribed to that channel. Every message's send → deliver time is on this process's
+// probe is normal users' traffic: messages every interval on the probe channel, spread
+// over enough sender connections (each its own user) to stay within the send limit, and
+// another user subscribed to that channel. Every message's send → deliver time is on this process's
 // clock.
 type probe struct {
 	t        *target
@@ -42,15 +42,19 @@ type probe struct {
 
 var contentPrefix = []byte(`"content":"probe n=`)
 
+// probeSenders is how many sender connections (and users) a probe of interval needs.
+func probeSenders(interval time.Duration) int {
+	return max(1, int(float64(time.Second)/float64(interval)/perSenderRate+0.999))
+}
+
 func startProbe(ctx context.Context, t *target, w *world, interval time.Duration) (*probe, error) {
-	n := max(1, int(float64(time.Second)/float64(interval)/perSenderRate+0.999))
-	p := &probe{t: t, w: w, interval: interval, senders: make([]*stomp.Client, n),
+	p := &probe{t: t, w: w, interval: interval, senders: make([]*stomp.Client, len(w.probeSenders)),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if err := p.dialReceiver(ctx); err != nil {
 		return nil, err
 	}
 	for i := range p.senders {
-		c, err := stomp.Dial(ctx, t.ws, stomp.ClientOptions{Token: w.probeSender})
+		c, err := stomp.Dial(ctx, t.ws, stomp.ClientOptions{Token: w.probeSenders[i]})
 		if err != nil {
 			p.close()
 			return nil, fmt.Errorf("probe sender: %w", err)
@@ -149,7 +153,7 @@ func (p *probe) run() {
 				redials.Go(func() {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					defer cancel()
-					if nc, err := stomp.Dial(ctx, p.t.ws, stomp.ClientOptions{Token: p.w.probeSender}); err == nil {
+					if nc, err := stomp.Dial(ctx, p.t.ws, stomp.ClientOptions{Token: p.w.probeSenders[si]}); err == nil {
 						p.mu.Lock()
 						p.senders[si] = nc
 						p.mu.Unlock()

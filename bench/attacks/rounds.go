@@ -24,7 +24,7 @@ func measure(ctx context.Context, t *target, o options, rep *report, progress io
 		"slowConns": o.slowConns, "slowHold": o.slowHold.String(), "seed": o.seed, "replaySubs": o.replaySubs, "resendRate": o.resendRate, "workers": o.workers, "attackerProc": o.attackerProc,
 	}
 	setupStart := time.Now()
-	w, err := newWorld(ctx, t, o.seed)
+	w, err := newWorld(ctx, t, o.seed, probeSenders(o.probeInterval))
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}

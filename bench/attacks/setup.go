@@ -21,19 +21,22 @@ import (
 // the attacker's user, workspace, seeded channel (replays, search) and flood channel (REST
 // posts, so that the seeded channel keeps its size).
 type world struct {
-	probeSender, probeReceiver string // tokens
-	probeChannel               int64
-	attacker                   string // token
-	attackerWorkspace          int64
-	seeded                     int64 // the channel the replays read
-	seededCount                int64
-	flood                      int64 // the channel REST posts go to
+	// probeSenders are the probe's sending users' tokens, one per connection: a node that
+	// limits sends per user (not per connection) must not take the probe for a flood.
+	probeSenders      []string
+	probeReceiver     string // token
+	probeChannel      int64
+	attacker          string // token
+	attackerWorkspace int64
+	seeded            int64 // the channel the replays read
+	seededCount       int64
+	flood             int64 // the channel REST posts go to
 }
 
 // newWorld creates the users, workspaces and channels through the REST API and seeds the
 // attacker's channel with seed messages straight into PostgreSQL (when t.dbURL is known):
 // posting them would take minutes once REST posts are rate limited.
-func newWorld(ctx context.Context, t *target, seed int) (*world, error) {
+func newWorld(ctx context.Context, t *target, seed, probeSenders int) (*world, error) {
 	v, err := auth.New(auth.Config{HS256Secret: t.secret, DevTokenTTL: 48 * time.Hour}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return nil, fmt.Errorf("token signer: %w", err)
@@ -46,9 +49,11 @@ func newWorld(ctx context.Context, t *target, seed int) (*world, error) {
 		tok, _, err := v.Issue(name+"-"+run, 48*time.Hour)
 		return tok, err
 	}
-	w := &world{}
-	if w.probeSender, err = token("probe-send"); err != nil {
-		return nil, err
+	w := &world{probeSenders: make([]string, probeSenders)}
+	for i := range w.probeSenders {
+		if w.probeSenders[i], err = token(fmt.Sprintf("probe-send%d", i)); err != nil {
+			return nil, err
+		}
 	}
 	if w.probeReceiver, err = token("probe-recv"); err != nil {
 		return nil, err
@@ -57,21 +62,27 @@ func newWorld(ctx context.Context, t *target, seed int) (*world, error) {
 		return nil, err
 	}
 	c := &http.Client{Timeout: 30 * time.Second}
-	probeWS, probeGeneral, err := workspace(ctx, c, t.base, w.probeSender, "probe-"+run)
+	probeWS, probeGeneral, err := workspace(ctx, c, t.base, w.probeSenders[0], "probe-"+run)
 	if err != nil {
 		return nil, err
 	}
 	w.probeChannel = probeGeneral
-	var inv struct {
-		Token string `json:"token"`
+	members := map[string]string{"probe-recv-" + run: w.probeReceiver}
+	for i, tok := range w.probeSenders[1:] {
+		members[fmt.Sprintf("probe-send%d-%s", i+1, run)] = tok
 	}
-	if _, err := call(ctx, c, http.MethodPost, fmt.Sprintf("%s/api/workspaces/%d/invitations", t.base, probeWS), w.probeSender,
-		map[string]string{"username": "probe-recv-" + run}, &inv, http.StatusCreated); err != nil {
-		return nil, err
-	}
-	if _, err := call(ctx, c, http.MethodPost, t.base+"/api/invitations/accept", w.probeReceiver,
-		map[string]string{"token": inv.Token}, nil, http.StatusOK); err != nil {
-		return nil, err
+	for name, tok := range members {
+		var inv struct {
+			Token string `json:"token"`
+		}
+		if _, err := call(ctx, c, http.MethodPost, fmt.Sprintf("%s/api/workspaces/%d/invitations", t.base, probeWS), w.probeSenders[0],
+			map[string]string{"username": name}, &inv, http.StatusCreated); err != nil {
+			return nil, err
+		}
+		if _, err := call(ctx, c, http.MethodPost, t.base+"/api/invitations/accept", tok,
+			map[string]string{"token": inv.Token}, nil, http.StatusOK); err != nil {
+			return nil, err
+		}
 	}
 	if w.attackerWorkspace, w.seeded, err = workspace(ctx, c, t.base, w.attacker, "mallory-"+run); err != nil {
 		return nil, err
