@@ -37,29 +37,7 @@ func TestSmokeEveryAttackOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node")
 	}
-	cfg := transport.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.NodeID = 1
-	cfg.DatabaseURL = pgtest.NewDatabase(t)
-	cfg.DevMode = true
-	cfg.JWTSecret = "attacks-smoke-secret-attacks-smoke-secret"
-	cfg.DrainTimeout = 5 * time.Second
-	ctx := context.Background()
-	srv, err := transport.New(ctx, cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-done
-	})
-	addr := srv.Addr().String()
-	tg := &target{base: "http://" + addr, ws: "ws://" + addr + "/ws", secret: cfg.JWTSecret, dbURL: cfg.DatabaseURL, devLogin: true}
-
+	tg := startTestNode(t)
 	o := defaultOptions()
 	o.pairs, o.round, o.settle = 1, 500*time.Millisecond, 100*time.Millisecond
 	o.attackerAddr = "127.0.0.2"
@@ -68,7 +46,7 @@ func TestSmokeEveryAttackOnce(t *testing.T) {
 	o.seed, o.workers = 300, 2
 	o.attacks = "all"
 	rep := &report{}
-	if err := measure(ctx, tg, o, rep, io.Discard); err != nil {
+	if err := measure(context.Background(), tg, o, rep, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Attacks) != len(attacks()) {
@@ -121,5 +99,51 @@ func TestSmokeEveryAttackOnce(t *testing.T) {
 				t.Errorf("%s: no answers: %v", a.Name, figs)
 			}
 		}
+	}
+}
+
+// startTestNode runs a node in this process (dev mode, its own database, embedded Redis and
+// Kafka) until the test ends.
+func startTestNode(t *testing.T) *target {
+	t.Helper()
+	cfg := transport.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.NodeID = 1
+	cfg.DatabaseURL = pgtest.NewDatabase(t)
+	cfg.DevMode = true
+	cfg.JWTSecret = "attacks-smoke-secret-attacks-smoke-secret"
+	cfg.DrainTimeout = 5 * time.Second
+	ctx := context.Background()
+	srv, err := transport.New(ctx, cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-done
+	})
+	addr := srv.Addr().String()
+	return &target{base: "http://" + addr, ws: "ws://" + addr + "/ws", secret: cfg.JWTSecret, dbURL: cfg.DatabaseURL, devLogin: true}
+}
+
+// TestSmokeAttackerInProcess runs one flood with -attacker-proc=false.
+func TestSmokeAttackerInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	tg := startTestNode(t)
+	o := defaultOptions()
+	o.pairs, o.round, o.settle, o.seed, o.workers = 1, 300*time.Millisecond, 100*time.Millisecond, 0, 2
+	o.attackerProc, o.attacks = false, "search"
+	rep := &report{}
+	if err := measure(context.Background(), tg, o, rep, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Attacks) != 1 || len(rep.Attacks[0].Rounds) != 1 || len(rep.Attacks[0].Rounds[0].Outcome) == 0 {
+		t.Fatalf("report: %+v", rep.Attacks)
 	}
 }
