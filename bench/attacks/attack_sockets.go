@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,8 +84,8 @@ func idleSockets(ctx context.Context, e *env, _ time.Duration) ([]figure, []stri
 	})
 	mu.Lock()
 	figs := []figure{{"upgraded", float64(len(conns))}}
-	for status, n := range refused {
-		figs = append(figs, figure{"upgrade " + strconv.Itoa(status), float64(n)})
+	for _, status := range slices.Sorted(maps.Keys(refused)) {
+		figs = append(figs, figure{"upgrade " + strconv.Itoa(status), float64(refused[status])})
 	}
 	if dialErrs > 0 {
 		figs = append(figs, figure{"dial errors", float64(dialErrs)})
@@ -197,8 +199,8 @@ func slowBody(ctx context.Context, e *env, _ time.Duration) ([]figure, []string)
 		}
 	}
 	figs := []figure{{fmt.Sprintf("open at %s", e.o.slowHold), float64(held)}}
-	for s, c := range statuses {
-		figs = append(figs, figure{"answered " + strconv.Itoa(s), float64(c)})
+	for _, s := range slices.Sorted(maps.Keys(statuses)) {
+		figs = append(figs, figure{"answered " + strconv.Itoa(s), float64(statuses[s])})
 	}
 	var notes []string
 	if firstAnswer > 0 {
