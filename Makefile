@@ -61,6 +61,15 @@ lint:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# Issue 21's attacks (idle sockets, trickled bodies, replay and resend loops, REST posts,
+# search, dev login) against bin/parley in another process, with a normal client's
+# send→deliver latency in interleaved unloaded and attacked rounds; about 9 minutes.
+# docs/RELIABILITY.md quotes it.
+.PHONY: attack-report
+attack-report: build
+	@mkdir -p artifacts
+	$(GO) run ./bench/attacks -bin $(BIN) -json artifacts/attacks.json
+
 # Every Go benchmark once (-benchtime 1x), so that none rots unnoticed between `make bench`
 # runs (BenchmarkFanout did); CI runs it after the tests. About 45 s, mostly compiling.
 .PHONY: bench-smoke
