@@ -4,32 +4,18 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/parley-chat/parley/internal/logtest"
 )
-
-type recordingHandler struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (h *recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.recs = append(h.recs, r)
-	return nil
-}
-func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *recordingHandler) WithGroup(string) slog.Handler      { return h }
 
 // go-redis's pool logs a failed dial itself; routed, the line arrives in slog at debug level
 // rather than on stderr.
 func TestRedisLogsGoToSlogAtDebug(t *testing.T) {
-	var h recordingHandler
+	var h logtest.Recorder
 	RouteRedisLogs(slog.New(&h))
 	t.Cleanup(func() { RouteRedisLogs(slog.New(slog.DiscardHandler)) })
 
@@ -46,12 +32,11 @@ func TestRedisLogsGoToSlogAtDebug(t *testing.T) {
 	if err := rdb.Ping(ctx).Err(); err == nil {
 		t.Fatal("ping to a closed port answered")
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.recs) == 0 {
+	recs := h.Records()
+	if len(recs) == 0 {
 		t.Fatal("go-redis logged nothing through slog")
 	}
-	for _, r := range h.recs {
+	for _, r := range recs {
 		if r.Level != slog.LevelDebug {
 			t.Errorf("go-redis line %q at %s, want DEBUG", r.Message, r.Level)
 		}

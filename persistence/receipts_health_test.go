@@ -5,45 +5,14 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/parley-chat/parley/internal/depstate"
+	"github.com/parley-chat/parley/internal/logtest"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/persistence/pgtest"
 )
-
-// rcptLines keeps log records for counting.
-type rcptLines struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (l *rcptLines) Enabled(context.Context, slog.Level) bool { return true }
-func (l *rcptLines) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.recs = append(l.recs, r)
-	return nil
-}
-func (l *rcptLines) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *rcptLines) WithGroup(string) slog.Handler      { return l }
-
-// count returns how many records have msg, and how many are at WARN or above.
-func (l *rcptLines) count(msg string) (n, warnings int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, r := range l.recs {
-		if r.Message == msg {
-			n++
-		}
-		if r.Level >= slog.LevelWarn {
-			warnings++
-		}
-	}
-	return n, warnings
-}
 
 // A Kafka outage under a running persister and producer is one "dependency down" line, not
 // a warning per failed fetch (every 200 ms), and one "dependency back" when the producer's
@@ -59,7 +28,7 @@ func TestReceiptKafkaOutageIsLoggedAsStateChanges(t *testing.T) {
 	k := rcptKafka(t, kcfg)
 	topics := persistence.ReceiptTopics{Brokers: k.Addrs()}
 
-	var lines rcptLines
+	var lines logtest.Recorder
 	logger := slog.New(&lines)
 	kafka, err := depstate.New(depstate.Config{Name: "kafka"}, logger, nil)
 	if err != nil {
@@ -87,8 +56,7 @@ func TestReceiptKafkaOutageIsLoggedAsStateChanges(t *testing.T) {
 
 	k.Close()
 	rcptWaitFor(t, 20*time.Second, "the persister's fetches to fail 5 times", func() bool {
-		n, _ := lines.count("read receipts: fetch failed")
-		return n >= 5
+		return lines.Count("read receipts: fetch failed") >= 5
 	})
 	if kafka.Up() {
 		t.Fatal("tracker up while the broker is closed")
@@ -100,13 +68,13 @@ func TestReceiptKafkaOutageIsLoggedAsStateChanges(t *testing.T) {
 	t.Cleanup(k2.Close)
 	rcptWaitFor(t, 20*time.Second, "a write to succeed again", func() bool { return send() == nil })
 
-	if n, _ := lines.count("dependency down"); n != 1 {
+	if n := lines.Count("dependency down"); n != 1 {
 		t.Errorf("%d 'dependency down' lines, want 1", n)
 	}
-	if n, _ := lines.count("dependency back"); n != 1 {
+	if n := lines.Count("dependency back"); n != 1 {
 		t.Errorf("%d 'dependency back' lines, want 1", n)
 	}
-	if _, warnings := lines.count(""); warnings != 1 {
-		t.Errorf("%d warnings during the outage, want only the tracker's", warnings)
+	if warnings := lines.Warnings(); len(warnings) != 1 {
+		t.Errorf("%d warnings during the outage %q, want only the tracker's", len(warnings), warnings)
 	}
 }

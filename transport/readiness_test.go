@@ -7,83 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parley-chat/parley/internal/logtest"
 	"github.com/parley-chat/parley/persistence/pgtest"
 )
-
-// logLines keeps every log record of a node, to count what an outage logs.
-type logLines struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logLines) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.recs = append(l.recs, r.Clone())
-	return nil
-}
-func (l *logLines) WithAttrs(as []slog.Attr) slog.Handler { return &attrLines{l, as} }
-func (l *logLines) WithGroup(string) slog.Handler         { return l }
-
-// attrLines adds the logger's With attributes to each record.
-type attrLines struct {
-	*logLines
-	as []slog.Attr
-}
-
-func (a *attrLines) Handle(ctx context.Context, r slog.Record) error {
-	r = r.Clone()
-	r.AddAttrs(a.as...)
-	return a.logLines.Handle(ctx, r)
-}
-func (a *attrLines) WithAttrs(as []slog.Attr) slog.Handler {
-	return &attrLines{a.logLines, append(slices.Clone(a.as), as...)}
-}
-
-// count returns how many records have msg and, when dep is set, dependency=dep.
-func (l *logLines) count(msg, dep string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, r := range l.recs {
-		if r.Message != msg {
-			continue
-		}
-		if dep == "" {
-			n++
-			continue
-		}
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "dependency" && a.Value.String() == dep {
-				n++
-				return false
-			}
-			return true
-		})
-	}
-	return n
-}
-
-// warnings lists the messages logged at WARN or above.
-func (l *logLines) warnings() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, r := range l.recs {
-		if r.Level >= slog.LevelWarn {
-			out = append(out, r.Message)
-		}
-	}
-	return out
-}
 
 func startTestNode(t *testing.T, logs slog.Handler, mutate func(*Config)) (*Server, string) {
 	t.Helper()
@@ -154,7 +86,7 @@ func TestReadyzIsDegradedNotDownWhileRedisIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mr.Close()
-	var logs logLines
+	var logs logtest.Recorder
 	_, base := startTestNode(t, &logs, func(c *Config) {
 		c.RedisURL = "redis://" + mr.Addr()
 		c.NodeID = 7 // no lease: its renewals would be a second voice about the same outage
@@ -179,19 +111,19 @@ func TestReadyzIsDegradedNotDownWhileRedisIsDown(t *testing.T) {
 	}
 	waitReady(t, base+"/readyz?full=1", http.StatusOK, "ready")
 	deadline := time.Now().Add(10 * time.Second)
-	for logs.count("dependency back", "redis") == 0 && time.Now().Before(deadline) {
+	for logs.CountAttr("dependency back", "dependency", "redis") == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := logs.count("dependency down", "redis"); n != 1 {
+	if n := logs.CountAttr("dependency down", "dependency", "redis"); n != 1 {
 		t.Errorf("%d 'dependency down' lines for redis, want 1", n)
 	}
-	if n := logs.count("dependency back", "redis"); n != 1 {
+	if n := logs.CountAttr("dependency back", "dependency", "redis"); n != 1 {
 		t.Errorf("%d 'dependency back' lines for redis, want 1", n)
 	}
-	if n := logs.count("dependency still down", "redis"); n != 0 {
+	if n := logs.CountAttr("dependency still down", "dependency", "redis"); n != 0 {
 		t.Errorf("%d reminders in an outage shorter than the reminder interval", n)
 	}
-	for _, w := range logs.warnings() {
+	for _, w := range logs.Warnings() {
 		if w != "dependency down" {
 			t.Errorf("warning %q during a Redis outage; the tracker's line is the only one wanted", w)
 		}

@@ -1,46 +1,20 @@
 package depstate
 
 import (
-	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parley-chat/parley/internal/logtest"
 )
-
-// lines is a slog handler that keeps every record, for counting log lines.
-type lines struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (l *lines) Enabled(context.Context, slog.Level) bool { return true }
-func (l *lines) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.recs = append(l.recs, r)
-	return nil
-}
-func (l *lines) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *lines) WithGroup(string) slog.Handler      { return l }
-
-func (l *lines) messages() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, r := range l.recs {
-		out = append(out, r.Message)
-	}
-	return out
-}
 
 // An outage of 95 s with a failure reported every 200 ms (the consumers' retry pace) logs
 // one down line, three reminders (30, 60, 90 s) and one back line.
 func TestTrackerLogsTransitionsAndRateLimitedReminders(t *testing.T) {
-	var h lines
+	var h logtest.Recorder
 	now := time.Unix(1_000_000, 0)
 	reg := prometheus.NewRegistry()
 	tr, err := New(Config{Name: "kafka", Now: func() time.Time { return now }}, slog.New(&h), reg)
@@ -48,7 +22,7 @@ func TestTrackerLogsTransitionsAndRateLimitedReminders(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.OK()
-	if n := len(h.messages()); n != 0 {
+	if n := len(h.Messages()); n != 0 {
 		t.Fatalf("%d lines while up", n)
 	}
 	for i := 0; i < 95*5; i++ {
@@ -61,7 +35,7 @@ func TestTrackerLogsTransitionsAndRateLimitedReminders(t *testing.T) {
 	tr.OK()
 	tr.OK()
 	want := []string{"dependency down", "dependency still down", "dependency still down", "dependency still down", "dependency back"}
-	got := h.messages()
+	got := h.Messages()
 	if len(got) != len(want) {
 		t.Fatalf("lines %q, want %q", got, want)
 	}
