@@ -40,6 +40,32 @@ func startServer(t *testing.T, mutate func(*transport.Config)) (*transport.Serve
 	return srv, "http://" + srv.Addr().String(), errc
 }
 
+// serve starts a server like startServer and shuts it down when the test ends.
+func serve(t *testing.T, mutate func(*transport.Config)) (*transport.Server, string) {
+	t.Helper()
+	srv, base, errc := startServer(t, mutate)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-errc
+		http.DefaultClient.CloseIdleConnections()
+	})
+	return srv, base
+}
+
+// get returns url's status code and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func TestShutdownIsIdempotentAndLeavesNothingRunning(t *testing.T) {
 	srv, base, errc := startServer(t, nil)
 	resp, err := http.Get(base + "/readyz")
@@ -78,14 +104,7 @@ func TestShutdownIsIdempotentAndLeavesNothingRunning(t *testing.T) {
 // Kafka down leaves the node serving (read markers wait in the fallback): /readyz is 200
 // "degraded" naming it, while the operators' ?full=1 answers 503.
 func TestReadyzNamesTheDependencyThatIsDown(t *testing.T) {
-	srv, base, errc := startServer(t, func(c *transport.Config) { c.KafkaBrokers = []string{"127.0.0.1:1"} })
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-errc
-		http.DefaultClient.CloseIdleConnections()
-	}()
+	_, base := serve(t, func(c *transport.Config) { c.KafkaBrokers = []string{"127.0.0.1:1"} })
 	for _, tc := range []struct {
 		path   string
 		code   int
@@ -120,34 +139,18 @@ func TestReadyzNamesTheDependencyThatIsDown(t *testing.T) {
 // With --metrics-addr, /metrics is served there only: the main listener, which a reverse
 // proxy exposes, answers 404.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
-	srv, base, errc := startServer(t, func(c *transport.Config) { c.MetricsAddr = "127.0.0.1:0" })
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-errc
-		http.DefaultClient.CloseIdleConnections()
-	}()
-	get := func(url string) (int, string) {
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, _ := get(base + "/metrics"); code != http.StatusNotFound {
+	srv, base := serve(t, func(c *transport.Config) { c.MetricsAddr = "127.0.0.1:0" })
+	if code, _ := get(t, base+"/metrics"); code != http.StatusNotFound {
 		t.Fatalf("main listener /metrics: %d, want 404", code)
 	}
-	code, body := get("http://" + srv.MetricsAddr().String() + "/metrics")
+	code, body := get(t, "http://"+srv.MetricsAddr().String()+"/metrics")
 	if code != http.StatusOK || !strings.Contains(body, "parley_build_info") || !strings.Contains(body, "parley_dependency_up") {
 		t.Fatalf("metrics listener: %d, %d bytes", code, len(body))
 	}
-	if code, _ := get("http://" + srv.MetricsAddr().String() + "/readyz"); code != http.StatusNotFound {
+	if code, _ := get(t, "http://"+srv.MetricsAddr().String()+"/readyz"); code != http.StatusNotFound {
 		t.Fatalf("metrics listener serves /readyz: %d", code)
 	}
-	if code, _ := get(base + "/readyz"); code != http.StatusOK {
+	if code, _ := get(t, base+"/readyz"); code != http.StatusOK {
 		t.Fatalf("main listener /readyz: %d", code)
 	}
 }
@@ -171,29 +174,13 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // Issue 21: "/docs/" showed the chat app; it leads to the API reader at /docs.
 func TestDocsWithASlashLeadsToTheDocs(t *testing.T) {
-	srv, base, errc := startServer(t, nil)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-errc
-		http.DefaultClient.CloseIdleConnections()
-	}()
-	page := func(path string) (int, string) {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	status, docs := page("/docs")
+	_, base := serve(t, nil)
+	status, docs := get(t, base+"/docs")
 	if status != http.StatusOK || !strings.Contains(docs, "/openapi.json") {
 		t.Fatalf("/docs: %d, not the API reader", status)
 	}
 	for _, p := range []string{"/docs/", "/docs/index.html"} {
-		if status, body := page(p); status != http.StatusOK || body != docs {
+		if status, body := get(t, base+p); status != http.StatusOK || body != docs {
 			t.Errorf("%s: %d, not the /docs page", p, status)
 		}
 	}
