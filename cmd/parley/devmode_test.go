@@ -39,21 +39,8 @@ func startServe(t *testing.T, env []string, args ...string) (string, *lockedBuff
 		}
 	})
 	base := "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		status, _, err := get(base + "/readyz")
-		if err == nil && status == http.StatusOK {
-			return base, logs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready within 60s (last: %d %v)\n%s", status, err, logs.String())
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("server exited early: %v\n%s", err, logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitServeReady(t, base, done, logs)
+	return base, logs
 }
 
 // devLogin asks the node for a token for username; it returns the status, the response's

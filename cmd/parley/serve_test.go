@@ -70,23 +70,7 @@ func TestServeEmbeddedDefaultReadyMetricsAndSIGTERM(t *testing.T) {
 	}()
 
 	base := "http://" + addr
-	var body string
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		status, b, err := get(base + "/readyz")
-		if err == nil && status == http.StatusOK {
-			body = b
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready within 60s (last: %d %v)\n%s", status, err, logs.String())
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("server exited early: %v\n%s", err, logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	body := waitServeReady(t, base, done, &logs)
 	for _, dep := range []string{"postgres", "redis", "kafka"} {
 		if !strings.Contains(body, `"`+dep+`":{"status":"up"}`) {
 			t.Errorf("/readyz does not report %s up: %s", dep, body)
@@ -215,6 +199,27 @@ func cleanEnv() []string {
 		env = append(env, kv)
 	}
 	return env
+}
+
+// waitServeReady polls base/readyz until it answers 200 and returns its body; it fails the
+// test when the process ends first (done) or after 60 s, with the process's output.
+func waitServeReady(t *testing.T, base string, done <-chan error, logs *lockedBuffer) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		status, body, err := get(base + "/readyz")
+		if err == nil && status == http.StatusOK {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 60s (last: %d %v)\n%s", status, err, logs.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("server exited early: %v\n%s", err, logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func get(url string) (int, string, error) {
