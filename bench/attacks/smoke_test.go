@@ -110,7 +110,7 @@ func startTestNode(t *testing.T) *target {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.NodeID = 1
 	cfg.DatabaseURL = pgtest.NewDatabase(t)
-	cfg.DevMode = true
+	cfg.DevMode = transport.DevOn
 	cfg.JWTSecret = "attacks-smoke-secret-attacks-smoke-secret"
 	cfg.DrainTimeout = 5 * time.Second
 	ctx := context.Background()
