@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // client is one simulated user: its STOMP connection, its delivery log, and (when the load

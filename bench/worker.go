@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // worker runs one Plan: it connects its clients, waits for the start, runs the load, drains

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // errorTally counts the ERROR frames and failed requests of one attacker connection (or

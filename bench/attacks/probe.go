@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // perSenderRate keeps each probe connection under the node's default send limit (20/s,

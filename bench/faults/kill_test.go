@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // SPEC guarantees 1, 2 and 4 across a crash: two nodes share PostgreSQL, Redis (the bus)

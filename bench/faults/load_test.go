@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/bench"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/api"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // loadSpec is a scenario's steady load: senders post over STOMP (each send with a receipt,

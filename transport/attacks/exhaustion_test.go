@@ -17,8 +17,8 @@ import (
 	gobwas "github.com/gobwas/ws"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // Issue 21, finding 2 (ADR 0025): sockets that upgrade, never CONNECT and ping took a node

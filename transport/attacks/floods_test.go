@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // TestTenThousandSubscriptions: of 10,000 SUBSCRIBEs on one connection exactly

@@ -19,8 +19,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parley-chat/parley/persistence/pgtest"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 func TestMain(m *testing.M) {

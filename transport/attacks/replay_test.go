@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // replayBudget is the small budget of the replay tests: 3,000 messages would be replayed

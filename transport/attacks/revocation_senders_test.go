@@ -5,9 +5,9 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport"
 	"github.com/parley-chat/parley/transport/internal/revocationtest"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // A session that sends without subscribing, and one that subscribes and sends, are refused

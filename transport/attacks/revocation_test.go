@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // A subscription does not outlive the access that allowed it: taken out of a private

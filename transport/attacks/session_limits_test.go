@@ -9,8 +9,8 @@ import (
 
 	gobwas "github.com/gobwas/ws"
 
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 	"github.com/parley-chat/parley/transport/ws"
 )
 

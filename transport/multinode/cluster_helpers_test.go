@@ -28,8 +28,8 @@ import (
 	"github.com/parley-chat/parley/cluster/redistest"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/persistence/pgtest"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 func TestMain(m *testing.M) {

@@ -20,9 +20,9 @@ import (
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/persistence/pgtest"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
-	"github.com/parley-chat/parley/transport/stomp"
 	"github.com/parley-chat/parley/transport/ws"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // TestSinceSeqResume: a client that reconnects with since-seq while messages keep coming

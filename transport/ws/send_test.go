@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 type messageEvent struct {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/ws"
 )
 

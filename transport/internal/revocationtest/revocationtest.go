@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // Bound is how soon after a removal's 204 a session's sends must be refused.
