@@ -39,7 +39,7 @@ test-faults:
 # 1000000x) overrides every target's budget. A failing input is written to testdata/fuzz:
 # commit it with the fix.
 FUZZTIME ?=
-FUZZ_TARGETS := FuzzDecoder:./transport/stomp:400000x FuzzVerify:./transport/auth:200000x \
+FUZZ_TARGETS := FuzzDecoder:./stomp:400000x FuzzVerify:./transport/auth:200000x \
 	FuzzDecodeBody:./transport/api:40000x FuzzSendBodies:./actors:50000x
 .PHONY: fuzz
 fuzz:

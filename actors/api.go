@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // The System implements api.Poster and api.Events, so that REST writes take the same path

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // FuzzSendBodies feeds arbitrary bytes to the decoding and validation of every SEND

@@ -7,8 +7,8 @@ import (
 	"strconv"
 
 	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/api"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // SEND destinations.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/api"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // Errors of the real-time layer. Each maps to a stable code (the ERROR frame's code header)

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/api"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // The drain's ERROR tells the client what to do (SPEC guarantee 5): its code stays

@@ -12,7 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // client is one simulated user: its STOMP connection, its delivery log, and (when the load
@@ -23,7 +24,7 @@ type client struct {
 	key     int // shard key for the recorders
 	tracker *Tracker
 
-	conn     atomic.Pointer[stomp.Client]
+	conn     atomic.Pointer[stompclient.Client]
 	inflight atomic.Int64 // unacknowledged sends
 	n        int64        // messages sent; loop goroutine only
 	rr       int          // next channel, round-robin; loop goroutine only
@@ -56,7 +57,7 @@ func wsURL(base string) string {
 // a replay may arrive before its RECEIPT.
 func (c *client) connect(ctx context.Context, resume bool) error {
 	p := c.w.plan
-	opts := stomp.ClientOptions{
+	opts := stompclient.ClientOptions{
 		Token:          c.spec.Token,
 		HeartBeat:      stomp.HeartBeat{Send: p.HeartBeat, Recv: p.HeartBeat},
 		ReadBufferSize: 4 << 10, // most frames are small; 19,000 clients × 16 KiB default adds up
@@ -69,7 +70,7 @@ func (c *client) connect(ctx context.Context, resume bool) error {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := stomp.Dial(dctx, wsURL(c.spec.URL), opts)
+	conn, err := stompclient.Dial(dctx, wsURL(c.spec.URL), opts)
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func (c *client) subscriptions() []int64 {
 }
 
 // watch counts the connection's end as a drop unless the harness closed it.
-func (c *client) watch(conn *stomp.Client) {
+func (c *client) watch(conn *stompclient.Client) {
 	<-conn.Closed()
 	if c.conn.Load() != conn || c.w.closing.Load() {
 		return // replaced by a reconnect, or closed at the end

@@ -71,7 +71,7 @@ type Config struct {
 	// HeartBeat is what clients offer both ways; 0 disables heart-beats. Default 10 s.
 	HeartBeat time.Duration
 	// GoroutineReaders reads each client's socket on a goroutine of its own instead of from
-	// a few epoll loops per worker process (stomp.Poller; Linux). The loops cost the machine
+	// a few epoll loops per worker process (stompclient.Poller; Linux). The loops cost the machine
 	// less CPU per message, which the server under test shares (ADR 0015).
 	GoroutineReaders bool
 	// MessageBytes pads message content to about this many bytes. Default 64.

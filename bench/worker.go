@@ -14,7 +14,8 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // worker runs one Plan: it connects its clients, waits for the start, runs the load, drains
@@ -26,7 +27,7 @@ type worker struct {
 	rest *restClient
 
 	clients []*client
-	poller  *stomp.Poller // nil: each client reads on its own goroutine
+	poller  *stompclient.Poller // nil: each client reads on its own goroutine
 
 	// start and windowEnd are set before any load loop starts; receivers, which run from
 	// connect on, read the window through winLo and winHi (unix nanos, 0 before the start).
@@ -142,7 +143,7 @@ func (w *worker) connectAll(ctx context.Context) ConnectStats {
 	p := w.plan
 	if !p.GoroutineReaders && w.poller == nil {
 		var err error
-		if w.poller, err = stomp.NewPoller(0); err != nil {
+		if w.poller, err = stompclient.NewPoller(0); err != nil {
 			w.log.Warn("client poller unavailable; one read goroutine per client", "err", err)
 		}
 	}

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // errorTally counts the ERROR frames and failed requests of one attacker connection (or
@@ -70,12 +71,12 @@ func (t *errorTally) figures(figs []figure, what string) ([]figure, []string) {
 }
 
 // attackerClient dials a STOMP session as the attacker from the attacker's address.
-func attackerClient(ctx context.Context, e *env, tally *errorTally) (*stomp.Client, error) {
+func attackerClient(ctx context.Context, e *env, tally *errorTally) (*stompclient.Client, error) {
 	var local net.Addr
 	if e.dialer.LocalAddr != nil {
 		local = e.dialer.LocalAddr
 	}
-	return stomp.Dial(ctx, e.t.ws, stomp.ClientOptions{Token: e.w.attacker, LocalAddr: local,
+	return stompclient.Dial(ctx, e.t.ws, stompclient.ClientOptions{Token: e.w.attacker, LocalAddr: local,
 		RequestTimeout: 30 * time.Second, CloseTimeout: 100 * time.Millisecond, OnError: tally.onError})
 }
 
@@ -122,7 +123,7 @@ func replayLoop(ctx context.Context, e *env, round time.Duration) ([]figure, []s
 }
 
 // subscribeLoop is one of replayLoop's loops, until ctx ends or c closes.
-func subscribeLoop(ctx context.Context, e *env, c *stomp.Client, dest string, frames, replays *atomic.Int64, tally *errorTally) {
+func subscribeLoop(ctx context.Context, e *env, c *stompclient.Client, dest string, frames, replays *atomic.Int64, tally *errorTally) {
 	var got, lastSeq atomic.Int64
 	onMessage := func(f *stomp.Frame, _ time.Time) {
 		frames.Add(1)
@@ -168,9 +169,9 @@ func resendLoop(ctx context.Context, e *env, round time.Duration) ([]figure, []s
 	tally := newTally(&frames)
 	onMessage := func(*stomp.Frame, time.Time) { frames.Add(1) }
 	body := fmt.Appendf(nil, `{"channelId":"%d","sinceSeq":0}`, e.w.seeded)
-	var c *stomp.Client
+	var c *stompclient.Client
 	var reconnects int
-	var clients []*stomp.Client
+	var clients []*stompclient.Client
 	tick := time.NewTicker(time.Duration(float64(time.Second) / e.o.resendRate))
 	defer tick.Stop()
 	start := time.Now()

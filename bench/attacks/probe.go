@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // perSenderRate keeps each probe connection under the node's default send limit (20/s,
@@ -32,8 +33,8 @@ type probe struct {
 
 	mu      sync.Mutex
 	recs    []probeRecord
-	senders []*stomp.Client
-	recv    *stomp.Client
+	senders []*stompclient.Client
+	recv    *stompclient.Client
 
 	stop    chan struct{}
 	done    chan struct{}
@@ -48,13 +49,13 @@ func probeSenders(interval time.Duration) int {
 }
 
 func startProbe(ctx context.Context, t *target, w *world, interval time.Duration) (*probe, error) {
-	p := &probe{t: t, w: w, interval: interval, senders: make([]*stomp.Client, len(w.probeSenders)),
+	p := &probe{t: t, w: w, interval: interval, senders: make([]*stompclient.Client, len(w.probeSenders)),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if err := p.dialReceiver(ctx); err != nil {
 		return nil, err
 	}
 	for i := range p.senders {
-		c, err := stomp.Dial(ctx, t.ws, stomp.ClientOptions{Token: w.probeSenders[i]})
+		c, err := stompclient.Dial(ctx, t.ws, stompclient.ClientOptions{Token: w.probeSenders[i]})
 		if err != nil {
 			p.close()
 			return nil, fmt.Errorf("probe sender: %w", err)
@@ -67,7 +68,7 @@ func startProbe(ctx context.Context, t *target, w *world, interval time.Duration
 }
 
 func (p *probe) dialReceiver(ctx context.Context) error {
-	c, err := stomp.Dial(ctx, p.t.ws, stomp.ClientOptions{Token: p.w.probeReceiver})
+	c, err := stompclient.Dial(ctx, p.t.ws, stompclient.ClientOptions{Token: p.w.probeReceiver})
 	if err != nil {
 		return fmt.Errorf("probe receiver: %w", err)
 	}
@@ -153,7 +154,7 @@ func (p *probe) run() {
 				redials.Go(func() {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					defer cancel()
-					if nc, err := stomp.Dial(ctx, p.t.ws, stomp.ClientOptions{Token: p.w.probeSenders[si]}); err == nil {
+					if nc, err := stompclient.Dial(ctx, p.t.ws, stompclient.ClientOptions{Token: p.w.probeSenders[si]}); err == nil {
 						p.mu.Lock()
 						p.senders[si] = nc
 						p.mu.Unlock()
@@ -208,7 +209,7 @@ func (p *probe) close() {
 		<-p.done
 	}
 	p.mu.Lock()
-	cs := append([]*stomp.Client{p.recv}, p.senders...)
+	cs := append([]*stompclient.Client{p.recv}, p.senders...)
 	p.mu.Unlock()
 	for _, c := range cs {
 		if c != nil {
@@ -217,7 +218,7 @@ func (p *probe) close() {
 	}
 }
 
-func closed(c *stomp.Client) bool {
+func closed(c *stompclient.Client) bool {
 	if c == nil {
 		return true
 	}
@@ -231,7 +232,7 @@ func closed(c *stomp.Client) bool {
 
 // errCode names an error for counting: the ERROR frame's code, or a short kind.
 func errCode(err error) string {
-	var se *stomp.ServerError
+	var se *stompclient.ServerError
 	switch {
 	case errors.As(err, &se):
 		if c := se.Frame.Value("code"); c != "" {
@@ -240,7 +241,7 @@ func errCode(err error) string {
 		return "error"
 	case errors.Is(err, errReceiptTimeout):
 		return "timeout"
-	case errors.Is(err, stomp.ErrClosed):
+	case errors.Is(err, stompclient.ErrClosed):
 		return "closed"
 	default:
 		return "connection"

@@ -3,7 +3,7 @@
 // SIGTERM or SIGKILL — while an in-process toxiproxy (github.com/Shopify/toxiproxy/v2) sits
 // in front of PostgreSQL and Redis and the Kafka broker (kfake) is stopped and restarted.
 //
-// Every scenario runs real STOMP clients (transport/stomp) under load and ends with the same
+// Every scenario runs real STOMP clients (stomp/stompclient) under load and ends with the same
 // accounting: the bench checker (bench.CheckLogs, Jepsen's total-queue checker) counts lost,
 // duplicated and reordered deliveries, and PostgreSQL is queried for every acknowledged
 // message, for every refused one (it must not be there) and for half-written channels.

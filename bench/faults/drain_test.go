@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // target is where the load's clients (re)connect; a test moves it to another node.
@@ -54,7 +55,7 @@ func TestSIGTERMDrain(t *testing.T) {
 	waitFor(2*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		c, err := stomp.Dial(ctx, a.wsURL(), stomp.ClientOptions{Token: f.users[0].token})
+		c, err := stompclient.Dial(ctx, a.wsURL(), stompclient.ClientOptions{Token: f.users[0].token})
 		if err == nil {
 			_ = c.Close()
 			return false

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // SPEC guarantees 1, 2 and 4 across a crash: two nodes share PostgreSQL, Redis (the bus)
@@ -130,7 +130,7 @@ func TestSIGKILLReadMarker(t *testing.T) {
 		callOK(t, "POST", a.base+"/api/channels/"+itoa(ch)+"/messages", f.users[0].token,
 			map[string]string{"content": fmt.Sprintf("m%d", i)}, nil)
 	}
-	cli, err := stomp.Dial(context.Background(), a.wsURL(), stomp.ClientOptions{Token: reader.token})
+	cli, err := stompclient.Dial(context.Background(), a.wsURL(), stompclient.ClientOptions{Token: reader.token})
 	must(t, err, "dial")
 	defer cli.Close()
 	markRead := func(seq int) {

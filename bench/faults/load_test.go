@@ -14,8 +14,9 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/bench"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport/api"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // loadSpec is a scenario's steady load: senders post over STOMP (each send with a receipt,
@@ -75,7 +76,7 @@ type receiver struct {
 	u   *user
 
 	mu         sync.Mutex
-	cli        *stomp.Client
+	cli        *stompclient.Client
 	log        bench.ReceiverLog
 	last       map[int64]int64 // highest seq delivered per channel
 	marked     map[int64]int64 // highest seq whose read marker was acknowledged
@@ -155,11 +156,11 @@ func (l *load) senderError(f *stomp.Frame) {
 // stopReads stops the receivers' read markers from here on.
 func (l *load) stopReads() { l.reads.Store(false) }
 
-func (l *load) dial(i int, u *user, onError func(*stomp.Frame)) (*stomp.Client, error) {
+func (l *load) dial(i int, u *user, onError func(*stomp.Frame)) (*stompclient.Client, error) {
 	ws, _ := l.spec.url(i)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return stomp.Dial(ctx, ws, stomp.ClientOptions{
+	return stompclient.Dial(ctx, ws, stompclient.ClientOptions{
 		Token: u.token, OnError: onError,
 		// The server's 10 s heart-beat: a node killed without a FIN is found within 20 s.
 		HeartBeat: stomp.HeartBeat{Send: 5 * time.Second, Recv: 5 * time.Second},
@@ -280,7 +281,7 @@ func (l *load) tendReceiver(r *receiver) {
 	}
 }
 
-func (l *load) markReads(r *receiver, cli *stomp.Client) {
+func (l *load) markReads(r *receiver, cli *stompclient.Client) {
 	for _, c := range l.spec.channels {
 		r.mu.Lock()
 		seq, done := r.last[c], r.marked[c]
@@ -338,7 +339,7 @@ func (l *load) countConnectErr(err error) {
 }
 
 func errCode(err error) string {
-	var se *stomp.ServerError
+	var se *stompclient.ServerError
 	if errors.As(err, &se) {
 		return se.Frame.Value("code")
 	}
@@ -355,7 +356,7 @@ func shortErr(err error) string {
 
 // runSender posts at spec.rate round-robin over the channels, each send in its own
 // goroutine (at most spec.inflight waiting), until stop.
-func (l *load) runSender(i int, u *user, cli *stomp.Client) {
+func (l *load) runSender(i int, u *user, cli *stompclient.Client) {
 	defer l.senders.Done()
 	sem := make(chan struct{}, l.spec.inflight)
 	interval := time.Duration(float64(time.Second) / l.spec.rate)
@@ -399,14 +400,14 @@ func (l *load) content(cmid string) string {
 	return "t" + strconv.FormatInt(time.Now().UnixNano(), 10) + " " + cmid + " " + strings.Repeat("x", l.spec.padding)
 }
 
-func (l *load) sendOne(cli *stomp.Client, rec sendRecord) {
+func (l *load) sendOne(cli *stompclient.Client, rec sendRecord) {
 	body := fmt.Sprintf(`{"channelId":"%d","content":%q,"clientMsgId":%q}`, rec.channel, l.content(rec.cmid), rec.cmid)
 	ctx, cancel := context.WithTimeout(context.Background(), l.spec.answerTimeout)
 	defer cancel()
 	rec.start = time.Now()
 	f, err := cli.SendWithReceipt(ctx, "/app/message.send", []byte(body))
 	rec.answered = time.Now()
-	var se *stomp.ServerError
+	var se *stompclient.ServerError
 	switch {
 	case err == nil:
 		rec.result = acked

@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // SPEC guarantee 1 under a PostgreSQL outage: for 10 s under load every connection to
@@ -101,7 +102,7 @@ func TestPostgresSlow(t *testing.T) {
 	f := newFixture(t, n.base, "pgslow", 7, 2)
 
 	// The client that never reads: its read goroutine blocks on the first MESSAGE.
-	stalled, err := stomp.Dial(context.Background(), n.wsURL(), stomp.ClientOptions{Token: f.users[6].token})
+	stalled, err := stompclient.Dial(context.Background(), n.wsURL(), stompclient.ClientOptions{Token: f.users[6].token})
 	must(t, err, "dial the stalled client")
 	release := make(chan struct{})
 	defer func() { close(release); _ = stalled.Close() }()

@@ -13,7 +13,8 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // measureIdle opens count idle sessions from a child process (so that only the server's
@@ -78,13 +79,13 @@ func serverMemory() uint64 {
 func idleChild(url string, cid int64) error {
 	ctx := context.Background()
 	sc := bufio.NewScanner(os.Stdin)
-	var cs []*stomp.Client
+	var cs []*stompclient.Client
 	for sc.Scan() {
 		tok := strings.TrimSpace(sc.Text())
 		if tok == "" {
 			continue
 		}
-		c, err := stomp.Dial(ctx, url, stomp.ClientOptions{Token: tok, ReadBufferSize: 1024})
+		c, err := stompclient.Dial(ctx, url, stompclient.ClientOptions{Token: tok, ReadBufferSize: 1024})
 		if err != nil {
 			return err
 		}

@@ -31,9 +31,10 @@ import (
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
-	"github.com/parley-chat/parley/transport/stomp"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -166,7 +167,7 @@ func startNode(ctx context.Context, pgURL string) (*node, error) {
 
 // client is one load client: its own user, subscribed to the channel, sending.
 type client struct {
-	client *stomp.Client
+	client *stompclient.Client
 	mu     sync.Mutex
 	hist   *hdr.Histogram // send → deliver, microseconds
 	next   int64          // next seq expected
@@ -206,7 +207,7 @@ func setup(ctx context.Context, n *node, count int) ([]*client, int64, error) {
 		} else if _, err := n.store.Pool().Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'member')`, wsID, u.ID); err != nil {
 			return nil, 0, err
 		}
-		sc, err := stomp.Dial(ctx, n.url, stomp.ClientOptions{Token: tok})
+		sc, err := stompclient.Dial(ctx, n.url, stompclient.ClientOptions{Token: tok})
 		if err != nil {
 			return nil, 0, err
 		}

@@ -17,8 +17,8 @@ import (
 	gobwas "github.com/gobwas/ws"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // Issue 21, finding 2 (ADR 0025): sockets that upgrade, never CONNECT and ping took a node
@@ -193,16 +193,16 @@ func TestSocketsPerAddressAreCapped(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, func(c *transport.Config) { c.WebSocket.MaxSocketsPerIP = 3 })
 	alice := n.user("alice")
-	dialFrom := func(from string) (*stomp.Client, error) {
+	dialFrom := func(from string) (*stompclient.Client, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, err := stomp.Dial(ctx, n.ws, stomp.ClientOptions{Token: alice.token, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}})
+		c, err := stompclient.Dial(ctx, n.ws, stompclient.ClientOptions{Token: alice.token, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}})
 		if err == nil {
 			t.Cleanup(func() { _ = c.Close() })
 		}
 		return c, err
 	}
-	var office []*stomp.Client
+	var office []*stompclient.Client
 	for range 3 {
 		c, err := dialFrom("127.0.0.3")
 		if err != nil {

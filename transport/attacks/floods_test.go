@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // TestTenThousandSubscriptions: of 10,000 SUBSCRIBEs on one connection exactly
@@ -178,8 +179,8 @@ func TestSlowConsumerNextToHealthyOnes(t *testing.T) {
 			t.Fatalf("got %s %v, want %s", f.Command, f.Headers, want)
 		}
 	}
-	var healthy []*stomp.Subscription
-	var clients []*stomp.Client
+	var healthy []*stompclient.Subscription
+	var clients []*stompclient.Client
 	for _, u := range []*user{bob, carol} {
 		cl := n.dial(u)
 		sub, err := cl.Subscribe(destOf(s.general))

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // fastSends lifts the SEND rate limit for tests that send many frames on purpose.

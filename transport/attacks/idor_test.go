@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/api"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // victims is a workspace with something of every kind, and the ids an attacker from

@@ -19,8 +19,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parley-chat/parley/persistence/pgtest"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 func TestMain(m *testing.M) {
@@ -226,8 +227,8 @@ func (n *node) post(as *user, cid int64, content string) message {
 	return m
 }
 
-// dial opens a STOMP session for u with the transport/stomp client.
-func (n *node) dial(u *user) *stomp.Client {
+// dial opens a STOMP session for u with package stompclient.
+func (n *node) dial(u *user) *stompclient.Client {
 	n.t.Helper()
 	c, err := n.tryDial(u)
 	if err != nil {
@@ -236,10 +237,10 @@ func (n *node) dial(u *user) *stomp.Client {
 	return c
 }
 
-func (n *node) tryDial(u *user) (*stomp.Client, error) {
+func (n *node) tryDial(u *user) (*stompclient.Client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := stomp.Dial(ctx, n.ws, stomp.ClientOptions{Token: u.token, SubscriptionBuffer: 8192})
+	c, err := stompclient.Dial(ctx, n.ws, stompclient.ClientOptions{Token: u.token, SubscriptionBuffer: 8192})
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +329,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 // nextOn returns the next MESSAGE of a subscription of the stomp client, failing after 10 s.
-func nextOn(t *testing.T, s *stomp.Subscription) *stomp.Frame {
+func nextOn(t *testing.T, s *stompclient.Subscription) *stomp.Frame {
 	t.Helper()
 	select {
 	case f, ok := <-s.C:

@@ -12,7 +12,7 @@ import (
 	gobwas "github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // rawConn is a WebSocket client that writes whatever bytes it is told, in whatever

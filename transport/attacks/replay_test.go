@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // replayBudget is the small budget of the replay tests: 3,000 messages would be replayed
@@ -34,7 +35,7 @@ func (n *node) fill(u *user, cid int64, count int) {
 }
 
 // bystander checks that another user still sends and receives on the node.
-func bystander(t *testing.T, n *node, c *stomp.Client, sub *stomp.Subscription, cid int64, what string) {
+func bystander(t *testing.T, n *node, c *stompclient.Client, sub *stompclient.Subscription, cid int64, what string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -5,9 +5,9 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport"
 	"github.com/parley-chat/parley/transport/internal/revocationtest"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // A session that sends without subscribing, and one that subscribes and sends, are refused
@@ -49,7 +49,7 @@ func TestSendsStopWhenAccessEnds(t *testing.T) {
 	n.healthy()
 }
 
-func mustSend(t *testing.T, c *stomp.Client, cid int64) {
+func mustSend(t *testing.T, c *stompclient.Client, cid int64) {
 	t.Helper()
 	if err := revocationtest.TrySend(c, cid); err != nil {
 		t.Fatalf("send to %d: %v", cid, err)

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // A subscription does not outlive the access that allowed it: taken out of a private
@@ -65,7 +66,7 @@ func TestSubscriptionsEndWhenAccessEnds(t *testing.T) {
 	n.healthy()
 }
 
-func nextError(t *testing.T, c *stomp.Client) *stomp.Frame {
+func nextError(t *testing.T, c *stompclient.Client) *stomp.Frame {
 	t.Helper()
 	select {
 	case f := <-c.Errors():
@@ -81,7 +82,7 @@ func nextError(t *testing.T, c *stomp.Client) *stomp.Frame {
 // channel actor has delivered it, and a RECEIPT the client asks for afterwards comes after
 // anything queued for it. The removal's own member.left event may reach the removed user:
 // it tells them why.
-func nothingMoreOn(t *testing.T, c *stomp.Client, sub, watch *stomp.Subscription, content, what string) {
+func nothingMoreOn(t *testing.T, c *stompclient.Client, sub, watch *stompclient.Subscription, content, what string) {
 	t.Helper()
 	for !strings.Contains(string(nextOn(t, watch).Body), `"content":"`+content+`"`) {
 	}

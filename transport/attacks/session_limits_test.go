@@ -9,8 +9,9 @@ import (
 
 	gobwas "github.com/gobwas/ws"
 
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -106,7 +107,7 @@ func TestConnectionsPerUserAreCapped(t *testing.T) {
 	const tries = 30
 	var (
 		mu      sync.Mutex
-		clients []*stomp.Client
+		clients []*stompclient.Client
 		refused int
 		wg      sync.WaitGroup
 	)
@@ -115,7 +116,7 @@ func TestConnectionsPerUserAreCapped(t *testing.T) {
 			c, err := n.tryDial(alice)
 			mu.Lock()
 			defer mu.Unlock()
-			var se *stomp.ServerError
+			var se *stompclient.ServerError
 			switch {
 			case err == nil:
 				clients = append(clients, c)
@@ -160,7 +161,7 @@ func TestConnectionCapIsConfigurable(t *testing.T) {
 	n.dial(u)
 	n.dial(u)
 	_, err := n.tryDial(u)
-	var se *stomp.ServerError
+	var se *stompclient.ServerError
 	if !errors.As(err, &se) || se.Frame.Value("code") != "too_many_connections" {
 		t.Fatalf("third session: %v, want ERROR too_many_connections", err)
 	}

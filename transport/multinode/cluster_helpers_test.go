@@ -28,8 +28,9 @@ import (
 	"github.com/parley-chat/parley/cluster/redistest"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/persistence/pgtest"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 func TestMain(m *testing.M) {
@@ -251,11 +252,11 @@ func workspace(t *testing.T, nodes []*node, owner *user, members []*user, channe
 }
 
 // dial opens a STOMP session for u on n.
-func dial(t *testing.T, n *node, u *user) *stomp.Client {
+func dial(t *testing.T, n *node, u *user) *stompclient.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := stomp.Dial(ctx, "ws"+strings.TrimPrefix(n.url, "http")+"/ws", stomp.ClientOptions{Token: u.token})
+	c, err := stompclient.Dial(ctx, "ws"+strings.TrimPrefix(n.url, "http")+"/ws", stompclient.ClientOptions{Token: u.token})
 	if err != nil {
 		t.Fatalf("dial node %d as %s: %v", n.id, u.name, err)
 	}
@@ -272,10 +273,10 @@ type receiver struct {
 	mu   sync.Mutex
 	log  bench.ReceiverLog
 	max  map[int64]int64 // channel → highest seq received
-	subs []*stomp.Subscription
+	subs []*stompclient.Subscription
 }
 
-func newReceiver(t *testing.T, c *stomp.Client, name string, channels ...int64) *receiver {
+func newReceiver(t *testing.T, c *stompclient.Client, name string, channels ...int64) *receiver {
 	t.Helper()
 	r := &receiver{name: name, max: map[int64]int64{}}
 	r.log.Channels = channels
@@ -341,7 +342,7 @@ type acks struct {
 }
 
 // send posts content to channel with a receipt and records the acknowledgement.
-func (a *acks) send(c *stomp.Client, channel int64, content string) error {
+func (a *acks) send(c *stompclient.Client, channel int64, content string) error {
 	body, _ := json.Marshal(map[string]string{"channelId": strconv.FormatInt(channel, 10), "content": content})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // A node receives a channel's traffic only while it has a subscriber of the channel:

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // Node 1's Redis link is cut mid-stream while senders on every node carry on (SPEC

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/internal/revocationtest"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // Taken out of a private channel, then out of the workspace, by a REST call on node 1, a

@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 func TestConnectAuth(t *testing.T) {
@@ -19,18 +20,18 @@ func TestConnectAuth(t *testing.T) {
 	tok, _ := e.user("alice")
 	for _, tc := range []struct {
 		name string
-		opts stomp.ClientOptions
+		opts stompclient.ClientOptions
 		ok   bool
 	}{
-		{"bearer", stomp.ClientOptions{Token: tok}, true},
-		{"passcode", stomp.ClientOptions{Token: tok, Auth: stomp.AuthPasscode}, true},
-		{"query", stomp.ClientOptions{Token: tok, Auth: stomp.AuthQuery}, true},
-		{"none", stomp.ClientOptions{}, false},
-		{"forged", stomp.ClientOptions{Token: tok[:len(tok)-2] + "xx"}, false},
-		{"garbage", stomp.ClientOptions{Token: "not-a-jwt", Auth: stomp.AuthPasscode}, false},
+		{"bearer", stompclient.ClientOptions{Token: tok}, true},
+		{"passcode", stompclient.ClientOptions{Token: tok, Auth: stompclient.AuthPasscode}, true},
+		{"query", stompclient.ClientOptions{Token: tok, Auth: stompclient.AuthQuery}, true},
+		{"none", stompclient.ClientOptions{}, false},
+		{"forged", stompclient.ClientOptions{Token: tok[:len(tok)-2] + "xx"}, false},
+		{"garbage", stompclient.ClientOptions{Token: "not-a-jwt", Auth: stompclient.AuthPasscode}, false},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, err := stomp.Dial(ctx, e.url, tc.opts)
+		c, err := stompclient.Dial(ctx, e.url, tc.opts)
 		cancel()
 		if tc.ok {
 			if err != nil {
@@ -208,7 +209,7 @@ func TestBadSendBodies(t *testing.T) {
 		{"/topic/channel." + sid, `{}`, "unknown_destination"},
 	} {
 		_, err := c.SendWithReceipt(ctxT(t, 5*time.Second), tc.dest, []byte(tc.body))
-		var se *stomp.ServerError
+		var se *stompclient.ServerError
 		if !errors.As(err, &se) || se.Frame.Value("code") != tc.code {
 			t.Errorf("SEND %s %.40q: %v, want ERROR %s", tc.dest, tc.body, err, tc.code)
 		}

@@ -12,7 +12,7 @@ import (
 
 	gobwas "github.com/gobwas/ws"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/ws"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // BenchmarkSendDeliver is the whole send → deliver path over loopback with PostgreSQL: one

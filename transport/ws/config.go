@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/persistence"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // Config configures the WebSocket endpoint. Zero fields take the defaults.

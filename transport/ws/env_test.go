@@ -20,9 +20,10 @@ import (
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/persistence/pgtest"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
-	"github.com/parley-chat/parley/transport/stomp"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -152,15 +153,15 @@ func (e *env) channel(creator int64, name, typ string) int64 {
 	return c.ID
 }
 
-func (e *env) dial(token string, opts ...func(*stomp.ClientOptions)) *stomp.Client {
+func (e *env) dial(token string, opts ...func(*stompclient.ClientOptions)) *stompclient.Client {
 	e.t.Helper()
-	o := stomp.ClientOptions{Token: token, SubscriptionBuffer: 4096}
+	o := stompclient.ClientOptions{Token: token, SubscriptionBuffer: 4096}
 	for _, f := range opts {
 		f(&o)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := stomp.Dial(ctx, e.url, o)
+	c, err := stompclient.Dial(ctx, e.url, o)
 	if err != nil {
 		e.t.Fatalf("dial: %v", err)
 	}
@@ -181,7 +182,7 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 }
 
 // next waits for a MESSAGE on s.
-func next(t *testing.T, s *stomp.Subscription, d time.Duration) *stomp.Frame {
+func next(t *testing.T, s *stompclient.Subscription, d time.Duration) *stomp.Frame {
 	t.Helper()
 	select {
 	case f, ok := <-s.C:
@@ -198,7 +199,7 @@ func next(t *testing.T, s *stomp.Subscription, d time.Duration) *stomp.Frame {
 // serverError returns the ERROR frame inside err, failing the test if there is none.
 func serverError(t *testing.T, err error) *stomp.Frame {
 	t.Helper()
-	var se *stomp.ServerError
+	var se *stompclient.ServerError
 	if !errors.As(err, &se) {
 		t.Fatalf("want a server ERROR, got %v", err)
 	}

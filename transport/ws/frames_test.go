@@ -17,7 +17,8 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -213,7 +214,7 @@ func TestSlowConsumer(t *testing.T) {
 	if f := slow.read(); f.Command != stomp.CmdReceipt {
 		t.Fatalf("got %v", f)
 	}
-	healthy := make([]*stomp.Subscription, 2)
+	healthy := make([]*stompclient.Subscription, 2)
 	for i := range healthy {
 		htok, _ := e.user(fmt.Sprint("healthy", i))
 		s, err := e.dial(htok).Subscribe(dest(cid))

@@ -17,10 +17,10 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // Sessions opens a STOMP session for an authenticated CONNECT (actors.System).

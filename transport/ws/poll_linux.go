@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/parley-chat/parley/transport/internal/epoll"
+	"github.com/parley-chat/parley/internal/epoll"
 )
 
 // poller reads established sessions' sockets from a few epoll loops instead of a goroutine

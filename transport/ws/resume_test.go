@@ -10,7 +10,8 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // TestSinceSeqResume: a client that reconnects with since-seq while messages keep coming
@@ -76,7 +77,7 @@ func TestSinceSeqResume(t *testing.T) {
 }
 
 // expectSeqs reads messages from..to in order and then nothing more.
-func expectSeqs(t *testing.T, s *stomp.Subscription, from, to int64) {
+func expectSeqs(t *testing.T, s *stompclient.Subscription, from, to int64) {
 	t.Helper()
 	for want := from; want <= to; want++ {
 		m := decodeMessage(t, next(t, s, 5*time.Second))

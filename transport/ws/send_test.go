@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 type messageEvent struct {
@@ -62,7 +63,7 @@ func TestSendReceive(t *testing.T) {
 	if r.Value("seq") != "1" || r.Value(stomp.HdrMessageID) == "" {
 		t.Fatalf("RECEIPT %v: want seq 1 and a message-id", r)
 	}
-	for _, s := range []*stomp.Subscription{sa, sb} {
+	for _, s := range []*stompclient.Subscription{sa, sb} {
 		f := next(t, s, 5*time.Second)
 		m := decodeMessage(t, f)
 		if m.Content != "hello @bob" || m.Seq != 1 || m.UserID != alice || m.ChannelID != cid {
@@ -121,7 +122,7 @@ func TestOrderingConcurrentSenders(t *testing.T) {
 	_, creator := e.user("creator")
 	cid := e.channel(creator, "busy", persistence.ChannelPublic)
 
-	subs := make([]*stomp.Subscription, receivers)
+	subs := make([]*stompclient.Subscription, receivers)
 	for i := range subs {
 		tok, _ := e.user(fmt.Sprint("reader", i))
 		s, err := e.dial(tok).Subscribe(dest(cid))

@@ -15,7 +15,8 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -159,7 +160,7 @@ func TestHeartbeats(t *testing.T) {
 	tok, _ := e.user("alice")
 	// A client that beats every 250 ms stays (generous against a loaded CI machine, where
 	// a 50 ms beat was sometimes late by more than the 2x tolerance); one that promised to and does not is dropped.
-	c := e.dial(tok, func(o *stomp.ClientOptions) {
+	c := e.dial(tok, func(o *stompclient.ClientOptions) {
 		o.HeartBeat = stomp.HeartBeat{Send: 250 * time.Millisecond, Recv: 250 * time.Millisecond}
 	})
 	silent := e.raw("", nil)
@@ -264,7 +265,7 @@ func TestShutdownDrains(t *testing.T) {
 			told = true
 		}
 	}
-	var se *stomp.ServerError
+	var se *stompclient.ServerError
 	if errors.As(c.Err(), &se) && se.Frame.Value("code") == "shutting_down" {
 		told = true
 	}

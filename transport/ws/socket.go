@@ -16,8 +16,8 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/api"
-	"github.com/parley-chat/parley/transport/stomp"
 )
 
 // socket is one WebSocket connection's read side. Until CONNECT is done it reads on a

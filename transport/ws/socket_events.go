@@ -13,7 +13,7 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp"
 )
 
 // pollState is what an established socket keeps between readiness events: the WebSocket

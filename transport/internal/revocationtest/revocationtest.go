@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/actors"
-	"github.com/parley-chat/parley/transport/stomp"
+	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
 // Bound is how soon after a removal's 204 a session's sends must be refused.
@@ -30,7 +30,7 @@ type Outcome struct {
 // calls remove (a REST call answering 204) and from its answer on has every session send,
 // one SEND after another, until three in a row were refused for access, for at most 5 s.
 // It returns each session's sends after the 204.
-func SendsAcrossRemoval(t testing.TB, cid int64, remove func(), sessions ...*stomp.Client) [][]Outcome {
+func SendsAcrossRemoval(t testing.TB, cid int64, remove func(), sessions ...*stompclient.Client) [][]Outcome {
 	t.Helper()
 	for _, c := range sessions {
 		if err := TrySend(c, cid); err != nil {
@@ -103,7 +103,7 @@ func Check(t testing.TB, who string, outcomes []Outcome) {
 }
 
 // TrySend sends a message to channel cid and waits up to 10 s for its receipt.
-func TrySend(c *stomp.Client, cid int64) error {
+func TrySend(c *stompclient.Client, cid int64) error {
 	body, err := json.Marshal(map[string]string{
 		"channelId": strconv.FormatInt(cid, 10),
 		"content":   "revocation " + strconv.FormatInt(time.Now().UnixNano(), 10),
@@ -119,7 +119,7 @@ func TrySend(c *stomp.Client, cid int64) error {
 
 // RefusedForAccess tells a SEND refused because the sender may not post there.
 func RefusedForAccess(err error) bool {
-	var se *stomp.ServerError
+	var se *stompclient.ServerError
 	if !errors.As(err, &se) {
 		return false
 	}

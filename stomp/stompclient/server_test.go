@@ -1,4 +1,4 @@
-package stomp
+package stompclient
 
 import (
 	"bufio"
@@ -13,10 +13,12 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+
+	"github.com/parley-chat/parley/stomp"
 )
 
 // testServer is just enough of a STOMP server to exercise the client: the real one lives in
-// package transport. Destinations under /topic/ fan out to subscribers on every connection;
+// transport/ws. Destinations under /topic/ fan out to subscribers on every connection;
 // /app/fail answers a receipt with ERROR, /app/error sends a receipt-less ERROR, /app/fatal
 // sends ERROR and closes; /topic/forbidden refuses SUBSCRIBE.
 type testServer struct {
@@ -28,8 +30,8 @@ type testServer struct {
 	wg          sync.WaitGroup
 	mu          sync.Mutex
 	conns       map[*serverConn]struct{}
-	connects    []*Frame // CONNECT frames received
-	queries     []string // raw query of each upgrade request
+	connects    []*stomp.Frame // CONNECT frames received
+	queries     []string       // raw query of each upgrade request
 	remotes     []net.Addr
 	heartbeats  atomic.Int64 // heart-beat EOLs received from clients
 	disconnects atomic.Int64
@@ -37,10 +39,10 @@ type testServer struct {
 }
 
 type testServerConfig struct {
-	heartBeat  HeartBeat     // advertised in CONNECTED
-	beatEvery  time.Duration // how often heart-beats are really sent; 0: never
-	split      bool          // write frames in small pieces across WebSocket messages
-	eagerHello bool          // send CONNECTED with the upgrade response, before CONNECT
+	heartBeat  stomp.HeartBeat // advertised in CONNECTED
+	beatEvery  time.Duration   // how often heart-beats are really sent; 0: never
+	split      bool            // write frames in small pieces across WebSocket messages
+	eagerHello bool            // send CONNECTED with the upgrade response, before CONNECT
 }
 
 type serverConn struct {
@@ -100,7 +102,7 @@ func (s *testServer) close() {
 	s.wg.Wait()
 }
 
-func (s *testServer) lastConnect() (*Frame, string) {
+func (s *testServer) lastConnect() (*stomp.Frame, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.connects) == 0 {
@@ -135,7 +137,7 @@ func (sc *serverConn) serve() {
 		return
 	}
 	if s.cfg.eagerHello { // lands in the client's handshake buffer
-		_ = wsutil.WriteServerText(bw, AppendFrame(nil, sc.connected()))
+		_ = wsutil.WriteServerText(bw, stomp.AppendFrame(nil, sc.connected()))
 	}
 	if bw.Flush() != nil {
 		return
@@ -144,7 +146,7 @@ func (sc *serverConn) serve() {
 		io.Reader
 		io.Writer
 	}{sc.conn, writerFunc(sc.writeRaw)}
-	dec := NewDecoder(Limits{})
+	dec := stomp.NewDecoder(stomp.Limits{})
 	for {
 		data, _, err := wsutil.ReadClientData(rw)
 		if err != nil {
@@ -155,7 +157,7 @@ func (sc *serverConn) serve() {
 		for {
 			f, err := dec.Next()
 			if err != nil {
-				sc.send(AppendFrame(nil, ErrorFrame("malformed frame", []byte(err.Error()))))
+				sc.send(stomp.AppendFrame(nil, stomp.ErrorFrame("malformed frame", []byte(err.Error()))))
 				return
 			}
 			if f == nil {
@@ -210,65 +212,65 @@ func (sc *serverConn) send(frames ...[]byte) {
 	}
 }
 
-func (sc *serverConn) connected() *Frame {
-	return ConnectedFrame(sc.s.cfg.heartBeat,
-		Header{HdrSession, sc.session}, Header{HdrServer, "test/1"}, Header{HdrUserName, "alice"})
+func (sc *serverConn) connected() *stomp.Frame {
+	return stomp.ConnectedFrame(sc.s.cfg.heartBeat,
+		stomp.Header{Key: stomp.HdrSession, Value: sc.session}, stomp.Header{Key: stomp.HdrServer, Value: "test/1"}, stomp.Header{Key: stomp.HdrUserName, Value: "alice"})
 }
 
-func (sc *serverConn) receipt(f *Frame, extra ...Header) []byte {
-	id, ok := f.Get(HdrReceipt)
+func (sc *serverConn) receipt(f *stomp.Frame, extra ...stomp.Header) []byte {
+	id, ok := f.Get(stomp.HdrReceipt)
 	if !ok {
 		return nil
 	}
-	return AppendReceipt(nil, id, extra...)
+	return stomp.AppendReceipt(nil, id, extra...)
 }
 
 // handle answers one client frame; false closes the connection.
-func (sc *serverConn) handle(f *Frame) bool {
+func (sc *serverConn) handle(f *stomp.Frame) bool {
 	s := sc.s
 	switch f.Command {
-	case CmdConnect, CmdStomp:
+	case stomp.CmdConnect, stomp.CmdStomp:
 		s.mu.Lock()
 		s.connects = append(s.connects, f)
 		s.queries = append(s.queries, sc.query)
 		s.mu.Unlock()
-		if f.Value(HdrAuthorization) != "Bearer good" && f.Value(HdrPasscode) != "good" &&
+		if f.Value(stomp.HdrAuthorization) != "Bearer good" && f.Value(stomp.HdrPasscode) != "good" &&
 			sc.query != "access_token=good" {
-			sc.send(AppendFrame(nil, ErrorFrame("unauthorized", []byte("bad token"))))
+			sc.send(stomp.AppendFrame(nil, stomp.ErrorFrame("unauthorized", []byte("bad token"))))
 			return false
 		}
 		if s.cfg.eagerHello {
 			return true
 		}
-		sc.send(AppendFrame(nil, sc.connected()))
+		sc.send(stomp.AppendFrame(nil, sc.connected()))
 		if s.cfg.beatEvery > 0 {
 			s.wg.Add(1)
 			go sc.beat()
 		}
-	case CmdSubscribe:
-		dest := f.Value(HdrDestination)
+	case stomp.CmdSubscribe:
+		dest := f.Value(stomp.HdrDestination)
 		if dest == "/topic/forbidden" {
-			sc.send(AppendFrame(nil, ErrorFrame("forbidden "+dest, nil,
-				Header{HdrReceiptID, f.Value(HdrReceipt)})))
+			sc.send(stomp.AppendFrame(nil, stomp.ErrorFrame("forbidden "+dest, nil,
+				stomp.Header{Key: stomp.HdrReceiptID, Value: f.Value(stomp.HdrReceipt)})))
 			return true
 		}
 		s.mu.Lock()
-		sc.subs[f.Value(HdrID)] = dest
+		sc.subs[f.Value(stomp.HdrID)] = dest
 		s.mu.Unlock()
 		var out [][]byte
 		if since, ok := f.Get("since-seq"); ok { // a replay precedes the receipt
-			t := NewMessageTemplate(dest, "text/plain", nil, []byte("replay after "+since))
-			out = append(out, t.AppendTo(nil, f.Value(HdrID), "replayed"))
+			t := stomp.NewMessageTemplate(dest, "text/plain", nil, []byte("replay after "+since))
+			out = append(out, t.AppendTo(nil, f.Value(stomp.HdrID), "replayed"))
 		}
 		sc.send(append(out, sc.receipt(f))...)
-	case CmdUnsubscribe:
+	case stomp.CmdUnsubscribe:
 		s.mu.Lock()
-		delete(sc.subs, f.Value(HdrID))
+		delete(sc.subs, f.Value(stomp.HdrID))
 		s.mu.Unlock()
 		sc.send(sc.receipt(f))
-	case CmdSend:
+	case stomp.CmdSend:
 		return sc.handleSend(f)
-	case CmdDisconnect:
+	case stomp.CmdDisconnect:
 		s.disconnects.Add(1)
 		sc.send(sc.receipt(f))
 		return false
@@ -276,24 +278,24 @@ func (sc *serverConn) handle(f *Frame) bool {
 	return true
 }
 
-func (sc *serverConn) handleSend(f *Frame) bool {
+func (sc *serverConn) handleSend(f *stomp.Frame) bool {
 	s := sc.s
-	dest := f.Value(HdrDestination)
+	dest := f.Value(stomp.HdrDestination)
 	switch dest {
 	case "/app/fail":
-		sc.send(AppendFrame(nil, ErrorFrame("rejected", f.Body, Header{HdrReceiptID, f.Value(HdrReceipt)})))
+		sc.send(stomp.AppendFrame(nil, stomp.ErrorFrame("rejected", f.Body, stomp.Header{Key: stomp.HdrReceiptID, Value: f.Value(stomp.HdrReceipt)})))
 		return true
 	case "/app/error":
-		sc.send(AppendFrame(nil, ErrorFrame("something odd", nil)))
+		sc.send(stomp.AppendFrame(nil, stomp.ErrorFrame("something odd", nil)))
 		return true
 	case "/app/fatal":
-		sc.send(AppendFrame(nil, ErrorFrame("going away", nil)))
+		sc.send(stomp.AppendFrame(nil, stomp.ErrorFrame("going away", nil)))
 		return false
 	case "/app/silent": // never answered
 		return true
 	}
 	seq := strconv.FormatInt(s.seq.Add(1), 10)
-	t := NewMessageTemplate(dest, f.Value(HdrContentType), []Header{{"seq", seq}}, f.Body)
+	t := stomp.NewMessageTemplate(dest, f.Value(stomp.HdrContentType), []stomp.Header{{Key: "seq", Value: seq}}, f.Body)
 	type target struct {
 		sc  *serverConn
 		ids []string
@@ -317,7 +319,7 @@ func (sc *serverConn) handleSend(f *Frame) bool {
 			tg.sc.send(t.AppendTo(nil, id, "m-"+seq))
 		}
 	}
-	if r := sc.receipt(f, Header{HdrMessageID, "m-" + seq}, Header{"seq", seq}); r != nil {
+	if r := sc.receipt(f, stomp.Header{Key: stomp.HdrMessageID, Value: "m-" + seq}, stomp.Header{Key: "seq", Value: seq}); r != nil {
 		sc.send(r)
 	}
 	return true

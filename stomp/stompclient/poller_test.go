@@ -1,4 +1,4 @@
-package stomp
+package stompclient
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/parley-chat/parley/stomp"
 )
 
 func newTestPoller(t *testing.T, loops int) *Poller {
@@ -75,7 +77,7 @@ func TestPollerManyClients(t *testing.T) {
 	cs := make([]*Client, clients)
 	for i := range cs {
 		cs[i] = dial(t, s, ClientOptions{Poller: p})
-		if _, err := cs[i].SubscribeFunc("/topic/all", func(f *Frame, at time.Time) {
+		if _, err := cs[i].SubscribeFunc("/topic/all", func(f *stomp.Frame, at time.Time) {
 			n, _ := strconv.Atoi(string(f.Body))
 			mu.Lock()
 			got[i] = append(got[i], n)
@@ -164,7 +166,7 @@ func TestFrameReaderSplitsAnywhere(t *testing.T) {
 		stream = append(append(stream, b.Bytes()...), p...)
 	}
 	msg := func(id int, body []byte) []byte {
-		return AppendFrame(nil, &Frame{Command: CmdMessage, Headers: []Header{{HdrSubscription, "s"}, {"n", strconv.Itoa(id)}}, Body: body})
+		return stomp.AppendFrame(nil, &stomp.Frame{Command: stomp.CmdMessage, Headers: []stomp.Header{{Key: stomp.HdrSubscription, Value: "s"}, {Key: "n", Value: strconv.Itoa(id)}}, Body: body})
 	}
 	m1 := msg(1, []byte("hello"))
 	frame(ws.OpText, false, m1[:7])
@@ -177,7 +179,7 @@ func TestFrameReaderSplitsAnywhere(t *testing.T) {
 
 	for cut := 0; cut <= len(stream); cut++ {
 		var got []string
-		c := newDetachedClient(func(f *Frame) { got = append(got, f.Value("n")+":"+strconv.Itoa(len(f.Body))) })
+		c := newDetachedClient(func(f *stomp.Frame) { got = append(got, f.Value("n")+":"+strconv.Itoa(len(f.Body))) })
 		for _, part := range [][]byte{stream[:cut], stream[cut:]} {
 			if err := c.consume(part, time.Now()); err != nil {
 				t.Fatalf("cut %d: %v", cut, err)
@@ -192,7 +194,7 @@ func TestFrameReaderSplitsAnywhere(t *testing.T) {
 	}
 	// One byte at a time too.
 	var n int
-	c := newDetachedClient(func(*Frame) { n++ })
+	c := newDetachedClient(func(*stomp.Frame) { n++ })
 	for i := range stream {
 		if err := c.consume(stream[i:i+1], time.Now()); err != nil {
 			t.Fatalf("byte %d: %v", i, err)
@@ -212,7 +214,7 @@ func TestFrameReaderRefusesBadFrames(t *testing.T) {
 		"length top bit":  {0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0},
 		"stray continue":  {0x80, 0x01, 'x'},
 	} {
-		c := newDetachedClient(func(*Frame) {})
+		c := newDetachedClient(func(*stomp.Frame) {})
 		if err := c.consume(raw, time.Now()); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
@@ -221,17 +223,17 @@ func TestFrameReaderRefusesBadFrames(t *testing.T) {
 
 // newDetachedClient is a Client with no connection, for feeding its frame reader directly;
 // its pongs go to a discarding connection.
-func newDetachedClient(onMessage func(*Frame)) *Client {
+func newDetachedClient(onMessage func(*stomp.Frame)) *Client {
 	c := &Client{
 		opts:    ClientOptions{}.withDefaults(),
 		conn:    discardConn{},
-		dec:     NewDecoder(Limits{}),
+		dec:     stomp.NewDecoder(stomp.Limits{}),
 		wsState: ws.StateClientSide,
 		subs:    make(map[string]*Subscription),
 		quit:    make(chan struct{}),
 		closed:  make(chan struct{}),
 	}
-	c.subs["s"] = &Subscription{c: c, ID: "s", fn: func(f *Frame, _ time.Time) { onMessage(f) }, done: make(chan struct{})}
+	c.subs["s"] = &Subscription{c: c, ID: "s", fn: func(f *stomp.Frame, _ time.Time) { onMessage(f) }, done: make(chan struct{})}
 	return c
 }
 

@@ -1,10 +1,12 @@
-package stomp
+package stompclient
 
 import (
 	"context"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/parley-chat/parley/stomp"
 )
 
 // Subscription is one SUBSCRIBE of a Client.
@@ -13,11 +15,11 @@ type Subscription struct {
 	Destination string
 	// C receives the subscription's MESSAGE frames unless it was made with SubscribeFunc (then
 	// C is nil). It is closed after Unsubscribe or when the connection ends.
-	C <-chan *Frame
+	C <-chan *stomp.Frame
 
 	c         *Client
 	fn        MessageFunc
-	ch        chan *Frame
+	ch        chan *stomp.Frame
 	done      chan struct{} // closed first, so that a blocked delivery gives up
 	mu        sync.Mutex    // orders deliveries before close(ch)
 	closeOnce sync.Once
@@ -26,17 +28,17 @@ type Subscription struct {
 // Subscribe subscribes to dest with extra headers (e.g. since-seq) and waits, up to
 // RequestTimeout, for the server's RECEIPT: from then on nothing sent to dest is missed.
 // Messages arrive on Subscription.C.
-func (c *Client) Subscribe(dest string, headers ...Header) (*Subscription, error) {
+func (c *Client) Subscribe(dest string, headers ...stomp.Header) (*Subscription, error) {
 	return c.subscribe(dest, nil, headers)
 }
 
 // SubscribeFunc is Subscribe with messages handed to fn on the read goroutine instead of a
 // channel, which a load generator prefers: no channel hop, and the socket read time.
-func (c *Client) SubscribeFunc(dest string, fn MessageFunc, headers ...Header) (*Subscription, error) {
+func (c *Client) SubscribeFunc(dest string, fn MessageFunc, headers ...stomp.Header) (*Subscription, error) {
 	return c.subscribe(dest, fn, headers)
 }
 
-func (c *Client) subscribe(dest string, fn MessageFunc, headers []Header) (*Subscription, error) {
+func (c *Client) subscribe(dest string, fn MessageFunc, headers []stomp.Header) (*Subscription, error) {
 	s := &Subscription{
 		ID:          "sub-" + strconv.FormatUint(c.nextID.Add(1), 10),
 		Destination: dest,
@@ -45,7 +47,7 @@ func (c *Client) subscribe(dest string, fn MessageFunc, headers []Header) (*Subs
 		done:        make(chan struct{}),
 	}
 	if fn == nil {
-		s.ch = make(chan *Frame, c.opts.SubscriptionBuffer)
+		s.ch = make(chan *stomp.Frame, c.opts.SubscriptionBuffer)
 		s.C = s.ch
 	}
 	// Registered before SUBSCRIBE is sent: a server may replay (since-seq) before its RECEIPT.
@@ -57,9 +59,9 @@ func (c *Client) subscribe(dest string, fn MessageFunc, headers []Header) (*Subs
 	c.subs[s.ID] = s
 	c.mu.Unlock()
 
-	f := &Frame{Command: CmdSubscribe, Headers: make([]Header, 0, len(headers)+4)}
-	f.Add(HdrDestination, dest)
-	f.Add(HdrID, s.ID)
+	f := &stomp.Frame{Command: stomp.CmdSubscribe, Headers: make([]stomp.Header, 0, len(headers)+4)}
+	f.Add(stomp.HdrDestination, dest)
+	f.Add(stomp.HdrID, s.ID)
 	f.Add("ack", "auto")
 	f.Headers = append(f.Headers, headers...)
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
@@ -82,8 +84,8 @@ func (s *Subscription) Unsubscribe() error {
 	if !live {
 		return nil
 	}
-	f := &Frame{Command: CmdUnsubscribe, Headers: make([]Header, 1, 2)}
-	f.Headers[0] = Header{HdrID, s.ID}
+	f := &stomp.Frame{Command: stomp.CmdUnsubscribe, Headers: make([]stomp.Header, 1, 2)}
+	f.Headers[0] = stomp.Header{Key: stomp.HdrID, Value: s.ID}
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.RequestTimeout)
 	defer cancel()
 	_, err := c.request(ctx, f)
@@ -109,7 +111,7 @@ func (s *Subscription) close() {
 }
 
 // deliver runs on the read goroutine.
-func (s *Subscription) deliver(f *Frame, now time.Time) {
+func (s *Subscription) deliver(f *stomp.Frame, now time.Time) {
 	if s.fn != nil {
 		select {
 		case <-s.done:

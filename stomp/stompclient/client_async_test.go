@@ -1,4 +1,4 @@
-package stomp
+package stompclient
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/stomp"
 )
 
 // asyncResults collects SendAsync callbacks and fails on a second call for one send.
@@ -13,15 +15,15 @@ type asyncResults struct {
 	t    *testing.T
 	mu   sync.Mutex
 	got  map[int]error
-	recs map[int]*Frame
+	recs map[int]*stomp.Frame
 }
 
 func newAsyncResults(t *testing.T) *asyncResults {
-	return &asyncResults{t: t, got: map[int]error{}, recs: map[int]*Frame{}}
+	return &asyncResults{t: t, got: map[int]error{}, recs: map[int]*stomp.Frame{}}
 }
 
-func (a *asyncResults) done(i int) func(*Frame, error) {
-	return func(f *Frame, err error) {
+func (a *asyncResults) done(i int) func(*stomp.Frame, error) {
+	return func(f *stomp.Frame, err error) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		if _, dup := a.got[i]; dup {
@@ -37,7 +39,7 @@ func (a *asyncResults) count() int {
 	return len(a.got)
 }
 
-func (a *asyncResults) result(i int) (*Frame, error, bool) {
+func (a *asyncResults) result(i int) (*stomp.Frame, error, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	err, ok := a.got[i]
@@ -64,7 +66,7 @@ func TestClientSendAsync(t *testing.T) {
 	seqs := map[string]bool{}
 	for i := range n {
 		f, err, _ := res.result(i)
-		if err != nil || f.Command != CmdReceipt || f.Value("seq") == "" {
+		if err != nil || f.Command != stomp.CmdReceipt || f.Value("seq") == "" {
 			t.Fatalf("send %d: %v, %v", i, f, err)
 		}
 		seqs[f.Value("seq")] = true
@@ -79,7 +81,7 @@ func TestClientSendAsync(t *testing.T) {
 	}
 	waitFor(t, "the ERROR", func() bool { _, _, ok := res.result(n); return ok })
 	var se *ServerError
-	if _, err, _ := res.result(n); !errors.As(err, &se) || se.Frame.Value(HdrMessage) != "rejected" {
+	if _, err, _ := res.result(n); !errors.As(err, &se) || se.Frame.Value(stomp.HdrMessage) != "rejected" {
 		t.Fatalf("failed SEND: %v", err)
 	}
 }
@@ -117,7 +119,7 @@ func TestClientExpireAsync(t *testing.T) {
 	}
 	<-c.Closed()
 	called := false
-	if err := c.SendAsync("/topic/x", nil, func(*Frame, error) { called = true }); err == nil {
+	if err := c.SendAsync("/topic/x", nil, func(*stomp.Frame, error) { called = true }); err == nil {
 		t.Fatal("SendAsync on a closed connection: no error")
 	}
 	if called {

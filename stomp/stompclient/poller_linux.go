@@ -1,6 +1,6 @@
 //go:build linux
 
-package stomp
+package stompclient
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/parley-chat/parley/transport/internal/epoll"
+	"github.com/parley-chat/parley/internal/epoll"
 )
 
 // Poller reads many Clients' sockets from a few epoll loops instead of a goroutine per

@@ -1,4 +1,4 @@
-package stomp
+package stompclient
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/parley-chat/parley/stomp"
 )
 
 // Client errors.
@@ -26,11 +28,11 @@ var (
 // ServerError carries an ERROR frame from the server: the answer to CONNECT, to a frame with a
 // receipt, or the frame after which the server closed the connection.
 type ServerError struct {
-	Frame *Frame
+	Frame *stomp.Frame
 }
 
 func (e *ServerError) Error() string {
-	msg := "stomp: server error: " + e.Frame.Value(HdrMessage)
+	msg := "stomp: server error: " + e.Frame.Value(stomp.HdrMessage)
 	if len(e.Frame.Body) > 0 && len(e.Frame.Body) <= 200 {
 		msg += ": " + string(e.Frame.Body)
 	}
@@ -49,7 +51,7 @@ const (
 // MessageFunc receives a subscription's MESSAGE on the client's read goroutine, with the time
 // its bytes were read from the socket. It must not block nor call a Client method that waits
 // for the server (Subscribe, Unsubscribe, SendWithReceipt, Close).
-type MessageFunc func(f *Frame, received time.Time)
+type MessageFunc func(f *stomp.Frame, received time.Time)
 
 // ClientOptions configures Dial. Zero fields take the defaults.
 type ClientOptions struct {
@@ -60,16 +62,16 @@ type ClientOptions struct {
 	// Host is the CONNECT host header. Default: the URL's host name.
 	Host string
 	// HeartBeat is what the client offers; zero means no heart-beats either way.
-	HeartBeat HeartBeat
+	HeartBeat stomp.HeartBeat
 	// ConnectHeaders are added to CONNECT, replacing defaults with the same key.
-	ConnectHeaders []Header
+	ConnectHeaders []stomp.Header
 	// LocalAddr is the source address to bind, e.g. &net.TCPAddr{IP: 127.0.0.5} (port 0), to
 	// spread many clients over source addresses. Nil: the system's choice.
 	LocalAddr net.Addr
 	// ReadBufferSize is the socket read buffer in bytes. Default 16 KiB.
 	ReadBufferSize int
 	// Limits bound frames from the server.
-	Limits Limits
+	Limits stomp.Limits
 	// RequestTimeout bounds Subscribe's and Unsubscribe's wait for their RECEIPT. Default 10 s.
 	RequestTimeout time.Duration
 	// WriteTimeout bounds one socket write. Default 10 s.
@@ -81,7 +83,7 @@ type ClientOptions struct {
 	SubscriptionBuffer int
 	// OnError receives ERROR frames that answer no receipt, on the read goroutine. Nil: they go
 	// to the Errors channel.
-	OnError func(*Frame)
+	OnError func(*stomp.Frame)
 	// Poller, when set, reads the socket from one of its loops instead of a goroutine of the
 	// Client's own (Linux; elsewhere, or if the Poller refuses the socket, the goroutine).
 	// MessageFuncs and OnError then run on the loop, shared with other Clients: a slow one
@@ -94,7 +96,7 @@ func (o ClientOptions) withDefaults() ClientOptions {
 	if o.ReadBufferSize <= 0 {
 		o.ReadBufferSize = 16 << 10
 	}
-	o.Limits = o.Limits.withDefaults()
+	// Limits: zero fields take the codec's defaults in stomp.NewDecoder, the only reader.
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 10 * time.Second
 	}
@@ -115,13 +117,13 @@ type Client struct {
 	opts ClientOptions
 	conn net.Conn
 	br   *bufio.Reader
-	dec  *Decoder
+	dec  *stomp.Decoder
 	// Read goroutine (or Poller loop) only.
 	rd      frameReader
 	wsState ws.State // tracks fragmentation for ws.CheckHeader
 	polled  *polled  // non-nil when a Poller reads the socket
 
-	connected *Frame        // set by the read goroutine before ready is closed
+	connected *stomp.Frame  // set by the read goroutine before ready is closed
 	ready     chan struct{} // CONNECTED received
 
 	wmu       sync.Mutex
@@ -133,11 +135,11 @@ type Client struct {
 	mu        sync.Mutex
 	subs      map[string]*Subscription
 	pending   map[string]waiter // receipt id → request waiting for it; nil once closed
-	lastError *Frame
+	lastError *stomp.Frame
 	cause     error // why fail() closed the connection
 	err       error // final error, set before closed is closed
 
-	errs     chan *Frame
+	errs     chan *stomp.Frame
 	closing  atomic.Bool
 	quit     chan struct{} // closed when Close starts or the connection fails
 	quitOnce sync.Once
@@ -176,13 +178,13 @@ func Dial(ctx context.Context, rawURL string, opts ClientOptions) (*Client, erro
 	c := &Client{
 		opts:    opts,
 		conn:    conn,
-		dec:     NewDecoder(opts.Limits),
+		dec:     stomp.NewDecoder(opts.Limits),
 		wbuf:    make([]byte, 0, 512),
 		wsState: ws.StateClientSide,
 		ready:   make(chan struct{}),
 		subs:    make(map[string]*Subscription),
 		pending: make(map[string]waiter),
-		errs:    make(chan *Frame, 32),
+		errs:    make(chan *stomp.Frame, 32),
 		quit:    make(chan struct{}),
 		closed:  make(chan struct{}),
 	}
@@ -212,12 +214,12 @@ func Dial(ctx context.Context, rawURL string, opts ClientOptions) (*Client, erro
 		c.abort(ctx.Err())
 		return nil, fmt.Errorf("stomp: waiting for CONNECTED: %w", ctx.Err())
 	}
-	srv, err := ParseHeartBeat(c.connected.Value(HdrHeartBeat))
+	srv, err := stomp.ParseHeartBeat(c.connected.Value(stomp.HdrHeartBeat))
 	if err != nil {
 		c.abort(err)
 		return nil, err
 	}
-	if send, recv := Negotiate(opts.HeartBeat, srv); send > 0 || recv > 0 {
+	if send, recv := stomp.Negotiate(opts.HeartBeat, srv); send > 0 || recv > 0 {
 		c.wg.Add(1)
 		go c.heartbeats(send, recv)
 	}
@@ -259,21 +261,21 @@ func (c *Client) shutConn() {
 	_ = c.conn.Close()
 }
 
-func (c *Client) connectFrame(host string) *Frame {
-	f := &Frame{Command: CmdConnect, Headers: make([]Header, 0, 6+len(c.opts.ConnectHeaders))}
-	f.Add(HdrAcceptVersion, "1.2")
-	f.Add(HdrHost, host)
-	f.Add(HdrHeartBeat, c.opts.HeartBeat.String())
+func (c *Client) connectFrame(host string) *stomp.Frame {
+	f := &stomp.Frame{Command: stomp.CmdConnect, Headers: make([]stomp.Header, 0, 6+len(c.opts.ConnectHeaders))}
+	f.Add(stomp.HdrAcceptVersion, "1.2")
+	f.Add(stomp.HdrHost, host)
+	f.Add(stomp.HdrHeartBeat, c.opts.HeartBeat.String())
 	if c.opts.Login != "" {
-		f.Add(HdrLogin, c.opts.Login)
+		f.Add(stomp.HdrLogin, c.opts.Login)
 	}
 	switch c.opts.Auth {
 	case AuthBearer:
 		if c.opts.Token != "" {
-			f.Add(HdrAuthorization, "Bearer "+c.opts.Token)
+			f.Add(stomp.HdrAuthorization, "Bearer "+c.opts.Token)
 		}
 	case AuthPasscode:
-		f.Add(HdrPasscode, c.opts.Token)
+		f.Add(stomp.HdrPasscode, c.opts.Token)
 	}
 	for _, h := range c.opts.ConnectHeaders {
 		f.Set(h.Key, h.Value)
@@ -288,11 +290,11 @@ func (c *Client) abort(err error) {
 }
 
 // Connected returns the server's CONNECTED frame (session, server, user-name, heart-beat).
-func (c *Client) Connected() *Frame { return c.connected }
+func (c *Client) Connected() *stomp.Frame { return c.connected }
 
 // Errors delivers ERROR frames that answer no receipt when ClientOptions.OnError is nil. It is
 // never closed (select on Closed too); frames are dropped while it is full.
-func (c *Client) Errors() <-chan *Frame { return c.errs }
+func (c *Client) Errors() <-chan *stomp.Frame { return c.errs }
 
 // Closed is closed once the connection is gone, by Close or by the server; Err says why.
 func (c *Client) Closed() <-chan struct{} { return c.closed }
@@ -311,27 +313,27 @@ func (c *Client) Err() error {
 }
 
 // Send sends a SEND frame without a receipt.
-func (c *Client) Send(dest string, body []byte, headers ...Header) error {
+func (c *Client) Send(dest string, body []byte, headers ...stomp.Header) error {
 	return c.writeFrame(sendFrame(dest, body, headers))
 }
 
 // SendWithReceipt sends a SEND frame with a receipt and returns the server's RECEIPT (for
 // /app/message.send it carries message-id and seq), or a *ServerError built from an ERROR
 // that names the receipt.
-func (c *Client) SendWithReceipt(ctx context.Context, dest string, body []byte, headers ...Header) (*Frame, error) {
+func (c *Client) SendWithReceipt(ctx context.Context, dest string, body []byte, headers ...stomp.Header) (*stomp.Frame, error) {
 	return c.request(ctx, sendFrame(dest, body, headers))
 }
 
-func sendFrame(dest string, body []byte, headers []Header) *Frame {
-	hs := make([]Header, 0, len(headers)+2) // room for the receipt
-	hs = append(hs, Header{HdrDestination, dest})
-	return &Frame{Command: CmdSend, Headers: append(hs, headers...), Body: body}
+func sendFrame(dest string, body []byte, headers []stomp.Header) *stomp.Frame {
+	hs := make([]stomp.Header, 0, len(headers)+2) // room for the receipt
+	hs = append(hs, stomp.Header{Key: stomp.HdrDestination, Value: dest})
+	return &stomp.Frame{Command: stomp.CmdSend, Headers: append(hs, headers...), Body: body}
 }
 
 // request sends f with a fresh receipt header and waits for the matching RECEIPT or ERROR.
-func (c *Client) request(ctx context.Context, f *Frame) (*Frame, error) {
+func (c *Client) request(ctx context.Context, f *stomp.Frame) (*stomp.Frame, error) {
 	id := "r" + strconv.FormatUint(c.nextID.Add(1), 10)
-	ch := make(chan *Frame, 1)
+	ch := make(chan *stomp.Frame, 1)
 	c.mu.Lock()
 	if c.pending == nil {
 		c.mu.Unlock()
@@ -339,12 +341,12 @@ func (c *Client) request(ctx context.Context, f *Frame) (*Frame, error) {
 	}
 	c.pending[id] = waiter{ch: ch}
 	c.mu.Unlock()
-	f.Add(HdrReceipt, id)
+	f.Add(stomp.HdrReceipt, id)
 	if err := c.writeFrame(f); err != nil {
 		c.dropPending(id)
 		return nil, err
 	}
-	var r *Frame
+	var r *stomp.Frame
 	select {
 	case r = <-ch:
 	case <-ctx.Done():
@@ -357,7 +359,7 @@ func (c *Client) request(ctx context.Context, f *Frame) (*Frame, error) {
 			return nil, c.closedErr()
 		}
 	}
-	if r.Command == CmdError {
+	if r.Command == stomp.CmdError {
 		return r, &ServerError{Frame: r}
 	}
 	return r, nil
@@ -403,7 +405,7 @@ func (c *Client) Close() error {
 	case <-c.closed:
 	default:
 		ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
-		_, err = c.request(ctx, &Frame{Command: CmdDisconnect})
+		_, err = c.request(ctx, &stomp.Frame{Command: stomp.CmdDisconnect})
 		cancel()
 		select {
 		case <-c.closed: // gone meanwhile (servers close right after the receipt): nothing lost

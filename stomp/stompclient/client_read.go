@@ -1,4 +1,4 @@
-package stomp
+package stompclient
 
 import (
 	"encoding/binary"

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package stomp
+package stompclient
 
 import "errors"
 

@@ -1,5 +1,6 @@
-// Package stomp is the STOMP 1.2 codec shared by the server and the Go client, and a
-// STOMP-over-WebSocket client for end-to-end tests and the load harness.
+// Package stomp is the STOMP 1.2 codec: frames, their encoding and an incremental decoder,
+// shared by the server (actors, transport/ws) and the Go client (stomp/stompclient). It is a
+// leaf: it imports nothing else from parley, so the core may depend on it.
 //
 // The codec is byte-oriented: a Decoder takes a stream of bytes in any split (one WebSocket
 // message may hold several frames, only heart-beats, or part of a frame) and yields frames;

@@ -1,4 +1,4 @@
-package stomp
+package stompclient
 
 import (
 	"encoding/binary"
@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
+
+	"github.com/parley-chat/parley/stomp"
 )
 
 // readLoop reads the socket until the connection ends, unless a Poller does. WebSocket data
@@ -26,18 +28,18 @@ func (c *Client) readLoop() {
 	c.finish(err)
 }
 
-func (c *Client) dispatch(f *Frame, now time.Time) {
+func (c *Client) dispatch(f *stomp.Frame, now time.Time) {
 	switch f.Command {
-	case CmdMessage:
+	case stomp.CmdMessage:
 		c.mu.Lock()
-		s := c.subs[f.Value(HdrSubscription)]
+		s := c.subs[f.Value(stomp.HdrSubscription)]
 		c.mu.Unlock()
 		if s != nil {
 			s.deliver(f, now)
 		}
-	case CmdReceipt:
+	case stomp.CmdReceipt:
 		c.answer(f)
-	case CmdError:
+	case stomp.CmdError:
 		c.mu.Lock()
 		c.lastError = f
 		c.mu.Unlock()
@@ -58,7 +60,7 @@ func (c *Client) dispatch(f *Frame, now time.Time) {
 		case c.errs <- f:
 		default:
 		}
-	case CmdConnected:
+	case stomp.CmdConnected:
 		select {
 		case <-c.ready:
 		default:
@@ -69,8 +71,8 @@ func (c *Client) dispatch(f *Frame, now time.Time) {
 }
 
 // answer hands f to the request waiting for its receipt-id, reporting whether one was.
-func (c *Client) answer(f *Frame) bool {
-	id, ok := f.Get(HdrReceiptID)
+func (c *Client) answer(f *stomp.Frame) bool {
+	id, ok := f.Get(stomp.HdrReceiptID)
 	if !ok {
 		return false
 	}
@@ -83,7 +85,7 @@ func (c *Client) answer(f *Frame) bool {
 	}
 	if w.done != nil {
 		var err error
-		if f.Command == CmdError {
+		if f.Command == stomp.CmdError {
 			err = &ServerError{Frame: f}
 		}
 		w.done(f, err)
@@ -134,10 +136,10 @@ func (c *Client) finish(readErr error) {
 }
 
 // writeFrame encodes f behind room for a WebSocket header and writes it as one masked message.
-func (c *Client) writeFrame(f *Frame) error {
+func (c *Client) writeFrame(f *stomp.Frame) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	buf := AppendFrame(c.wbuf[:ws.MaxHeaderSize], f)
+	buf := stomp.AppendFrame(c.wbuf[:ws.MaxHeaderSize], f)
 	op := ws.OpText
 	if !utf8.Valid(buf[ws.MaxHeaderSize:]) {
 		op = ws.OpBinary // a text message must be UTF-8; a body may be anything

@@ -1,4 +1,4 @@
-package stomp
+package stompclient
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/parley-chat/parley/stomp"
 )
 
 func TestMain(m *testing.M) {
@@ -41,7 +43,7 @@ func dial(t *testing.T, s *testServer, opts ClientOptions) *Client {
 }
 
 // recv returns the next frame of sub or fails after a deadline.
-func recv(t *testing.T, sub *Subscription) *Frame {
+func recv(t *testing.T, sub *Subscription) *stomp.Frame {
 	t.Helper()
 	select {
 	case f, ok := <-sub.C:
@@ -67,26 +69,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestClientConnectAndAuthModes(t *testing.T) {
-	s := newTestServer(t, testServerConfig{heartBeat: HeartBeat{}})
-	c := dial(t, s, ClientOptions{ConnectHeaders: []Header{{"x-client", "test"}, {HdrHost, "parley"}}})
-	if got := c.Connected().Value(HdrSession); got != "sess-1" {
+	s := newTestServer(t, testServerConfig{heartBeat: stomp.HeartBeat{}})
+	c := dial(t, s, ClientOptions{ConnectHeaders: []stomp.Header{{Key: "x-client", Value: "test"}, {Key: stomp.HdrHost, Value: "parley"}}})
+	if got := c.Connected().Value(stomp.HdrSession); got != "sess-1" {
 		t.Errorf("session = %q", got)
 	}
-	if got := c.Connected().Value(HdrUserName); got != "alice" {
+	if got := c.Connected().Value(stomp.HdrUserName); got != "alice" {
 		t.Errorf("user-name = %q", got)
 	}
 	f, _ := s.lastConnect()
-	if f.Value(HdrAuthorization) != "Bearer good" || f.Value(HdrAcceptVersion) != "1.2" ||
-		f.Value(HdrHost) != "parley" || f.Value("x-client") != "test" || f.Value(HdrHeartBeat) != "0,0" {
+	if f.Value(stomp.HdrAuthorization) != "Bearer good" || f.Value(stomp.HdrAcceptVersion) != "1.2" ||
+		f.Value(stomp.HdrHost) != "parley" || f.Value("x-client") != "test" || f.Value(stomp.HdrHeartBeat) != "0,0" {
 		t.Errorf("CONNECT = %v", f)
 	}
 
 	dial(t, s, ClientOptions{Auth: AuthPasscode, Login: "alice"})
-	if f, _ := s.lastConnect(); f.Value(HdrPasscode) != "good" || f.Value(HdrLogin) != "alice" {
+	if f, _ := s.lastConnect(); f.Value(stomp.HdrPasscode) != "good" || f.Value(stomp.HdrLogin) != "alice" {
 		t.Errorf("passcode CONNECT = %v", f)
 	}
 	dial(t, s, ClientOptions{Auth: AuthQuery})
-	if f, q := s.lastConnect(); q != "access_token=good" || f.Value(HdrAuthorization) != "" {
+	if f, q := s.lastConnect(); q != "access_token=good" || f.Value(stomp.HdrAuthorization) != "" {
 		t.Errorf("query auth: CONNECT = %v, query %q", f, q)
 	}
 }
@@ -95,7 +97,7 @@ func TestClientConnectRefused(t *testing.T) {
 	s := newTestServer(t, testServerConfig{})
 	_, err := Dial(context.Background(), s.url, ClientOptions{Token: "forged", Poller: testPoller})
 	var se *ServerError
-	if !errors.As(err, &se) || se.Frame.Value(HdrMessage) != "unauthorized" {
+	if !errors.As(err, &se) || se.Frame.Value(stomp.HdrMessage) != "unauthorized" {
 		t.Fatalf("Dial with a bad token: %v", err)
 	}
 }
@@ -105,7 +107,7 @@ func TestClientDialBufferedHandshake(t *testing.T) {
 	// holds it; a client that ignored that reader would wait forever.
 	s := newTestServer(t, testServerConfig{eagerHello: true})
 	c := dial(t, s, ClientOptions{})
-	if c.Connected().Value(HdrServer) != "test/1" {
+	if c.Connected().Value(stomp.HdrServer) != "test/1" {
 		t.Fatalf("CONNECTED = %v", c.Connected())
 	}
 }
@@ -138,16 +140,16 @@ func TestClientSubscribeSendReceive(t *testing.T) {
 			}
 			body := []byte("{\"content\":\"a\x00b:c\\\\d\"}")
 			r, err := c.SendWithReceipt(context.Background(), "/topic/channel.1", body,
-				Header{HdrContentType, "application/json"})
+				stomp.Header{Key: stomp.HdrContentType, Value: "application/json"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Value(HdrMessageID) != "m-1" || r.Value("seq") != "1" {
+			if r.Value(stomp.HdrMessageID) != "m-1" || r.Value("seq") != "1" {
 				t.Errorf("RECEIPT = %v", r)
 			}
 			m := recv(t, sub)
-			if !bytes.Equal(m.Body, body) || m.Value(HdrSubscription) != sub.ID ||
-				m.Value(HdrDestination) != "/topic/channel.1" || m.Value("seq") != "1" {
+			if !bytes.Equal(m.Body, body) || m.Value(stomp.HdrSubscription) != sub.ID ||
+				m.Value(stomp.HdrDestination) != "/topic/channel.1" || m.Value("seq") != "1" {
 				t.Errorf("MESSAGE = %v", m)
 			}
 			if err := c.Send("/topic/channel.1", []byte("fire and forget")); err != nil {
@@ -167,7 +169,7 @@ func TestClientConcurrentSenders(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string][]int{}
 	done := make(chan struct{})
-	_, err := c.SubscribeFunc("/topic/load", func(f *Frame, at time.Time) {
+	_, err := c.SubscribeFunc("/topic/load", func(f *stomp.Frame, at time.Time) {
 		if at.IsZero() {
 			t.Error("zero receive time")
 		}
@@ -224,7 +226,7 @@ func TestClientConcurrentSenders(t *testing.T) {
 func TestClientReplayBeforeReceipt(t *testing.T) {
 	s := newTestServer(t, testServerConfig{})
 	c := dial(t, s, ClientOptions{})
-	sub, err := c.Subscribe("/topic/channel.2", Header{"since-seq", "7"})
+	sub, err := c.Subscribe("/topic/channel.2", stomp.Header{Key: "since-seq", Value: "7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,11 +267,11 @@ func TestClientServerErrors(t *testing.T) {
 
 	_, err := c.Subscribe("/topic/forbidden")
 	var se *ServerError
-	if !errors.As(err, &se) || se.Frame.Value(HdrMessage) != "forbidden /topic/forbidden" {
+	if !errors.As(err, &se) || se.Frame.Value(stomp.HdrMessage) != "forbidden /topic/forbidden" {
 		t.Fatalf("forbidden SUBSCRIBE: %v", err)
 	}
 	_, err = c.SendWithReceipt(context.Background(), "/app/fail", []byte("why"))
-	if !errors.As(err, &se) || se.Frame.Value(HdrMessage) != "rejected" || string(se.Frame.Body) != "why" {
+	if !errors.As(err, &se) || se.Frame.Value(stomp.HdrMessage) != "rejected" || string(se.Frame.Body) != "why" {
 		t.Fatalf("failed SEND: %v", err)
 	}
 	if err := c.Send("/app/error", nil); err != nil {
@@ -277,14 +279,14 @@ func TestClientServerErrors(t *testing.T) {
 	}
 	select {
 	case f := <-c.Errors():
-		if f.Value(HdrMessage) != "something odd" {
+		if f.Value(stomp.HdrMessage) != "something odd" {
 			t.Errorf("ERROR = %v", f)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no ERROR on Errors()")
 	}
 
-	c2 := dial(t, s, ClientOptions{OnError: func(*Frame) { onError.Add(1) }})
+	c2 := dial(t, s, ClientOptions{OnError: func(*stomp.Frame) { onError.Add(1) }})
 	if err := c2.Send("/app/error", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +297,7 @@ func TestClientServerErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-c2.Closed()
-	if !errors.As(c2.Err(), &se) || se.Frame.Value(HdrMessage) != "going away" {
+	if !errors.As(c2.Err(), &se) || se.Frame.Value(stomp.HdrMessage) != "going away" {
 		t.Fatalf("Err after fatal ERROR = %v", c2.Err())
 	}
 }
@@ -366,14 +368,14 @@ func TestClientCloseWithUnreadSubscription(t *testing.T) {
 }
 
 func TestClientSendsHeartbeats(t *testing.T) {
-	s := newTestServer(t, testServerConfig{heartBeat: HeartBeat{Recv: 20 * time.Millisecond}})
-	dial(t, s, ClientOptions{HeartBeat: HeartBeat{Send: 20 * time.Millisecond}})
+	s := newTestServer(t, testServerConfig{heartBeat: stomp.HeartBeat{Recv: 20 * time.Millisecond}})
+	dial(t, s, ClientOptions{HeartBeat: stomp.HeartBeat{Send: 20 * time.Millisecond}})
 	waitFor(t, "three client heart-beats", func() bool { return s.heartbeats.Load() >= 3 })
 }
 
 func TestClientDropsSilentServer(t *testing.T) {
-	s := newTestServer(t, testServerConfig{heartBeat: HeartBeat{Send: 30 * time.Millisecond}})
-	c := dial(t, s, ClientOptions{HeartBeat: HeartBeat{Recv: 30 * time.Millisecond}})
+	s := newTestServer(t, testServerConfig{heartBeat: stomp.HeartBeat{Send: 30 * time.Millisecond}})
+	c := dial(t, s, ClientOptions{HeartBeat: stomp.HeartBeat{Recv: 30 * time.Millisecond}})
 	select {
 	case <-c.Closed():
 	case <-time.After(5 * time.Second):
@@ -387,10 +389,10 @@ func TestClientDropsSilentServer(t *testing.T) {
 func TestClientKeepsBeatingServer(t *testing.T) {
 	// The server promises 100 ms and beats every 20 ms, so scheduling jitter cannot starve it.
 	s := newTestServer(t, testServerConfig{
-		heartBeat: HeartBeat{Send: 100 * time.Millisecond},
+		heartBeat: stomp.HeartBeat{Send: 100 * time.Millisecond},
 		beatEvery: 20 * time.Millisecond,
 	})
-	c := dial(t, s, ClientOptions{HeartBeat: HeartBeat{Recv: 100 * time.Millisecond}})
+	c := dial(t, s, ClientOptions{HeartBeat: stomp.HeartBeat{Recv: 100 * time.Millisecond}})
 	select {
 	case <-c.Closed():
 		t.Fatalf("dropped a beating server: %v", c.Err())

@@ -1,8 +1,10 @@
-package stomp
+package stompclient
 
 import (
 	"strconv"
 	"time"
+
+	"github.com/parley-chat/parley/stomp"
 )
 
 // A client that offers thousands of sends a second (parley bench) paid, per send, a goroutine
@@ -14,8 +16,8 @@ import (
 // waiter is a request waiting for its RECEIPT: a channel (SendWithReceipt and the other
 // blocking calls) or a callback (SendAsync).
 type waiter struct {
-	ch   chan *Frame
-	done func(*Frame, error)
+	ch   chan *stomp.Frame
+	done func(*stomp.Frame, error)
 	sent int64 // unix nanos; callbacks only, for ExpireAsync
 }
 
@@ -24,7 +26,7 @@ type waiter struct {
 // naming the receipt and a *ServerError, with the connection's final error when it ends
 // first, or with ExpireAsync's error. It must not block. SendAsync returns an error, and done
 // never runs, only when the frame could not be written.
-func (c *Client) SendAsync(dest string, body []byte, done func(*Frame, error), headers ...Header) error {
+func (c *Client) SendAsync(dest string, body []byte, done func(*stomp.Frame, error), headers ...stomp.Header) error {
 	f := sendFrame(dest, body, headers)
 	id := "r" + strconv.FormatUint(c.nextID.Add(1), 10)
 	c.mu.Lock()
@@ -34,7 +36,7 @@ func (c *Client) SendAsync(dest string, body []byte, done func(*Frame, error), h
 	}
 	c.pending[id] = waiter{done: done, sent: time.Now().UnixNano()}
 	c.mu.Unlock()
-	f.Add(HdrReceipt, id)
+	f.Add(stomp.HdrReceipt, id)
 	if err := c.writeFrame(f); err != nil {
 		c.mu.Lock()
 		_, mine := c.pending[id] // else the connection's end has taken it and calls done
