@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parley-chat/parley/transport/api"
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/transport/stomp"
 )
 
@@ -25,8 +25,8 @@ func TestShuttingDownErrorSaysReconnect(t *testing.T) {
 	if msg := f.Value(stomp.HdrMessage); !strings.Contains(msg, "reconnect") || !strings.Contains(msg, "since-seq") {
 		t.Fatalf("message %q does not say to reconnect with since-seq", msg)
 	}
-	if !errors.Is(ErrShuttingDown, api.ErrUnavailable) {
-		t.Fatal("ErrShuttingDown is not api.ErrUnavailable")
+	if !errors.Is(ErrShuttingDown, errcode.ErrUnavailable) {
+		t.Fatal("ErrShuttingDown is not errcode.ErrUnavailable")
 	}
 	other, _, _ := stomp.Parse(ErrorFrame(ErrSlowConsumer, "", ""), stomp.Limits{})
 	if other[0].Value(hdrReconnect) != "" {

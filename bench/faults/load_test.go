@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/bench"
-	"github.com/parley-chat/parley/transport/api"
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/transport/stomp"
 )
 
@@ -423,7 +423,7 @@ func (l *load) sendOne(cli *stomp.Client, rec sendRecord) {
 // refusedOr classifies an error answer: "outcome_unknown" (the commit was cut off and
 // PostgreSQL could not be asked in time) promises nothing either way, like no answer.
 func refusedOr(code string) outcome {
-	if code == api.CodeOutcomeUnknown {
+	if code == errcode.OutcomeUnknown {
 		return unanswered
 	}
 	return refused

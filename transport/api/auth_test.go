@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
 )
@@ -62,7 +63,7 @@ func TestJWTRejectedWith401(t *testing.T) {
 		var p api.Problem
 		_ = json.NewDecoder(resp.Body).Decode(&p)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized || p.Code != api.CodeUnauthorized ||
+		if resp.StatusCode != http.StatusUnauthorized || p.Code != errcode.Unauthorized ||
 			resp.Header.Get("Content-Type") != "application/problem+json" ||
 			!strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
 			t.Errorf("%s: %d %q %+v, want 401 unauthorized problem with WWW-Authenticate", tc.name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), p)

@@ -14,14 +14,18 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parley-chat/parley/errcode"
 )
 
 var (
-	// ErrInvalidToken is wrapped by every error Verify returns.
-	ErrInvalidToken = errors.New("auth: invalid token")
+	// ErrInvalidToken is wrapped by every error Verify returns. Clients read "invalid
+	// token", not the library's reason.
+	ErrInvalidToken error = errcode.New(errcode.Unauthorized, "auth: invalid token").Public("invalid token")
 	// ErrTokenExpired is returned for an otherwise good token past exp+leeway, so that the
 	// client can be told to refresh rather than to log in again. It matches ErrInvalidToken.
-	ErrTokenExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
+	ErrTokenExpired error = errcode.New(errcode.Unauthorized, "auth: invalid token: expired").
+			Public("token expired").Within(ErrInvalidToken)
 )
 
 // Verifier checks tokens and turns their claims into an Identity. It is safe for concurrent
