@@ -68,6 +68,10 @@ func TestJWTRejectedWith401(t *testing.T) {
 			!strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
 			t.Errorf("%s: %d %q %+v, want 401 unauthorized problem with WWW-Authenticate", tc.name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), p)
 		}
+		// The client reads why in words of its own, never the token library's reason.
+		if want := map[string]string{"expired": "token expired", "forged signature": "invalid token"}[tc.name]; want != "" && p.Detail != want {
+			t.Errorf("%s: detail %q, want %q", tc.name, p.Detail, want)
+		}
 	}
 	if n := h.count(`SELECT count(*) FROM users`); n != 0 {
 		t.Fatalf("%d users created by rejected tokens", n)
