@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/stomp"
-	"github.com/parley-chat/parley/transport/api"
 )
 
 // SEND destinations.
@@ -80,7 +80,7 @@ func (c *connActor) send(f *stomp.Frame, receipt string) {
 	if !c.allowSend() {
 		c.sys.met.rateLimited.Inc()
 		c.sys.met.limited.WithLabelValues(limitStompSend).Inc()
-		c.fail(fmt.Errorf("%w: at most %g SEND frames per second", api.ErrRateLimited, c.sys.cfg.SendRate), receipt, dest)
+		c.fail(fmt.Errorf("%w: at most %g SEND frames per second", errcode.ErrRateLimited, c.sys.cfg.SendRate), receipt, dest)
 		return
 	}
 	switch dest {

@@ -6,16 +6,17 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/parley-chat/parley/errcode"
+	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/stomp"
-	"github.com/parley-chat/parley/transport/api"
 )
 
 // Errors of the real-time layer. Each maps to a stable code (the ERROR frame's code header)
-// through errorCode, which falls back on api.CodeOf, the one table REST uses too.
+// through errorCode, which falls back on errcode.Of, the one table REST uses too.
 var (
 	// ErrShuttingDown: the node is draining; connect to another one. Its text is the
 	// ERROR's message, so it says what the client is to do (SPEC guarantee 5); it is an
-	// api.ErrUnavailable for REST.
+	// errcode.ErrUnavailable for REST.
 	ErrShuttingDown error = &shuttingDown{}
 	// ErrSlowConsumer: the session's outbound queue filled up.
 	ErrSlowConsumer = errors.New("slow consumer")
@@ -31,7 +32,7 @@ var (
 )
 
 // replayBudgetError: a replay spent its user's Config.ReplayBudget. Its text tells the
-// client how to fetch the rest; it is an api.ErrRateLimited (code rate_limited).
+// client how to fetch the rest; it is an errcode.ErrRateLimited (code rate_limited).
 type replayBudgetError struct {
 	budget          int
 	channelID, last int64
@@ -43,7 +44,7 @@ func (e *replayBudgetError) Error() string {
 		e.budget, e.channelID, e.last)
 }
 
-func (*replayBudgetError) Unwrap() error { return api.ErrRateLimited }
+func (*replayBudgetError) Unwrap() error { return errcode.ErrRateLimited }
 
 type shuttingDown struct{}
 
@@ -51,19 +52,13 @@ func (*shuttingDown) Error() string {
 	return "server shutting down: reconnect (to another node) and resubscribe with since-seq"
 }
 
-func (*shuttingDown) Unwrap() error { return api.ErrUnavailable }
+func (*shuttingDown) Unwrap() error { return errcode.ErrUnavailable }
 
-// Codes that api.CodeOf does not know.
 const (
-	hdrCode                = "code"
-	hdrSeq                 = "seq"
-	hdrReconnect           = "reconnect"
-	codeSlowConsumer       = "slow-consumer"
-	codeTooManySubs        = "too_many_subscriptions"
-	codeUnknownDestination = "unknown_destination"
-	codeProtocol           = "protocol_error"
-	codeShuttingDown       = "shutting_down"
-	maxErrorDetailBytes    = 512
+	hdrCode             = "code"
+	hdrSeq              = "seq"
+	hdrReconnect        = "reconnect"
+	maxErrorDetailBytes = 512
 )
 
 // CodedError is an error that names its own ERROR code: a limit enforced outside this
@@ -79,18 +74,23 @@ func errorCode(err error) string {
 	}
 	switch {
 	case errors.Is(err, ErrShuttingDown):
-		return codeShuttingDown
+		return errcode.ShuttingDown
 	case errors.Is(err, ErrSlowConsumer):
-		return codeSlowConsumer
+		return errcode.SlowConsumer
 	case errors.Is(err, ErrTooManySubscriptions):
-		return codeTooManySubs
+		return errcode.TooManySubscriptions
 	case errors.Is(err, ErrUnknownDestination):
-		return codeUnknownDestination
+		return errcode.UnknownDestination
 	case errors.Is(err, ErrProtocol):
-		return codeProtocol
+		return errcode.Protocol
 	}
-	_, code := api.CodeOf(err)
-	return code
+	if code := errcode.Of(err); code != "" {
+		return code
+	}
+	if persistence.Unavailable(err) { // PostgreSQL unreachable, as REST says it
+		return errcode.Unavailable
+	}
+	return errcode.Internal
 }
 
 // errorDetail is what a client may read about err: internal errors are not spelled out.
@@ -104,7 +104,7 @@ func errorDetail(err error) string {
 	if _, ok := errors.AsType[*CodedError](err); ok {
 		return err.Error()
 	}
-	return api.Detail(err)
+	return errcode.Detail(err, errorCode(err))
 }
 
 // ErrorFrame encodes an ERROR for err: the code header, a human message header, and the

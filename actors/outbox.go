@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/stomp"
 )
 
@@ -46,9 +47,9 @@ const (
 
 var (
 	heartbeatEOL      = []byte{'\n'}
-	slowConsumerFrame = stomp.AppendFrame(nil, stomp.ErrorFrame(codeSlowConsumer,
+	slowConsumerFrame = stomp.AppendFrame(nil, stomp.ErrorFrame(errcode.SlowConsumer,
 		[]byte("outbound queue full: reconnect and resubscribe with since-seq"),
-		stomp.Header{Key: hdrCode, Value: codeSlowConsumer}))
+		stomp.Header{Key: hdrCode, Value: errcode.SlowConsumer}))
 )
 
 // outbox is a session's bounded outbound queue. Pushes never block (a full queue drops the

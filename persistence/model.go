@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/parley-chat/parley/errcode"
 )
 
 // The wire model: rows as the API and the real-time events render them. Ids are int64 in
@@ -103,19 +105,19 @@ type AppendResult struct {
 
 // Errors of the store, checked with errors.Is by the API and the actors.
 var (
-	ErrNotFound  = errors.New("not found")
-	ErrConflict  = errors.New("conflict")
-	ErrArchived  = errors.New("channel is archived")
-	ErrBadParent = errors.New("parent must be a root message of the same channel")
-	ErrGone      = errors.New("gone")
+	ErrNotFound  error = errcode.New(errcode.NotFound, "not found")
+	ErrConflict  error = errcode.New(errcode.Conflict, "conflict")
+	ErrArchived  error = errcode.New(errcode.Archived, "channel is archived")
+	ErrBadParent error = errcode.New(errcode.Validation, "parent must be a root message of the same channel")
+	ErrGone      error = errcode.New(errcode.Gone, "gone")
 )
 
 // More errors of the store. ErrForbidden: the caller can see the resource but may not do
 // this (403); ErrNotFound doubles as "may not know it exists" (404). ErrInvalid is wrapped
 // by every ValidationError.
 var (
-	ErrForbidden = errors.New("forbidden")
-	ErrInvalid   = errors.New("invalid input")
+	ErrForbidden error = errcode.New(errcode.Forbidden, "forbidden")
+	ErrInvalid   error = errcode.New(errcode.Validation, "invalid input")
 )
 
 // ValidationError is bad input the caller can fix; it matches ErrInvalid.
@@ -133,6 +135,12 @@ func (e *ValidationError) Error() string {
 
 // Is makes errors.Is(err, ErrInvalid) true.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// ErrorCode is errcode.Validation, whatever wraps e.
+func (e *ValidationError) ErrorCode() string { return errcode.Validation }
+
+// PublicDetail is e's own text, without what wrapping added.
+func (e *ValidationError) PublicDetail() string { return e.Error() }
 
 // MaxContentRunes is the longest message content, in characters (SPEC: 4,000).
 const MaxContentRunes = 4000

@@ -8,13 +8,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/parley-chat/parley/errcode"
 )
 
 // ErrInDoubt: the connection broke after the statement that commits an append was sent, and
 // PostgreSQL could not be asked in time whether it committed. The messages may or may not
 // be stored; a retry with the same clientMsgId settles it without a duplicate. Clients see
 // code "outcome_unknown" (503), never "unavailable", which promises nothing was stored.
-var ErrInDoubt = errors.New("outcome unknown: the message may have been stored; retry with the same clientMsgId")
+var ErrInDoubt error = errcode.New(errcode.OutcomeUnknown, "outcome unknown: the message may have been stored; retry with the same clientMsgId")
 
 // DefaultInDoubtWait is how long an append whose outcome is unknown keeps asking PostgreSQL.
 const DefaultInDoubtWait = 15 * time.Second

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/api"
 )
@@ -177,8 +178,8 @@ func TestAppendCommitNeverArrived(t *testing.T) {
 	if err == nil || errors.Is(err, persistence.ErrInDoubt) {
 		t.Fatalf("append whose statement was lost: %v; want the connection's error", err)
 	}
-	if _, code := api.CodeOf(err); code != api.CodeUnavailable {
-		t.Errorf("code %q, want %q (%v)", code, api.CodeUnavailable, err)
+	if _, code := api.CodeOf(err); code != errcode.Unavailable {
+		t.Errorf("code %q, want %q (%v)", code, errcode.Unavailable, err)
 	}
 	if n := f.count(t, `SELECT count(*) FROM messages WHERE channel_id = $1`, f.ch); n != 0 {
 		t.Fatalf("%d messages stored after a refusal", n)
@@ -201,7 +202,7 @@ func TestAppendCommitUnresolved(t *testing.T) {
 	if !errors.Is(err, persistence.ErrInDoubt) {
 		t.Fatalf("append cut off with PostgreSQL still out of reach: %v; want ErrInDoubt", err)
 	}
-	if status, code := api.CodeOf(err); status != 503 || code != api.CodeOutcomeUnknown {
-		t.Errorf("answered %d %q, want 503 %q", status, code, api.CodeOutcomeUnknown)
+	if status, code := api.CodeOf(err); status != 503 || code != errcode.OutcomeUnknown {
+		t.Errorf("answered %d %q, want 503 %q", status, code, errcode.OutcomeUnknown)
 	}
 }

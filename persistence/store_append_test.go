@@ -13,7 +13,6 @@ import (
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/persistence/pgtest"
-	"github.com/parley-chat/parley/transport/auth"
 )
 
 // fixture is a workspace with a public channel and a few users, made with raw SQL so the
@@ -39,7 +38,7 @@ func newTracedFixture(t testing.TB, tracer pgx.QueryTracer, names ...string) *fi
 	}
 	f := &fixture{store: persistence.NewStore(pool, ids, persistence.StoreConfig{}), ctx: context.Background(), users: map[string]int64{}}
 	for i, n := range names {
-		u, err := f.store.UpsertUser(f.ctx, auth.Identity{Subject: "sub-" + n, Username: n})
+		u, err := f.store.UpsertUser(f.ctx, persistence.Identity{Subject: "sub-" + n, Username: n})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/parley-chat/parley/errcode"
 )
 
 // MaxReactionsPerMessage bounds the distinct emojis on one message: every fetch of the
@@ -14,7 +16,7 @@ const MaxReactionsPerMessage = 50
 
 // ErrTooManyReactions: a new emoji on a message that has MaxReactionsPerMessage distinct
 // ones already; reacting with one of those still works.
-var ErrTooManyReactions = fmt.Errorf("a message has at most %d distinct reactions", MaxReactionsPerMessage)
+var ErrTooManyReactions error = errcode.New(errcode.TooManyReactions, fmt.Sprintf("a message has at most %d distinct reactions", MaxReactionsPerMessage))
 
 // SetReaction adds (on) or removes userID's emoji on message id and returns the emoji's
 // count afterwards; changed is false when there was nothing to do (idempotent PUT/DELETE).

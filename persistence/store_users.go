@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/parley-chat/parley/transport/auth"
 )
 
 // User is a person known to parley, created from token claims on first use.
@@ -20,6 +19,22 @@ type User struct {
 	CreatedAt   Time   `json:"createdAt"`
 }
 
+// Identity is who a verified token speaks for (transport/auth derives it from the
+// claims). Subject is the stable key to find the user by; Username is a suggestion for a
+// new user (lowercase, [a-z0-9_.-], 1..MaxUsernameLen chars): UpsertUser still has to settle
+// collisions between different subjects.
+type Identity struct {
+	Subject   string
+	Username  string
+	Name      string
+	Email     string
+	ExpiresAt time.Time
+}
+
+// MaxUsernameLen is the longest username: derived from a token, accepted by auth's Issue,
+// or made unique by UpsertUser's suffix.
+const MaxUsernameLen = 64
+
 // maxUsernameAttempts bounds the suffixes UpsertUser tries before giving up: collisions
 // come only from different subjects proposing the same name, a handful at most.
 const maxUsernameAttempts = 20
@@ -27,7 +42,7 @@ const maxUsernameAttempts = 20
 // UpsertUser finds the user of id.Subject, creating it on first use. Profile fields (name,
 // email) follow the latest token; the username is settled once, at creation: when another
 // subject already has the proposed one, a numeric suffix makes it unique (alice, alice2, …).
-func (s *Store) UpsertUser(ctx context.Context, id auth.Identity) (User, error) {
+func (s *Store) UpsertUser(ctx context.Context, id Identity) (User, error) {
 	if id.Subject == "" {
 		return User{}, &ValidationError{Field: "sub", Reason: "missing"}
 	}
@@ -44,8 +59,8 @@ func (s *Store) UpsertUser(ctx context.Context, id auth.Identity) (User, error) 
 		cand := name
 		if attempt > 1 {
 			suffix := strconv.Itoa(attempt)
-			if len(cand)+len(suffix) > auth.MaxUsernameLen {
-				cand = cand[:auth.MaxUsernameLen-len(suffix)]
+			if len(cand)+len(suffix) > MaxUsernameLen {
+				cand = cand[:MaxUsernameLen-len(suffix)]
 			}
 			cand += suffix
 		}

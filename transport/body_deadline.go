@@ -10,11 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/parley-chat/parley/transport/api"
+	"github.com/parley-chat/parley/errcode"
 )
 
 // withBodyDeadline gives a request's body d to arrive, from the end of its headers: a read
-// past it fails with api.ErrRequestTimeout (408), and the connection is closed after the
+// past it fails with errcode.ErrRequestTimeout (408), and the connection is closed after the
 // response. net/http bounds the headers (ReadHeaderTimeout) and the wait for the next request
 // (IdleTimeout), but not the body, so a client trickling one byte at a time held a connection
 // and a goroutine for as long as it liked (ADR 0025).
@@ -70,7 +70,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 			_ = b.rc.SetReadDeadline(time.Time{})
 		}
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return n, fmt.Errorf("%w: the body did not arrive within %s", api.ErrRequestTimeout, b.timeout)
+		return n, fmt.Errorf("%w: the body did not arrive within %s", errcode.ErrRequestTimeout, b.timeout)
 	}
 	return n, err
 }

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/bench"
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/stomp/stompclient"
-	"github.com/parley-chat/parley/transport/api"
 )
 
 // loadSpec is a scenario's steady load: senders post over STOMP (each send with a receipt,
@@ -424,7 +424,7 @@ func (l *load) sendOne(cli *stompclient.Client, rec sendRecord) {
 // refusedOr classifies an error answer: "outcome_unknown" (the commit was cut off and
 // PostgreSQL could not be asked in time) promises nothing either way, like no answer.
 func refusedOr(code string) outcome {
-	if code == api.CodeOutcomeUnknown {
+	if code == errcode.OutcomeUnknown {
 		return unanswered
 	}
 	return refused

@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
@@ -224,7 +225,7 @@ func (a *API) fallback(known *http.ServeMux, w http.ResponseWriter, r *http.Requ
 		return
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	WriteProblem(w, r, fmt.Errorf("%w: %s %s", ErrMethodNotAllowed, r.Method, r.URL.Path))
+	WriteProblem(w, r, fmt.Errorf("%w: %s %s", errcode.ErrMethodNotAllowed, r.Method, r.URL.Path))
 }
 
 // NopEvents drops every event (no real-time layer).

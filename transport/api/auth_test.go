@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
 )
@@ -62,10 +63,14 @@ func TestJWTRejectedWith401(t *testing.T) {
 		var p api.Problem
 		_ = json.NewDecoder(resp.Body).Decode(&p)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized || p.Code != api.CodeUnauthorized ||
+		if resp.StatusCode != http.StatusUnauthorized || p.Code != errcode.Unauthorized ||
 			resp.Header.Get("Content-Type") != "application/problem+json" ||
 			!strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
 			t.Errorf("%s: %d %q %+v, want 401 unauthorized problem with WWW-Authenticate", tc.name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), p)
+		}
+		// The client reads why in words of its own, never the token library's reason.
+		if want := map[string]string{"expired": "token expired", "forged signature": "invalid token"}[tc.name]; want != "" && p.Detail != want {
+			t.Errorf("%s: detail %q, want %q", tc.name, p.Detail, want)
 		}
 	}
 	if n := h.count(`SELECT count(*) FROM users`); n != 0 {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/persistence"
 )
 
@@ -24,12 +25,12 @@ func decodeBody(r *http.Request, v any) error {
 		return bodyError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if errors.Is(err, ErrRequestTimeout) {
+		if errors.Is(err, errcode.ErrRequestTimeout) {
 			return err
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fmt.Errorf("%w: %w", ErrTooLarge, err)
+			return fmt.Errorf("%w: %w", errcode.ErrTooLarge, err)
 		}
 		return &persistence.ValidationError{Reason: "body must hold exactly one JSON value"}
 	}
@@ -41,10 +42,10 @@ func bodyError(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
-	case errors.Is(err, ErrRequestTimeout): // the server's body deadline (transport)
+	case errors.Is(err, errcode.ErrRequestTimeout): // the server's body deadline (transport)
 		return err
 	case errors.As(err, &mbe):
-		return fmt.Errorf("%w: body larger than %d bytes", ErrTooLarge, mbe.Limit)
+		return fmt.Errorf("%w: body larger than %d bytes", errcode.ErrTooLarge, mbe.Limit)
 	case errors.Is(err, io.EOF):
 		return &persistence.ValidationError{Reason: "body is empty, a JSON object is required"}
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/ratelimit"
 	"github.com/parley-chat/parley/transport/clientip"
 )
@@ -147,7 +148,7 @@ func limitFor(rt Route) limitClass {
 	return limitNone
 }
 
-// rateLimited is a refusal: an ErrRateLimited that knows when to come back.
+// rateLimited is a refusal: an errcode.ErrRateLimited that knows when to come back.
 type rateLimited struct {
 	what  string
 	retry time.Duration
@@ -155,7 +156,7 @@ type rateLimited struct {
 
 func (e *rateLimited) Error() string { return "rate limited: at most " + e.what }
 
-func (e *rateLimited) Unwrap() error { return ErrRateLimited }
+func (e *rateLimited) Unwrap() error { return errcode.ErrRateLimited }
 
 // retryAfter is the Retry-After header value: whole seconds, at least 1.
 func (e *rateLimited) retryAfter() string {

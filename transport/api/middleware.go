@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
 )
@@ -117,7 +118,7 @@ func (a *API) admit(rt Route, r *http.Request) (persistence.User, error) {
 func (a *API) authenticate(r *http.Request) (persistence.User, error) {
 	raw := auth.TokenFromRequest(r)
 	if raw == "" {
-		return persistence.User{}, ErrUnauthorized
+		return persistence.User{}, errcode.ErrUnauthorized
 	}
 	id, err := a.verify.Verify(r.Context(), raw)
 	if err != nil {

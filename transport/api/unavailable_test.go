@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
@@ -62,7 +63,7 @@ func TestDatabaseDownIs503(t *testing.T) {
 	defer resp.Body.Close()
 	var p api.Problem
 	_ = json.NewDecoder(resp.Body).Decode(&p)
-	if resp.StatusCode != http.StatusServiceUnavailable || p.Code != api.CodeUnavailable ||
+	if resp.StatusCode != http.StatusServiceUnavailable || p.Code != errcode.Unavailable ||
 		resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("database down: %d %s %+v (Retry-After %q), want 503 problem+json unavailable with Retry-After",
 			resp.StatusCode, resp.Header.Get("Content-Type"), p, resp.Header.Get("Retry-After"))

@@ -6,28 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parley-chat/parley/persistence"
 )
 
-const (
-	// MaxUsernameLen is the longest username derived from a token or accepted by Issue.
-	MaxUsernameLen = 64
-	// maxSubjectLen bounds sub, which becomes a stored, indexed key.
-	maxSubjectLen = 255
-)
-
-// Identity is who a verified token speaks for. Subject is the stable key to find the user
-// by; Username is a suggestion for a new user (lowercase, [a-z0-9_.-], 1..64 chars): the
-// user store still has to settle collisions between different subjects.
-type Identity struct {
-	Subject   string
-	Username  string
-	Name      string
-	Email     string
-	ExpiresAt time.Time
-}
+// maxSubjectLen bounds sub, which becomes a stored, indexed key.
+const maxSubjectLen = 255
 
 // claims is the token payload: registered claims plus the OIDC profile claims we use.
 type claims struct {
@@ -37,19 +23,19 @@ type claims struct {
 	Email             string `json:"email,omitempty"`
 }
 
-func identityFrom(c *claims) (Identity, error) {
+func identityFrom(c *claims) (persistence.Identity, error) {
 	if c.Subject == "" {
-		return Identity{}, errors.New("token has no sub")
+		return persistence.Identity{}, errors.New("token has no sub")
 	}
 	if len(c.Subject) > maxSubjectLen {
-		return Identity{}, fmt.Errorf("sub longer than %d bytes", maxSubjectLen)
+		return persistence.Identity{}, fmt.Errorf("sub longer than %d bytes", maxSubjectLen)
 	}
 	// PostgreSQL text cannot hold NUL: a sub with one names no storable user, and a name or
 	// e-mail with one is dropped rather than failing every request of its user.
 	if strings.ContainsRune(c.Subject, 0) {
-		return Identity{}, errors.New("sub holds a NUL character")
+		return persistence.Identity{}, errors.New("sub holds a NUL character")
 	}
-	id := Identity{
+	id := persistence.Identity{
 		Subject:  c.Subject,
 		Username: deriveUsername(c.PreferredUsername, c.Email, c.Subject),
 		Name:     strings.ReplaceAll(c.Name, "\x00", ""),
@@ -82,11 +68,11 @@ func deriveUsername(preferred, email, sub string) string {
 }
 
 // sanitizeUsername lowercases s, drops every character outside [a-z0-9_.-] and truncates
-// the result to MaxUsernameLen.
+// the result to persistence.MaxUsernameLen.
 func sanitizeUsername(s string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
-		if b.Len() == MaxUsernameLen {
+		if b.Len() == persistence.MaxUsernameLen {
 			break
 		}
 		if isUsernameChar(r) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parley-chat/parley/errcode"
 )
 
 var (
@@ -15,7 +17,7 @@ var (
 	ErrNoSecret = errors.New("auth: token issuance needs an HS256 secret")
 	// ErrBadUsername is returned by Issue for a username outside [a-z0-9_.-]{1,64}
 	// (upper case is folded first).
-	ErrBadUsername = errors.New("auth: username must be 1-64 characters of a-z, 0-9, '_', '.', '-'")
+	ErrBadUsername error = errcode.New(errcode.Validation, "auth: username must be 1-64 characters of a-z, 0-9, '_', '.', '-'")
 )
 
 // DevSubjectPrefix starts the sub of every token Issue mints, so dev users can never

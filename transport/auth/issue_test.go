@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/persistence"
 )
 
 func TestIssueRoundTrip(t *testing.T) {
@@ -53,13 +55,13 @@ func TestIssueRoundTrip(t *testing.T) {
 
 func TestIssueRejects(t *testing.T) {
 	v := newTestVerifier(t, Config{HS256Secret: testSecret}, nil, newClock())
-	for _, name := range []string{"", "   ", "al ice", "日本", "a@b", "x/y", strings.Repeat("a", MaxUsernameLen+1)} {
+	for _, name := range []string{"", "   ", "al ice", "日本", "a@b", "x/y", strings.Repeat("a", persistence.MaxUsernameLen+1)} {
 		if _, _, err := v.Issue(name, 0); !errors.Is(err, ErrBadUsername) {
 			t.Errorf("Issue(%q) err = %v, want ErrBadUsername", name, err)
 		}
 	}
-	if _, _, err := v.Issue(strings.Repeat("a", MaxUsernameLen), 0); err != nil {
-		t.Errorf("Issue of a %d-char name: %v", MaxUsernameLen, err)
+	if _, _, err := v.Issue(strings.Repeat("a", persistence.MaxUsernameLen), 0); err != nil {
+		t.Errorf("Issue of a %d-char name: %v", persistence.MaxUsernameLen, err)
 	}
 	jwksOnly := newTestVerifier(t, Config{JWKSURL: "https://idp.example.com/jwks"}, nil, newClock())
 	if _, _, err := jwksOnly.Issue("alice", 0); !errors.Is(err, ErrNoSecret) {

@@ -14,17 +14,22 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parley-chat/parley/errcode"
+	"github.com/parley-chat/parley/persistence"
 )
 
 var (
-	// ErrInvalidToken is wrapped by every error Verify returns.
-	ErrInvalidToken = errors.New("auth: invalid token")
+	// ErrInvalidToken is wrapped by every error Verify returns. Clients read "invalid
+	// token", not the library's reason.
+	ErrInvalidToken error = errcode.New(errcode.Unauthorized, "auth: invalid token").Public("invalid token")
 	// ErrTokenExpired is returned for an otherwise good token past exp+leeway, so that the
 	// client can be told to refresh rather than to log in again. It matches ErrInvalidToken.
-	ErrTokenExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
+	ErrTokenExpired error = errcode.New(errcode.Unauthorized, "auth: invalid token: expired").
+			Public("token expired").Within(ErrInvalidToken)
 )
 
-// Verifier checks tokens and turns their claims into an Identity. It is safe for concurrent
+// Verifier checks tokens and turns their claims into a persistence.Identity. It is safe for concurrent
 // use. With a JWKSURL it owns a refresh goroutine: call Close when done.
 type Verifier struct {
 	cfg    Config
@@ -91,12 +96,12 @@ func newVerifier(cfg Config, logger *slog.Logger, client *http.Client, now func(
 
 // Verify checks raw (signature, method, exp, nbf, iss, aud) and returns who it identifies.
 // Every error wraps ErrInvalidToken; an expired token's also wraps ErrTokenExpired.
-func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
+func (v *Verifier) Verify(ctx context.Context, raw string) (persistence.Identity, error) {
 	if raw == "" {
-		return Identity{}, fmt.Errorf("%w: no token", ErrInvalidToken)
+		return persistence.Identity{}, fmt.Errorf("%w: no token", ErrInvalidToken)
 	}
 	if len(raw) > MaxTokenBytes {
-		return Identity{}, fmt.Errorf("%w: token larger than %d bytes", ErrInvalidToken, MaxTokenBytes)
+		return persistence.Identity{}, fmt.Errorf("%w: token larger than %d bytes", ErrInvalidToken, MaxTokenBytes)
 	}
 	if v.keys != nil && !v.loopStarted.Load() {
 		v.start(context.Background())
@@ -104,13 +109,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 	var c claims
 	if _, err := v.parser.ParseWithClaims(raw, &c, v.keyFunc(ctx)); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return Identity{}, fmt.Errorf("%w: %w", ErrTokenExpired, err)
+			return persistence.Identity{}, fmt.Errorf("%w: %w", ErrTokenExpired, err)
 		}
-		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return persistence.Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	id, err := identityFrom(&c)
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return persistence.Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	return id, nil
 }

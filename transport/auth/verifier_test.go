@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parley-chat/parley/persistence"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
@@ -143,7 +145,7 @@ func TestVerifyHS256(t *testing.T) {
 			if tt.want != ErrTokenExpired && errors.Is(err, ErrTokenExpired) {
 				t.Fatalf("err %v wrongly matches ErrTokenExpired", err)
 			}
-			if id != (Identity{}) {
+			if id != (persistence.Identity{}) {
 				t.Fatalf("identity %+v returned with error", id)
 			}
 		})
@@ -156,7 +158,7 @@ func TestVerifyReturnsIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Identity{
+	want := persistence.Identity{
 		Subject:   "user-123",
 		Username:  "alice",
 		Name:      "Alice Liddell",

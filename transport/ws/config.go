@@ -16,7 +16,6 @@ import (
 
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/stomp"
-	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
 )
 
@@ -135,12 +134,12 @@ func (c Config) validate() error {
 
 // Verifier checks a bearer token (auth.Verifier).
 type Verifier interface {
-	Verify(ctx context.Context, raw string) (auth.Identity, error)
+	Verify(ctx context.Context, raw string) (persistence.Identity, error)
 }
 
 // Users finds or creates the user a token names (persistence.Store).
 type Users interface {
-	UpsertUser(ctx context.Context, id auth.Identity) (persistence.User, error)
+	UpsertUser(ctx context.Context, id persistence.Identity) (persistence.User, error)
 }
 
 // Deps are the handler's collaborators; Sessions, Verifier and Users are required.

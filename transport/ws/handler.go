@@ -17,6 +17,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
@@ -156,7 +157,7 @@ func (h *Handler) refuseUpgrade(w http.ResponseWriter, reason string) {
 	default:
 		detail = "too many WebSocket connections are waiting for CONNECT"
 	}
-	p := api.ProblemOf(api.ErrUnavailable)
+	p := api.ProblemOf(errcode.ErrUnavailable)
 	p.Detail = detail // WriteProblem would show only the title of a 5xx
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/problem+json")
@@ -208,7 +209,7 @@ func (h *Handler) connect(f *stomp.Frame, requestToken string) (_ actors.Session
 		token = requestToken
 	}
 	if token == "" {
-		return actors.SessionInfo{}, time.Time{}, fmt.Errorf("%w: CONNECT needs Authorization: Bearer <token> or passcode", api.ErrUnauthorized)
+		return actors.SessionInfo{}, time.Time{}, fmt.Errorf("%w: CONNECT needs Authorization: Bearer <token> or passcode", errcode.ErrUnauthorized)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ConnectTimeout)
 	defer cancel()

@@ -16,8 +16,8 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/parley-chat/parley/actors"
+	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/stomp"
-	"github.com/parley-chat/parley/transport/api"
 )
 
 // socket is one WebSocket connection's read side. Until CONNECT is done it reads on a
@@ -38,7 +38,7 @@ type socket struct {
 	slot    *slot // this socket's place in the socket caps, released when the wire closes
 }
 
-var errTooLarge = fmt.Errorf("%w: frame larger than the limit", api.ErrTooLarge)
+var errTooLarge = fmt.Errorf("%w: frame larger than the limit", errcode.ErrTooLarge)
 
 func (c *socket) serve(requestToken string) {
 	c.state = ws.StateServerSide
@@ -106,7 +106,7 @@ func clientError(err error) error {
 	switch {
 	case errors.Is(err, stomp.ErrFrameTooLarge), errors.Is(err, errTooLarge),
 		errors.Is(err, stomp.ErrHeadersTooLarge), errors.Is(err, stomp.ErrTooManyHeaders):
-		return fmt.Errorf("%w: %w", api.ErrTooLarge, err)
+		return fmt.Errorf("%w: %w", errcode.ErrTooLarge, err)
 	default:
 		return fmt.Errorf("%w: %w", actors.ErrProtocol, err)
 	}
