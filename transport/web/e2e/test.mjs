@@ -59,15 +59,25 @@ async function shot(page, name) {
   log('screenshot', file);
 }
 
+// post is a well-behaved API client: over the rate limit (429) it waits the Retry-After the
+// server names and tries again, a few times at most.
 async function post(url, body, token) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: 'Bearer ' + token } : {}) },
-    body: JSON.stringify(body || {}),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: 'Bearer ' + token } : {}) },
+      body: JSON.stringify(body || {}),
+    });
+    const text = await res.text();
+    if (res.status === 429 && attempt < 5) {
+      const wait = Number(res.headers.get('Retry-After'));
+      if (!(wait >= 1)) throw new Error(`POST ${url}: 429 without a Retry-After: ${text}`);
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+      continue;
+    }
+    if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
 }
 
 async function signIn(page, username) {
