@@ -12,9 +12,9 @@ import (
 // channel it subscribes to or posts in, and forgets it when its user's access changes
 // (access.go, ADR 0027): at 10,000 users with 20 channels each that is
 // 200,000 entries, and as pointers to structs holding strings and an error they were the
-// largest group of objects the node's collector marked on every cycle (docs/BENCHMARKS.md,
-// sixth session). Entries are therefore packed into pointer-free values: the map's memory
-// holds no pointer, so the collector never scans it. The checks under way and the operations
+// largest group of objects the node's collector marked on every cycle (ADR 0013).
+// Entries are therefore packed into pointer-free values: the map's memory holds no
+// pointer, so the collector never scans it. The checks under way and the operations
 // waiting for them, which need closures, live in a second map only while they run.
 type accessCache struct {
 	entries map[int64]accessEntry

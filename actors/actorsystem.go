@@ -12,7 +12,7 @@ import (
 // bucket of protoactor's process registry has. The registry is 1,024 concurrent maps of
 // concurrent-map's default 32 shards: 66,000 heap objects per actor system (measured with
 // runtime.MemStats), fixed, and marked by every garbage-collection cycle — as many as 1,500
-// sessions' worth (docs/BENCHMARKS.md, fifth session). With one shard per bucket the
+// sessions' worth (ADR 0013). With one shard per bucket the
 // registry is still 1,024-way striped, which two cores do not contend. SHARD_COUNT is
 // concurrent-map's package variable, read on every access; protoactor is its only user
 // here, and every actor system is made by newActorSystem, after this has run.

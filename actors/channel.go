@@ -71,7 +71,7 @@ type event struct {
 }
 
 // chanSub is a subscriber. The actor keeps them by value: one object per subscriber was
-// 200,000 more for the collector to mark at 10,000 users (docs/BENCHMARKS.md, sixth session).
+// 200,000 more for the collector to mark at 10,000 users (ADR 0013).
 type chanSub struct {
 	out *outbox
 	id  string

@@ -153,7 +153,7 @@ type Access struct {
 // intern sets a's role from a scanned column and swaps both of a's strings for this
 // package's constants. Sessions cache an Access per subscribed channel: at 10,000 users
 // that was ~280,000 small strings kept alive, one more object each for every GC cycle to
-// mark (docs/BENCHMARKS.md, fourth session).
+// mark (ADR 0013).
 func (a *Access) intern(role *string) {
 	if role != nil {
 		a.Role = internRole(*role)

@@ -63,7 +63,7 @@ func NewReceiptProducer(cfg ReceiptProducerConfig, logger *slog.Logger) (*Receip
 // was 1.6 MB per partition per flush, 65 % of a busy node's allocated bytes and most of its
 // 20 % GC (docs/BENCHMARKS.md). At 256 it was still 40 KiB per partition per flush, a fifth
 // of the node's garbage at 10,000 users, whose flushes carry ~4 markers per partition
-// (sixth session). A full flush (500 markers over 8 partitions, ~63 each) becomes two or
+// (ADR 0013). A full flush (500 markers over 8 partitions, ~63 each) becomes two or
 // three batches per partition, each leaving as soon as it is full.
 //
 // The writer gets its own transport with a 1 s metadata TTL: kafka-go's transport caches

@@ -27,7 +27,7 @@ const maxIovecs = 1024
 
 // writevCall makes one writev(2) on a non-blocking descriptor. RawConn.Write takes a
 // closure, and one capturing the call's results escaped to the heap at every write: two
-// allocations per write, 8 % of a busy node's garbage (docs/BENCHMARKS.md, sixth session).
+// allocations per write, 8 % of a busy node's garbage (ADR 0013).
 // A writevCall lives in the pooled wireScratch with its method value bound once.
 type writevCall struct {
 	iov   []iovec
