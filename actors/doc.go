@@ -41,6 +41,8 @@
 //   - A writer (writers.go) never waits: it writes without blocking or hands the session to
 //     a goroutine of its own, so no client can hold the writers that every session shares.
 //
+// The order in which the node's mutexes may nest is in locks.md beside this file.
+//
 // Following this order there is no cycle in which two actors wait on each other, so a slow or
 // dead client can stall nothing but itself, and a slow database stalls only the channels that
 // write to it (their sends queue and go out together in the next group commit).
