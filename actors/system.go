@@ -217,18 +217,16 @@ func (s *System) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	err := waitUntil(ctx, func() bool { return s.pendingPosts.Load() == 0 })
-	s.smu.Lock()
-	for sess := range s.sessions {
+	// Sessions are closed outside smu: closing may write to and close the socket, and
+	// Open, forget and deliverUser must not wait on that I/O (actors/locks.md).
+	for _, sess := range s.sessionList() {
 		sess.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(ErrShuttingDown, "", "")})
 	}
-	s.smu.Unlock()
 	if e := waitUntil(ctx, func() bool { return s.Sessions() == 0 }); e != nil {
 		err = e
-		s.smu.Lock()
-		for sess := range s.sessions {
+		for _, sess := range s.sessionList() {
 			sess.out.closeNow()
 		}
-		s.smu.Unlock()
 	}
 	if e := waitUntil(ctx, func() bool { return s.working.Load() == 0 }); e != nil {
 		err = e
@@ -243,6 +241,17 @@ func (s *System) Shutdown(ctx context.Context) error {
 	s.as.Shutdown()
 	s.disp.Stop()
 	return err
+}
+
+// sessionList is a copy of the open sessions, taken under smu.
+func (s *System) sessionList() []*Session {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	out := make([]*Session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		out = append(out, sess)
+	}
+	return out
 }
 
 func waitUntil(ctx context.Context, cond func() bool) error {
