@@ -145,6 +145,10 @@ type Receipts struct {
 	ctx    context.Context // ends background work on Shutdown
 	cancel context.CancelFunc
 	work   sync.WaitGroup
+
+	// fallbackHook sees every message of the fallback first; nil in production. Tests set
+	// it before Start to make the fallback panic and watch its supervisor restart it.
+	fallbackHook func(msg any)
 }
 
 // NewReceipts validates cfg and deps; Start runs it.
