@@ -42,7 +42,7 @@ type ReceiptsConfig struct {
 	ResendAfter time.Duration
 }
 
-func (c *ReceiptsConfig) setDefaults() {
+func (c ReceiptsConfig) withDefaults() ReceiptsConfig {
 	if c.FlushInterval == 0 {
 		c.FlushInterval = 100 * time.Millisecond
 	}
@@ -67,6 +67,7 @@ func (c *ReceiptsConfig) setDefaults() {
 	if c.ResendAfter == 0 {
 		c.ResendAfter = 2 * time.Second
 	}
+	return c
 }
 
 func (c *ReceiptsConfig) validate() error {
@@ -153,7 +154,7 @@ type Receipts struct {
 
 // NewReceipts validates cfg and deps; Start runs it.
 func NewReceipts(cfg ReceiptsConfig, deps ReceiptsDeps) (*Receipts, error) {
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
