@@ -42,7 +42,7 @@ type ReceiptsConfig struct {
 	ResendAfter time.Duration
 }
 
-func (c *ReceiptsConfig) setDefaults() {
+func (c ReceiptsConfig) withDefaults() ReceiptsConfig {
 	if c.FlushInterval == 0 {
 		c.FlushInterval = 100 * time.Millisecond
 	}
@@ -67,6 +67,7 @@ func (c *ReceiptsConfig) setDefaults() {
 	if c.ResendAfter == 0 {
 		c.ResendAfter = 2 * time.Second
 	}
+	return c
 }
 
 func (c *ReceiptsConfig) validate() error {
@@ -145,11 +146,15 @@ type Receipts struct {
 	ctx    context.Context // ends background work on Shutdown
 	cancel context.CancelFunc
 	work   sync.WaitGroup
+
+	// fallbackHook sees every message of the fallback first; nil in production. Tests set
+	// it before Start to make the fallback panic and watch its supervisor restart it.
+	fallbackHook func(msg any)
 }
 
 // NewReceipts validates cfg and deps; Start runs it.
 func NewReceipts(cfg ReceiptsConfig, deps ReceiptsDeps) (*Receipts, error) {
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

@@ -108,6 +108,12 @@ func (e *rcptEnv) topics() persistence.ReceiptTopics {
 // shut down at cleanup (a no-op if the test stopped it).
 func (e *rcptEnv) receipts(cfg ReceiptsConfig) (*Receipts, *prometheus.Registry) {
 	e.t.Helper()
+	return e.receiptsWith(cfg, nil)
+}
+
+// receiptsWith is receipts with prepare run on the Receipts before Start.
+func (e *rcptEnv) receiptsWith(cfg ReceiptsConfig, prepare func(*Receipts)) (*Receipts, *prometheus.Registry) {
+	e.t.Helper()
 	prod, err := persistence.NewReceiptProducer(persistence.ReceiptProducerConfig{
 		ReceiptTopics: e.topics(), WriteTimeout: 2 * time.Second}, e.log)
 	if err != nil {
@@ -117,6 +123,9 @@ func (e *rcptEnv) receipts(cfg ReceiptsConfig) (*Receipts, *prometheus.Registry)
 	r, err := NewReceipts(cfg, ReceiptsDeps{Markers: e.markers, Kafka: prod, Parking: e.markers, Logger: e.log, Registerer: reg})
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(r)
 	}
 	if err := r.Start(context.Background()); err != nil {
 		e.t.Fatal(err)

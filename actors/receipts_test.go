@@ -151,7 +151,8 @@ func TestReceiptsFallbackSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	e := newRcptEnv(t, 40, 1, false)
 	e.stopKafka()
-	r, reg := e.receipts(ReceiptsConfig{RetryInterval: 300 * time.Millisecond, FallbackMaxKeys: 25})
+	var crash fallbackCrasher
+	r, reg := e.receiptsWith(ReceiptsConfig{RetryInterval: 300 * time.Millisecond, FallbackMaxKeys: 25}, crash.arm)
 	want := map[receiptKey]int64{}
 	for u := int64(1); u <= 40; u++ {
 		if _, err := r.MarkRead(context.Background(), u, 1001, 9); err != nil {
@@ -165,11 +166,13 @@ func TestReceiptsFallbackSurvivesRestart(t *testing.T) {
 		return n == 40 && rcptMetric(t, reg, "parley_read_receipts_fallback_queue_size") == 25
 	})
 
-	r.met.fallbackQueue.Set(-1) // only a new incarnation's Started sets it back
+	r.met.fallbackQueue.Set(-1) // a new incarnation's Started (or the next retry) sets it back
+	starts := crash.starts.Load()
 	fallback := actor.NewPID(r.as.Address(), r.pid.Id+"/"+receiptFallbackName)
 	r.as.Root.Send(fallback, fallbackCrash{})
+	// A restarted incarnation that lost the state would report 0, not 25.
 	rcptWaitFor(t, 10*time.Second, "the restarted fallback to report what it holds", func() bool {
-		return rcptMetric(t, reg, "parley_read_receipts_fallback_queue_size") == 25
+		return crash.starts.Load() > starts && rcptMetric(t, reg, "parley_read_receipts_fallback_queue_size") == 25
 	})
 
 	e.startKafka()

@@ -22,13 +22,14 @@ type LeaseConfig struct {
 	TTL time.Duration
 }
 
-func (c *LeaseConfig) setDefaults() {
+func (c LeaseConfig) withDefaults() LeaseConfig {
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = "parley:node:"
 	}
 	if c.TTL == 0 {
 		c.TTL = 30 * time.Second
 	}
+	return c
 }
 
 // ErrNoFreeNodeID means all 1,024 node ids are leased.
@@ -59,7 +60,7 @@ var (
 // AcquireLease takes the first free node id, starting at a random one so that nodes
 // starting together rarely contend for the same key.
 func AcquireLease(ctx context.Context, rdb redis.UniversalClient, cfg LeaseConfig, logger *slog.Logger) (*Lease, error) {
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	if cfg.TTL < time.Second {
 		return nil, fmt.Errorf("node lease ttl %s is below 1s", cfg.TTL)
 	}

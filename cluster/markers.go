@@ -40,7 +40,7 @@ type MarkersConfig struct {
 	ParkedKey string
 }
 
-func (c *MarkersConfig) setDefaults() {
+func (c MarkersConfig) withDefaults() MarkersConfig {
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = "parley:read:"
 	}
@@ -50,6 +50,7 @@ func (c *MarkersConfig) setDefaults() {
 	if c.ParkedKey == "" {
 		c.ParkedKey = "parley:receipts:parked"
 	}
+	return c
 }
 
 // ErrNegativeSeq rejects a read marker below zero: no message has such a seq.
@@ -66,7 +67,7 @@ type Markers struct {
 
 // NewMarkers validates cfg and returns the cache on rdb.
 func NewMarkers(rdb redis.UniversalClient, cfg MarkersConfig) (*Markers, error) {
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	if rdb == nil {
 		return nil, errors.New("markers: nil redis client")
 	}

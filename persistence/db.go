@@ -30,18 +30,19 @@ type DBConfig struct {
 // DefaultDatabaseURL is the local PostgreSQL of the embedded default.
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/parley?sslmode=disable"
 
-func (c *DBConfig) setDefaults() {
+func (c DBConfig) withDefaults() DBConfig {
 	if c.URL == "" {
 		c.URL = DefaultDatabaseURL
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 16
 	}
+	return c
 }
 
 // OpenDB validates cfg, creates the database if asked to, and returns a connected pool.
 func OpenDB(ctx context.Context, cfg DBConfig, logger *slog.Logger) (*pgxpool.Pool, error) {
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	pcfg, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)

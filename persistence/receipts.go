@@ -63,7 +63,7 @@ const (
 	DefaultDLTGroup        = "read-receipt-dlt-reconciler"
 )
 
-func (c *ReceiptTopics) setDefaults() {
+func (c ReceiptTopics) withDefaults() ReceiptTopics {
 	if c.Topic == "" {
 		c.Topic = DefaultReceiptTopic
 	}
@@ -82,6 +82,7 @@ func (c *ReceiptTopics) setDefaults() {
 	if c.Retention == 0 {
 		c.Retention = 48 * time.Hour
 	}
+	return c
 }
 
 func (c *ReceiptTopics) validate() error {
@@ -103,7 +104,7 @@ func (c *ReceiptTopics) validate() error {
 // EnsureReceiptTopics creates the receipt topic and its DLT when they are missing, with
 // the configured partitions and retention. Existing topics are left as they are.
 func EnsureReceiptTopics(ctx context.Context, topics ReceiptTopics) error {
-	topics.setDefaults()
+	topics = topics.withDefaults()
 	if err := topics.validate(); err != nil {
 		return err
 	}

@@ -39,8 +39,8 @@ type ReceiptConsumerConfig struct {
 	Health *depstate.Tracker
 }
 
-func (c *ReceiptConsumerConfig) setDefaults(group string) {
-	c.ReceiptTopics.setDefaults()
+func (c ReceiptConsumerConfig) withDefaults(group string) ReceiptConsumerConfig {
+	c.ReceiptTopics = c.ReceiptTopics.withDefaults()
 	if c.GroupID == "" {
 		c.GroupID = group
 	}
@@ -62,6 +62,7 @@ func (c *ReceiptConsumerConfig) setDefaults(group string) {
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
 	}
+	return c
 }
 
 func (c *ReceiptConsumerConfig) validate() error {

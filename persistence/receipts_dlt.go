@@ -41,7 +41,7 @@ type ReceiptDLTConsumer struct {
 // NewReceiptDLTConsumer validates cfg and returns the consumer; its metrics are
 // registered on reg (nil: not registered).
 func NewReceiptDLTConsumer(cfg ReceiptDLTConfig, db execer, cache MarkerCache, reg prometheus.Registerer, logger *slog.Logger) (*ReceiptDLTConsumer, error) {
-	cfg.setDefaults(DefaultDLTGroup)
+	cfg.ReceiptConsumerConfig = cfg.ReceiptConsumerConfig.withDefaults(DefaultDLTGroup)
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("receipt DLT consumer: %w", err)
 	}

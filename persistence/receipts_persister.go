@@ -40,7 +40,7 @@ type ReceiptPersister struct {
 // NewReceiptPersister validates cfg and returns a persister writing through db (a
 // *pgxpool.Pool), its metrics registered on reg (nil: not registered).
 func NewReceiptPersister(cfg ReceiptPersisterConfig, db execer, reg prometheus.Registerer, logger *slog.Logger) (*ReceiptPersister, error) {
-	cfg.setDefaults(DefaultPersisterGroup)
+	cfg.ReceiptConsumerConfig = cfg.ReceiptConsumerConfig.withDefaults(DefaultPersisterGroup)
 	if cfg.DBAttempts == 0 {
 		cfg.DBAttempts = 3
 	}

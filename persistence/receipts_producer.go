@@ -25,14 +25,15 @@ type ReceiptProducerConfig struct {
 	Health *depstate.Tracker
 }
 
-func (c *ReceiptProducerConfig) setDefaults() {
-	c.ReceiptTopics.setDefaults()
+func (c ReceiptProducerConfig) withDefaults() ReceiptProducerConfig {
+	c.ReceiptTopics = c.ReceiptTopics.withDefaults()
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 5 * time.Second
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = 3
 	}
+	return c
 }
 
 // ReceiptProducer writes read markers to the receipt topic. One SendReceipts is one
@@ -46,7 +47,7 @@ type ReceiptProducer struct {
 
 // NewReceiptProducer validates cfg and returns a producer; it connects lazily.
 func NewReceiptProducer(cfg ReceiptProducerConfig, logger *slog.Logger) (*ReceiptProducer, error) {
-	cfg.setDefaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("receipt producer: %w", err)
 	}

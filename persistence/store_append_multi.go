@@ -1,3 +1,8 @@
+// AppendBatches (node-wide group commit) has no production caller yet. It is kept on
+// purpose as the persistence half of issue 27's node-wide commit coalescer (ADR 0006,
+// "Recommended next"); store_append_multi_test.go and BenchmarkAppendBatches keep it
+// correct and measured until issue 27 wires it into the channel actor.
+
 package persistence
 
 import (

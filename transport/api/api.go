@@ -93,7 +93,7 @@ func (c Config) withDefaults() Config {
 	if c.InvitationTTL == 0 {
 		c.InvitationTTL = 7 * 24 * time.Hour
 	}
-	c.Limits.withDefaults()
+	c.Limits = c.Limits.withDefaults()
 	return c
 }
 

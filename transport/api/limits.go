@@ -56,7 +56,7 @@ var (
 	DefaultDevLoginLimit        = Limit{Rate: 1, Burst: 10}
 )
 
-func (l *Limits) withDefaults() {
+func (l Limits) withDefaults() Limits {
 	for _, d := range []struct {
 		p   *Limit
 		def Limit
@@ -72,6 +72,7 @@ func (l *Limits) withDefaults() {
 	if l.MaxKeys == 0 {
 		l.MaxKeys = ratelimit.DefaultMaxKeys
 	}
+	return l
 }
 
 // limitClass says which bucket a route spends. Routes name theirs in the route table;
