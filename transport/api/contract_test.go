@@ -95,4 +95,3 @@ func (w *watchEvents) UserEvent(userID int64, dest string, ev any) {
 }
 
 func (w *watchEvents) AccessChanged(int64, int64) {}
-
