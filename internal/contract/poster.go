@@ -147,20 +147,32 @@ func (f *posterFixture) lastSeq(t *testing.T, channelID int64) int64 {
 // id reached w before it: what was delivered for everything posted earlier.
 func (f *posterFixture) deliveredUntilSentinel(t *testing.T, w Watcher) map[int64]int {
 	t.Helper()
+	return f.deliveriesUntilSentinel(t, w)[0]
+}
+
+// deliveriesUntilSentinel is deliveredUntilSentinel for several watchers and one sentinel.
+func (f *posterFixture) deliveriesUntilSentinel(t *testing.T, ws ...Watcher) []map[int64]int {
+	t.Helper()
 	s := f.post(t, f.alice, persistence.NewMessage{Content: "sentinel"})
-	seen := map[int64]int{}
+	out := make([]map[int64]int, len(ws))
 	timeout := time.After(deliveryWait)
-	for {
-		select {
-		case m := <-w.Messages:
-			if m.ID == s.Message.ID {
-				return seen
+	for i, w := range ws {
+		seen := map[int64]int{}
+		out[i] = seen
+	wait:
+		for {
+			select {
+			case m := <-w.Messages:
+				if m.ID == s.Message.ID {
+					break wait
+				}
+				seen[m.ID]++
+			case <-timeout:
+				t.Fatalf("the sentinel message was not delivered within %s (saw %v)", deliveryWait, seen)
 			}
-			seen[m.ID]++
-		case <-timeout:
-			t.Fatalf("the sentinel message was not delivered within %s (saw %v)", deliveryWait, seen)
 		}
 	}
+	return out
 }
 
 // testCommittedOnReturn: what Post returns is in PostgreSQL already, and is delivered once.
@@ -177,9 +189,9 @@ func testCommittedOnReturn(t *testing.T, f *posterFixture) {
 	if n := f.lastSeq(t, f.ch); n != 1 {
 		t.Fatalf("channel last_seq %d, want 1", n)
 	}
-	for name, w := range map[string]Watcher{"alice": f.aliceSaw, "bob": f.bobSaw} {
-		if d := f.deliveredUntilSentinel(t, w); d[m.ID] != 1 || len(d) != 1 {
-			t.Errorf("%s was delivered %v, want message %d once", name, d, m.ID)
+	for i, d := range f.deliveriesUntilSentinel(t, f.aliceSaw, f.bobSaw) {
+		if d[m.ID] != 1 || len(d) != 1 {
+			t.Errorf("%s was delivered %v, want message %d once", [...]string{"alice", "bob"}[i], d, m.ID)
 		}
 	}
 }

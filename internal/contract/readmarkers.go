@@ -87,6 +87,12 @@ func newMarkersFixture(t *testing.T, env ReadMarkersEnv) *markersFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, u := range []int64{f.alice, f.bob} {
+		if _, err := env.Store.Pool().Exec(ctx, `INSERT INTO workspace_members (workspace_id, user_id, role)
+			VALUES ($1, $2, 'member')`, w.ID, u); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for name, c := range map[string]*int64{"contract-one": &f.ch, "contract-two": &f.ch2} {
 		ch, err := env.Store.CreateChannel(ctx, w.ID, f.owner, name, persistence.ChannelPublic, "")
 		if err != nil {
