@@ -32,6 +32,12 @@ type ReadMarkersEnv struct {
 	// Settle is how long a marker may take to reach PostgreSQL after MarkRead returns;
 	// 0: it is there when MarkRead returns.
 	Settle time.Duration
+	// AnswersBelowStored declares a known gap, as watermill's Features do: MarkRead
+	// answers from a cache that does not see a marker PostgreSQL got another way (posting
+	// advances the poster's marker in the append), so its answer can be below the marker.
+	// Readers must then take the larger of the answer and PostgreSQL's, as the REST
+	// handler does; the suite checks that what readers see is still right.
+	AnswersBelowStored bool
 }
 
 // markersLastSeq is the last seq of the fixture's channels.
@@ -209,7 +215,11 @@ func testMarkAfterPosting(t *testing.T, f *markersFixture) {
 		t.Fatalf("post: %v %v", err, res)
 	}
 	posted := res[0].Message.Seq
-	if got := f.mark(t, f.alice, f.ch, 20); got != posted {
+	got := f.mark(t, f.alice, f.ch, 20)
+	switch {
+	case f.env.AnswersBelowStored && got != 20 && got != posted:
+		t.Errorf("MarkRead(20) after alice posted at seq %d returned %d, want 20 (the cache's) or %d", posted, got, posted)
+	case !f.env.AnswersBelowStored && got != posted:
 		t.Errorf("MarkRead(20) after alice posted at seq %d returned %d, want %d", posted, got, posted)
 	}
 	f.expect(t, f.alice, f.ch, posted)
