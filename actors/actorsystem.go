@@ -18,6 +18,23 @@ import (
 // here, and every actor system is made by newActorSystem, after this has run.
 var registryShards sync.Once
 
+// Actors is a node's one protoactor system, shared by its System and its Receipts: one
+// process registry, event stream and dead-letter process per node, not one per component
+// (ADR 0029). Its owner shuts it down after both.
+type Actors struct{ as *actor.ActorSystem }
+
+// NewActors makes the actor system; log nil: discard.
+func NewActors(log *slog.Logger) *Actors {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Actors{as: newActorSystem(log)}
+}
+
+// Shutdown stops the system. Call it once, after the System and Receipts using it have shut
+// down.
+func (a *Actors) Shutdown() { a.as.Shutdown() }
+
 // newActorSystem makes a protoactor system that logs through log: its dead letters (a timer
 // firing for an actor that has just stopped) are expected here, so they go to Debug.
 func newActorSystem(log *slog.Logger) *actor.ActorSystem {
