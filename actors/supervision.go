@@ -69,6 +69,9 @@ func (s *System) connProps(sess *Session, info SessionInfo) *actor.Props {
 // crashed ends what a channel actor that panicked owned, before its fresh instance starts.
 func (a *channelActor) crashed() {
 	a.disarmIdle()
+	for _, r := range a.cl.waiting { // subscribers waiting for the channel's baseline
+		r.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(errRestarted, "", a.dest)})
+	}
 	a.stopCluster()
 	if n := len(a.queue); n > 0 {
 		for _, r := range a.queue {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,8 +26,14 @@ type gateStore struct {
 	accesses atomic.Int64
 }
 
-// ChannelAccess counts the lookups and finds no channel.
-func (s *gateStore) ChannelAccess(context.Context, int64, int64) (persistence.Access, error) {
+// ChannelAccess answers the channel actor's baseline (user 0) and counts the sessions'
+// lookups, for which it finds no channel.
+func (s *gateStore) ChannelAccess(_ context.Context, userID, channelID int64) (persistence.Access, error) {
+	if userID == 0 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return persistence.Access{ChannelID: channelID, LastSeq: s.seq[channelID]}, nil
+	}
 	s.accesses.Add(1)
 	return persistence.Access{}, persistence.ErrNotFound
 }
@@ -95,12 +102,18 @@ func (w *recWire) erroredAndClosed(code string) bool {
 	return false
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func (w *recWire) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fmt.Sprintf("closed %v, frames %q", w.closed, w.frames)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool, state ...any) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting for %s %v", what, state)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -118,7 +131,7 @@ func TestChannelActorPanicRestartsFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sys.Shutdown(context.Background())
+	t.Cleanup(func() { shutdown(t, sys) })
 	const ch = 7
 	post := func() chan *postResult {
 		got := make(chan *postResult, 1)
@@ -147,6 +160,9 @@ func TestChannelActorPanicRestartsFresh(t *testing.T) {
 	sys.toChannel(ch, &subscribeReq{out: sess.out, subID: "s1", since: -1})
 
 	gate := store.hold()
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
 	inFlight := post()
 	waitFor(t, "the second post's commit to start", func() bool {
 		store.mu.Lock()
@@ -159,8 +175,9 @@ func TestChannelActorPanicRestartsFresh(t *testing.T) {
 	if r := answer("queued post", queued); !errors.Is(r.err, errRestarted) {
 		t.Fatalf("post queued at the crash: err %v, want errRestarted", r.err)
 	}
-	waitFor(t, "ERROR to the subscriber and its socket closed", func() bool { return wire.erroredAndClosed("unavailable") })
-	close(gate)
+	waitFor(t, "ERROR to the subscriber and its socket closed", func() bool { return wire.erroredAndClosed("unavailable") }, wire)
+	sess.Close() // as the transport does once the socket is closed
+	release()
 	if r := answer("post in flight", inFlight); r.err != nil || r.res.Message.Seq != 2 {
 		t.Fatalf("post in flight at the crash: seq %d err %v", r.res.Message.Seq, r.err)
 	}
@@ -182,7 +199,7 @@ func TestConnectionActorPanicFailsItsSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sys.Shutdown(context.Background())
+	t.Cleanup(func() { shutdown(t, sys) })
 	wire := &recWire{}
 	sess, err := sys.Open(SessionInfo{UserID: 3, Username: "u"}, wire)
 	if err != nil {
@@ -193,10 +210,18 @@ func TestConnectionActorPanicFailsItsSession(t *testing.T) {
 	// it handled would look up the channel's access).
 	sess.Handle(&stomp.Frame{Command: stomp.CmdSend, Headers: []stomp.Header{
 		{Key: stomp.HdrDestination, Value: DestMessageSend}}, Body: []byte(`{"channelId":"7","content":"x"}`)})
-	waitFor(t, "ERROR and the socket closed", func() bool { return wire.erroredAndClosed("unavailable") })
+	waitFor(t, "ERROR and the socket closed", func() bool { return wire.erroredAndClosed("unavailable") }, wire)
 	sess.Close()
 	waitFor(t, "the session removed", func() bool { return sys.Sessions() == 0 })
 	if n := store.accesses.Load(); n != 0 {
 		t.Fatalf("a SEND queued behind the crash was handled (%d access lookups)", n)
+	}
+}
+
+func shutdown(t *testing.T, sys *System) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := sys.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
 	}
 }
