@@ -170,6 +170,8 @@ func (a *channelActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.disarmIdle()
 		a.stopCluster()
+	case *actor.Restarting: // a panic: this instance is dropped for a fresh one (supervision.go)
+		a.crashed()
 	}
 }
 

@@ -33,6 +33,7 @@ func (s *Server) startRealtime() error {
 		Store:      s.store,
 		ReadMarks:  s.receipts,
 		IDs:        s.ids,
+		Actors:     s.actors,
 		Bus:        actors.ClusterBus(bus),
 		Logger:     s.logger,
 		Registerer: s.reg,

@@ -56,6 +56,7 @@ type Server struct {
 	realtime      *actors.System // api.Poster and api.Events for REST; see realtime.go
 	bus           *cluster.Bus   // cross-node events over Redis Pub/Sub
 	receipts      *actors.Receipts
+	actors        *actors.Actors // the actor system realtime and receipts share
 	markers       *cluster.Markers
 
 	shutdownOnce sync.Once
@@ -101,6 +102,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		return nil, err
 	}
 	s.store = persistence.NewStore(s.db, s.ids, persistence.StoreConfig{InDoubtWait: s.cfg.DatabaseInDoubtWait})
+	// One actor system for the receipts and the sessions; it stops after both (closers run
+	// in reverse).
+	s.actors = actors.NewActors(s.logger)
+	s.closers.push("actor system", func(context.Context) error { s.actors.Shutdown(); return nil })
 	if err := s.startReceipts(ctx); err != nil {
 		return nil, err
 	}
