@@ -140,7 +140,7 @@ for sc in $SCENARIOS; do
 done
 
 # Per scenario and build: median and range of P99 (and REST P99 for users), and NEW/OLD of
-# the medians.
+# the medians (P99, and acks/s: a saturated machine shows in the rate first).
 summarize() {
 	awk -F'\t' -v old="$old" -v new="$new" '
 	NR == 1 { next }
@@ -158,12 +158,13 @@ summarize() {
 				if (!m) continue
 				M[s, b] = med(p99, k, m); l = lo; h = hi
 				R[s, b] = med(rest, k, m); rl = lo; rh = hi
-				A = med(acks, k, m); C = med(cpu, k, m)
+				A = med(acks, k, m); K[s, b] = A; C = med(cpu, k, m)
 				printf "%s %s: %d runs, P99 send->deliver median %.1f ms (%.1f-%.1f)", s, b, m, M[s, b], l, h
 				if (s == "users") printf ", REST P99 median %.1f ms (%.1f-%.1f)", R[s, b], rl, rh
 				printf ", acks/s median %d, node CPU median %d %%\n", A, C
 			}
 			if (M[s, old] > 0) printf "%s: P99 median %s/%s = %.2f", s, new, old, M[s, new] / M[s, old]
+			if (K[s, old] > 0) printf ", acks/s median %.2f", K[s, new] / K[s, old]
 			if (s == "users" && R[s, old] > 0) printf ", REST P99 median %.2f", R[s, new] / R[s, old]
 			print ""
 		}
