@@ -60,7 +60,8 @@ stop_node() {
 		node_pid=
 	fi
 }
-trap stop_node EXIT INT TERM
+trap stop_node EXIT
+trap 'exit 130' INT TERM # the EXIT trap stops the node
 
 # start_node REV LOG [perfnode flags…]: sets node_pid and node_db once the node is ready.
 start_node() {
