@@ -71,8 +71,8 @@ attack-report: build
 	$(GO) run ./bench/attacks -bin $(BIN) -json artifacts/attacks.json
 
 # The hot-channel and `users` figures of two builds in interleaved rounds (OLD, NEW, OLD, NEW,
-# …), each run on a fresh bench/perfnode; about 20 minutes at the defaults. NEW defaults to
-# HEAD; ROUNDS, SCENARIOS, USERS and the rest: bench/scripts/bench-compare.sh.
+# …), each run on a fresh bench/perfnode; about 40 minutes at the defaults (10,000 users).
+# NEW defaults to HEAD; ROUNDS, SCENARIOS, USERS and the rest: bench/scripts/bench-compare.sh.
 # docs/BENCHMARKS.md's log quotes its summaries.
 .PHONY: bench-compare
 bench-compare:
