@@ -81,6 +81,10 @@ type Config struct {
 	InvitationTTL time.Duration
 	// Limits are the rate limits per user and per client address (limits.go).
 	Limits Limits
+	// NotifyFanout is the most users one live-workspace notification (channel.created,
+	// channel.updated, member.joined) is posted to: one bus post each (ADR 0034). Keep it
+	// well under the bus's post queue. Default 5,000 users.
+	NotifyFanout int
 }
 
 func (c Config) withDefaults() Config {
@@ -92,6 +96,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InvitationTTL == 0 {
 		c.InvitationTTL = 7 * 24 * time.Hour
+	}
+	if c.NotifyFanout == 0 {
+		c.NotifyFanout = DefaultNotifyFanout
 	}
 	c.Limits = c.Limits.withDefaults()
 	return c
@@ -108,11 +115,17 @@ func (c Config) validate() error {
 	if c.DevTokenTTL < 0 {
 		errs = append(errs, fmt.Errorf("DevTokenTTL %v is negative", c.DevTokenTTL))
 	}
+	if c.NotifyFanout < 0 {
+		errs = append(errs, fmt.Errorf("NotifyFanout %d is negative", c.NotifyFanout))
+	}
 	if c.InvitationTTL < 0 {
 		errs = append(errs, fmt.Errorf("InvitationTTL %v is negative", c.InvitationTTL))
 	}
 	return errors.Join(errs...)
 }
+
+// DefaultNotifyFanout is Config.NotifyFanout's default.
+const DefaultNotifyFanout = 5000
 
 // Deps are the API's collaborators. Store, Verifier and IDs are required; the others
 // default to: Logger discards, Registerer none, Poster = StorePoster, Events = NopEvents,
@@ -263,6 +276,9 @@ func (p *StorePoster) Post(ctx context.Context, userID, channelID int64, m persi
 		for _, mn := range r.Mentions {
 			p.Events.UserEvent(mn.UserID, persistence.QueueMentions,
 				persistence.MentionEvent{Type: persistence.EventMention, Mention: mn, Message: r.Message})
+			if mn.Notify {
+				p.Events.UserEvent(mn.UserID, persistence.QueueNotifications, persistence.NewMentionNotification(mn, r.Message))
+			}
 		}
 	}
 	return r, nil
