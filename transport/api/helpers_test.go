@@ -45,6 +45,7 @@ type harnessOpts struct {
 	markerCache api.MarkerCache
 	registerer  prometheus.Registerer
 	clientIP    *clientip.Resolver
+	store       persistence.StoreConfig
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -60,7 +61,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.store = persistence.NewStore(pool, ids, persistence.StoreConfig{})
+	h.store = persistence.NewStore(pool, ids, o.store)
 	if o.auth.HS256Secret == "" {
 		o.auth.HS256Secret = testSecret
 	}
