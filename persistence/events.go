@@ -25,8 +25,8 @@ const (
 
 // User destinations of UserEvent.
 const (
-	QueueMentions      = "/user/queue/mentions"
-	QueueErrors        = "/user/queue/errors"
+	QueueMentions = "/user/queue/mentions"
+	QueueErrors   = "/user/queue/errors"
 	// QueueNotifications carries the events of a live workspace (SPEC "Notifications"):
 	// mention (when it notifies), channel.created, channel.added, channel.updated,
 	// workspace.invited, member.joined. See docs/PROTOCOL.md.

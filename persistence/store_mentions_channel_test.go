@@ -18,7 +18,7 @@ func BenchmarkAppendChannelMention(b *testing.B) {
 	}
 	f := newFixture(b, names...) // 100 members of general
 	small := f.addChannels(b, 1)[0]
-	f.exec(b, `INSERT INTO channel_members (channel_id, user_id) VALUES ($1, $2), ($1, $3)`, small, f.users["alice"], f.users["bob"])
+	f.exec(b, `DELETE FROM channel_members WHERE channel_id = $1 AND user_id <> ALL($2)`, small, []int64{f.users["alice"], f.users["bob"]})
 	for _, c := range []struct {
 		name    string
 		channel int64
