@@ -147,6 +147,10 @@ func (s *Store) channelWideMentions(out []Mention, m Message, w channelWide, st 
 	return out
 }
 
+// presenceTimeout bounds the presence lookup of an @here message: a slow Redis delays that
+// message (and its channel's later sends) by at most this, then @here mentions nobody.
+const presenceTimeout = 500 * time.Millisecond
+
 // onlineMembers asks Presence which of the channel's members are online, before the append
 // takes the channel's row lock (no Redis round trip while it is held, ADR 0034). No
 // Presence, or a failing one, is nobody online: @here then mentions nobody, and the message
@@ -164,7 +168,9 @@ func (s *Store) onlineMembers(ctx context.Context, channelID int64) map[int64]bo
 	if err != nil || len(ids) == 0 || len(ids) > s.cfg.ChannelMentionMax {
 		return nil // too many: the message is refused anyway
 	}
-	st, err := s.cfg.Presence.Statuses(ctx, ids)
+	pctx, cancel := context.WithTimeout(ctx, presenceTimeout)
+	defer cancel()
+	st, err := s.cfg.Presence.Statuses(pctx, ids)
 	if err != nil {
 		return nil
 	}
