@@ -18,6 +18,11 @@
 //     passed back as before_seq / after_seq). Thread lists order by latest reply.
 //   - Joining a channel does not mark its history read: unreadCount counts from seq 0
 //     until the member reads or posts.
+//   - Notifications (ADR 0034): @channel/@all/@here mention the channel's members (not
+//     every workspace member who could read a public channel), skipping those who muted it
+//     or set notify "none"; do-not-disturb keeps the mention and drops its notification.
+//     PUT …/prefs changes only the fields it names. Live-workspace events go to at most
+//     Config.NotifyFanout users each.
 package api
 
 import (
