@@ -46,8 +46,10 @@ import (
 // Poster appends a message for a user who may post in the channel (the handler has
 // checked): the channel actor in production, StorePoster without real time. It returns
 // once the message is committed; a per-message rejection (ErrBadParent, validation) is
-// returned as the error. Delivering the message (and its mentions) to subscribers is the
-// Poster's job, not the handler's.
+// returned as the error and writes nothing. With a context already done it posts nothing;
+// when ctx ends while it waits, the message may still commit, and a retry with the same
+// ClientMsgID returns it. Delivering the message (and its mentions) to subscribers is the
+// Poster's job, not the handler's. internal/contract's RunPoster is this contract.
 type Poster interface {
 	Post(ctx context.Context, userID, channelID int64, m persistence.NewMessage) (persistence.AppendResult, error)
 }
@@ -64,7 +66,8 @@ type Events interface {
 }
 
 // ReadMarkers stores read markers; a marker never moves backwards. The default writes
-// PostgreSQL directly; the Redis/Kafka pipeline replaces it.
+// PostgreSQL directly; the Redis/Kafka pipeline replaces it. internal/contract's
+// RunReadMarkers is the contract both pass.
 type ReadMarkers interface {
 	// MarkRead raises userID's marker in channelID to seq (already clamped to the channel's
 	// last seq) and returns the marker after the call.
