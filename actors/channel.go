@@ -245,6 +245,12 @@ func prepareResults(sys *System, dest string, res []persistence.AppendResult) []
 				persistence.MentionEvent{Type: persistence.EventMention, Mention: mn, Message: *m}); ue != nil {
 				r.mentions = append(r.mentions, ue)
 			}
+			if mn.Notify {
+				if ue := newUserEvent(sys, mn.UserID, persistence.QueueNotifications,
+					persistence.NewMentionNotification(mn, *m)); ue != nil {
+					r.mentions = append(r.mentions, ue)
+				}
+			}
 		}
 	}
 	return out

@@ -101,7 +101,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	if err := s.startAuth(); err != nil {
 		return nil, err
 	}
-	s.store = persistence.NewStore(s.db, s.ids, persistence.StoreConfig{InDoubtWait: s.cfg.DatabaseInDoubtWait})
+	s.store = persistence.NewStore(s.db, s.ids, persistence.StoreConfig{InDoubtWait: s.cfg.DatabaseInDoubtWait,
+		ChannelMentionMax: s.cfg.ChannelMentionMax}) // Presence: wired with the presence service (issue 23)
 	// One actor system for the receipts and the sessions; it stops after both (closers run
 	// in reverse).
 	s.actors = actors.NewActors(s.logger)

@@ -18,6 +18,11 @@
 //     passed back as before_seq / after_seq). Thread lists order by latest reply.
 //   - Joining a channel does not mark its history read: unreadCount counts from seq 0
 //     until the member reads or posts.
+//   - Notifications (ADR 0034): @channel/@all/@here mention the channel's members (not
+//     every workspace member who could read a public channel), skipping those who muted it
+//     or set notify "none"; do-not-disturb keeps the mention and drops its notification.
+//     PUT …/prefs changes only the fields it names. Live-workspace events go to at most
+//     Config.NotifyFanout users each.
 package api
 
 import (
@@ -84,6 +89,10 @@ type Config struct {
 	InvitationTTL time.Duration
 	// Limits are the rate limits per user and per client address (limits.go).
 	Limits Limits
+	// NotifyFanout is the most users one live-workspace notification (channel.created,
+	// channel.updated, member.joined) is posted to: one bus post each (ADR 0034). Keep it
+	// well under the bus's post queue. Default 5,000 users.
+	NotifyFanout int
 }
 
 func (c Config) withDefaults() Config {
@@ -95,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InvitationTTL == 0 {
 		c.InvitationTTL = 7 * 24 * time.Hour
+	}
+	if c.NotifyFanout == 0 {
+		c.NotifyFanout = DefaultNotifyFanout
 	}
 	c.Limits = c.Limits.withDefaults()
 	return c
@@ -111,11 +123,17 @@ func (c Config) validate() error {
 	if c.DevTokenTTL < 0 {
 		errs = append(errs, fmt.Errorf("DevTokenTTL %v is negative", c.DevTokenTTL))
 	}
+	if c.NotifyFanout < 0 {
+		errs = append(errs, fmt.Errorf("NotifyFanout %d is negative", c.NotifyFanout))
+	}
 	if c.InvitationTTL < 0 {
 		errs = append(errs, fmt.Errorf("InvitationTTL %v is negative", c.InvitationTTL))
 	}
 	return errors.Join(errs...)
 }
+
+// DefaultNotifyFanout is Config.NotifyFanout's default.
+const DefaultNotifyFanout = 5000
 
 // Deps are the API's collaborators. Store, Verifier and IDs are required; the others
 // default to: Logger discards, Registerer none, Poster = StorePoster, Events = NopEvents,
@@ -266,6 +284,9 @@ func (p *StorePoster) Post(ctx context.Context, userID, channelID int64, m persi
 		for _, mn := range r.Mentions {
 			p.Events.UserEvent(mn.UserID, persistence.QueueMentions,
 				persistence.MentionEvent{Type: persistence.EventMention, Mention: mn, Message: r.Message})
+			if mn.Notify {
+				p.Events.UserEvent(mn.UserID, persistence.QueueNotifications, persistence.NewMentionNotification(mn, r.Message))
+			}
 		}
 	}
 	return r, nil

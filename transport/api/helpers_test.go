@@ -46,6 +46,7 @@ type harnessOpts struct {
 	markerCache api.MarkerCache
 	registerer  prometheus.Registerer
 	clientIP    *clientip.Resolver
+	store       persistence.StoreConfig
 	system      bool // post through actors.System instead of api.StorePoster
 }
 
@@ -62,7 +63,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.store = persistence.NewStore(pool, ids, persistence.StoreConfig{})
+	h.store = persistence.NewStore(pool, ids, o.store)
 	if o.auth.HS256Secret == "" {
 		o.auth.HS256Secret = testSecret
 	}
