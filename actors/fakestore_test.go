@@ -146,6 +146,12 @@ func (s *fakeStore) reads() []int64 {
 	return slices.Clone(s.after)
 }
 
+func (s *fakeStore) forgetReads() {
+	s.mu.Lock()
+	s.after = nil
+	s.mu.Unlock()
+}
+
 func (s *fakeStore) stored(channelID int64) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
