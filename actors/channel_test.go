@@ -147,3 +147,33 @@ func TestChannelCommitInDoubt(t *testing.T) {
 	}
 	sub.waitSeqs(t, 1, 2, 3) // the retry delivered nothing
 }
+
+// A send that follows a SUBSCRIBE can commit before the channel's baseline has been read,
+// and the baseline read can then see its seq: the commit's messages must still reach the
+// waiting subscriber. The baseline that comes back while that commit is in flight is parked
+// until the commit is done (cluster_channel.go: baseCommit, localFloor, parked).
+func TestChannelBaselineWaitsForACommitInFlight(t *testing.T) {
+	store := newFakeStore()
+	sys := newTestNode(t, 1, store, nil, nil) // NopBus: the interest is taken all the same
+	baseStarted, releaseBase := store.holdBaseline()
+	sub := startSubscribe(t, sys, 1)
+	<-baseStarted // the channel actor took interest and reads the baseline
+
+	committed, releaseCommit := store.holdLate()
+	posted := make(chan error, 1)
+	go func() {
+		_, err := postMsg(sys, 1, "right after the SUBSCRIBE", "")
+		posted <- err
+	}()
+	<-committed // stored at seq 1; the actor has not heard back
+	releaseBase()
+	// The baseline (last seq 1) reaches the actor while the commit is in flight. Letting it
+	// arrive first is what makes a broken parking fail; the outcome must not depend on it.
+	time.Sleep(50 * time.Millisecond)
+	releaseCommit()
+	if err := <-posted; err != nil {
+		t.Fatal(err)
+	}
+	sub.waitReceipt(t)
+	sub.waitSeqs(t, 1)
+}

@@ -27,25 +27,45 @@ type fakeStore struct {
 	// Faults, each for the next AppendMessages only.
 	failNext  error         // commit nothing, return it
 	doubtNext bool          // commit, then answer persistence.ErrInDoubt
-	gate      chan struct{} // wait for it to be closed before committing
-	entered   chan struct{} // closed when the gated call has started
+	gate      chan struct{} // wait for it to be closed before committing (or after: late)
+	entered   chan struct{} // closed when the gated call has started (or committed: late)
+	late      bool
+	// The next baseline read (ChannelAccess for user 0, the channel actor's) waits for
+	// baseGate.
+	baseGate, baseEntered chan struct{}
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{msgs: make(map[int64][]persistence.Message)} }
 
 func (s *fakeStore) AppendMessages(ctx context.Context, channelID int64, batch []persistence.NewMessage) ([]persistence.AppendResult, error) {
 	s.mu.Lock()
-	gate, entered := s.gate, s.entered
-	s.gate, s.entered = nil, nil
+	gate, entered, late := s.gate, s.entered, s.late
+	s.gate, s.entered, s.late = nil, nil, false
 	s.mu.Unlock()
-	if gate != nil {
+	wait := func() error {
 		close(entered)
 		select {
 		case <-gate:
+			return nil
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
+	if gate != nil && !late {
+		if err := wait(); err != nil {
+			return nil, err
+		}
+	}
+	res, err := s.appendBatch(channelID, batch)
+	if gate != nil && late {
+		if err := wait(); err != nil {
+			return nil, err
+		}
+	}
+	return res, err
+}
+
+func (s *fakeStore) appendBatch(channelID int64, batch []persistence.NewMessage) ([]persistence.AppendResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.failNext; err != nil {
@@ -104,7 +124,23 @@ func (s *fakeStore) MessagesAfter(_ context.Context, channelID, afterSeq int64, 
 	return slices.Clone(all[afterSeq:min(int64(len(all)), afterSeq+int64(limit))]), nil
 }
 
-func (s *fakeStore) ChannelAccess(_ context.Context, userID, channelID int64) (persistence.Access, error) {
+func (s *fakeStore) ChannelAccess(ctx context.Context, userID, channelID int64) (persistence.Access, error) {
+	s.mu.Lock()
+	gate, entered := s.baseGate, s.baseEntered
+	if userID == 0 {
+		s.baseGate, s.baseEntered = nil, nil
+	} else {
+		gate = nil
+	}
+	s.mu.Unlock()
+	if gate != nil {
+		close(entered)
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return persistence.Access{}, ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return persistence.Access{
@@ -118,6 +154,25 @@ func (s *fakeStore) hold() (started <-chan struct{}, release func()) {
 	gate, entered := make(chan struct{}), make(chan struct{})
 	s.mu.Lock()
 	s.gate, s.entered = gate, entered
+	s.mu.Unlock()
+	return entered, func() { close(gate) }
+}
+
+// holdLate is hold with the batch committed before the wait: the commit has landed, its
+// answer is not back yet.
+func (s *fakeStore) holdLate() (committed <-chan struct{}, release func()) {
+	entered, release := s.hold()
+	s.mu.Lock()
+	s.late = true
+	s.mu.Unlock()
+	return entered, release
+}
+
+// holdBaseline makes the next channel actor's baseline read wait for release.
+func (s *fakeStore) holdBaseline() (started <-chan struct{}, release func()) {
+	gate, entered := make(chan struct{}), make(chan struct{})
+	s.mu.Lock()
+	s.baseGate, s.baseEntered = gate, entered
 	s.mu.Unlock()
 	return entered, func() { close(gate) }
 }
@@ -218,8 +273,8 @@ func (w *subscriber) WriteFrames(frames [][]byte, _ time.Time) error {
 
 func (*subscriber) Close() error { return nil }
 
-// subscribe opens a session on sys and subscribes it to channelID, waiting for the RECEIPT.
-func subscribe(t *testing.T, sys *System, channelID int64) *subscriber {
+// startSubscribe opens a session on sys and sends SUBSCRIBE to channelID with a receipt.
+func startSubscribe(t *testing.T, sys *System, channelID int64) *subscriber {
 	t.Helper()
 	w := &subscriber{dec: stomp.NewDecoder(stomp.Limits{})}
 	sess, err := sys.Open(SessionInfo{UserID: 7, Username: "u7"}, w)
@@ -231,11 +286,23 @@ func subscribe(t *testing.T, sys *System, channelID int64) *subscriber {
 		{Key: stomp.HdrID, Value: "s1"}, {Key: stomp.HdrDestination, Value: ChannelDestination(channelID)},
 		{Key: "receipt", Value: "r1"},
 	}})
+	return w
+}
+
+// subscribe opens a session on sys and subscribes it to channelID, waiting for the RECEIPT.
+func subscribe(t *testing.T, sys *System, channelID int64) *subscriber {
+	t.Helper()
+	w := startSubscribe(t, sys, channelID)
+	w.waitReceipt(t)
+	return w
+}
+
+func (w *subscriber) waitReceipt(t *testing.T) {
+	t.Helper()
 	waitUntilT(t, "RECEIPT", func() bool { return w.has(stomp.CmdReceipt) || w.has(stomp.CmdError) })
 	if w.has(stomp.CmdError) {
 		t.Fatalf("SUBSCRIBE refused: %v", w.all())
 	}
-	return w
 }
 
 func (w *subscriber) has(cmd string) bool {
