@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -366,12 +365,4 @@ func waitUntilT(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-}
-
-// errString keeps test failure messages short.
-func errString(err error) string {
-	if err == nil {
-		return "<nil>"
-	}
-	return strings.SplitN(err.Error(), "\n", 2)[0]
 }
