@@ -54,7 +54,7 @@ type Server struct {
 	verifier      *auth.Verifier
 	store         *persistence.Store
 	realtime      *actors.System // api.Poster and api.Events for REST; see realtime.go
-	bus           *cluster.Bus   // cross-node events over Redis Pub/Sub
+	bus           cluster.Bus    // cross-node events over Redis Pub/Sub
 	receipts      *actors.Receipts
 	actors        *actors.Actors // the actor system realtime and receipts share
 	markers       *cluster.Markers
