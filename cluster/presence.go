@@ -242,17 +242,32 @@ func (p *Presence) SetLocal(userID int64, status string) {
 func (p *Presence) Watch(userID int64, h PresenceHandler) *PresenceWatch {
 	w := &PresenceWatch{p: p, userID: userID, h: h}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return w
 	}
 	t := p.watches[userID]
-	if t == nil {
+	first := t == nil
+	if first {
 		t = &presenceTopic{}
 		p.watches[userID] = t
-		t.sub = p.bus.subscribe(p.topic(userID), interestUser, presenceBusHandler{p: p, userID: userID})
 	}
 	t.subs = append(slices.Clip(t.subs), w)
+	p.mu.Unlock()
+	if !first {
+		return w
+	}
+	// Outside mu: the bus may call the handler's Resync, which takes mu, before returning.
+	sub := p.bus.subscribe(p.topic(userID), interestUser, presenceBusHandler{p: p, userID: userID})
+	p.mu.Lock()
+	kept := p.watches[userID] == t
+	if kept {
+		t.sub = sub
+	}
+	p.mu.Unlock()
+	if !kept { // every watch closed (or Presence closed) meanwhile
+		sub.Close()
+	}
 	return w
 }
 
@@ -266,7 +281,7 @@ func (w *PresenceWatch) Close() {
 		if i := slices.Index(t.subs, w); i >= 0 {
 			t.subs = slices.Delete(slices.Clone(t.subs), i, i+1)
 			if len(t.subs) == 0 {
-				sub = t.sub
+				sub = t.sub // nil while Watch is still subscribing: it closes its own
 				delete(p.watches, w.userID)
 			}
 		}
@@ -361,7 +376,9 @@ func (p *Presence) Close(ctx context.Context) error {
 	clear(p.local)
 	var subs []*Subscription
 	for _, t := range p.watches {
-		subs = append(subs, t.sub)
+		if t.sub != nil {
+			subs = append(subs, t.sub)
+		}
 	}
 	clear(p.watches)
 	p.mu.Unlock()

@@ -194,3 +194,22 @@ func TestPresenceCloseWithdraws(t *testing.T) {
 		t.Errorf("%d registered nodes after Close, want 1", n)
 	}
 }
+
+// Watching a user again right after the last watch closed (the bus topic still live) must
+// not deadlock on the synchronous Resync, and the new watch hears changes.
+func TestPresenceRewatchChurn(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	a := newTestPresence(t, rdb, prefix, PresenceConfig{})
+	b := newTestPresence(t, rdb, prefix, PresenceConfig{})
+	var c changes
+	w := a.Watch(5, &c)
+	waitFor(t, "live", c.live)
+	for range 200 {
+		w.Close()
+		w = a.Watch(5, &c)
+	}
+	waitFor(t, "subscribed in redis", func() bool { return numSub(t, rdb, a.topic(5)) == 1 })
+	b.SetLocal(5, StatusOnline)
+	waitFor(t, "change heard after the churn", func() bool { return c.status(5) == StatusOnline })
+	w.Close()
+}

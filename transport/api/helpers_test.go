@@ -45,6 +45,7 @@ type harnessOpts struct {
 	markerCache api.MarkerCache
 	registerer  prometheus.Registerer
 	clientIP    *clientip.Resolver
+	presence    api.PresenceSource
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -70,7 +71,8 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	t.Cleanup(func() { _ = h.verify.Close() })
 	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events,
-		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache, Registerer: o.registerer, ClientIP: o.clientIP})
+		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache, Registerer: o.registerer, ClientIP: o.clientIP,
+		Presence: o.presence})
 	if err != nil {
 		t.Fatal(err)
 	}
