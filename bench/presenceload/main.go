@@ -11,7 +11,7 @@
 // WebSocket reader would; their sockets are counting stand-ins, and the watch lists'
 // workspace check is an allow-all stand-in for PostgreSQL (it runs at set-up only).
 //
-//	go run ./bench/presenceload -users 10000 -watch 100 -churn 0.01 -round 30s -rounds 2
+//	go run ./bench/presenceload -users 10000 -watch 100 -churn 0.01,0.1 -round 60s -rounds 2
 package main
 
 import (
@@ -41,17 +41,26 @@ import (
 func main() {
 	users := flag.Int("users", 10_000, "users, one session each")
 	watch := flag.Int("watch", 100, "users each session watches")
-	churn := flag.Float64("churn", 0.01, "fraction of users changing status per minute in churn rounds")
+	churnList := flag.String("churn", "0.01", "fractions of users changing status per minute, comma-separated: each round pair runs idle, then each in turn")
 	round := flag.Duration("round", 30*time.Second, "length of one round")
 	rounds := flag.Int("rounds", 2, "idle+churn round pairs")
 	flag.Parse()
-	if err := run(*users, *watch, *churn, *round, *rounds); err != nil {
+	var churn []float64
+	for _, s := range strings.Split(*churnList, ",") {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f <= 0 {
+			fmt.Fprintln(os.Stderr, "presenceload: bad -churn", s)
+			os.Exit(2)
+		}
+		churn = append(churn, f)
+	}
+	if err := run(*users, *watch, churn, *round, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "presenceload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(users, watch int, churn float64, round time.Duration, rounds int) error {
+func run(users, watch int, churn []float64, round time.Duration, rounds int) error {
 	addr, stop, err := startRedis()
 	if err != nil {
 		return err
@@ -114,13 +123,14 @@ func run(users, watch int, churn float64, round time.Duration, rounds int) error
 		time.Sleep(500 * time.Millisecond)
 	}
 	fmt.Printf("set-up: %d users x %d watched in %s, %d initial statuses delivered\n", users, watch, time.Since(t0).Round(time.Millisecond), frames.Load())
-	fmt.Printf("%-6s %8s %10s %10s %12s %s\n", "round", "changes", "CPU %core", "redis op/s", "frames/s", "top commands (calls/s)")
+	fmt.Printf("%-9s %8s %10s %10s %12s %s\n", "round", "changes", "CPU %core", "redis op/s", "frames/s", "top commands (calls/s)")
 	away := make([]bool, users)
-	for r := range rounds * 2 {
+	per := len(churn) + 1
+	for r := range rounds * per {
 		rate := 0.0
 		name := "idle"
-		if r%2 == 1 {
-			rate, name = churn*float64(users)/60, "churn"
+		if k := r % per; k > 0 {
+			rate, name = churn[k-1]*float64(users)/60, fmt.Sprintf("%g%%/min", churn[k-1]*100)
 		}
 		before, err := commandStats(ctx, rdb)
 		if err != nil {
@@ -151,7 +161,7 @@ func run(users, watch int, churn float64, round time.Duration, rounds int) error
 			return err
 		}
 		total, top := diff(before, after, el)
-		fmt.Printf("%-6s %8d %10.2f %10.1f %12.1f %s\n", name, changes, cpu, total, float64(frames.Load()-f0)/el, top)
+		fmt.Printf("%-9s %8d %10.2f %10.1f %12.1f %s\n", name, changes, cpu, total, float64(frames.Load()-f0)/el, top)
 	}
 	return nil
 }
