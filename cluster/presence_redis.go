@@ -79,7 +79,8 @@ return 1
 
 // presenceSweepScript clears up to ARGV[5] users of one node whose last renewal is older
 // than ARGV[2] ms, and forgets the node once none is left. ARGV: prefix, ttl ms, topic
-// prefix, envelope, batch. Returns {node or '', changes...}.
+// prefix, envelope, batch. Returns the node's token (empty when none is dead), then the
+// changes.
 var presenceSweepScript = redis.NewScript(presenceSettle + `
 local p, ttl, tp, env, n = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
 local reg = p .. 'nodes'
