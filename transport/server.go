@@ -55,6 +55,7 @@ type Server struct {
 	store         *persistence.Store
 	realtime      *actors.System // api.Poster and api.Events for REST; see realtime.go
 	bus           cluster.Bus    // cross-node events over Redis Pub/Sub
+	presence      *cluster.Presence
 	receipts      *actors.Receipts
 	actors        *actors.Actors // the actor system realtime and receipts share
 	markers       *cluster.Markers

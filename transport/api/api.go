@@ -148,6 +148,8 @@ type Deps struct {
 	Events      Events
 	ReadMarkers ReadMarkers
 	MarkerCache MarkerCache
+	// Presence answers GET …/presence; nil: that route answers 503.
+	Presence PresenceSource
 	// ClientIP says which address a request comes from, for the limits per address; nil:
 	// the peer's (no trusted proxy).
 	ClientIP *clientip.Resolver
@@ -168,6 +170,8 @@ type API struct {
 	metrics *metrics
 	limits  *limiters
 	openapi []byte // the OpenAPI document, built once
+
+	presenceSrc PresenceSource // nil: no presence
 }
 
 // New validates cfg and deps and returns the API.
@@ -213,6 +217,7 @@ func New(cfg Config, deps Deps) (*API, error) {
 		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
 		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m, limits: limits,
+		presenceSrc: deps.Presence,
 	}, nil
 }
 
