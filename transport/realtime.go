@@ -35,6 +35,7 @@ func (s *Server) startRealtime() error {
 	}
 	s.closers.push("presence", presence.Close)
 	s.presence = presence
+	s.presenceRef.set(presence)
 	rcfg := s.cfg.Realtime
 	rcfg.NodeID = s.ids.Node()
 	sys, err := actors.New(rcfg, actors.Deps{
