@@ -40,8 +40,6 @@ type System struct {
 	bus   Bus
 	log   *slog.Logger
 	met   *metrics
-	lazy  *lazyFlusher // nil when Config.ReadEventDelay < 0
-	pool  *writerPool  // the sessions' socket writers (writers.go)
 
 	// replayBudget is Config.ReplayBudget's bucket per user id (replay.go).
 	replayBudget *ratelimit.Keyed[int64]
@@ -99,13 +97,9 @@ func New(cfg Config, deps Deps) (*System, error) {
 	}
 	log := deps.Logger.With("component", "actors")
 	as := newActorSystem(log)
-	var lazy *lazyFlusher
-	if cfg.ReadEventDelay > 0 {
-		lazy = newLazyFlusher(cfg.ReadEventDelay)
-	}
 	return &System{
 		cfg: cfg, store: deps.Store, marks: deps.ReadMarks, ids: deps.IDs, bus: deps.Bus,
-		log: log, met: met, replayBudget: budget, lazy: lazy, pool: newWriterPool(0), as: as, root: as.Root, disp: newDispatcher(0),
+		log: log, met: met, replayBudget: budget, as: as, root: as.Root, disp: newDispatcher(0),
 		channels: make(map[int64]*channelEntry),
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),
@@ -220,12 +214,12 @@ func (s *System) Shutdown(ctx context.Context) error {
 	// Sessions are closed outside smu: closing may write to and close the socket, and
 	// Open, forget and deliverUser must not wait on that I/O (actors/locks.md).
 	for _, sess := range s.sessionList() {
-		sess.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(ErrShuttingDown, "", "")})
+		sess.out.CloseAfter(ErrorFrame(ErrShuttingDown, "", ""))
 	}
 	if e := waitUntil(ctx, func() bool { return s.Sessions() == 0 }); e != nil {
 		err = e
 		for _, sess := range s.sessionList() {
-			sess.out.closeNow()
+			sess.out.CloseNow()
 		}
 	}
 	if e := waitUntil(ctx, func() bool { return s.working.Load() == 0 }); e != nil {
