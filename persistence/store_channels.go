@@ -32,6 +32,9 @@ type ChannelView struct {
 	IsMember    bool  `json:"isMember"`
 	LastReadSeq int64 `json:"lastReadSeq"`
 	UnreadCount int64 `json:"unreadCount"`
+	// The caller's notification preferences, where the API attaches them (the channel
+	// list, GET /api/channels/{cid}).
+	Prefs *ChannelPrefs `json:"prefs,omitempty"`
 }
 
 // ValidateChannelName lowercases name and checks it against [a-z0-9_-]{1,80}.

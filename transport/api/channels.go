@@ -26,7 +26,14 @@ func (a *API) createChannel(ctx context.Context, r *http.Request, me persistence
 		return 0, nil, err
 	}
 	c, err := a.store.CreateChannel(ctx, wa.WorkspaceID, me.ID, req.Name, req.Type, req.Topic)
-	return http.StatusCreated, persistence.ChannelView{Channel: c, IsMember: true}, err
+	if err != nil {
+		return 0, nil, err
+	}
+	if c.Type == persistence.ChannelPublic {
+		// The web client's channel list updates live instead of polling.
+		a.notifyChannelAudience(ctx, c.ID, persistence.ChannelNotification{Type: persistence.EventChannelCreated, Channel: c, ByUserID: me.ID})
+	}
+	return http.StatusCreated, persistence.ChannelView{Channel: c, IsMember: true}, nil
 }
 
 // listChannels lists the channels the caller can see, by name; `after` is a channel name.
@@ -47,6 +54,9 @@ func (a *API) listChannels(ctx context.Context, r *http.Request, me persistence.
 		return 0, nil, err
 	}
 	a.raiseViews(ctx, me.ID, cs)
+	if err := a.attachPrefs(ctx, me.ID, cs); err != nil {
+		return 0, nil, err
+	}
 	return http.StatusOK, pageOf(cs, limit, func(c persistence.ChannelView) string { return c.Name }), nil
 }
 
@@ -89,7 +99,8 @@ func (a *API) channelView(ctx context.Context, userID, id int64) (persistence.Ch
 	}
 	views := []persistence.ChannelView{v}
 	a.raiseViews(ctx, userID, views)
-	return views[0], nil
+	err = a.attachPrefs(ctx, userID, views)
+	return views[0], err
 }
 
 type patchChannelRequest struct {
@@ -118,6 +129,8 @@ func (a *API) patchChannel(ctx context.Context, r *http.Request, me persistence.
 		return 0, nil, err
 	}
 	a.events.ChannelEvent(c.ID, persistence.ChannelUpdatedEvent{Type: persistence.EventChannelUpdated, Channel: c})
+	// Also to everyone who lists the channel, subscribed to its topic or not.
+	a.notifyChannelAudience(ctx, c.ID, persistence.ChannelNotification{Type: persistence.EventChannelUpdated, Channel: c, ByUserID: me.ID})
 	v, err := a.channelView(ctx, me.ID, c.ID)
 	return http.StatusOK, v, err
 }
@@ -157,8 +170,13 @@ func (a *API) addChannelMember(ctx context.Context, r *http.Request, me persiste
 		ev := persistence.MemberEvent{Type: persistence.EventMemberJoined, ChannelID: acc.ChannelID, UserID: uid, ByUserID: me.ID}
 		a.events.ChannelEvent(acc.ChannelID, ev)
 		if uid != me.ID {
-			// The added user learns of a channel they could not see before.
-			a.events.UserEvent(uid, persistence.QueueNotifications, ev)
+			// The added user learns of a channel they may not have seen before.
+			if c, err := a.store.ChannelView(ctx, uid, acc.ChannelID); err == nil {
+				a.events.UserEvent(uid, persistence.QueueNotifications,
+					persistence.ChannelNotification{Type: persistence.EventChannelAdded, Channel: c.Channel, ByUserID: me.ID})
+			} else {
+				a.log.Warn("channel.added", "channel", acc.ChannelID, "err", err)
+			}
 		}
 		return http.StatusCreated, nil, nil
 	}

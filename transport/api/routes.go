@@ -83,7 +83,9 @@ func (a *API) routes() []Route {
 		Summary: "Get a token for any username (dev mode only; 404 otherwise)", Request: devLoginRequest{}, Response: devLoginResponse{},
 		Status: ok, Errors: []int{400, 404}, handler: a.devLogin, limit: limitDevLogin})
 	add(Route{Method: "GET", Pattern: "/api/users/me", Tag: "users", Summary: "The caller (created on first use)",
-		Response: persistence.User{}, Status: ok, handler: a.me})
+		Response: meResponse{}, Status: ok, handler: a.me})
+	add(Route{Method: "PUT", Pattern: "/api/users/me/dnd", Tag: "notifications", Summary: "Do-not-disturb until a time (RFC 3339, future, within 366 days), or off (null): suppresses notifications, never messages",
+		Request: dndRequest{}, Response: dndResponse{}, Status: ok, Errors: []int{400}, handler: a.putDND})
 
 	add(Route{Method: "POST", Pattern: "/api/workspaces", Tag: "workspaces", Summary: "Create a workspace (caller becomes owner; a public general channel is created)",
 		Request: createWorkspaceRequest{}, Response: persistence.Workspace{}, Status: created, Errors: []int{400}, handler: a.createWorkspace})
@@ -119,6 +121,11 @@ func (a *API) routes() []Route {
 		Request: addChannelMemberRequest{}, Status: created, Errors: wr, handler: a.addChannelMember})
 	add(Route{Method: "DELETE", Pattern: "/api/channels/{cid}/members/{uid}", Tag: "channels", Summary: "Leave (yourself) or remove a member (creator, admin, owner)",
 		Status: noContent, Errors: wr, handler: a.removeChannelMember})
+
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/prefs", Tag: "notifications", Summary: "The caller's notification preferences for a channel (default notify mentions, not muted, not hidden)",
+		Response: persistence.ChannelPrefs{}, Status: ok, Errors: rd, handler: a.getPrefs})
+	add(Route{Method: "PUT", Pattern: "/api/channels/{cid}/prefs", Tag: "notifications", Summary: "Change the caller's notification preferences for a channel (absent fields keep their value)",
+		Request: putPrefsRequest{}, Response: persistence.ChannelPrefs{}, Status: ok, Errors: rd, handler: a.putPrefs})
 
 	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry",
 		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413}, handler: a.postMessage, limit: limitMessages})
