@@ -45,11 +45,11 @@ func (s *System) Post(ctx context.Context, userID, channelID int64, m persistenc
 	if m.ID == 0 {
 		m.ID = s.ids.Next()
 	}
-	ch := make(chan *postResult, 1)
-	s.post(channelID, &postReq{msg: m, reply: func(r *postResult) { ch <- r }})
+	done := make(chan *postDone, 1)
+	s.post(channelID, &postReq{msg: m, done: done})
 	select {
-	case r := <-ch:
-		return r.res, r.err
+	case d := <-done:
+		return d.res.res, d.res.err
 	case <-ctx.Done():
 		// The message may still commit and be delivered; a retry with the same
 		// clientMsgId finds it.
@@ -65,7 +65,7 @@ func (s *System) post(channelID int64, r *postReq) {
 	s.pendingPosts.Add(1)
 	if s.draining.Load() {
 		s.pendingPosts.Add(-1)
-		r.reply(&postResult{err: ErrShuttingDown})
+		r.answer(s.root, &postResult{err: ErrShuttingDown})
 		return
 	}
 	s.toChannel(channelID, r)

@@ -17,22 +17,24 @@ import (
 
 // Messages a channel actor handles. The first four come through the registry.
 type (
-	// postReq appends one message; reply is called once, on the channel actor, after the
-	// commit (or its failure). It must not block.
+	// postReq appends one message. Its answer, committed or not, is one *postDone sent
+	// back: to the connection actor of the SEND (from), or to a REST Post waiting on done.
 	postReq struct {
-		msg   persistence.NewMessage
-		reply func(*postResult)
+		msg     persistence.NewMessage
+		from    *actor.PID     // the sending session's connection actor; nil for REST
+		done    chan *postDone // capacity 1, for REST's Post; nil when from is set
+		receipt string         // the SEND's receipt header, handed back in postDone
 	}
 	// subscribeReq registers a session's subscription to the channel's topic.
 	subscribeReq struct {
-		out     *outbox
+		out     Sink
 		subID   string
 		receipt string // RECEIPT once registered; "" for none
 		since   int64  // replay seq > since first; -1 for none
 		userID  int64  // whose replay budget the replay spends
 	}
 	unsubscribeReq struct {
-		out   *outbox
+		out   Sink
 		subID string
 	}
 	// eventReq is an event that is not a new message (edit, typing, read…), encoded once.
@@ -52,6 +54,23 @@ type (
 	idleTick struct{ gen int }
 )
 
+// postDone answers a postReq once its commit is done or has failed (or the node drains).
+type postDone struct {
+	receipt string
+	res     *postResult
+}
+
+// answer sends r its result. It never blocks: a mailbox send, or the one value of a
+// channel with room for it.
+func (r *postReq) answer(root *actor.RootContext, res *postResult) {
+	d := &postDone{receipt: r.receipt, res: res}
+	if r.from != nil {
+		root.Send(r.from, d)
+		return
+	}
+	r.done <- d
+}
+
 // postResult is a committed (or refused) message with its header strings made once.
 type postResult struct {
 	res      persistence.AppendResult
@@ -67,13 +86,13 @@ type event struct {
 	msgID string
 	seq   int64 // > 0 for a new message; 0 for events about something else
 	body  []byte
-	lazy  bool // a read event: may wait for the session's next write (outbox_lazy.go)
+	lazy  bool // a read event: may wait for the session's next write (Sink.Deliver)
 }
 
 // chanSub is a subscriber. The actor keeps them by value: one object per subscriber was
 // 200,000 more for the collector to mark at 10,000 users (ADR 0013).
 type chanSub struct {
-	out *outbox
+	out Sink
 	id  string
 	// since is the subscriber's since-seq (0 without): a client resuming on this node may
 	// already have seen, through another node, messages this node has not delivered yet.
@@ -265,13 +284,13 @@ func (a *channelActor) committed(d *commitDone) {
 		a.sys.log.Warn("group commit failed", "channel", a.id, "messages", len(d.batch), "err", d.err)
 		met.sends.WithLabelValues("failed").Add(float64(len(d.batch)))
 		for _, r := range d.batch {
-			r.reply(&postResult{err: d.err})
+			r.answer(a.sys.root, &postResult{err: d.err})
 		}
 	} else {
 		var fresh []*event
 		for i, r := range d.batch {
 			pr := &d.results[i]
-			r.reply(pr)
+			r.answer(a.sys.root, pr)
 			switch {
 			case pr.err != nil:
 				met.sends.WithLabelValues("rejected").Inc()
@@ -313,8 +332,8 @@ func (a *channelActor) committed(d *commitDone) {
 	}
 }
 
-// deliver copies ev to every subscriber; a subscriber whose queue is full is dropped by its
-// outbox, never waited for.
+// deliver queues ev to every subscriber; a subscriber whose queue is full is dropped by its
+// Sink, never waited for.
 func (a *channelActor) deliver(ev *event) {
 	if ev.seq > a.entry.delivered.Load() {
 		a.entry.delivered.Store(ev.seq) // only this actor writes it
@@ -329,8 +348,7 @@ func (a *channelActor) deliver(ev *event) {
 		if ev.seq > 0 && ev.seq <= s.since {
 			continue
 		}
-		it := outItem{kind: itemTemplate, tpl: ev.tpl, a: s.id, b: ev.msgID}
-		if ev.lazy && s.out.pushLazy(it) || !ev.lazy && s.out.push(it) {
+		if s.out.Deliver(ev.tpl, s.id, ev.msgID, ev.lazy) {
 			n++
 		}
 	}
@@ -354,7 +372,7 @@ func (a *channelActor) subscribe(r *subscribeReq) {
 func (a *channelActor) subscribeNow(r *subscribeReq) {
 	a.subs = append(a.subs, chanSub{out: r.out, id: r.subID, since: max(r.since, 0)})
 	if r.receipt != "" {
-		r.out.push(outItem{kind: itemReceipt, a: r.receipt})
+		r.out.Receipt(r.receipt, "", "")
 	}
 	last := a.cl.ord.last
 	if r.since < 0 || r.since >= last {
@@ -372,7 +390,7 @@ func (a *channelActor) subscribeNow(r *subscribeReq) {
 		if _, spent := errors.AsType[*replayBudgetError](err); spent {
 			// Closed here, not in replayed: a looping SUBSCRIBE since-seq / UNSUBSCRIBE
 			// has unsubscribed by then, and must get the ERROR all the same.
-			out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(err, "", dest)})
+			out.CloseAfter(ErrorFrame(err, "", dest))
 		}
 		sys.root.Send(self, &replayDone{rep: rep, last: last, err: err})
 	})
@@ -395,7 +413,7 @@ func (a *channelActor) replayed(d *replayDone) {
 			if _, spent := errors.AsType[*replayBudgetError](d.err); !spent {
 				a.sys.log.Warn("since-seq replay failed", "channel", a.id, "err", d.err)
 			}
-			s.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(d.err, "", a.dest)})
+			s.out.CloseAfter(ErrorFrame(d.err, "", a.dest))
 		}
 		return
 	}
@@ -404,15 +422,14 @@ func (a *channelActor) replayed(d *replayDone) {
 		if ev.seq > 0 && ev.seq <= d.last {
 			continue // already replayed: the seam
 		}
-		it := outItem{kind: itemTemplate, tpl: ev.tpl, a: s.id, b: ev.msgID}
-		if ev.lazy && s.out.pushLazy(it) || !ev.lazy && s.out.push(it) {
+		if s.out.Deliver(ev.tpl, s.id, ev.msgID, ev.lazy) {
 			n++
 		}
 	}
 	a.sys.met.deliveries.Add(float64(n))
 }
 
-func (a *channelActor) unsubscribe(out *outbox, subID string) {
+func (a *channelActor) unsubscribe(out Sink, subID string) {
 	a.removeSub(out, subID)
 	if len(a.subs) == 0 && len(a.cl.waiting) == 0 {
 		a.dropInterest()
@@ -420,7 +437,7 @@ func (a *channelActor) unsubscribe(out *outbox, subID string) {
 	a.armIdle()
 }
 
-func (a *channelActor) removeSub(out *outbox, subID string) {
+func (a *channelActor) removeSub(out Sink, subID string) {
 	a.subs = slices.DeleteFunc(a.subs, func(s chanSub) bool { return s.out == out && s.id == subID })
 	a.cl.waiting = slices.DeleteFunc(a.cl.waiting, func(r *subscribeReq) bool {
 		return r.out == out && r.subID == subID

@@ -140,7 +140,7 @@ func (a *channelActor) baseLoaded(m *baseLoaded) {
 	if m.err != nil {
 		a.sys.log.Warn("channel baseline failed", "channel", a.id, "err", m.err)
 		for _, r := range waiting {
-			r.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(m.err, r.receipt, a.dest)})
+			r.out.CloseAfter(ErrorFrame(m.err, r.receipt, a.dest))
 		}
 		if len(a.subs) == 0 {
 			a.dropInterest()

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -180,3 +181,9 @@ func (r *wireReader) bytes() []byte {
 	r.p = r.p[n:]
 	return b
 }
+
+// readEventPrefix starts every encoded persistence.ReadEvent (Type is its first field): a
+// node tells read events from the bus apart without decoding them.
+var readEventPrefix = []byte(`{"type":"read",`)
+
+func isReadEventBody(body []byte) bool { return bytes.HasPrefix(body, readEventPrefix) }

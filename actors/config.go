@@ -37,16 +37,6 @@ type Config struct {
 	// channel's latest seq to the other nodes until an announcement gets through. Default 1 s.
 	AnnounceInterval time.Duration
 
-	// OutboundQueue is how many frames may wait for a session's socket before the session is
-	// dropped with ERROR slow-consumer. Default 1,024 frames.
-	OutboundQueue int
-	// ReadEventDelay is how long a read event (someone's read marker moved) may wait in a
-	// session's queue for the next frame that wakes the writer, so that they leave in one
-	// system call (outbox_lazy.go). Default 2 s (ADR 0008); negative: written at once.
-	ReadEventDelay time.Duration
-	// WriteTimeout bounds one write to a socket; a peer that takes longer is dropped.
-	// Default 10 s.
-	WriteTimeout time.Duration
 	// SendRate is the sustained rate of SEND frames per session, per second. Default 20.
 	SendRate float64
 	// SendBurst is how many SEND frames a session may send at once above SendRate. Default 50.
@@ -83,9 +73,6 @@ const (
 	DefaultReplayBudget      = 10_000
 	DefaultGapWait           = 100 * time.Millisecond
 	DefaultAnnounceInterval  = time.Second
-	DefaultOutboundQueue     = 1024
-	DefaultWriteTimeout      = 10 * time.Second
-	DefaultReadEventDelay    = 2 * time.Second
 	DefaultSendRate          = 20
 	DefaultSendBurst         = 50
 	DefaultMaxSubscriptions  = 100
@@ -105,9 +92,6 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.ReplayBudget, DefaultReplayBudget)
 	setDefault(&c.GapWait, DefaultGapWait)
 	setDefault(&c.AnnounceInterval, DefaultAnnounceInterval)
-	setDefault(&c.OutboundQueue, DefaultOutboundQueue)
-	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
-	setDefault(&c.ReadEventDelay, DefaultReadEventDelay)
 	setDefault(&c.SendRate, DefaultSendRate)
 	setDefault(&c.SendBurst, DefaultSendBurst)
 	setDefault(&c.MaxSubscriptions, DefaultMaxSubscriptions)
@@ -144,8 +128,6 @@ func (c Config) validate() error {
 	positive("ReplayBudget", c.ReplayBudget > 0)
 	positive("GapWait", c.GapWait > 0)
 	positive("AnnounceInterval", c.AnnounceInterval > 0)
-	positive("OutboundQueue", c.OutboundQueue > 0)
-	positive("WriteTimeout", c.WriteTimeout > 0)
 	positive("SendRate", c.SendRate > 0)
 	positive("SendBurst", c.SendBurst > 0)
 	positive("MaxSubscriptions", c.MaxSubscriptions > 0)
@@ -155,14 +137,6 @@ func (c Config) validate() error {
 	positive("MaxPresenceWatch", c.MaxPresenceWatch > 0)
 	if c.HeartBeat.Send < 0 || c.HeartBeat.Recv < 0 {
 		errs = append(errs, errors.New("actors: HeartBeat intervals must not be negative"))
-	}
-	if c.OutboundQueue < 8 {
-		errs = append(errs, errors.New("actors: OutboundQueue must hold at least 8 frames"))
-	}
-	// One group commit delivers up to MaxBatch frames to every subscriber at once: a queue
-	// smaller than that would drop healthy clients as slow consumers.
-	if c.OutboundQueue < c.MaxBatch {
-		errs = append(errs, fmt.Errorf("actors: OutboundQueue (%d frames) must hold at least MaxBatch (%d)", c.OutboundQueue, c.MaxBatch))
 	}
 	return errors.Join(errs...)
 }

@@ -13,7 +13,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.OutboundQueue != 1024 || c.SendRate != 20 || c.SendBurst != 50 || c.MaxSubscriptions != 100 ||
+	if c.SendRate != 20 || c.SendBurst != 50 || c.MaxSubscriptions != 100 ||
 		c.MaxBatch != 500 || c.HeartBeat != (stomp.HeartBeat{Send: 10 * time.Second, Recv: 10 * time.Second}) {
 		t.Errorf("defaults %+v", c)
 	}
@@ -21,7 +21,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		t.Errorf("NoHeartBeat gave %v", hb)
 	}
 	for _, bad := range []Config{
-		{MaxBatch: -1}, {OutboundQueue: 4}, {OutboundQueue: 100, MaxBatch: 200}, {SendRate: -5}, {AccessTTL: -time.Second},
+		{MaxBatch: -1}, {SendRate: -5}, {AccessTTL: -time.Second},
 		{HeartBeat: stomp.HeartBeat{Send: -time.Second}},
 	} {
 		if err := bad.withDefaults().validate(); err == nil {

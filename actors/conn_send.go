@@ -125,20 +125,7 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 			c.end()
 			return
 		}
-		out, sess, root := c.out, c.sess, c.sys.root
-		c.sys.post(cid, &postReq{msg: msg, reply: func(r *postResult) {
-			// On the channel actor: never block, never wait on this session.
-			if r.err != nil {
-				root.Send(sess.pid, &opDone{receipt: receipt, dest: dest, err: r.err})
-				return
-			}
-			if receipt != "" {
-				out.push(outItem{kind: itemReceipt, a: receipt, b: r.id, c: r.seq})
-			}
-			if sess.pending.Add(-1) == 0 && sess.disconnecting.Load() {
-				root.Send(sess.pid, &flushDisconnect{})
-			}
-		}})
+		c.sys.post(cid, &postReq{msg: msg, from: c.sess.pid, receipt: receipt}) // answered by sent
 	}
 	// A registered subscription proves read access (AccessChanged ends it when access
 	// goes) and posting needs only that and an unarchived channel, which the store checks
@@ -154,6 +141,17 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 		}
 		post(err)
 	})
+}
+
+// sent answers a SEND to /app/message.send once the channel actor has its commit's outcome:
+// RECEIPT with the message's id and seq, or ERROR. Both come this one way.
+func (c *connActor) sent(d *postDone) {
+	if d.res.err != nil {
+		c.fail(d.res.err, d.receipt, DestMessageSend)
+	} else if d.receipt != "" {
+		c.out.Receipt(d.receipt, d.res.id, d.res.seq)
+	}
+	c.end()
 }
 
 func (c *connActor) typing(body []byte, receipt string) {

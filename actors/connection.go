@@ -37,19 +37,19 @@ type (
 		acc       persistence.Access
 		err       error
 	}
-	// opDone is a background operation of a SEND (commit, read marker, resend) finished.
+	// opDone is a background operation of a SEND (read marker, resend) finished; a
+	// message's commit answers with postDone (channel.go).
 	opDone struct {
 		receipt, dest string
 		err           error
 	}
-	flushDisconnect struct{}
 )
 
 // connActor is one session: subscriptions, limits, and the order of its frames.
 type connActor struct {
 	sys     *System
 	sess    *Session
-	out     *outbox
+	out     Sink
 	info    SessionInfo
 	limiter *rate.Limiter // nil until the first SEND
 	subs    connSubs
@@ -57,6 +57,8 @@ type connActor struct {
 	ctx     context.Context // of background operations; nil until the first (opCtx)
 	cancel  context.CancelFunc
 
+	// pending counts SENDs not yet answered; DISCONNECT's receipt waits for zero.
+	pending           int
 	disconnecting     bool
 	disconnectReceipt string
 	watchGen          uint64 // of the last /app/presence.watch; an older check is stale
@@ -99,7 +101,7 @@ func (c *connActor) Receive(ctx actor.Context) {
 			return
 		}
 		if id, ok := c.subs.queue(m.dest); ok {
-			if c.out.push(outItem{kind: itemTemplate, tpl: m.ev.tpl, a: id, b: m.ev.msgID}) {
+			if c.out.Deliver(m.ev.tpl, id, m.ev.msgID, false) {
 				c.sys.met.deliveries.Inc()
 			}
 		}
@@ -114,8 +116,8 @@ func (c *connActor) Receive(ctx actor.Context) {
 			c.receipt(m.receipt)
 		}
 		c.end()
-	case *flushDisconnect:
-		c.finishDisconnect()
+	case *postDone:
+		c.sent(m)
 	case *sessionClosed:
 		c.stop(ctx)
 	case *actor.Restarting: // a panic: this instance is dropped for a fresh one (supervision.go)
@@ -140,8 +142,7 @@ func (c *connActor) frame(f *stomp.Frame) {
 		c.receipt(receipt) // every subscription is ack:auto
 	case stomp.CmdDisconnect:
 		c.disconnecting, c.disconnectReceipt = true, receipt
-		c.sess.disconnecting.Store(true)
-		if c.sess.pending.Load() == 0 {
+		if c.pending == 0 {
 			c.finishDisconnect()
 		}
 	case stomp.CmdBegin, stomp.CmdCommit, stomp.CmdAbort:
@@ -154,40 +155,40 @@ func (c *connActor) frame(f *stomp.Frame) {
 }
 
 // begin and end bracket work whose answer DISCONNECT's receipt must follow.
-func (c *connActor) begin() { c.sess.pending.Add(1) }
+func (c *connActor) begin() { c.pending++ }
 
 func (c *connActor) end() {
-	if c.sess.pending.Add(-1) == 0 && c.disconnecting {
+	if c.pending--; c.pending == 0 && c.disconnecting {
 		c.finishDisconnect()
 	}
 }
 
 func (c *connActor) finishDisconnect() {
-	if c.sess.pending.Load() != 0 {
+	if c.pending != 0 {
 		return
 	}
-	var final []outItem
+	var final []byte
 	if c.disconnectReceipt != "" {
-		final = append(final, outItem{kind: itemReceipt, a: c.disconnectReceipt})
+		final = stomp.AppendReceipt(nil, c.disconnectReceipt)
 	}
-	c.out.closeAfter(final...)
+	c.out.CloseAfter(final)
 }
 
 func (c *connActor) receipt(id string) {
 	if id != "" {
-		c.out.push(outItem{kind: itemReceipt, a: id})
+		c.out.Receipt(id, "", "")
 	}
 }
 
 // fail answers a frame with ERROR (and a copy on /user/queue/errors when subscribed); the
 // session stays open.
 func (c *connActor) fail(err error, receipt, dest string) {
-	c.out.push(outItem{kind: itemRaw, raw: ErrorFrame(err, receipt, dest)})
+	c.out.Frame(ErrorFrame(err, receipt, dest))
 	if id, ok := c.subs.queue(persistence.QueueErrors); ok {
 		body, _ := json.Marshal(errorEvent{Type: "error", Code: errorCode(err), Message: errorDetail(err),
 			Destination: dest, ReceiptID: receipt})
 		tpl := stomp.NewMessageTemplate(persistence.QueueErrors, contentJSON, nil, body)
-		c.out.push(outItem{kind: itemTemplate, tpl: tpl, a: id, b: c.sys.nextEventID()})
+		c.out.Deliver(tpl, id, c.sys.nextEventID(), false)
 	}
 }
 
@@ -324,7 +325,7 @@ func (c *connActor) stop(ctx actor.Context) {
 	if c.cancel != nil {
 		c.cancel()
 	}
-	c.out.closeNow()
+	c.out.CloseNow()
 	for _, sub := range c.subs.list {
 		if sub.channelID != 0 && sub.sent {
 			c.sys.toLiveChannel(sub.channelID, &unsubscribeReq{out: c.out, subID: sub.id})

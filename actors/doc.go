@@ -6,23 +6,26 @@
 //
 //	read goroutine ──frames──▶ connection actor ──post/subscribe/event──▶ channel actor
 //	REST (Poster, Events) ───────────────────────────────────────────────▶ channel actor
-//	channel actor ──RECEIPT, MESSAGE bytes──▶ session outbox ──writer pool──▶ socket
-//	                                   (a full socket: its own goroutine waits for it)
+//	channel actor ──MESSAGE (a shared template)──▶ session Sink ┄┄ transport/outbound:
+//	                 outbox ──writer pool──▶ socket (a full socket: its own goroutine waits)
+//	channel actor ──postDone (a post's outcome)──▶ connection actor ──RECEIPT/ERROR──▶ Sink
 //	channel actor ──user events (mentions)──▶ connection actor   (fire and forget)
 //	REST (Events.AccessChanged) ──user event──▶ the user's connection actors, here and
 //	                                 through the Bus on every node holding the user's topic
 //	channel actor ──Post (committed batch)──▶ Bus ──▶ other nodes' channel actors
-//	Bus reader ──Deliver/Resync (a message)──▶ channel actor ──reorder by seq──▶ outboxes
+//	Bus reader ──Deliver/Resync (a message)──▶ channel actor ──reorder by seq──▶ Sinks
 //
 // The rules:
 //
 //   - A connection actor may send to channel actors and wait for their answer (the answer is a
-//     message or an outbox write, never a blocked Receive).
+//     message, postDone for a post, or a Sink write, never a blocked Receive).
 //
 //   - A channel actor never waits on a connection actor. It writes committed events straight
-//     into each subscriber's outbox, a bounded queue whose push never blocks: a full queue
-//     disconnects that one subscriber (slow-consumer) instead of slowing the channel. It may
-//     send a connection actor a message (a mention for its user), which never blocks either.
+//     into each subscriber's Sink (sink.go), a bounded queue that transport/outbound owns and
+//     whose push never blocks: a full queue disconnects that one subscriber (slow-consumer)
+//     instead of slowing the channel (ADR 0030). It may send a connection actor a message (a
+//     post's outcome, a mention for its user), which never blocks either; no code of a
+//     connection actor runs on a channel actor.
 //
 //   - The bus's reader goroutine only sends channel actors messages (and hands user events
 //     to connection actors); a channel actor only queues posts on the bus. Neither waits on
@@ -38,8 +41,9 @@
 //     since-seq replays run in goroutines that report back to the actor with a message to
 //     ctx.Self() (or, for the connection actor, to its own PID).
 //
-//   - A writer (writers.go) never waits: it writes without blocking or hands the session to
-//     a goroutine of its own, so no client can hold the writers that every session shares.
+//   - Behind a Sink (transport/outbound), a writer never waits: it writes without blocking or
+//     hands the session to a goroutine of its own, so no client can hold the writers that
+//     every session shares.
 //
 // The order in which the node's mutexes may nest is in locks.md beside this file.
 //

@@ -28,12 +28,12 @@ func TestPostAfterDrainBeganIsRefused(t *testing.T) {
 	if err := sys.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan *postResult, 1)
-	sys.post(42, &postReq{reply: func(r *postResult) { got <- r }})
+	got := make(chan *postDone, 1)
+	sys.post(42, &postReq{done: got})
 	select {
-	case r := <-got:
-		if !errors.Is(r.err, ErrShuttingDown) {
-			t.Fatalf("post after the drain began: %v, want ErrShuttingDown", r.err)
+	case d := <-got:
+		if !errors.Is(d.res.err, ErrShuttingDown) {
+			t.Fatalf("post after the drain began: %v, want ErrShuttingDown", d.res.err)
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("post after the drain began: no answer (handed to a channel actor)")

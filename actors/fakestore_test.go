@@ -226,7 +226,7 @@ func newTestNode(t *testing.T, nodeID int, store Store, bus Bus, tune func(*Conf
 	t.Helper()
 	cfg := Config{
 		NodeID: nodeID, GapWait: 50 * time.Millisecond, AnnounceInterval: 50 * time.Millisecond,
-		ReadEventDelay: -1, NoHeartBeat: true,
+		NoHeartBeat: true, // read events are written at once: wireSink has no queue
 	}
 	if tune != nil {
 		tune(&cfg)
@@ -276,7 +276,7 @@ func (*subscriber) Close() error { return nil }
 func startSubscribe(t *testing.T, sys *System, channelID int64) *subscriber {
 	t.Helper()
 	w := &subscriber{dec: stomp.NewDecoder(stomp.Limits{})}
-	sess, err := sys.Open(SessionInfo{UserID: 7, Username: "u7"}, w)
+	sess, err := sys.Open(SessionInfo{UserID: 7, Username: "u7"}, newWireSink(w))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ type metrics struct {
 	deliveries     prometheus.Counter
 	commitBatch    prometheus.Histogram
 	commitLatency  prometheus.Histogram
-	slowConsumers  prometheus.Counter
 	queuedSends    prometheus.Gauge
 	channelInbox   prometheus.Gauge
 	rateLimited    prometheus.Counter
@@ -46,8 +45,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "parley_commit_seconds", Help: "Duration of one group-commit transaction.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
-		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "parley_slow_consumer_disconnects_total", Help: "Sessions dropped because their outbound queue filled."}),
 		queuedSends: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "parley_queued_sends", Help: "Messages waiting in channel actors for the next group commit."}),
 		channelInbox: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -67,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range append([]prometheus.Collector{m.connections, m.channels, m.restarts, m.sends, m.deliveries, m.commitBatch,
-		m.commitLatency, m.slowConsumers, m.queuedSends, m.channelInbox, m.rateLimited, m.replayMessages}, m.cl.collectors()...) {
+		m.commitLatency, m.queuedSends, m.channelInbox, m.rateLimited, m.replayMessages}, m.cl.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -24,12 +24,12 @@ var errShortResult = errors.New("actors: store returned fewer results than messa
 // off the actors and returns the highest seq sent (since when none). The messages are
 // charged to userID's replay budget, a page at a time; when it cannot pay for the next page
 // the replay stops with a *replayBudgetError (ADR 0026).
-func replay(sys *System, userID, channelID int64, dest string, out *outbox, subID string, since, upTo int64) (int64, error) {
+func replay(sys *System, userID, channelID int64, dest string, out Sink, subID string, since, upTo int64) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), sys.cfg.ReplayTimeout)
 	defer cancel()
 	go func() { // a session that closes ends its replay at once
 		select {
-		case <-out.done:
+		case <-out.Done():
 			cancel()
 		case <-ctx.Done():
 		}
@@ -64,7 +64,7 @@ func replay(sys *System, userID, channelID int64, dest string, out *outbox, subI
 			if err != nil {
 				return last, err
 			}
-			if err := out.pushWait(ctx, outItem{kind: itemTemplate, tpl: ev.tpl, a: subID, b: ev.msgID}); err != nil {
+			if err := out.DeliverWait(ctx, ev.tpl, subID, ev.msgID); err != nil {
 				if isDone(out) {
 					return last, errSessionClosed
 				}
@@ -79,9 +79,9 @@ func replay(sys *System, userID, channelID int64, dest string, out *outbox, subI
 	}
 }
 
-func isDone(out *outbox) bool {
+func isDone(out Sink) bool {
 	select {
-	case <-out.done:
+	case <-out.Done():
 		return true
 	default:
 		return false

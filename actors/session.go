@@ -3,7 +3,6 @@ package actors
 import (
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -25,29 +24,30 @@ type SessionInfo struct {
 type Session struct {
 	sys         *System
 	pid         *actor.PID
-	out         *outbox
+	out         Sink
+	done        <-chan struct{} // out.Done()
 	id          string
 	userID      int64
 	readTimeout time.Duration
+	heartBeat   time.Duration
 	inflight    chan struct{}
 	closeOnce   sync.Once
-	// pending counts SENDs not yet answered; DISCONNECT's receipt waits for zero.
-	pending       atomic.Int64
-	disconnecting atomic.Bool
-	pres          sessPresence // its part in its user's presence (presence.go)
+	pres        sessPresence // its part in its user's presence (presence.go)
 }
 
 // Open starts a session for an authenticated CONNECT: the connection actor is spawned and
-// CONNECTED is the first frame queued to wire. It fails with ErrShuttingDown while the node
-// drains.
-func (s *System) Open(info SessionInfo, wire Wire) (*Session, error) {
+// CONNECTED is the first frame queued to out, the session's queue to its socket. It fails
+// with ErrShuttingDown while the node drains. The transport sends the heart-beats
+// (Session.HeartBeat).
+func (s *System) Open(info SessionInfo, out Sink) (*Session, error) {
 	if s.draining.Load() {
 		return nil, ErrShuttingDown
 	}
 	clientSends, serverSends := stomp.Negotiate(info.HeartBeat, s.cfg.HeartBeat)
 	sess := &Session{
 		sys:      s,
-		out:      newOutbox(wire, s.cfg.OutboundQueue, s.cfg.WriteTimeout, s.met, s.lazy, s.pool),
+		out:      out,
+		done:     out.Done(),
 		id:       strconv.FormatInt(s.ids.Next(), 10),
 		userID:   info.UserID,
 		inflight: make(chan struct{}, s.cfg.MaxInflightFrames),
@@ -55,18 +55,18 @@ func (s *System) Open(info SessionInfo, wire Wire) (*Session, error) {
 	if clientSends > 0 {
 		sess.readTimeout = 2 * clientSends
 	}
+	sess.heartBeat = serverSends
 	connected := stomp.ConnectedFrame(s.cfg.HeartBeat,
 		stomp.Header{Key: stomp.HdrSession, Value: sess.id},
 		stomp.Header{Key: stomp.HdrServer, Value: "parley/node-" + strconv.Itoa(s.cfg.NodeID)},
 		stomp.Header{Key: stomp.HdrUserName, Value: info.Username},
 	)
-	sess.out.push(outItem{kind: itemRaw, raw: stomp.AppendFrame(nil, connected)})
-	sess.out.startHeartbeats(serverSends)
+	sess.out.Frame(stomp.AppendFrame(nil, connected))
 
 	s.smu.Lock()
 	if s.draining.Load() {
 		s.smu.Unlock()
-		sess.out.closeNow()
+		sess.out.CloseNow()
 		return nil, ErrShuttingDown
 	}
 	sess.pid = s.root.Spawn(s.connProps(sess, info))
@@ -93,13 +93,17 @@ func (sess *Session) ID() string { return sess.id }
 // interval, 0 when it sends none.
 func (sess *Session) ReadTimeout() time.Duration { return sess.readTimeout }
 
+// HeartBeat is how often the server promised in CONNECTED to send something: the
+// transport writes an EOL when the session has been silent for half of it. 0: never.
+func (sess *Session) HeartBeat() time.Duration { return sess.heartBeat }
+
 // Handle passes a client frame to the connection actor. It waits while MaxInflightFrames
 // frames are being handled, so a flooding client is slowed by TCP rather than buffered; it
 // returns false once the session is closed.
 func (sess *Session) Handle(f *stomp.Frame) bool {
 	select {
 	case sess.inflight <- struct{}{}:
-	case <-sess.out.done:
+	case <-sess.done:
 		return false
 	}
 	sess.sys.root.Send(sess.pid, &clientFrame{f: f})
@@ -112,7 +116,7 @@ func (sess *Session) Handle(f *stomp.Frame) bool {
 func (sess *Session) TryHandle(f *stomp.Frame) bool {
 	select {
 	case sess.inflight <- struct{}{}:
-	case <-sess.out.done:
+	case <-sess.done:
 		return true
 	default:
 		return false
@@ -124,20 +128,20 @@ func (sess *Session) TryHandle(f *stomp.Frame) bool {
 // Fail answers a frame that could not be decoded (or a protocol violation the transport
 // found) with ERROR and closes the session once it is written.
 func (sess *Session) Fail(err error) {
-	sess.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(err, "", "")})
+	sess.out.CloseAfter(ErrorFrame(err, "", ""))
 }
 
 // Close tells the session its socket is gone (the read goroutine has ended). The actor
 // unsubscribes everywhere and stops; nothing of the session stays behind.
 func (sess *Session) Close() {
 	sess.closeOnce.Do(func() {
-		sess.out.closeNow()
+		sess.out.CloseNow()
 		sess.sys.root.Send(sess.pid, &sessionClosed{})
 	})
 }
 
 // Done is closed once the session's socket is closed, by either side.
-func (sess *Session) Done() <-chan struct{} { return sess.out.done }
+func (sess *Session) Done() <-chan struct{} { return sess.done }
 
 // forget removes a stopped session from the registries.
 func (s *System) forget(sess *Session) {

@@ -70,12 +70,12 @@ func (s *System) connProps(sess *Session, info SessionInfo) *actor.Props {
 func (a *channelActor) crashed() {
 	a.disarmIdle()
 	for _, r := range a.cl.waiting { // subscribers waiting for the channel's baseline
-		r.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(errRestarted, "", a.dest)})
+		r.out.CloseAfter(ErrorFrame(errRestarted, "", a.dest))
 	}
 	a.stopCluster()
 	if n := len(a.queue); n > 0 {
 		for _, r := range a.queue {
-			r.reply(&postResult{err: errRestarted})
+			r.answer(a.sys.root, &postResult{err: errRestarted})
 		}
 		a.queue = nil
 		a.sys.met.queuedSends.Sub(float64(n))
@@ -84,7 +84,7 @@ func (a *channelActor) crashed() {
 	// A batch being committed is answered by the fresh instance: its commitDone is in the
 	// mailbox, which the restart keeps.
 	for i := range a.subs {
-		a.subs[i].out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(errRestarted, "", a.dest)})
+		a.subs[i].out.CloseAfter(ErrorFrame(errRestarted, "", a.dest))
 	}
 	a.subs = nil
 }
@@ -95,7 +95,7 @@ func (c *connActor) crashed() {
 	if c.cancel != nil {
 		c.cancel()
 	}
-	c.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(errRestarted, "", "")})
+	c.out.CloseAfter(ErrorFrame(errRestarted, "", ""))
 	for _, sub := range c.subs.list {
 		if sub.channelID != 0 && sub.sent {
 			c.sys.toLiveChannel(sub.channelID, &unsubscribeReq{out: c.out, subID: sub.id})

@@ -133,16 +133,16 @@ func TestChannelActorPanicRestartsFresh(t *testing.T) {
 	}
 	t.Cleanup(func() { shutdown(t, sys) })
 	const ch = 7
-	post := func() chan *postResult {
-		got := make(chan *postResult, 1)
-		sys.post(ch, &postReq{msg: persistence.NewMessage{ID: sys.ids.Next(), UserID: 1, Content: "x"}, reply: func(r *postResult) { got <- r }})
+	post := func() chan *postDone {
+		got := make(chan *postDone, 1)
+		sys.post(ch, &postReq{msg: persistence.NewMessage{ID: sys.ids.Next(), UserID: 1, Content: "x"}, done: got})
 		return got
 	}
-	answer := func(what string, got chan *postResult) *postResult {
+	answer := func(what string, got chan *postDone) *postResult {
 		t.Helper()
 		select {
-		case r := <-got:
-			return r
+		case d := <-got:
+			return d.res
 		case <-time.After(5 * time.Second):
 			t.Fatalf("%s: no answer", what)
 			return nil
@@ -153,7 +153,7 @@ func TestChannelActorPanicRestartsFresh(t *testing.T) {
 	}
 
 	wire := &recWire{}
-	sess, err := sys.Open(SessionInfo{UserID: 2, Username: "sub"}, wire)
+	sess, err := sys.Open(SessionInfo{UserID: 2, Username: "sub"}, newWireSink(wire))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestConnectionActorPanicFailsItsSession(t *testing.T) {
 	}
 	t.Cleanup(func() { shutdown(t, sys) })
 	wire := &recWire{}
-	sess, err := sys.Open(SessionInfo{UserID: 3, Username: "u"}, wire)
+	sess, err := sys.Open(SessionInfo{UserID: 3, Username: "u"}, newWireSink(wire))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,8 +47,6 @@ type System struct {
 	bus   Bus
 	log   *slog.Logger
 	met   *metrics
-	lazy  *lazyFlusher // nil when Config.ReadEventDelay < 0
-	pool  *writerPool  // the sessions' socket writers (writers.go)
 	// presence is the node's presence hub (presence.go); nil without Deps.Presence.
 	presence *presenceHub
 
@@ -121,15 +119,11 @@ func New(cfg Config, deps Deps) (*System, error) {
 	} else {
 		as = newActorSystem(log)
 	}
-	var lazy *lazyFlusher
-	if cfg.ReadEventDelay > 0 {
-		lazy = newLazyFlusher(cfg.ReadEventDelay)
-	}
 	// The System's own root context: its guardian restarts a panicking actor fresh.
 	root := actor.NewRootContext(as, nil).WithGuardian(&restartFresh{log: log, met: met})
 	s := &System{
 		cfg: cfg, store: deps.Store, marks: deps.ReadMarks, ids: deps.IDs, bus: deps.Bus,
-		log: log, met: met, replayBudget: budget, lazy: lazy, pool: newWriterPool(0), as: as, ownAS: deps.Actors == nil, root: root, disp: newDispatcher(0),
+		log: log, met: met, replayBudget: budget, as: as, ownAS: deps.Actors == nil, root: root, disp: newDispatcher(0),
 		channels: make(map[int64]*channelEntry),
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),
@@ -247,12 +241,12 @@ func (s *System) Shutdown(ctx context.Context) error {
 	// Sessions are closed outside smu: closing may write to and close the socket, and
 	// Open, forget and deliverUser must not wait on that I/O (actors/locks.md).
 	for _, sess := range s.sessionList() {
-		sess.out.closeAfter(outItem{kind: itemRaw, raw: ErrorFrame(ErrShuttingDown, "", "")})
+		sess.out.CloseAfter(ErrorFrame(ErrShuttingDown, "", ""))
 	}
 	if e := waitUntil(ctx, func() bool { return s.Sessions() == 0 }); e != nil {
 		err = e
 		for _, sess := range s.sessionList() {
-			sess.out.closeNow()
+			sess.out.CloseNow()
 		}
 	}
 	if e := waitUntil(ctx, func() bool { return s.working.Load() == 0 }); e != nil {

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/clientip"
+	"github.com/parley-chat/parley/transport/outbound"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -74,10 +76,11 @@ type Config struct {
 	Version string
 
 	// Realtime holds the channel and connection actors' limits (send rate, subscriptions,
-	// outbound queue, batch size, heart-beats); zero fields take the actors' defaults.
+	// batch size, heart-beats); zero fields take the actors' defaults.
 	// NodeID is filled by the server.
 	Realtime actors.Config
-	// WebSocket holds the socket limits (frame size, buffers); zero fields take the
+	// WebSocket holds the socket limits (frame size, buffers) and the outbound queues
+	// (Outbound: queue length, write timeout); zero fields take the
 	// defaults. AllowedOrigins is filled from the field above.
 	WebSocket ws.Config
 	// RateLimits are the REST rate limits per user and per client address; zero fields
@@ -205,6 +208,11 @@ func (c *Config) Validate() error {
 	}
 	if c.WebSocket.ConnectTimeout < 0 {
 		errs = append(errs, fmt.Errorf("connect-timeout %s: must be positive", c.WebSocket.ConnectTimeout))
+	}
+	// One group commit delivers up to MaxBatch frames to every subscriber at once: a queue
+	// smaller than that would drop healthy clients as slow consumers.
+	if q, b := cmp.Or(c.WebSocket.Outbound.Queue, outbound.DefaultQueue), cmp.Or(c.Realtime.MaxBatch, actors.DefaultMaxBatch); q < outbound.MinQueue || q < b {
+		errs = append(errs, fmt.Errorf("outbound-queue %d: want at least %d frames and at least max-batch (%d)", q, outbound.MinQueue, b))
 	}
 	if c.Realtime.ReplayBudget < 0 {
 		errs = append(errs, fmt.Errorf("replay-budget %d: want a positive number of messages a minute", c.Realtime.ReplayBudget))

@@ -95,7 +95,7 @@ func TestPostgresSlow(t *testing.T) {
 	requireFaults(t)
 	e := newEnv(t)
 	cfg := e.nodeConfig()
-	cfg.Realtime.OutboundQueue = 128      // a small queue fills in seconds…
+	cfg.WebSocket.Outbound.Queue = 128    // a small queue fills in seconds…
 	cfg.Realtime.MaxBatch = 128           // (a batch must fit in a subscriber's queue)
 	cfg.WebSocket.SocketSendBuffer = 8192 // …behind a small kernel buffer
 	n := startNode(t, cfg)

@@ -112,7 +112,7 @@ func run(o options) error {
 	open := api.Limit{Rate: 1e6, Burst: 1e6}
 	cfg.RateLimits = api.Limits{Writes: open, Reactions: open, Search: open, Unauthenticated: open, DevLogin: open}
 	if o.readEventDelay != 0 {
-		cfg.Realtime.ReadEventDelay = o.readEventDelay
+		cfg.WebSocket.Outbound.ReadEventDelay = o.readEventDelay
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -36,6 +36,7 @@ import (
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/transport/outbound"
 )
 
 func main() {
@@ -90,13 +91,19 @@ func run(users, watch int, churn []float64, round time.Duration, rounds int) err
 		return err
 	}
 	defer sys.Shutdown(ctx)
+	// The transport's real outbound queues, over sockets that only count frames, so that
+	// the frames' encoding is in the CPU figure.
+	sched, err := outbound.New(outbound.Config{}, nil)
+	if err != nil {
+		return err
+	}
 
 	// Set-up: every user connects, subscribes to its presence queue and watches W others.
 	var frames atomic.Int64
 	sessions := make([]*actors.Session, users)
 	t0 := time.Now()
 	for i := range users {
-		s, err := sys.Open(actors.SessionInfo{UserID: int64(i + 1), Username: "u" + strconv.Itoa(i+1)}, &countingWire{n: &frames})
+		s, err := sys.Open(actors.SessionInfo{UserID: int64(i + 1), Username: "u" + strconv.Itoa(i+1)}, sched.Open(&countingWire{n: &frames}))
 		if err != nil {
 			return err
 		}

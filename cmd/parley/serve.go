@@ -16,6 +16,7 @@ import (
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/transport"
 	"github.com/parley-chat/parley/transport/api"
+	"github.com/parley-chat/parley/transport/outbound"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -56,9 +57,10 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.float(&rt.SendRate, "send-rate", "PARLEY_SEND_RATE", actors.DefaultSendRate, "sustained SEND frames per second per connection")
 	f.integer(&rt.SendBurst, "send-burst", "PARLEY_SEND_BURST", actors.DefaultSendBurst, "SEND frames a connection may send at once above --send-rate")
 	f.integer(&rt.MaxSubscriptions, "max-subscriptions", "PARLEY_MAX_SUBSCRIPTIONS", actors.DefaultMaxSubscriptions, "subscriptions per connection")
-	f.integer(&rt.OutboundQueue, "outbound-queue", "PARLEY_OUTBOUND_QUEUE", actors.DefaultOutboundQueue, "frames waiting for a connection's socket before it is dropped with ERROR slow-consumer")
-	f.duration(&rt.WriteTimeout, "write-timeout", "PARLEY_WRITE_TIMEOUT", actors.DefaultWriteTimeout, "longest write to one socket before the peer is dropped")
-	f.duration(&rt.ReadEventDelay, "read-event-delay", "PARLEY_READ_EVENT_DELAY", actors.DefaultReadEventDelay, "longest a read event waits in a session's queue to share a write with other frames; negative: at once")
+	ob := &wsc.Outbound
+	f.integer(&ob.Queue, "outbound-queue", "PARLEY_OUTBOUND_QUEUE", outbound.DefaultQueue, "frames waiting for a connection's socket before it is dropped with ERROR slow-consumer")
+	f.duration(&ob.WriteTimeout, "write-timeout", "PARLEY_WRITE_TIMEOUT", outbound.DefaultWriteTimeout, "longest write to one socket before the peer is dropped")
+	f.duration(&ob.ReadEventDelay, "read-event-delay", "PARLEY_READ_EVENT_DELAY", outbound.DefaultReadEventDelay, "longest a read event waits in a session's queue to share a write with other frames; negative: at once")
 	f.duration(&rt.HeartBeat.Send, "heartbeat", "PARLEY_HEARTBEAT", actors.DefaultHeartBeat, "STOMP heart-beat interval offered both ways; a silent peer is dropped after 2x its interval")
 	f.integer(&rt.MaxBatch, "max-batch", "PARLEY_MAX_BATCH", actors.DefaultMaxBatch, "most messages one group-commit transaction writes (messages)")
 	f.duration(&rt.ChannelIdle, "channel-idle", "PARLEY_CHANNEL_IDLE", actors.DefaultChannelIdle, "how long an idle channel actor with no subscribers lives")

@@ -12,6 +12,7 @@ import (
 	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/stomp/stompclient"
 	"github.com/parley-chat/parley/transport"
+	"github.com/parley-chat/parley/transport/outbound"
 )
 
 // TestTenThousandSubscriptions: of 10,000 SUBSCRIBEs on one connection exactly
@@ -36,7 +37,7 @@ func TestTenThousandSubscriptions(t *testing.T) {
 	// dropped as a slow consumer once its answers fill the outbound queue — correctly, but
 	// that is not this test; under -race on a loaded machine the reader can fall that far
 	// behind an unpaced writer.
-	const window = actors.DefaultOutboundQueue / 2
+	const window = outbound.DefaultQueue / 2
 	var answered atomic.Int64
 	go func() {
 		var b []byte
@@ -160,7 +161,7 @@ func TestSlowConsumerNextToHealthyOnes(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, func(c *transport.Config) {
 		fastSends(c)
-		c.Realtime.WriteTimeout = 2 * time.Second
+		c.WebSocket.Outbound.WriteTimeout = 2 * time.Second
 		c.WebSocket.SocketSendBuffer = 4 << 10
 	})
 	alice, bob, carol, slow := n.user("alice"), n.user("bob"), n.user("carol"), n.user("slow")

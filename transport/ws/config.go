@@ -1,6 +1,7 @@
 // Package ws serves STOMP 1.2 over WebSocket at GET /ws: the gobwas/ws upgrade, the
 // authenticated CONNECT, and one read goroutine per socket that decodes frames and hands
-// them to the session's connection actor (package actors), which writes back through Wire.
+// them to the session's connection actor (package actors), which writes back through the
+// session's outbound.Outbox over this package's wire.
 package ws
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/clientip"
+	"github.com/parley-chat/parley/transport/outbound"
 )
 
 // Config configures the WebSocket endpoint. Zero fields take the defaults.
@@ -54,6 +56,9 @@ type Config struct {
 	// epoll poller (off Linux there is no poller and this is always so). The poller saves
 	// that goroutine's stack and read buffer, about 10 KiB per idle connection.
 	NoPoller bool
+	// Outbound configures the sessions' outbound queues and the node's socket writers
+	// (queue length, write timeout, read-event delay); zero fields take its defaults.
+	Outbound outbound.Config
 }
 
 // Defaults of Config.
@@ -150,7 +155,7 @@ type Deps struct {
 	Logger   *slog.Logger
 	// ClientIP names the client address the per-address caps count. Nil: the peer address.
 	ClientIP *clientip.Resolver
-	// Registerer receives the admission metrics. Nil: kept but not exported.
+	// Registerer receives the admission and outbound metrics. Nil: kept but not exported.
 	Registerer prometheus.Registerer
 }
 

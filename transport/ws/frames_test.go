@@ -19,6 +19,7 @@ import (
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/stomp/stompclient"
+	"github.com/parley-chat/parley/transport/outbound"
 	"github.com/parley-chat/parley/transport/ws"
 )
 
@@ -191,8 +192,8 @@ func TestSlowConsumer(t *testing.T) {
 	// client even on a loaded CI machine: at 1 s, 64 sends taking longer than that (seen under
 	// -race with every package running) let the timeout win and the counter stayed at 0.
 	e := newEnv(t, envOptions{
-		actors: actors.Config{OutboundQueue: 64, MaxBatch: 64, WriteTimeout: 4 * time.Second, SendRate: 1000, SendBurst: 1000},
-		ws:     ws.Config{SocketSendBuffer: 16 << 10},
+		actors: actors.Config{MaxBatch: 64, SendRate: 1000, SendBurst: 1000},
+		ws:     ws.Config{SocketSendBuffer: 16 << 10, Outbound: outbound.Config{Queue: 64, WriteTimeout: 4 * time.Second}},
 	})
 	tok, uid := e.user("alice")
 	cid := e.channel(uid, "firehose", persistence.ChannelPublic)

@@ -22,11 +22,13 @@ import (
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
+	"github.com/parley-chat/parley/transport/outbound"
 )
 
-// Sessions opens a STOMP session for an authenticated CONNECT (actors.System).
+// Sessions opens a STOMP session for an authenticated CONNECT (actors.System), which writes
+// to the client through out.
 type Sessions interface {
-	Open(info actors.SessionInfo, wire actors.Wire) (*actors.Session, error)
+	Open(info actors.SessionInfo, out actors.Sink) (*actors.Session, error)
 }
 
 // Handler serves GET /ws.
@@ -37,9 +39,10 @@ type Handler struct {
 	users    Users
 	log      *slog.Logger
 	upgrader ws.HTTPUpgrader
-	poll     *poller   // nil: every socket is read on its own goroutine
-	decoders sync.Pool // *stomp.Decoder with this handler's limits
-	readers  sync.Pool // *bufio.Reader of ReadBufferSize
+	out      *outbound.Scheduler // the sessions' queues and socket writers
+	poll     *poller             // nil: every socket is read on its own goroutine
+	decoders sync.Pool           // *stomp.Decoder with this handler's limits
+	readers  sync.Pool           // *bufio.Reader of ReadBufferSize
 	conns    *userConns
 	admit    *admission
 	clientIP *clientip.Resolver
@@ -64,9 +67,13 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, err := outbound.New(cfg.Outbound, deps.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("ws: %w", err)
+	}
 	h := &Handler{
 		cfg: cfg, sessions: deps.Sessions, verify: deps.Verifier, users: deps.Users, conns: newUserConns(cfg.MaxConnectionsPerUser),
-		admit: newAdmission(cfg, met), clientIP: deps.ClientIP,
+		admit: newAdmission(cfg, met), clientIP: deps.ClientIP, out: out,
 		log: deps.Logger.With("component", "ws"),
 		upgrader: ws.HTTPUpgrader{
 			Timeout:  cfg.HandshakeTimeout,

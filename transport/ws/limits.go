@@ -64,11 +64,13 @@ func (c *socket) open(info actors.SessionInfo, expires time.Time) (*actors.Sessi
 		return nil, err
 	}
 	c.wire.hooks.add(release)
-	sess, err := c.h.sessions.Open(info, c.wire)
+	out := c.h.out.Open(c.wire)
+	sess, err := c.h.sessions.Open(info, out)
 	if err != nil {
 		release()
 		return nil, err
 	}
+	out.StartHeartbeats(sess.HeartBeat())
 	if !expires.IsZero() {
 		t := time.AfterFunc(time.Until(expires), func() { sess.Fail(ErrTokenExpired) })
 		c.wire.hooks.add(func() { t.Stop() })

@@ -18,6 +18,7 @@ import (
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/transport/outbound"
 )
 
 // socket is one WebSocket connection's read side. Until CONNECT is done it reads on a
@@ -255,6 +256,8 @@ func isClosed(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
+var _ outbound.TryWire = (*wire)(nil)
+
 // wire writes server frames: unmasked text messages, each header in a small arena and the
 // frames themselves from the writer's buffer, all in one writev.
 type wire struct {
@@ -269,7 +272,7 @@ type wire struct {
 	hooks   closeHooks             // the session's limits, released at close (limits.go)
 }
 
-// WriteFrames implements actors.Wire.
+// WriteFrames implements outbound.Wire.
 func (w *wire) WriteFrames(frames [][]byte, deadline time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -292,7 +295,7 @@ func (w *wire) WriteFrames(frames [][]byte, deadline time.Time) error {
 }
 
 // TryWriteFrames is WriteFrames that never waits, for the node's writer goroutines
-// (actors/writers.go): one non-blocking writev. accepted is false, with nothing written,
+// (transport/outbound/writers.go): one non-blocking writev. accepted is false, with nothing written,
 // when the socket has no such path or another write holds it; then the caller must use
 // WriteFrames. Otherwise every frame is taken, and flushed tells whether the socket took
 // all the bytes: if not, the rest waits in w.pending for the caller's next WriteFrames.
@@ -398,7 +401,7 @@ func (w *wire) control(op ws.OpCode, payload []byte) error {
 // (TLS in process, pipes) always wait, so their sessions keep a goroutine per burst.
 func (w *wire) CanTryWrite() bool { return w.raw != nil }
 
-// Close implements actors.Wire: a polite close frame when no write is stuck, then the socket.
+// Close implements outbound.Wire: a polite close frame when no write is stuck, then the socket.
 // After a close frame the socket lingers (lingerClose): closed at once with the client's
 // bytes unread, the kernel would reset the connection, and a client still sending would see
 // its write fail before it read our last frames — the shutting_down ERROR among them.

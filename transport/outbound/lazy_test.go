@@ -1,4 +1,4 @@
-package actors
+package outbound
 
 import (
 	"encoding/json"
@@ -46,7 +46,19 @@ func lazyTestEvent(t *testing.T, ev any, seq int64) outItem {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return outItem{kind: itemTemplate, tpl: stomp.NewMessageTemplate("/topic/channel.1", contentJSON, nil, body), a: "sub-0", b: "m" + strconv.FormatInt(seq, 10)}
+	return outItem{kind: itemTemplate, tpl: stomp.NewMessageTemplate("/topic/channel.1", "application/json", nil, body), a: "sub-0", b: "m" + strconv.FormatInt(seq, 10)}
+}
+
+// waitFor polls cond until it holds, failing the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // A read event waits for the session's next frame and leaves in the same write, before it;
@@ -70,7 +82,7 @@ func TestOutboxReadEventsShareWrites(t *testing.T) {
 			t.Fatalf("the read event was written on its own: %q", calls)
 		}
 		o.push(msg)
-		rcptWaitFor(t, 5*time.Second, "the write", func() bool { return len(w.snapshot()) > 0 })
+		waitFor(t, 5*time.Second, "the write", func() bool { return len(w.snapshot()) > 0 })
 		calls := w.snapshot()
 		if len(calls) != 1 || len(calls[0]) != 2 || !strings.Contains(calls[0][0], `"type":"read"`) || !strings.Contains(calls[0][1], `"type":"message"`) {
 			t.Fatalf("writes %q; want one write with the read event, then the message", calls)
@@ -81,7 +93,7 @@ func TestOutboxReadEventsShareWrites(t *testing.T) {
 		o := newOutbox(w, 64, time.Second, met, newLazyFlusher(50*time.Millisecond), nil)
 		o.pushLazy(read)
 		o.pushLazy(read)
-		rcptWaitFor(t, 5*time.Second, "the flusher", func() bool { return len(w.snapshot()) > 0 })
+		waitFor(t, 5*time.Second, "the flusher", func() bool { return len(w.snapshot()) > 0 })
 		if calls := w.snapshot(); len(calls) != 1 || len(calls[0]) != 2 {
 			t.Fatalf("writes %q; want both read events in one write", calls)
 		}
@@ -90,9 +102,9 @@ func TestOutboxReadEventsShareWrites(t *testing.T) {
 		w := &recordWire{}
 		o := newOutbox(w, 64, time.Second, met, nil, nil)
 		o.pushLazy(read)
-		rcptWaitFor(t, 5*time.Second, "the read event", func() bool { return len(w.snapshot()) == 1 })
+		waitFor(t, 5*time.Second, "the read event", func() bool { return len(w.snapshot()) == 1 })
 		o.push(msg)
-		rcptWaitFor(t, 5*time.Second, "the message", func() bool { return len(w.snapshot()) == 2 })
+		waitFor(t, 5*time.Second, "the message", func() bool { return len(w.snapshot()) == 2 })
 	})
 }
 
@@ -119,29 +131,14 @@ func TestLazyFlusherKicksEachBoxAfterItsOwnDelay(t *testing.T) {
 	lateStart := time.Now()
 	second.pushLazy(read)
 
-	rcptWaitFor(t, 5*time.Second, "the first flush", func() bool { return len(early.snapshot()) > 0 })
+	waitFor(t, 5*time.Second, "the first flush", func() bool { return len(early.snapshot()) > 0 })
 	firstAt := time.Since(start)
-	rcptWaitFor(t, 5*time.Second, "the second flush", func() bool { return len(late.snapshot()) > 0 })
+	waitFor(t, 5*time.Second, "the second flush", func() bool { return len(late.snapshot()) > 0 })
 	secondWaited := time.Since(lateStart)
 	if firstAt < delay-lazyTick {
 		t.Errorf("first box flushed after %v; want about %v", firstAt, delay)
 	}
 	if secondWaited < delay-lazyTick {
 		t.Errorf("second box flushed %v after its read event, with the first; want about %v of its own", secondWaited, delay)
-	}
-}
-
-// Read events from other nodes are recognised from their encoded body alone.
-func TestReadEventBodyPrefix(t *testing.T) {
-	body, err := json.Marshal(persistence.ReadEvent{Type: persistence.EventRead, ChannelID: 1, UserID: 2, Seq: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !isReadEventBody(body) {
-		t.Errorf("%s not recognised as a read event", body)
-	}
-	typing, _ := json.Marshal(persistence.TypingEvent{Type: persistence.EventTyping, ChannelID: 1, UserID: 2})
-	if isReadEventBody(typing) {
-		t.Errorf("%s taken for a read event", typing)
 	}
 }

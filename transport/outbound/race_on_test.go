@@ -1,6 +1,6 @@
 //go:build race
 
-package actors
+package outbound
 
 // raceEnabled: sync.Pool drops a share of what it is given under the race detector, so
 // allocation counts mean nothing there.

@@ -1,7 +1,6 @@
-package actors
+package outbound
 
 import (
-	"log/slog"
 	"strconv"
 	"testing"
 	"time"
@@ -25,11 +24,17 @@ var benchBody = []byte(`{"type":"message","message":{"id":"7205759403792793600",
 	`"seq":1042,"userId":"7205759403792793602","content":"hello @bob, see the thread","createdAt":` +
 	`"2026-01-02T03:04:05.678Z","deleted":false,"reactions":[]}}`)
 
-// BenchmarkFanout is the channel actor's delivery of one committed message to 100 local
-// subscribers, writers included: one op is one event to all of them. Allocations are per
-// event, whatever the number of subscribers. writer-pool writes on the node's bounded pool
-// (writers.go), goroutine-per-burst starts a writer per outbox as wires without a
-// non-blocking write do (ADR 0011).
+// sink is the part of actors.Sink a channel actor's fan-out calls, through an interface
+// as the actor does.
+type sink interface {
+	Deliver(tpl *stomp.MessageTemplate, subID, msgID string, lazy bool) bool
+}
+
+// BenchmarkFanout is a channel actor's delivery of one committed message to 100 local
+// subscribers (the loop of actors' channelActor.deliver), writers included: one op is one
+// event to all of them. Allocations are per event, whatever the number of subscribers.
+// writer-pool writes on the node's bounded pool (writers.go), goroutine-per-burst starts a
+// writer per outbox as wires without a non-blocking write do (ADR 0011).
 func BenchmarkFanout(b *testing.B) {
 	b.Run("writer-pool", func(b *testing.B) { benchFanout(b, tryDiscardWire{}, newWriterPool(0)) })
 	b.Run("goroutine-per-burst", func(b *testing.B) { benchFanout(b, discardWire{}, nil) })
@@ -37,24 +42,35 @@ func BenchmarkFanout(b *testing.B) {
 
 func benchFanout(b *testing.B, wire Wire, pool *writerPool) {
 	met, _ := newMetrics(nil)
-	sys := &System{met: met, log: slog.New(slog.DiscardHandler)}
-	a := &channelActor{sys: sys, id: 1, dest: ChannelDestination(1), entry: &channelEntry{}}
-	for i := range 100 {
-		a.subs = append(a.subs, chanSub{out: newOutbox(wire, 1<<20, time.Second, met, nil, pool), id: "sub-" + strconv.Itoa(i)})
+	type sub struct {
+		out sink
+		id  string
 	}
-	ev := &event{
-		tpl:   stomp.NewMessageTemplate(a.dest, contentJSON, []stomp.Header{{Key: hdrSeq, Value: "1042"}}, benchBody),
-		msgID: "7205759403792793600", seq: 1042, body: benchBody,
+	boxes := make([]*Outbox, 100)
+	subs := make([]sub, len(boxes))
+	for i := range boxes {
+		boxes[i] = newOutbox(wire, 1<<20, time.Second, met, nil, pool)
+		subs[i] = sub{out: boxes[i], id: "sub-" + strconv.Itoa(i)}
 	}
+	tpl := stomp.NewMessageTemplate("/topic/channel.1", "application/json", []stomp.Header{{Key: hdrSeq, Value: "1042"}}, benchBody)
+	msgID := "7205759403792793600"
+	delivered := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		a.deliver(ev)
+		for i := range subs {
+			if subs[i].out.Deliver(tpl, subs[i].id, msgID, false) {
+				delivered++
+			}
+		}
 	}
-	for _, s := range a.subs {
-		s.out.closeAfter()
-		<-s.out.done
+	for _, o := range boxes {
+		o.CloseAfter(nil)
+		<-o.Done()
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(a.subs)), "ns/delivery")
+	if delivered != b.N*len(subs) {
+		b.Fatalf("%d deliveries, want %d", delivered, b.N*len(subs))
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(subs)), "ns/delivery")
 }
 
 // BenchmarkWriteBatch is a session's writer: 64 queued frames encoded into its arena and
@@ -62,7 +78,7 @@ func benchFanout(b *testing.B, wire Wire, pool *writerPool) {
 func BenchmarkWriteBatch(b *testing.B) {
 	met, _ := newMetrics(nil)
 	o := newOutbox(discardWire{}, 1<<20, time.Second, met, nil, nil)
-	tpl := stomp.NewMessageTemplate(ChannelDestination(1), contentJSON, []stomp.Header{{Key: hdrSeq, Value: "1042"}}, benchBody)
+	tpl := stomp.NewMessageTemplate("/topic/channel.1", "application/json", []stomp.Header{{Key: hdrSeq, Value: "1042"}}, benchBody)
 	batch := make([]outItem, 64)
 	for i := range batch {
 		batch[i] = outItem{kind: itemTemplate, tpl: tpl, a: "sub-7", b: "7205759403792793600"}

@@ -1,4 +1,4 @@
-package actors
+package outbound
 
 import (
 	"runtime"
@@ -18,24 +18,13 @@ import (
 // once is handed to a goroutine of its own, which waits for it as before: a slow client
 // never holds a writer.
 
-// tryWire is a Wire with a write that never waits (transport/ws implements it).
-type tryWire interface {
-	// CanTryWrite reports whether TryWriteFrames can ever write; if not, the session's
-	// writes keep a goroutine per burst.
-	CanTryWrite() bool
-	// TryWriteFrames writes frames without waiting. accepted false means nothing was
-	// written and WriteFrames must be used; otherwise every frame was taken, and when
-	// flushed is false the rest waits inside the wire for the next WriteFrames.
-	TryWriteFrames(frames [][]byte) (accepted, flushed bool, err error)
-}
-
 // writerPool runs outbox writes on at most max goroutines. A goroutine starts when work
 // arrives and fewer than max run, and ends when the queue is empty: an idle node has none.
 type writerPool struct {
 	max int
 
 	mu      sync.Mutex
-	queue   []*outbox // queue[head:] waits, in kick order; each outbox at most once
+	queue   []*Outbox // queue[head:] waits, in kick order; each outbox at most once
 	head    int
 	running int
 }
@@ -52,7 +41,7 @@ func newWriterPool(max int) *writerPool {
 
 // submit queues o, whose writing flag the caller has set (so o waits here at most once);
 // kickLocked calls it under o.mu, a writer's turn without it.
-func (p *writerPool) submit(o *outbox) {
+func (p *writerPool) submit(o *Outbox) {
 	p.mu.Lock()
 	p.queue = append(p.queue, o)
 	start := p.running < p.max
@@ -65,7 +54,7 @@ func (p *writerPool) submit(o *outbox) {
 	}
 }
 
-func (p *writerPool) next() *outbox {
+func (p *writerPool) next() *Outbox {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.head == len(p.queue) {
@@ -100,7 +89,7 @@ func (p *writerPool) work() {
 // turn writes what o has queued without waiting, then puts o back in the queue if more
 // arrived meanwhile (each outbox gets one write per turn, so a busy one cannot starve the
 // rest), or hands it to a goroutine of its own if its socket is full.
-func (o *outbox) turn(ar *writeArena) {
+func (o *Outbox) turn(ar *writeArena) {
 	batch, ok := o.take()
 	if !ok {
 		return
@@ -131,11 +120,10 @@ func (o *outbox) turn(ar *writeArena) {
 
 // tryWrite is write's non-blocking twin: it encodes batch in chunks and offers each to the
 // wire; blocked reports the wire declined or kept bytes back, rest what it was not given.
-func (o *outbox) tryWrite(ar *writeArena, batch []outItem) (rest []outItem, blocked bool, err error) {
-	tw := o.wire.(tryWire)
+func (o *Outbox) tryWrite(ar *writeArena, batch []outItem) (rest []outItem, blocked bool, err error) {
 	for len(batch) > 0 {
 		n := ar.encode(batch)
-		accepted, flushed, err := tw.TryWriteFrames(ar.frames)
+		accepted, flushed, err := o.try.TryWriteFrames(ar.frames)
 		clear(ar.frames)
 		switch {
 		case err != nil:
@@ -154,7 +142,7 @@ func (o *outbox) tryWrite(ar *writeArena, batch []outItem) (rest []outItem, bloc
 
 // drain finishes a write the socket could not take at once, waiting for it as run does,
 // then goes on as run.
-func (o *outbox) drain() {
+func (o *Outbox) drain() {
 	if err := o.wire.WriteFrames(nil, time.Now().Add(o.timeout)); err != nil {
 		o.closeNow()
 		return

@@ -1,7 +1,8 @@
-package actors
+package outbound
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,18 +10,6 @@ import (
 	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/stomp"
 )
-
-// Wire is a session's socket as its writer sees it; transport/ws implements it over a
-// WebSocket connection.
-type Wire interface {
-	// WriteFrames writes each element of frames as one WebSocket text message, in order, in
-	// as few system calls as it can, giving up at deadline. Only one goroutine calls it at a
-	// time; frames are not retained.
-	WriteFrames(frames [][]byte, deadline time.Time) error
-	// Close closes the socket at once, so that a blocked WriteFrames and the read goroutine
-	// return. It is safe to call concurrently with WriteFrames and more than once.
-	Close() error
-}
 
 type itemKind uint8
 
@@ -45,6 +34,12 @@ const (
 	boxClosed
 )
 
+// Headers parley adds to the frames it writes here (package actors names the same).
+const (
+	hdrCode = "code"
+	hdrSeq  = "seq"
+)
+
 var (
 	heartbeatEOL      = []byte{'\n'}
 	slowConsumerFrame = stomp.AppendFrame(nil, stomp.ErrorFrame(errcode.SlowConsumer,
@@ -52,10 +47,14 @@ var (
 		stomp.Header{Key: hdrCode, Value: errcode.SlowConsumer}))
 )
 
-// outbox is a session's bounded outbound queue. Pushes never block (a full queue drops the
-// session with ERROR slow-consumer); a writer goroutine exists only while there is something
-// to write, so an idle session costs no goroutine and no buffer on this side.
-type outbox struct {
+// ErrClosed is DeliverWait's error once the session is closing or closed.
+var ErrClosed = errors.New("outbound: session closed")
+
+// Outbox is a session's bounded outbound queue; it implements actors.Sink. Pushes never
+// block (a full queue drops the session with ERROR slow-consumer); a writer goroutine exists
+// only while there is something to write, so an idle session costs no goroutine and no
+// buffer on this side.
+type Outbox struct {
 	wire    Wire
 	max     int
 	timeout time.Duration
@@ -68,6 +67,7 @@ type outbox struct {
 	state   int
 	space   chan struct{} // signalled when the writer takes frames off the queue; made by the first pushWait
 
+	try      TryWire      // wire, when it can write without waiting; nil: pool is nil
 	pool     *writerPool  // nil (or a wire that cannot write without waiting): a goroutine per burst
 	lazy     *lazyFlusher // nil: lazy frames are written at once
 	lazyWait bool         // registered with lazy; under mu
@@ -79,10 +79,10 @@ type outbox struct {
 	done      chan struct{} // closed once the wire is closed
 }
 
-func newOutbox(wire Wire, max int, timeout time.Duration, met *metrics, lazy *lazyFlusher, pool *writerPool) *outbox {
-	o := &outbox{wire: wire, max: max, timeout: timeout, met: met, lazy: lazy, done: make(chan struct{})}
-	if tw, ok := wire.(tryWire); ok && tw.CanTryWrite() {
-		o.pool = pool
+func newOutbox(wire Wire, max int, timeout time.Duration, met *metrics, lazy *lazyFlusher, pool *writerPool) *Outbox {
+	o := &Outbox{wire: wire, max: max, timeout: timeout, met: met, lazy: lazy, done: make(chan struct{})}
+	if tw, ok := wire.(TryWire); ok && tw.CanTryWrite() && pool != nil {
+		o.try, o.pool = tw, pool
 	}
 	o.lastWrite.Store(time.Now().UnixNano())
 	return o
@@ -90,7 +90,7 @@ func newOutbox(wire Wire, max int, timeout time.Duration, met *metrics, lazy *la
 
 // push queues a frame; false when the session is closing or was just dropped as a slow
 // consumer. It never blocks, so a channel actor may call it.
-func (o *outbox) push(it outItem) bool {
+func (o *Outbox) push(it outItem) bool {
 	o.mu.Lock()
 	if o.state != boxOpen {
 		o.mu.Unlock()
@@ -113,7 +113,7 @@ func (o *outbox) push(it outItem) bool {
 
 // appendLocked queues it. An outbox whose writer has finished holds no queue slice: an idle
 // session keeps nothing here, and a busy one takes a slice from the pool.
-func (o *outbox) appendLocked(it ...outItem) {
+func (o *Outbox) appendLocked(it ...outItem) {
 	if o.items == nil {
 		o.items = getItems()
 	}
@@ -152,12 +152,12 @@ func putItems(s []outItem) {
 
 // pushWait queues a frame for a replay, waiting while the queue is more than half full so
 // that a long replay neither overflows the queue nor crowds out live traffic.
-func (o *outbox) pushWait(ctx context.Context, it outItem) error {
+func (o *Outbox) pushWait(ctx context.Context, it outItem) error {
 	for {
 		o.mu.Lock()
 		if o.state != boxOpen {
 			o.mu.Unlock()
-			return errSessionClosed
+			return ErrClosed
 		}
 		if len(o.items) < o.max/2 {
 			o.appendLocked(it)
@@ -173,7 +173,7 @@ func (o *outbox) pushWait(ctx context.Context, it outItem) error {
 		select {
 		case <-space:
 		case <-o.done:
-			return errSessionClosed
+			return ErrClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -182,7 +182,7 @@ func (o *outbox) pushWait(ctx context.Context, it outItem) error {
 
 // closeAfter queues final frames (beyond the limit) and closes the socket once everything
 // queued is written. Later pushes are refused.
-func (o *outbox) closeAfter(final ...outItem) {
+func (o *Outbox) closeAfter(final ...outItem) {
 	o.mu.Lock()
 	if o.state != boxOpen {
 		o.mu.Unlock()
@@ -199,7 +199,7 @@ func (o *outbox) closeAfter(final ...outItem) {
 }
 
 // closeNow drops whatever is queued and closes the socket.
-func (o *outbox) closeNow() {
+func (o *Outbox) closeNow() {
 	o.mu.Lock()
 	o.state = boxClosed
 	clear(o.items)
@@ -208,7 +208,7 @@ func (o *outbox) closeNow() {
 	o.closeWire()
 }
 
-func (o *outbox) closeWire() {
+func (o *Outbox) closeWire() {
 	o.closeOnce.Do(func() {
 		o.mu.Lock()
 		o.state = boxClosed
@@ -222,7 +222,7 @@ func (o *outbox) closeWire() {
 }
 
 // startHeartbeats sends an EOL whenever the session has written nothing for half of every.
-func (o *outbox) startHeartbeats(every time.Duration) {
+func (o *Outbox) startHeartbeats(every time.Duration) {
 	if every <= 0 {
 		return
 	}
@@ -235,7 +235,7 @@ func (o *outbox) startHeartbeats(every time.Duration) {
 	o.hb = time.AfterFunc(every/2, o.beat)
 }
 
-func (o *outbox) beat() {
+func (o *Outbox) beat() {
 	if time.Since(time.Unix(0, o.lastWrite.Load())) >= o.hbEvery/2 {
 		o.push(outItem{kind: itemRaw, raw: heartbeatEOL})
 	}
@@ -247,7 +247,7 @@ func (o *outbox) beat() {
 }
 
 // kickLocked starts the writer when frames wait and none runs.
-func (o *outbox) kickLocked() {
+func (o *Outbox) kickLocked() {
 	if !o.writing && len(o.items) > 0 {
 		o.writing = true
 		if o.pool != nil {
@@ -258,131 +258,49 @@ func (o *outbox) kickLocked() {
 	}
 }
 
-// writeArena is a writer's encoding buffer, pooled between bursts.
-type writeArena struct {
-	buf    []byte
-	frames [][]byte
-	ends   []int
+// Deliver queues MESSAGE tpl for subscription subID with message-id msgID, encoded only
+// when the writer writes it; a lazy one (a read event) may wait for the next write (lazy.go).
+// False when the session is closing or was just dropped as a slow consumer.
+func (o *Outbox) Deliver(tpl *stomp.MessageTemplate, subID, msgID string, lazy bool) bool {
+	it := outItem{kind: itemTemplate, tpl: tpl, a: subID, b: msgID}
+	if lazy {
+		return o.pushLazy(it)
+	}
+	return o.push(it)
 }
 
-var arenaPool = sync.Pool{New: func() any { return &writeArena{buf: make([]byte, 0, 16<<10)} }}
-
-// maxChunk is how many bytes the writer encodes before writing them out.
-const maxChunk = 64 << 10
-
-func (o *outbox) run() {
-	ar := arenaPool.Get().(*writeArena)
-	defer putArena(ar)
-	for {
-		batch, ok := o.take()
-		if !ok {
-			return
-		}
-		err := o.write(ar, batch)
-		if err != nil {
-			clear(batch)
-			o.closeNow()
-			return
-		}
-		o.taken(batch)
-	}
+// DeliverWait is Deliver for a replay: it waits while the queue is more than half full
+// (pushWait), and fails with ErrClosed once the session closes or with ctx's error.
+func (o *Outbox) DeliverWait(ctx context.Context, tpl *stomp.MessageTemplate, subID, msgID string) error {
+	return o.pushWait(ctx, outItem{kind: itemTemplate, tpl: tpl, a: subID, b: msgID})
 }
 
-// take returns what is queued, for the writer to write. When nothing is, or the session
-// is closed, it ends the writer's run: ok is false, and a closing session's wire is closed.
-func (o *outbox) take() (batch []outItem, ok bool) {
-	o.mu.Lock()
-	if o.state == boxClosed {
-		o.writing = false
-		o.mu.Unlock()
-		return nil, false
-	}
-	if len(o.items) == 0 {
-		o.writing = false
-		putItems(o.items)
-		putItems(o.spare)
-		o.items, o.spare = nil, nil
-		closing := o.state == boxClosing
-		o.mu.Unlock()
-		if closing {
-			o.closeWire()
-		}
-		return nil, false
-	}
-	batch = o.items
-	o.items, o.spare = o.spare[:0], nil
-	space := o.space
-	o.mu.Unlock()
-	if space != nil {
-		select {
-		case space <- struct{}{}:
-		default:
-		}
-	}
-	return batch, true
+// Receipt queues RECEIPT receipt-id id, with message-id and seq headers when msgID != "".
+func (o *Outbox) Receipt(id, msgID, seq string) bool {
+	return o.push(outItem{kind: itemReceipt, a: id, b: msgID, c: seq})
 }
 
-// taken gives a written batch's slice back for the next one.
-func (o *outbox) taken(batch []outItem) {
-	clear(batch)
-	o.mu.Lock()
-	if cap(batch) <= maxPooledItems { // a burst's big slice goes back to the GC
-		o.spare = batch[:0]
-	}
-	o.mu.Unlock()
+// Frame queues an encoded frame, which the outbox shares and never changes.
+func (o *Outbox) Frame(frame []byte) bool {
+	return o.push(outItem{kind: itemRaw, raw: frame})
 }
 
-func putArena(ar *writeArena) {
-	if cap(ar.buf) <= 4*maxChunk {
-		arenaPool.Put(ar)
+// CloseAfter queues final (nil: nothing) even past the limit and closes the socket once
+// everything queued is written; later pushes are refused.
+func (o *Outbox) CloseAfter(final []byte) {
+	if final == nil {
+		o.closeAfter()
+		return
 	}
+	o.closeAfter(outItem{kind: itemRaw, raw: final})
 }
 
-// encode encodes the first items of batch, about maxChunk bytes of them, into ar.frames
-// and returns how many it took.
-func (ar *writeArena) encode(batch []outItem) int {
-	ar.buf, ar.ends = ar.buf[:0], ar.ends[:0]
-	n := 0
-	for n < len(batch) && len(ar.buf) < maxChunk {
-		ar.buf = encodeItem(ar.buf, &batch[n])
-		ar.ends = append(ar.ends, len(ar.buf))
-		n++
-	}
-	ar.frames = ar.frames[:0]
-	start := 0
-	for _, end := range ar.ends {
-		ar.frames = append(ar.frames, ar.buf[start:end])
-		start = end
-	}
-	return n
-}
+// CloseNow drops whatever is queued and closes the socket.
+func (o *Outbox) CloseNow() { o.closeNow() }
 
-// write encodes batch in chunks of about maxChunk bytes and writes each chunk at once.
-func (o *outbox) write(ar *writeArena, batch []outItem) error {
-	for len(batch) > 0 {
-		n := ar.encode(batch)
-		err := o.wire.WriteFrames(ar.frames, time.Now().Add(o.timeout))
-		clear(ar.frames)
-		if err != nil {
-			return err
-		}
-		o.lastWrite.Store(time.Now().UnixNano())
-		batch = batch[n:]
-	}
-	return nil
-}
+// Done is closed once the socket is closed, by either side.
+func (o *Outbox) Done() <-chan struct{} { return o.done }
 
-func encodeItem(dst []byte, it *outItem) []byte {
-	switch it.kind {
-	case itemTemplate:
-		return it.tpl.AppendTo(dst, it.a, it.b)
-	case itemReceipt:
-		if it.b == "" {
-			return stomp.AppendReceipt(dst, it.a)
-		}
-		return stomp.AppendReceipt(dst, it.a,
-			stomp.Header{Key: stomp.HdrMessageID, Value: it.b}, stomp.Header{Key: hdrSeq, Value: it.c})
-	default:
-		return append(dst, it.raw...)
-	}
-}
+// StartHeartbeats sends an EOL whenever the session has written nothing for half of every
+// (the interval negotiated in CONNECTED); every <= 0: none.
+func (o *Outbox) StartHeartbeats(every time.Duration) { o.startHeartbeats(every) }

@@ -1,7 +1,6 @@
-package actors
+package outbound
 
 import (
-	"bytes"
 	"sync"
 	"time"
 )
@@ -35,7 +34,7 @@ type lazyFlusher struct {
 
 type lazyEntry struct {
 	due time.Time
-	box *outbox
+	box *Outbox
 }
 
 // lazyTick bounds the flusher's wake-ups to 100 a second.
@@ -46,7 +45,7 @@ func newLazyFlusher(delay time.Duration) *lazyFlusher {
 }
 
 // add registers o, whose lock the caller holds; o.lazyWait keeps it from being added twice.
-func (f *lazyFlusher) add(o *outbox) {
+func (f *lazyFlusher) add(o *Outbox) {
 	f.mu.Lock()
 	f.queue = append(f.queue, lazyEntry{due: time.Now().Add(f.delay), box: o})
 	if f.timer == nil {
@@ -94,7 +93,7 @@ func (f *lazyFlusher) flush() {
 
 // pushLazy queues a frame that may wait for the next write or the flusher. Like push it
 // never blocks and reports false when the session is closing or was dropped.
-func (o *outbox) pushLazy(it outItem) bool {
+func (o *Outbox) pushLazy(it outItem) bool {
 	if o.lazy == nil {
 		return o.push(it)
 	}
@@ -111,9 +110,3 @@ func (o *outbox) pushLazy(it outItem) bool {
 	o.mu.Unlock()
 	return true
 }
-
-// readEventPrefix starts every encoded persistence.ReadEvent (Type is its first field): a
-// node tells read events from the bus apart without decoding them.
-var readEventPrefix = []byte(`{"type":"read",`)
-
-func isReadEventBody(body []byte) bool { return bytes.HasPrefix(body, readEventPrefix) }
