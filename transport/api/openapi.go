@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/persistence"
 )
 
@@ -48,6 +49,14 @@ func OpenAPIDocument() ([]byte, error) {
 			},
 		},
 		"security": []any{map[string]any{"bearer": []string{}}},
+		// The real-time half is not HTTP: an extension lists its destinations so that the
+		// reference (and the web client's /docs page) covers both.
+		"x-stomp": map[string]any{
+			"endpoint":     "/ws",
+			"subprotocols": []string{"v12.stomp"},
+			"connect":      "CONNECT with header Authorization: Bearer <token> (or passcode); heart-beats both ways",
+			"destinations": actors.Destinations(),
+		},
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -72,6 +73,44 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	for _, must := range []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /ws", "GET /openapi.json"} {
 		if !seen[must] {
 			t.Errorf("%s missing from the route table", must)
+		}
+	}
+}
+
+// TestOpenAPIListsTheSTOMPDestinations: the reference covers the real-time half too, from
+// the connection actor's own table (actors.Destinations).
+func TestOpenAPIListsTheSTOMPDestinations(t *testing.T) {
+	raw, err := api.OpenAPIDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Stomp struct {
+			Endpoint     string `json:"endpoint"`
+			Destinations []struct {
+				Path, Frame, Summary string
+			} `json:"destinations"`
+		} `json:"x-stomp"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Stomp.Endpoint != "/ws" {
+		t.Errorf("x-stomp endpoint %q, want /ws", doc.Stomp.Endpoint)
+	}
+	want := map[string]bool{"SEND /app/presence.watch": false, "SUBSCRIBE /user/queue/presence": false,
+		"SUBSCRIBE /user/queue/notifications": false, "SEND /app/message.send": false, "SUBSCRIBE /topic/channel.{channelId}": false}
+	for _, d := range doc.Stomp.Destinations {
+		if d.Summary == "" {
+			t.Errorf("%s %s has no summary", d.Frame, d.Path)
+		}
+		if _, ok := want[d.Frame+" "+d.Path]; ok {
+			want[d.Frame+" "+d.Path] = true
+		}
+	}
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("x-stomp does not list %s", k)
 		}
 	}
 }

@@ -69,6 +69,27 @@ function render(spec) {
     content.append(section);
   }
   if (groups.size === 0) content.append(h('p', 'This document lists no operations.'));
+  const stomp = spec['x-stomp'];
+  if (stomp && Array.isArray(stomp.destinations)) {
+    // The real-time half: STOMP 1.2 over a WebSocket, listed by the server's own table.
+    const tocList = h('ul');
+    toc.append(h('h2.toc-tag', 'real time (STOMP)'), tocList);
+    const section = h('section.tag', { 'aria-labelledby': 'tag-stomp' },
+      h('h2', { id: 'tag-stomp' }, 'Real time: STOMP over WebSocket'),
+      h('p', `Endpoint ${stomp.endpoint || '/ws'}`, stomp.subprotocols ? `, subprotocol ${stomp.subprotocols.join(', ')}` : '', '. ', stomp.connect || ''));
+    for (const d of stomp.destinations) {
+      const id = slug('stomp-' + d.frame + '-' + d.path);
+      const link = h('li', h('a', { href: '#' + id }, h('span', { class: 'm m-' + (d.frame === 'SEND' ? 'post' : 'get') }, d.frame), ' ', d.path));
+      tocList.append(link);
+      const el = h('article.op', { id },
+        h('h3', h('span', { class: 'm m-' + (d.frame === 'SEND' ? 'post' : 'get') }, d.frame), ' ', h('code', d.path)),
+        h('p', d.summary || ''),
+        d.body ? h('p', 'Body: ', h('code', d.body)) : null);
+      section.append(el);
+      entries.push({ el, link, text: (d.frame + ' ' + d.path + ' ' + (d.summary || '') + ' stomp').toLowerCase() });
+    }
+    content.append(section);
+  }
   const filter = document.getElementById('filter');
   filter.addEventListener('input', () => {
     const q = filter.value.trim().toLowerCase();
