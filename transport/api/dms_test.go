@@ -65,69 +65,82 @@ func viewOf(vs []persistence.ChannelView, id int64) (persistence.ChannelView, bo
 }
 
 // Two people opening the same conversation at the same instant, in either order and from
-// either side, get one channel: one 201, every other answer a 200 with the same id.
+// either side, get one channel: one 201, every other answer a 200 with the same id. Each
+// round races n opens of one set of people (a pair or a trio of a pool of members).
 func TestDMConcurrentOpensMakeOneChannel(t *testing.T) {
 	t.Parallel()
 	tm := newDMTeam(t)
-	const n = 16
+	pool := []*client{tm.alice, tm.bob, tm.carol, tm.gus}
+	for i := range 3 {
+		c := tm.h.user(fmt.Sprintf("p%d", i))
+		tm.join(c, "member")
+		pool = append(pool, c)
+	}
+	var sets [][]*client
+	for i := range pool {
+		for j := i + 1; j < len(pool); j++ {
+			sets = append(sets, []*client{pool[i], pool[j]})
+			if k := j + 1; k < len(pool) && i%2 == 0 {
+				sets = append(sets, []*client{pool[i], pool[j], pool[k]})
+			}
+		}
+	}
+	const n = 8
 	type answer struct {
 		status int
 		id     int64
 	}
-	answers := make([]answer, n)
 	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Alternate the caller and the order the others are named in.
-			c, body := tm.alice, []string{id(tm.carol.id), id(tm.bob.id)}
-			switch i % 4 {
-			case 1:
-				c, body = tm.bob, []string{id(tm.alice.id), id(tm.carol.id)}
-			case 2:
-				c, body = tm.carol, []string{id(tm.bob.id), id(tm.alice.id), id(tm.carol.id)}
-			case 3:
-				body = []string{id(tm.bob.id), id(tm.carol.id), id(tm.bob.id)}
+	for _, set := range sets {
+		answers := make([]answer, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Every member of the set opens it, naming the others in turn forwards and
+				// backwards, sometimes themselves too.
+				me := set[i%len(set)]
+				var body []string
+				for k := range set {
+					o := set[(i+k)%len(set)]
+					if i%2 == 1 {
+						o = set[(len(set)+i-k)%len(set)]
+					}
+					if o != me || i%3 == 0 {
+						body = append(body, id(o.id))
+					}
+				}
+				<-start
+				st, b := me.do("POST", tm.dms(), map[string]any{"userIds": body})
+				var v persistence.ChannelView
+				_ = json.Unmarshal(b, &v)
+				answers[i] = answer{st, v.ID}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		created := 0
+		for i, a := range answers {
+			switch {
+			case a.status == http.StatusCreated:
+				created++
+			case a.status != http.StatusOK:
+				t.Fatalf("open %d: status %d", i, a.status)
 			}
-			<-start
-			st, b := c.do("POST", tm.dms(), map[string]any{"userIds": body})
-			var v persistence.ChannelView
-			_ = json.Unmarshal(b, &v)
-			answers[i] = answer{st, v.ID}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	created := 0
-	for i, a := range answers {
-		switch {
-		case a.status == http.StatusCreated:
-			created++
-		case a.status != http.StatusOK:
-			t.Fatalf("open %d: status %d", i, a.status)
+			if a.id == 0 || a.id != answers[0].id {
+				t.Fatalf("open %d answered channel %d, open 0 channel %d", i, a.id, answers[0].id)
+			}
 		}
-		if a.id == 0 || a.id != answers[0].id {
-			t.Fatalf("open %d answered channel %d, open 0 channel %d", i, a.id, answers[0].id)
+		if created != 1 {
+			t.Fatalf("%d opens answered 201, want exactly 1", created)
+		}
+		if got := tm.h.count(`SELECT count(*) FROM channel_members WHERE channel_id = $1`, answers[0].id); got != int64(len(set)) {
+			t.Fatalf("%d members, want %d", got, len(set))
 		}
 	}
-	if created != 1 {
-		t.Fatalf("%d opens answered 201, want exactly 1", created)
-	}
-	if got := tm.h.count(`SELECT count(*) FROM channels WHERE type = 'dm'`); got != 1 {
-		t.Fatalf("%d DM channels, want 1", got)
-	}
-	if got := tm.h.count(`SELECT count(*) FROM channel_members WHERE channel_id = $1`, answers[0].id); got != 3 {
-		t.Fatalf("%d members, want 3", got)
-	}
-	// A different set is a different DM; the pair inside the trio is its own.
-	pair := tm.open(tm.alice, http.StatusCreated, tm.bob)
-	if pair.ID == answers[0].id {
-		t.Fatal("the pair got the trio's channel")
-	}
-	if again := tm.open(tm.bob, http.StatusOK, tm.alice); again.ID != pair.ID {
-		t.Fatalf("reopened pair %d, want %d", again.ID, pair.ID)
+	if got := tm.h.count(`SELECT count(*) FROM channels WHERE type = 'dm'`); got != int64(len(sets)) {
+		t.Fatalf("%d DM channels, want %d", got, len(sets))
 	}
 }
 
