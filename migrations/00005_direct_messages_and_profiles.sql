@@ -31,7 +31,12 @@ CREATE UNIQUE INDEX channels_dm_members ON channels (workspace_id, dm_members) W
 ALTER TABLE mentions ADD COLUMN seq BIGINT;
 UPDATE mentions mn SET seq = m.seq FROM messages m WHERE m.id = mn.message_id;
 ALTER TABLE mentions ALTER COLUMN seq SET NOT NULL;
-CREATE INDEX mentions_user_channel_unread ON mentions (user_id, channel_id, seq) WHERE read_at IS NULL;
+-- The predicate is written "(read_at IS NULL) IS TRUE", which means the same, so that only
+-- a query stating it in these words can use the index and no other index can serve that
+-- query: stated as "read_at IS NULL", PostgreSQL without statistics (every index of a
+-- young table looks empty) kept mentions_user_unread, an equal-cost candidate, and walked
+-- all of a user's unread mentions for each channel (0.8 s per list at 10,000; ADR 0032).
+CREATE INDEX mentions_user_channel_unread ON mentions (user_id, channel_id, seq) WHERE (read_at IS NULL) IS TRUE;
 
 -- Profile fields. display_name_set: the user chose their display name (PATCH
 -- /api/users/me), so the name claim of later tokens no longer overwrites it.

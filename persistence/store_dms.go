@@ -119,12 +119,14 @@ func (s *Store) CountMentions(ctx context.Context, userID int64, views []Channel
 }
 
 // mentionCountsQuery is CountMentions' statement ($1 user; parallel arrays of channel ids
-// $2, read markers $3 and is-a-DM flags $4).
+// $2, read markers $3 and is-a-DM flags $4). "(read_at IS NULL) IS TRUE" is the predicate
+// of mentions_user_channel_unread word for word: only that index serves the count (see
+// migration 00005 for why).
 const mentionCountsQuery = `
 	SELECT x.c, CASE WHEN x.dm
 		THEN (SELECT count(*) FROM messages m
 		      WHERE m.channel_id = x.c AND m.seq > x.floor AND m.user_id <> $1 AND m.deleted_at IS NULL)
 		ELSE (SELECT count(*) FROM mentions mn
-		      WHERE mn.user_id = $1 AND mn.channel_id = x.c AND mn.seq > x.floor AND mn.read_at IS NULL)
+		      WHERE mn.user_id = $1 AND mn.channel_id = x.c AND mn.seq > x.floor AND (mn.read_at IS NULL) IS TRUE)
 		END
 	FROM unnest($2::bigint[], $3::bigint[], $4::bool[]) AS x(c, floor, dm)`
