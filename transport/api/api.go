@@ -18,6 +18,12 @@
 //     passed back as before_seq / after_seq). Thread lists order by latest reply.
 //   - Joining a channel does not mark its history read: unreadCount counts from seq 0
 //     until the member reads or posts.
+//   - Direct messages (ADR 0032): the caller may list themselves in userIds; the list
+//     shows named channels by name, then the caller's DMs by id (cursor "dm:<id>"); a DM
+//     has name "" and its members; any member may set its topic. mentionCount counts
+//     only for members, like unreadCount, above the same (possibly cached) marker.
+//   - Profiles: "" clears a field; a display name the user set outlives the token's name
+//     claim; another user's e-mail is never shown.
 package api
 
 import (
