@@ -64,3 +64,34 @@ func TestMentionCount(t *testing.T) {
 	want(tm.alice, dm.ID, 0, 0)
 	want(tm.bob, dm.ID, 1, 1)
 }
+
+// mentionCount is counted above the newest marker: the cached one when PostgreSQL's lags
+// (the receipt pipeline), in the channel list and in GET /api/channels/{cid}.
+func TestMentionCountAboveTheCachedMarker(t *testing.T) {
+	t.Parallel()
+	m := newMarkers(t)
+	tm := newTeam(t, harnessOpts{markerCache: m, readMarkers: cacheOnly{m}})
+	for _, s := range []string{"@bob one", "plain", "@bob three", "@bob four"} {
+		tm.post(tm.alice, s)
+	}
+	bobSees := func() (list, one persistence.ChannelView) {
+		t.Helper()
+		var page struct{ Items []persistence.ChannelView }
+		tm.bob.ok("GET", fmt.Sprintf("/api/workspaces/%d/channels", tm.ws), nil, &page)
+		list, _ = viewOf(page.Items, tm.gen)
+		tm.bob.ok("GET", fmt.Sprintf("/api/channels/%d", tm.gen), nil, &one)
+		return list, one
+	}
+	if l, o := bobSees(); l.MentionCount != 3 || o.MentionCount != 3 {
+		t.Fatalf("before reading: %d and %d mentions, want 3", l.MentionCount, o.MentionCount)
+	}
+	if marker, _ := tm.markRead(3); marker != 3 {
+		t.Fatalf("marker %d", marker)
+	}
+	if stored := tm.h.count(`SELECT count(*) FROM read_receipts WHERE user_id = $1 AND channel_id = $2`, tm.bob.id, tm.gen); stored != 0 {
+		t.Fatal("PostgreSQL has the marker: the test needs it only in the cache")
+	}
+	if l, o := bobSees(); l.MentionCount != 1 || o.MentionCount != 1 || l.UnreadCount != 1 {
+		t.Fatalf("after reading to 3 (cache only): list %+v, one %+v, want 1 mention", l, o)
+	}
+}
