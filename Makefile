@@ -70,6 +70,14 @@ attack-report: build
 	@mkdir -p artifacts
 	$(GO) run ./bench/attacks -bin $(BIN) -json artifacts/attacks.json
 
+# The hot-channel and `users` figures of two builds in interleaved rounds (OLD, NEW, OLD, NEW,
+# …), each run on a fresh bench/perfnode; about 40 minutes at the defaults (10,000 users).
+# NEW defaults to HEAD; ROUNDS, SCENARIOS, USERS and the rest: bench/scripts/bench-compare.sh.
+# docs/BENCHMARKS.md's log quotes its summaries.
+.PHONY: bench-compare
+bench-compare:
+	OLD=$(OLD) NEW=$(or $(NEW),HEAD) bench/scripts/bench-compare.sh
+
 # Every Go benchmark once (-benchtime 1x), so that none rots unnoticed between `make bench`
 # runs (BenchmarkFanout did); CI runs it after the tests. About 45 s, mostly compiling.
 .PHONY: bench-smoke

@@ -33,6 +33,11 @@ func newUserEvent(sys *System, userID int64, dest string, v any) *userEvent {
 // refused). The caller has checked that userID may post there. A per-message rejection
 // (ErrBadParent, validation) is returned as the error, with the result.
 func (s *System) Post(ctx context.Context, userID, channelID int64, m persistence.NewMessage) (persistence.AppendResult, error) {
+	if err := ctx.Err(); err != nil {
+		// Not handed to the actor, whose commit does not see ctx: the caller, told the post
+		// failed, must not find it posted (internal/contract's ContextDone).
+		return persistence.AppendResult{}, err
+	}
 	if s.draining.Load() {
 		return persistence.AppendResult{}, ErrShuttingDown
 	}

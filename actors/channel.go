@@ -170,6 +170,8 @@ func (a *channelActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.disarmIdle()
 		a.stopCluster()
+	case *actor.Restarting: // a panic: this instance is dropped for a fresh one (supervision.go)
+		a.crashed()
 	}
 }
 
@@ -242,6 +244,12 @@ func prepareResults(sys *System, dest string, res []persistence.AppendResult) []
 			if ue := newUserEvent(sys, mn.UserID, persistence.QueueMentions,
 				persistence.MentionEvent{Type: persistence.EventMention, Mention: mn, Message: *m}); ue != nil {
 				r.mentions = append(r.mentions, ue)
+			}
+			if mn.Notify {
+				if ue := newUserEvent(sys, mn.UserID, persistence.QueueNotifications,
+					persistence.NewMentionNotification(mn, *m)); ue != nil {
+					r.mentions = append(r.mentions, ue)
+				}
 			}
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"github.com/parley-chat/parley/cluster"
 )
 
-// Bus carries events between the nodes of a cluster (cluster.Bus implements it through
+// Bus carries events between the nodes of a cluster (every cluster.Bus implements it through
 // ClusterBus). The channel actor of the committing node publishes each committed batch once;
 // every node with a local subscriber of the channel holds the channel's topic and orders what
 // arrives by seq (reorder.go). Every method returns at once: none may wait on the network.
@@ -56,10 +56,10 @@ type nopSubscription struct{}
 
 func (nopSubscription) Close() {}
 
-// ClusterBus adapts the Redis Pub/Sub bus to Bus.
-func ClusterBus(b *cluster.Bus) Bus { return clusterBus{b} }
+// ClusterBus adapts a cluster.Bus (cluster.RedisBus, or cluster.MemoryBus in tests) to Bus.
+func ClusterBus(b cluster.Bus) Bus { return clusterBus{b} }
 
-type clusterBus struct{ b *cluster.Bus }
+type clusterBus struct{ b cluster.Bus }
 
 func (c clusterBus) Post(channelID int64, payload []byte, done func(error)) error {
 	return c.b.Post(channelID, payload, done)

@@ -114,6 +114,8 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.finishDisconnect()
 	case *sessionClosed:
 		c.stop(ctx)
+	case *actor.Restarting: // a panic: this instance is dropped for a fresh one (supervision.go)
+		c.crashed()
 	}
 }
 

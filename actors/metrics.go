@@ -21,6 +21,7 @@ type metrics struct {
 	channelInbox   prometheus.Gauge
 	rateLimited    prometheus.Counter
 	replayMessages prometheus.Counter
+	restarts       prometheus.Counter // actors restarted after a panic (supervision.go)
 	cl             *clusterMetrics
 
 	// limited is parley_rate_limited_total{limit}, shared with the REST limits.
@@ -33,6 +34,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "parley_ws_connections", Help: "Open STOMP sessions on this node."}),
 		channels: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "parley_channel_actors", Help: "Live channel actors on this node."}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_actor_restarts_total", Help: "Channel and connection actors restarted after a panic."}),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_sends_total", Help: "Messages posted through channel actors, by result."}, []string{"result"}),
 		deliveries: prometheus.NewCounter(prometheus.CounterOpts{
@@ -63,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range append([]prometheus.Collector{m.connections, m.channels, m.sends, m.deliveries, m.commitBatch,
+	for _, c := range append([]prometheus.Collector{m.connections, m.channels, m.restarts, m.sends, m.deliveries, m.commitBatch,
 		m.commitLatency, m.slowConsumers, m.queuedSends, m.channelInbox, m.rateLimited, m.replayMessages}, m.cl.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError

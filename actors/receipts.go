@@ -113,6 +113,9 @@ type ReceiptsDeps struct {
 	Markers ReceiptMarkers
 	Kafka   ReceiptSender
 	Parking ReceiptParking
+	// Actors is the node's actor system, shared with its System. Nil: Receipts makes one
+	// of its own and shuts it down with itself.
+	Actors *Actors
 	// Logger nil: discard.
 	Logger *slog.Logger
 	// Registerer nil: metrics are kept but not exported.
@@ -137,6 +140,7 @@ type Receipts struct {
 	met  *receiptMetrics
 
 	as    *actor.ActorSystem
+	ownAS bool // as was made by NewReceipts: Shutdown stops it
 	state *aggregatorState
 
 	mu      sync.RWMutex // orders Record's sends before Shutdown's drain
@@ -169,10 +173,11 @@ func NewReceipts(cfg ReceiptsConfig, deps ReceiptsDeps) (*Receipts, error) {
 		return nil, fmt.Errorf("receipts: %w", err)
 	}
 	log := deps.Logger.With("component", "receipts")
-	r := &Receipts{
-		cfg: cfg, deps: deps, log: log, met: met,
-		as:    newActorSystem(log),
-		state: newAggregatorState(),
+	r := &Receipts{cfg: cfg, deps: deps, log: log, met: met, state: newAggregatorState()}
+	if deps.Actors != nil {
+		r.as = deps.Actors.as
+	} else {
+		r.as, r.ownAS = newActorSystem(log), true
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	return r, nil
@@ -251,7 +256,9 @@ func (r *Receipts) Shutdown(ctx context.Context) error {
 	}
 	r.cancel()
 	r.work.Wait()
-	r.as.Shutdown()
+	if r.ownAS {
+		r.as.Shutdown()
+	}
 	return err
 }
 
@@ -266,7 +273,9 @@ func (r *Receipts) abort() {
 	}
 	r.cancel()
 	r.work.Wait()
-	r.as.Shutdown()
+	if r.ownAS {
+		r.as.Shutdown()
+	}
 }
 
 // goWork runs fn off the actors, tracked so Shutdown waits for it.

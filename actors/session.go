@@ -62,14 +62,13 @@ func (s *System) Open(info SessionInfo, wire Wire) (*Session, error) {
 	sess.out.push(outItem{kind: itemRaw, raw: stomp.AppendFrame(nil, connected)})
 	sess.out.startHeartbeats(serverSends)
 
-	c := newConnActor(s, sess, info)
 	s.smu.Lock()
 	if s.draining.Load() {
 		s.smu.Unlock()
 		sess.out.closeNow()
 		return nil, ErrShuttingDown
 	}
-	sess.pid = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return c }, actor.WithDispatcher(s.disp)))
+	sess.pid = s.root.Spawn(s.connProps(sess, info))
 	s.sessions[sess] = struct{}{}
 	us := s.users[info.UserID]
 	if us == nil {

@@ -21,6 +21,9 @@ type Deps struct {
 	Store     Store
 	ReadMarks ReadMarks
 	IDs       IDs
+	// Actors is the node's actor system, shared with its Receipts. Nil: the System makes
+	// one of its own and shuts it down with itself.
+	Actors *Actors
 	// Bus carries events to and from the other nodes (ClusterBus). Nil: NopBus (a single
 	// node).
 	Bus Bus
@@ -46,9 +49,10 @@ type System struct {
 	// replayBudget is Config.ReplayBudget's bucket per user id (replay.go).
 	replayBudget *ratelimit.Keyed[int64]
 
-	as   *actor.ActorSystem
-	root *actor.RootContext
-	disp *dispatcher // runs the channel actors' and sessions' mailboxes (dispatcher.go)
+	as    *actor.ActorSystem
+	ownAS bool // as was made by New: Shutdown stops it
+	root  *actor.RootContext
+	disp  *dispatcher // runs the channel actors' and sessions' mailboxes (dispatcher.go)
 
 	mu       sync.RWMutex
 	channels map[int64]*channelEntry
@@ -98,14 +102,21 @@ func New(cfg Config, deps Deps) (*System, error) {
 		return nil, fmt.Errorf("actors: replay budget: %w", err)
 	}
 	log := deps.Logger.With("component", "actors")
-	as := newActorSystem(log)
+	var as *actor.ActorSystem
+	if deps.Actors != nil {
+		as = deps.Actors.as
+	} else {
+		as = newActorSystem(log)
+	}
 	var lazy *lazyFlusher
 	if cfg.ReadEventDelay > 0 {
 		lazy = newLazyFlusher(cfg.ReadEventDelay)
 	}
+	// The System's own root context: its guardian restarts a panicking actor fresh.
+	root := actor.NewRootContext(as, nil).WithGuardian(&restartFresh{log: log, met: met})
 	return &System{
 		cfg: cfg, store: deps.Store, marks: deps.ReadMarks, ids: deps.IDs, bus: deps.Bus,
-		log: log, met: met, replayBudget: budget, lazy: lazy, pool: newWriterPool(0), as: as, root: as.Root, disp: newDispatcher(0),
+		log: log, met: met, replayBudget: budget, lazy: lazy, pool: newWriterPool(0), as: as, ownAS: deps.Actors == nil, root: root, disp: newDispatcher(0),
 		channels: make(map[int64]*channelEntry),
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),
@@ -129,8 +140,7 @@ func (s *System) toChannel(channelID int64, msg any) {
 	e := s.channels[channelID]
 	if e == nil {
 		e = &channelEntry{}
-		a := newChannelActor(s, channelID, e)
-		e.pid = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithDispatcher(s.disp)))
+		e.pid = s.root.Spawn(s.channelProps(channelID, e))
 		s.channels[channelID] = e
 		s.met.channels.Inc()
 	}
@@ -238,7 +248,9 @@ func (s *System) Shutdown(ctx context.Context) error {
 		s.met.channels.Dec()
 	}
 	s.mu.Unlock()
-	s.as.Shutdown()
+	if s.ownAS {
+		s.as.Shutdown()
+	}
 	s.disp.Stop()
 	return err
 }

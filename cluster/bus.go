@@ -2,27 +2,58 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"fmt"
-	"log/slog"
-	"slices"
-	"strconv"
-	"sync"
-	"sync/atomic"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 )
+
+// Bus carries events between the nodes of a cluster: each channel and each user has a
+// topic, and a node receives a topic's traffic only while something on it holds a
+// Subscription. RedisBus (Redis Pub/Sub) runs in production; MemoryBus connects nodes in one
+// process, for tests. Every implementation passes the contract suite in cluster/bustest,
+// which is what the actors rely on (actors.Bus is the consumer's view):
+//
+//   - a node never receives its own posts;
+//   - Posts made in order by one goroutine are delivered in that order, to every other node
+//     that held the topic from before the first until after the last was posted;
+//   - delivery is at most once per subscription: a message posted while a node was cut off
+//     or not yet subscribed is missed, and Handler.Resync says when that may have happened;
+//   - no Handler is called after Close returns.
+//
+// All methods are safe for concurrent use and none waits on the network.
+type Bus interface {
+	// Post queues payload for channelID's topic and returns at once. done, when not nil,
+	// is called once with the outcome from the bus's own goroutine and must not block; it
+	// is not called when Post itself fails (ErrPayloadTooLarge, ErrPostQueueFull,
+	// ErrBusClosed).
+	Post(channelID int64, payload []byte, done func(error)) error
+	// PostUser is Post for userID's queue topic.
+	PostUser(userID int64, payload []byte, done func(error)) error
+	// SubscribeChannel registers h for the traffic of channelID's topic from other nodes,
+	// until the Subscription is closed. The node holds the topic while any Subscription
+	// does; h.Resync marks the moment the subscription is live.
+	SubscribeChannel(channelID int64, h Handler) Subscription
+	// SubscribeUser is SubscribeChannel for userID's queue topic.
+	SubscribeUser(userID int64, h Handler) Subscription
+	// Healthy reports whether the node is connected and every held topic is live.
+	Healthy() bool
+	// Ping reports whether the bus can both receive and publish, for /readyz.
+	Ping(ctx context.Context) error
+	// Close stops the bus: queued Posts are flushed first, and no Handler is called once
+	// Close has returned. Idempotent.
+	Close() error
+}
+
+// Subscription is one holder's interest in a topic. Close ends it; the Handler may still
+// see a call that was already under way. Idempotent.
+type Subscription interface{ Close() }
 
 // Bus errors, checked with errors.Is.
 var (
-	// ErrBusClosed is returned by publishing on a closed Bus.
+	// ErrBusClosed is returned by posting on a closed Bus.
 	ErrBusClosed = errors.New("bus closed")
-	// ErrBusDisconnected is returned by Ping while the subscriber connection is down.
-	ErrBusDisconnected = errors.New("bus: not connected to redis")
-	// ErrPayloadTooLarge is returned for a payload above BusConfig.MaxPayload.
+	// ErrBusDisconnected is returned by Ping, and reported to Post's done, while the node
+	// is cut off from the other nodes.
+	ErrBusDisconnected = errors.New("bus: not connected")
+	// ErrPayloadTooLarge is returned for a payload above the bus's MaxPayload.
 	ErrPayloadTooLarge = errors.New("bus: payload too large")
 	// ErrPostQueueFull is returned by Post when the publish queue is full.
 	ErrPostQueueFull = errors.New("bus: post queue full")
@@ -30,25 +61,23 @@ var (
 
 // Handler receives one topic's traffic on this node.
 //
-// Both methods are called from the bus's single reader goroutine (Resync also from the
-// goroutine that subscribes), so they must not block: hand the payload to an actor's
-// mailbox or a buffered channel and return. A blocked handler stalls every topic of the
-// node; calls longer than BusConfig.SlowHandler are counted.
+// Both methods are called from the bus's reader goroutine (Resync also from the goroutine
+// that subscribes), so they must not block: hand the payload to an actor's mailbox or a
+// buffered channel and return. A blocked handler stalls every topic of the node.
 type Handler interface {
-	// Deliver is called for each message another Bus published to the topic; the node's
-	// own publishes are not echoed back. payload is shared by the topic's handlers and
-	// must not be modified; it may be retained.
+	// Deliver is called for each message another node posted to the topic; the node's own
+	// posts are not echoed back. payload is shared by the topic's handlers and must not be
+	// modified; it may be retained.
 	//
-	// Redis Pub/Sub is at-most-once (a message published while this node was disconnected
-	// is never delivered), and a publish retried by go-redis after a lost reply may come
-	// twice: order by a sequence number in the payload, drop duplicates, fill gaps from the
-	// source of truth.
+	// Delivery is at most once (a message posted while this node was disconnected is never
+	// delivered), and RedisBus may deliver a publish that go-redis retried after a lost
+	// reply twice: order by a sequence number in the payload, drop duplicates, fill gaps
+	// from the source of truth.
 	Deliver(payload []byte)
-	// Resync is called each time the topic becomes live: once Redis has confirmed the
-	// subscription, first after Subscribe and again after every reconnection. Everything
-	// published after that point is delivered; anything published before may have been
-	// missed, so the handler should fill in from PostgreSQL what it has not seen. Deliver
-	// calls may precede the first Resync.
+	// Resync is called each time the topic becomes live: first after Subscribe and again
+	// after every reconnection. Everything posted after that point is delivered; anything
+	// posted before may have been missed, so the handler should fill in from PostgreSQL what
+	// it has not seen. With RedisBus, Deliver calls may precede the first Resync.
 	Resync()
 }
 
@@ -69,287 +98,5 @@ func (f HandlerFuncs) Deliver(payload []byte) {
 func (f HandlerFuncs) Resync() {
 	if f.OnResync != nil {
 		f.OnResync()
-	}
-}
-
-// Bus carries events between nodes over Redis Pub/Sub. Each channel, each user and the
-// node-wide broadcast have their own Redis topic, and a node is subscribed to a topic only
-// while something on it holds a Subscription, so a node receives only the traffic of the
-// channels and users it serves. All subscriptions share one Redis connection, read by one
-// goroutine; a lost connection is re-established with backoff, every topic resubscribed
-// and every Handler told to Resync.
-//
-// All methods are safe for concurrent use.
-type Bus struct {
-	rdb    redis.UniversalClient
-	cfg    BusConfig
-	log    *slog.Logger
-	origin string // random id of this Bus in every envelope, to drop our own echoes
-	stats  busStats
-
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the subscriber loop has stopped
-	wake   chan struct{} // capacity 1: the topic set changed
-
-	mu       sync.RWMutex
-	topics   map[string]*topic
-	dirty    map[string]struct{} // topics whose Redis subscription may need to change
-	resyncFn []func()
-	closed   bool
-
-	healthy atomic.Bool
-
-	postMu     sync.RWMutex // write-held only by Close, so no Post races the final drain
-	postClosed bool
-	postq      chan postItem
-	postDone   chan struct{}
-
-	closeOnce sync.Once
-}
-
-// topic is the node's state of one Redis channel. Guarded by Bus.mu.
-type topic struct {
-	kind busInterest
-	// subs is copied on write, so the reader can use a snapshot without holding the lock.
-	subs []*Subscription
-	// sent: a SUBSCRIBE for the topic was written on the current connection and no
-	// UNSUBSCRIBE since. pending: SUBSCRIBEs written whose confirmation has not arrived.
-	// live: confirmed, with no SUBSCRIBE outstanding. All three reset with the connection.
-	sent    bool
-	pending int
-	live    bool
-}
-
-// Subscription is one holder's interest in a topic. Close it when done.
-type Subscription struct {
-	bus    *Bus
-	name   string
-	h      Handler
-	closed atomic.Bool
-}
-
-// NewBus validates cfg and starts the bus: its subscriber connection is opened in the
-// background (see Healthy). logger and reg may be nil (discard; metrics unregistered).
-func NewBus(rdb redis.UniversalClient, cfg BusConfig, logger *slog.Logger, reg prometheus.Registerer) (*Bus, error) {
-	if rdb == nil {
-		return nil, errors.New("bus: nil redis client")
-	}
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	origin := make([]byte, busOriginLen)
-	_, _ = rand.Read(origin)
-	ctx, cancel := context.WithCancel(context.Background())
-	b := &Bus{
-		rdb:      rdb,
-		cfg:      cfg,
-		log:      logger.With("component", "bus"),
-		origin:   string(origin),
-		ctx:      ctx,
-		cancel:   cancel,
-		done:     make(chan struct{}),
-		wake:     make(chan struct{}, 1),
-		topics:   make(map[string]*topic),
-		dirty:    make(map[string]struct{}),
-		postq:    make(chan postItem, cfg.PostQueue),
-		postDone: make(chan struct{}),
-	}
-	if reg != nil {
-		if err := b.stats.register(reg, b); err != nil {
-			cancel()
-			return nil, fmt.Errorf("bus: register metrics: %w", err)
-		}
-	}
-	go b.run()
-	go b.postLoop()
-	return b, nil
-}
-
-// Topic names. The interest kind is the first byte after the prefix.
-func (b *Bus) channelTopic(channelID int64) string {
-	return b.cfg.TopicPrefix + "c:" + strconv.FormatInt(channelID, 10)
-}
-
-func (b *Bus) userTopic(userID int64) string {
-	return b.cfg.TopicPrefix + "u:" + strconv.FormatInt(userID, 10)
-}
-
-func (b *Bus) broadcastTopic() string { return b.cfg.TopicPrefix + "all" }
-
-func (b *Bus) interestOf(name string) busInterest {
-	if len(name) > len(b.cfg.TopicPrefix) {
-		switch name[len(b.cfg.TopicPrefix)] {
-		case 'c':
-			return interestChannel
-		case 'u':
-			return interestUser
-		}
-	}
-	return interestBroadcast
-}
-
-// SubscribeChannel registers h for the events of a channel. The node subscribes to the
-// channel's topic with the first Subscription and unsubscribes when the last is closed.
-// It never blocks on Redis: the subscription is made in the background and h.Resync marks
-// the moment it is live.
-func (b *Bus) SubscribeChannel(channelID int64, h Handler) *Subscription {
-	return b.subscribe(b.channelTopic(channelID), interestChannel, h)
-}
-
-// SubscribeUser registers h for a user's queue events (mentions, notifications), ref-counted
-// per user like SubscribeChannel.
-func (b *Bus) SubscribeUser(userID int64, h Handler) *Subscription {
-	return b.subscribe(b.userTopic(userID), interestUser, h)
-}
-
-// SubscribeBroadcast registers h for node-wide events, those every node needs.
-func (b *Bus) SubscribeBroadcast(h Handler) *Subscription {
-	return b.subscribe(b.broadcastTopic(), interestBroadcast, h)
-}
-
-func (b *Bus) subscribe(name string, kind busInterest, h Handler) *Subscription {
-	s := &Subscription{bus: b, name: name, h: h}
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		s.closed.Store(true)
-		return s
-	}
-	t := b.topics[name]
-	if t == nil {
-		t = &topic{kind: kind}
-		b.topics[name] = t
-	}
-	t.subs = append(slices.Clip(t.subs), s)
-	first, live := len(t.subs) == 1, t.live
-	if first {
-		b.dirty[name] = struct{}{}
-	}
-	b.mu.Unlock()
-	if first {
-		b.poke()
-	}
-	if live {
-		h.Resync()
-	}
-	return s
-}
-
-// Close ends the subscription; the node unsubscribes from the topic once no Subscription
-// holds it. The handler may still see a call that was already under way. Idempotent.
-func (s *Subscription) Close() {
-	if s.closed.Swap(true) {
-		return
-	}
-	b := s.bus
-	b.mu.Lock()
-	t := b.topics[s.name]
-	last := false
-	if t != nil {
-		if i := slices.Index(t.subs, s); i >= 0 {
-			t.subs = slices.Delete(slices.Clone(t.subs), i, i+1)
-			last = len(t.subs) == 0
-		}
-	}
-	if last {
-		b.dirty[s.name] = struct{}{}
-	}
-	b.mu.Unlock()
-	if last {
-		b.poke()
-	}
-}
-
-func (b *Bus) poke() {
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
-}
-
-// OnResync registers f to be called after every (re)connection to Redis, once all topics
-// are resubscribed: anything published while the node was disconnected was missed. Called
-// from the reader goroutine: f must not block.
-func (b *Bus) OnResync(f func()) {
-	b.mu.Lock()
-	b.resyncFn = append(slices.Clip(b.resyncFn), f)
-	b.mu.Unlock()
-}
-
-// Healthy reports whether the subscriber connection is up and all topics are subscribed.
-func (b *Bus) Healthy() bool { return b.healthy.Load() }
-
-// Ping reports whether the bus can both receive (subscriber connection up) and publish
-// (a PING through the client's pool answers), for /readyz.
-func (b *Bus) Ping(ctx context.Context) error {
-	if !b.Healthy() {
-		return ErrBusDisconnected
-	}
-	if err := b.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("bus: ping redis: %w", err)
-	}
-	return nil
-}
-
-// Close stops the bus: pending Posts are flushed (within PublishTimeout), the subscriber
-// connection is closed, and no Handler is called after Close returns.
-func (b *Bus) Close() error {
-	b.closeOnce.Do(func() {
-		b.mu.Lock()
-		b.closed = true
-		for _, t := range b.topics {
-			for _, s := range t.subs {
-				s.closed.Store(true)
-			}
-		}
-		b.mu.Unlock()
-		b.postMu.Lock()
-		b.postClosed = true
-		b.postMu.Unlock()
-		b.cancel()
-		<-b.done
-		<-b.postDone
-		b.healthy.Store(false)
-	})
-	return nil
-}
-
-// dispatch hands one received message to the topic's handlers. Runs on the reader.
-func (b *Bus) dispatch(m *redis.Message) {
-	b.stats.received[b.interestOf(m.Channel)].Add(1)
-	b.stats.receivedBytes.Add(uint64(len(m.Payload)))
-	if len(m.Payload) < busEnvelopeLen || m.Payload[0] != busEnvelopeVersion {
-		b.stats.dropped[dropMalformed].Add(1)
-		return
-	}
-	if m.Payload[1:busEnvelopeLen] == b.origin {
-		b.stats.dropped[dropEcho].Add(1)
-		return
-	}
-	b.mu.RLock()
-	var subs []*Subscription
-	if t := b.topics[m.Channel]; t != nil {
-		subs = t.subs
-	}
-	b.mu.RUnlock()
-	if len(subs) == 0 {
-		b.stats.dropped[dropNoInterest].Add(1)
-		return
-	}
-	payload := []byte(m.Payload[busEnvelopeLen:])
-	for _, s := range subs {
-		if s.closed.Load() {
-			continue
-		}
-		start := time.Now()
-		s.h.Deliver(payload)
-		if time.Since(start) > b.cfg.SlowHandler {
-			b.stats.slowHandlers.Add(1)
-		}
 	}
 }

@@ -65,7 +65,7 @@ type BusStats struct {
 }
 
 // Stats returns a snapshot of the bus's counters.
-func (b *Bus) Stats() BusStats {
+func (b *RedisBus) Stats() BusStats {
 	s := &b.stats
 	return BusStats{
 		Published:         s.published.Load(),
@@ -85,7 +85,7 @@ func (b *Bus) Stats() BusStats {
 	}
 }
 
-func (s *busStats) register(reg prometheus.Registerer, b *Bus) error {
+func (s *busStats) register(reg prometheus.Registerer, b *RedisBus) error {
 	counter := func(name, help string, v *atomic.Uint64, labels prometheus.Labels) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Namespace: "parley", Subsystem: "bus", Name: name, Help: help, ConstLabels: labels,

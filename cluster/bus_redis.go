@@ -2,370 +2,298 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
-// The subscriber side. run keeps one connection ("session") at a time; each session is a
-// fresh go-redis PubSub rather than go-redis's built-in silent reconnect, because the bus
-// must know exactly when a connection was replaced so that it can tell every handler to
-// resync. Within a session:
-//   - the initial SUBSCRIBE of every held topic is followed by PING <token>; Redis answers
-//     in order, so the PONG proves every initial subscription is live, and only then is the
-//     bus Healthy and OnResync run;
-//   - a syncer goroutine writes later SUBSCRIBE/UNSUBSCRIBE as Subscriptions come and go,
-//     so callers of SubscribeChannel never wait on the network;
-//   - the reader (the session goroutine) reads with a deadline of PingInterval, pings when
-//     the link is silent and gives the connection up when the ping goes unanswered.
+// RedisBus is the Bus over Redis Pub/Sub (ADR 0004). Each channel, each user and the
+// node-wide broadcast have their own Redis topic, and a node is subscribed to a topic only
+// while something on it holds a Subscription, so a node receives only the traffic of the
+// channels and users it serves. All subscriptions share one Redis connection, read by one
+// goroutine; a lost connection is re-established with backoff, every topic resubscribed
+// and every Handler told to Resync.
+//
+// All methods are safe for concurrent use.
+type RedisBus struct {
+	rdb    redis.UniversalClient
+	cfg    BusConfig
+	log    *slog.Logger
+	origin string // random id of this Bus in every envelope, to drop our own echoes
+	stats  busStats
 
-// run is the subscriber loop: connect, serve until the connection fails, back off, repeat.
-func (b *Bus) run() {
-	defer close(b.done)
-	failures := 0
-	everUp := false
-	for {
-		up, err := b.session(everUp)
-		b.disconnected()
-		if b.ctx.Err() != nil {
-			return
-		}
-		switch {
-		case b.cfg.Health != nil:
-			// The tracker logs the loss once and reminds at most every 30 s.
-			b.cfg.Health.Fail(fmt.Errorf("bus subscriber: %w", err))
-			if up {
-				everUp, failures = true, 0
-			}
-		case up:
-			everUp = true
-			failures = 0
-			b.log.Warn("redis bus connection lost; reconnecting", "err", err)
-		case failures == 0 || failures%20 == 0:
-			b.log.Warn("redis bus cannot connect", "err", err, "attempt", failures+1)
-		}
-		d := backoff(failures, b.cfg.ReconnectMin, b.cfg.ReconnectMax)
-		failures++
-		t := time.NewTimer(d)
-		select {
-		case <-b.ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the subscriber loop has stopped
+	wake   chan struct{} // capacity 1: the topic set changed
+
+	mu       sync.RWMutex
+	topics   map[string]*topic
+	dirty    map[string]struct{} // topics whose Redis subscription may need to change
+	resyncFn []func()
+	closed   bool
+
+	healthy atomic.Bool
+
+	postMu     sync.RWMutex // write-held only by Close, so no Post races the final drain
+	postClosed bool
+	postq      chan postItem
+	postDone   chan struct{}
+
+	closeOnce sync.Once
 }
 
-// backoff is capped exponential with jitter: a random wait in [d/2, d], d = min(max, min·2ⁿ).
-func backoff(n int, lo, hi time.Duration) time.Duration {
-	d := hi
-	if n < 30 && lo<<n < hi && lo<<n > 0 {
-		d = lo << n
-	}
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
+// topic is the node's state of one Redis channel. Guarded by Bus.mu.
+type topic struct {
+	kind busInterest
+	// subs is copied on write, so the reader can use a snapshot without holding the lock.
+	subs []*redisSubscription
+	// sent: a SUBSCRIBE for the topic was written on the current connection and no
+	// UNSUBSCRIBE since. pending: SUBSCRIBEs written whose confirmation has not arrived.
+	// live: confirmed, with no SUBSCRIBE outstanding. All three reset with the connection.
+	sent    bool
+	pending int
+	live    bool
 }
 
-// session serves one subscriber connection until it fails. up reports whether it got as far
-// as being healthy.
-func (b *Bus) session(reconnect bool) (up bool, err error) {
-	ctx, cancel := context.WithCancelCause(b.ctx)
-	defer cancel(nil)
-	ps := b.rdb.Subscribe(ctx)
-	// Closing the PubSub is the only way to interrupt a blocked read; it also stops the
-	// session whichever side fails first.
-	stopped := make(chan struct{})
-	go func() {
-		<-ctx.Done()
-		_ = ps.Close()
-		close(stopped)
-	}()
-	defer func() { cancel(nil); <-stopped }()
+// redisSubscription is one holder's interest in a topic.
+type redisSubscription struct {
+	bus    *RedisBus
+	name   string
+	h      Handler
+	closed atomic.Bool
+}
 
-	token := fmt.Sprintf("resync-%x", rand.Uint64())
-	syncBy := time.Now().Add(b.cfg.ConnectTimeout)
-	if err := b.subscribeInitial(ctx, ps, token); err != nil {
-		return false, err
+// NewBus validates cfg and starts the bus: its subscriber connection is opened in the
+// background (see Healthy). logger and reg may be nil (discard; metrics unregistered).
+func NewRedisBus(rdb redis.UniversalClient, cfg BusConfig, logger *slog.Logger, reg prometheus.Registerer) (*RedisBus, error) {
+	if rdb == nil {
+		return nil, errors.New("bus: nil redis client")
 	}
-
-	syncerDone := make(chan struct{})
-	defer func() { cancel(nil); <-syncerDone }()
-	started := false
-	startSyncer := func() {
-		started = true
-		go func() {
-			defer close(syncerDone)
-			b.syncTopics(ctx, ps, cancel)
-		}()
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	defer func() {
-		if !started {
-			close(syncerDone)
-		}
-	}()
-
-	pinged := false
-	for {
-		timeout := b.cfg.PingInterval
-		if !up {
-			if timeout = time.Until(syncBy); timeout <= 0 {
-				return false, errors.New("redis did not confirm the subscriptions within ConnectTimeout")
-			}
-		}
-		msg, err := ps.ReceiveTimeout(ctx, timeout)
-		if err != nil {
-			if ctx.Err() != nil {
-				return up, context.Cause(ctx)
-			}
-			if !isTimeout(err) {
-				return up, fmt.Errorf("receive: %w", err)
-			}
-			if !up {
-				continue // the deadline check above ends the wait
-			}
-			if pinged {
-				return up, fmt.Errorf("no reply to ping within %s", b.cfg.PingInterval)
-			}
-			if err := b.write(ctx, func(ctx context.Context) error { return ps.Ping(ctx) }); err != nil {
-				return up, fmt.Errorf("ping: %w", err)
-			}
-			pinged = true
-			continue
-		}
-		pinged = false
-		switch m := msg.(type) {
-		case *redis.Message:
-			b.dispatch(m)
-		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				b.confirmed(m.Channel)
-			}
-		case *redis.Pong:
-			if !up && m.Payload == token {
-				up = true
-				if reconnect {
-					b.stats.reconnects.Add(1)
-					if b.cfg.Health == nil {
-						b.log.Info("redis bus reconnected")
-					}
-				}
-				b.cfg.Health.OK()
-				startSyncer()
-				b.resynced()
-			}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	origin := make([]byte, busOriginLen)
+	_, _ = rand.Read(origin)
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &RedisBus{
+		rdb:      rdb,
+		cfg:      cfg,
+		log:      logger.With("component", "bus"),
+		origin:   string(origin),
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		topics:   make(map[string]*topic),
+		dirty:    make(map[string]struct{}),
+		postq:    make(chan postItem, cfg.PostQueue),
+		postDone: make(chan struct{}),
+	}
+	if reg != nil {
+		if err := b.stats.register(reg, b); err != nil {
+			cancel()
+			return nil, fmt.Errorf("bus: register metrics: %w", err)
 		}
 	}
+	go b.run()
+	go b.postLoop()
+	return b, nil
 }
 
-// subscribeInitial subscribes every held topic on a new connection (which dials it) and
-// sends the ping whose answer marks them all live.
-func (b *Bus) subscribeInitial(ctx context.Context, ps *redis.PubSub, token string) error {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.ConnectTimeout)
-	defer cancel()
-	names := b.planInitial()
-	for len(names) > 0 {
-		n := min(len(names), busSubscribeChunk)
-		if err := ps.Subscribe(ctx, names[:n]...); err != nil {
-			return fmt.Errorf("subscribe: %w", err)
-		}
-		names = names[n:]
-	}
-	if err := ps.Ping(ctx, token); err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	return nil
+// Topic names. The interest kind is the first byte after the prefix.
+func (b *RedisBus) channelTopic(channelID int64) string {
+	return b.cfg.TopicPrefix + "c:" + strconv.FormatInt(channelID, 10)
 }
 
-// syncTopics writes the SUBSCRIBE and UNSUBSCRIBE commands that the changing Subscriptions
-// call for, until the session ends. A failed write ends the session.
-func (b *Bus) syncTopics(ctx context.Context, ps *redis.PubSub, fail context.CancelCauseFunc) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-b.wake:
-		}
-		sub, unsub := b.planChanges()
-		for len(unsub) > 0 {
-			n := min(len(unsub), busSubscribeChunk)
-			if err := b.write(ctx, func(ctx context.Context) error { return ps.Unsubscribe(ctx, unsub[:n]...) }); err != nil {
-				fail(fmt.Errorf("unsubscribe: %w", err))
-				return
-			}
-			unsub = unsub[n:]
-		}
-		for len(sub) > 0 {
-			n := min(len(sub), busSubscribeChunk)
-			if err := b.write(ctx, func(ctx context.Context) error { return ps.Subscribe(ctx, sub[:n]...) }); err != nil {
-				fail(fmt.Errorf("subscribe: %w", err))
-				return
-			}
-			sub = sub[n:]
+func (b *RedisBus) userTopic(userID int64) string {
+	return b.cfg.TopicPrefix + "u:" + strconv.FormatInt(userID, 10)
+}
+
+func (b *RedisBus) broadcastTopic() string { return b.cfg.TopicPrefix + "all" }
+
+func (b *RedisBus) interestOf(name string) busInterest {
+	if len(name) > len(b.cfg.TopicPrefix) {
+		switch name[len(b.cfg.TopicPrefix)] {
+		case 'c':
+			return interestChannel
+		case 'u':
+			return interestUser
 		}
 	}
+	return interestBroadcast
 }
 
-func (b *Bus) write(ctx context.Context, f func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.ConnectTimeout)
-	defer cancel()
-	return f(ctx)
+// SubscribeChannel registers h for the events of a channel. The node subscribes to the
+// channel's topic with the first Subscription and unsubscribes when the last is closed.
+// It never blocks on Redis: the subscription is made in the background and h.Resync marks
+// the moment it is live.
+func (b *RedisBus) SubscribeChannel(channelID int64, h Handler) Subscription {
+	return b.subscribe(b.channelTopic(channelID), interestChannel, h)
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+// SubscribeUser registers h for a user's queue events (mentions, notifications), ref-counted
+// per user like SubscribeChannel.
+func (b *RedisBus) SubscribeUser(userID int64, h Handler) Subscription {
+	return b.subscribe(b.userTopic(userID), interestUser, h)
 }
 
-// Publish sends payload to every other node subscribed to the channel, waiting at most
-// PublishTimeout. An error means the other nodes will not see this message through the bus
-// (they fill it in from PostgreSQL when they notice the gap or resync); callers log it and
-// carry on.
-func (b *Bus) Publish(ctx context.Context, channelID int64, payload []byte) error {
-	return b.publish(ctx, b.channelTopic(channelID), payload)
+// SubscribeBroadcast registers h for node-wide events, those every node needs.
+func (b *RedisBus) SubscribeBroadcast(h Handler) Subscription {
+	return b.subscribe(b.broadcastTopic(), interestBroadcast, h)
 }
 
-// PublishUser sends payload to the user's sessions on every other node.
-func (b *Bus) PublishUser(ctx context.Context, userID int64, payload []byte) error {
-	return b.publish(ctx, b.userTopic(userID), payload)
-}
-
-// PublishBroadcast sends payload to every other node holding a broadcast Subscription.
-func (b *Bus) PublishBroadcast(ctx context.Context, payload []byte) error {
-	return b.publish(ctx, b.broadcastTopic(), payload)
-}
-
-func (b *Bus) publish(ctx context.Context, name string, payload []byte) error {
-	env, err := b.envelope(payload)
-	if err != nil {
-		return err
-	}
-	if b.ctx.Err() != nil {
-		return ErrBusClosed
-	}
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-	defer cancel()
-	if err := b.rdb.Publish(ctx, name, env).Err(); err != nil {
-		b.stats.publishErrors.Add(1)
-		b.cfg.Health.Fail(fmt.Errorf("bus publish: %w", err))
-		return fmt.Errorf("bus: publish %s: %w", name, err)
-	}
-	b.stats.published.Add(1)
-	b.stats.publishedBytes.Add(uint64(len(env)))
-	return nil
-}
-
-func (b *Bus) envelope(payload []byte) ([]byte, error) {
-	if len(payload) > b.cfg.MaxPayload {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrPayloadTooLarge, len(payload), b.cfg.MaxPayload)
-	}
-	env := make([]byte, busEnvelopeLen+len(payload))
-	env[0] = busEnvelopeVersion
-	copy(env[1:], b.origin)
-	copy(env[busEnvelopeLen:], payload)
-	return env, nil
-}
-
-// confirmed records Redis's confirmation of a SUBSCRIBE and, when it makes the topic live,
-// tells its handlers. Runs on the reader.
-func (b *Bus) confirmed(name string) {
-	var subs []*Subscription
+func (b *RedisBus) subscribe(name string, kind busInterest, h Handler) *redisSubscription {
+	s := &redisSubscription{bus: b, name: name, h: h}
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		s.closed.Store(true)
+		return s
+	}
 	t := b.topics[name]
-	if t != nil && t.pending > 0 {
-		t.pending--
-		if t.pending == 0 {
-			switch {
-			case t.sent && !t.live:
-				t.live = true
-				subs = t.subs
-			case !t.sent && len(t.subs) == 0:
-				delete(b.topics, name)
-			}
-		}
+	if t == nil {
+		t = &topic{kind: kind}
+		b.topics[name] = t
+	}
+	t.subs = append(slices.Clip(t.subs), s)
+	first, live := len(t.subs) == 1, t.live
+	if first {
+		b.dirty[name] = struct{}{}
 	}
 	b.mu.Unlock()
-	for _, s := range subs {
-		if !s.closed.Load() {
-			s.h.Resync()
+	if first {
+		b.poke()
+	}
+	if live {
+		h.Resync()
+	}
+	return s
+}
+
+// Close ends the subscription; the node unsubscribes from the topic once no Subscription
+// holds it. The handler may still see a call that was already under way. Idempotent.
+func (s *redisSubscription) Close() {
+	if s.closed.Swap(true) {
+		return
+	}
+	b := s.bus
+	b.mu.Lock()
+	t := b.topics[s.name]
+	last := false
+	if t != nil {
+		if i := slices.Index(t.subs, s); i >= 0 {
+			t.subs = slices.Delete(slices.Clone(t.subs), i, i+1)
+			last = len(t.subs) == 0
 		}
+	}
+	if last {
+		b.dirty[s.name] = struct{}{}
+	}
+	b.mu.Unlock()
+	if last {
+		b.poke()
 	}
 }
 
-// planInitial marks every held topic as subscribed on a new connection and returns them.
-func (b *Bus) planInitial() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	clear(b.dirty)
-	names := make([]string, 0, len(b.topics))
-	for name, t := range b.topics {
-		if len(t.subs) == 0 {
-			delete(b.topics, name)
-			continue
-		}
-		t.sent, t.pending, t.live = true, 1, false
-		names = append(names, name)
+func (b *RedisBus) poke() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
 	}
-	b.stats.topics.Store(int64(len(names)))
-	return names
 }
 
-// planChanges returns the topics to subscribe and unsubscribe on the current connection to
-// match the Subscriptions held, and records them as written.
-func (b *Bus) planChanges() (sub, unsub []string) {
+// OnResync registers f to be called after every (re)connection to Redis, once all topics
+// are resubscribed: anything published while the node was disconnected was missed. Called
+// from the reader goroutine: f must not block.
+func (b *RedisBus) OnResync(f func()) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	for name := range b.dirty {
-		t := b.topics[name]
-		switch {
-		case t == nil:
-		case len(t.subs) > 0 && !t.sent:
-			t.sent = true
-			t.pending++
-			sub = append(sub, name)
-		case len(t.subs) == 0 && t.sent:
-			t.sent, t.live = false, false
-			unsub = append(unsub, name)
-			if t.pending == 0 {
-				delete(b.topics, name)
+	b.resyncFn = append(slices.Clip(b.resyncFn), f)
+	b.mu.Unlock()
+}
+
+// Healthy reports whether the subscriber connection is up and all topics are subscribed.
+func (b *RedisBus) Healthy() bool { return b.healthy.Load() }
+
+// Ping reports whether the bus can both receive (subscriber connection up) and publish
+// (a PING through the client's pool answers), for /readyz.
+func (b *RedisBus) Ping(ctx context.Context) error {
+	if !b.Healthy() {
+		return ErrBusDisconnected
+	}
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("bus: ping redis: %w", err)
+	}
+	return nil
+}
+
+// Close stops the bus: pending Posts are flushed (within PublishTimeout), the subscriber
+// connection is closed, and no Handler is called after Close returns.
+func (b *RedisBus) Close() error {
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		for _, t := range b.topics {
+			for _, s := range t.subs {
+				s.closed.Store(true)
 			}
-		case len(t.subs) == 0 && t.pending == 0:
-			delete(b.topics, name)
 		}
-	}
-	clear(b.dirty)
-	b.stats.topics.Add(int64(len(sub) - len(unsub)))
-	return sub, unsub
+		b.mu.Unlock()
+		b.postMu.Lock()
+		b.postClosed = true
+		b.postMu.Unlock()
+		b.cancel()
+		<-b.done
+		<-b.postDone
+		b.healthy.Store(false)
+	})
+	return nil
 }
 
-// disconnected resets the per-connection state of every topic.
-func (b *Bus) disconnected() {
-	b.healthy.Store(false)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for name, t := range b.topics {
-		if len(t.subs) == 0 {
-			delete(b.topics, name)
+// dispatch hands one received message to the topic's handlers. Runs on the reader.
+func (b *RedisBus) dispatch(m *redis.Message) {
+	b.stats.received[b.interestOf(m.Channel)].Add(1)
+	b.stats.receivedBytes.Add(uint64(len(m.Payload)))
+	if len(m.Payload) < busEnvelopeLen || m.Payload[0] != busEnvelopeVersion {
+		b.stats.dropped[dropMalformed].Add(1)
+		return
+	}
+	if m.Payload[1:busEnvelopeLen] == b.origin {
+		b.stats.dropped[dropEcho].Add(1)
+		return
+	}
+	b.mu.RLock()
+	var subs []*redisSubscription
+	if t := b.topics[m.Channel]; t != nil {
+		subs = t.subs
+	}
+	b.mu.RUnlock()
+	if len(subs) == 0 {
+		b.stats.dropped[dropNoInterest].Add(1)
+		return
+	}
+	payload := []byte(m.Payload[busEnvelopeLen:])
+	for _, s := range subs {
+		if s.closed.Load() {
 			continue
 		}
-		t.sent, t.pending, t.live = false, 0, false
-	}
-	clear(b.dirty)
-	b.stats.topics.Store(0)
-}
-
-// resynced marks the connection healthy and runs the OnResync callbacks.
-func (b *Bus) resynced() {
-	b.healthy.Store(true)
-	b.mu.RLock()
-	fns := b.resyncFn
-	b.mu.RUnlock()
-	for _, f := range fns {
-		f()
+		start := time.Now()
+		s.h.Deliver(payload)
+		if time.Since(start) > b.cfg.SlowHandler {
+			b.stats.slowHandlers.Add(1)
+		}
 	}
 }

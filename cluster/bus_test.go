@@ -27,9 +27,9 @@ func testBusConfig(prefix string) BusConfig {
 	}
 }
 
-func newTestBus(t testing.TB, rdb redis.UniversalClient, cfg BusConfig) *Bus {
+func newTestBus(t testing.TB, rdb redis.UniversalClient, cfg BusConfig) *RedisBus {
 	t.Helper()
-	b, err := NewBus(rdb, cfg, nil, prometheus.NewRegistry())
+	b, err := NewRedisBus(rdb, cfg, nil, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatalf("NewBus: %v", err)
 	}
@@ -134,7 +134,7 @@ func TestBusConfigDefaultsAndValidation(t *testing.T) {
 			t.Errorf("config %+v accepted", cfg)
 		}
 	}
-	if _, err := NewBus(nil, BusConfig{}, nil, nil); err == nil {
+	if _, err := NewRedisBus(nil, BusConfig{}, nil, nil); err == nil {
 		t.Error("nil client accepted")
 	}
 }
@@ -406,7 +406,7 @@ func TestBusPublishLimitsAndClose(t *testing.T) {
 	cfg := testBusConfig(prefix)
 	cfg.MaxPayload = 16
 	reg := prometheus.NewRegistry()
-	b, err := NewBus(rdb, cfg, nil, reg)
+	b, err := NewRedisBus(rdb, cfg, nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

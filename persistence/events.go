@@ -17,12 +17,19 @@ const (
 	EventMemberLeft     = "member.left"
 	EventChannelUpdated = "channel.updated"
 	EventMention        = "mention"
+	// Only on QueueNotifications (ADR 0034).
+	EventChannelCreated   = "channel.created"
+	EventChannelAdded     = "channel.added"
+	EventWorkspaceInvited = "workspace.invited"
 )
 
 // User destinations of UserEvent.
 const (
-	QueueMentions      = "/user/queue/mentions"
-	QueueErrors        = "/user/queue/errors"
+	QueueMentions = "/user/queue/mentions"
+	QueueErrors   = "/user/queue/errors"
+	// QueueNotifications carries the events of a live workspace (SPEC "Notifications"):
+	// mention (when it notifies), channel.created, channel.added, channel.updated,
+	// workspace.invited, member.joined. See docs/PROTOCOL.md.
 	QueueNotifications = "/user/queue/notifications"
 )
 
@@ -104,4 +111,46 @@ type MentionEvent struct {
 	Type    string  `json:"type"` // EventMention
 	Mention Mention `json:"mention"`
 	Message Message `json:"message"`
+}
+
+// MentionNotification goes to the mentioned user's QueueNotifications when the mention
+// notifies (Mention.Notify: the channel is not muted, its notify level is not "none", the
+// user is not in do-not-disturb). Via says what made it: "user", "channel" or "here".
+type MentionNotification struct {
+	Type    string  `json:"type"` // EventMention
+	Via     string  `json:"via" openapi:"enum=user|channel|here"`
+	Mention Mention `json:"mention"`
+	Message Message `json:"message"`
+}
+
+// NewMentionNotification is the notification of mn in m.
+func NewMentionNotification(mn Mention, m Message) MentionNotification {
+	return MentionNotification{Type: EventMention, Via: mn.Via, Mention: mn, Message: m}
+}
+
+// ChannelNotification is channel.created (a public channel the user can see was created),
+// channel.added (the user was added to the channel) or channel.updated, on the user's
+// QueueNotifications. ByUserID is who did it.
+type ChannelNotification struct {
+	Type     string  `json:"type"`
+	Channel  Channel `json:"channel"`
+	ByUserID int64   `json:"byUserId,string"`
+}
+
+// WorkspaceMemberJoined is member.joined on QueueNotifications: UserID joined WorkspaceID
+// (accepted an invitation) with Role.
+type WorkspaceMemberJoined struct {
+	Type        string `json:"type"` // EventMemberJoined
+	WorkspaceID int64  `json:"workspaceId,string"`
+	UserID      int64  `json:"userId,string"`
+	Username    string `json:"username"`
+	Role        Role   `json:"role"`
+}
+
+// WorkspaceInvited is workspace.invited on the invitee's QueueNotifications: the
+// invitation (with its token, which only the invitee can use) and the workspace's name.
+type WorkspaceInvited struct {
+	Type          string     `json:"type"` // EventWorkspaceInvited
+	Invitation    Invitation `json:"invitation"`
+	WorkspaceName string     `json:"workspaceName"`
 }

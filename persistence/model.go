@@ -79,6 +79,10 @@ type Mention struct {
 	Seq       int64 `json:"seq"`
 	CreatedAt Time  `json:"createdAt"`
 	Read      bool  `json:"read"`
+	// Set by the append, not stored: what made the mention (MentionViaUser, …Channel,
+	// …Here) and whether it notifies (not muted, notify not "none", no do-not-disturb).
+	Via    string `json:"-"`
+	Notify bool   `json:"-"`
 }
 
 // NewMessage is a message to append: the caller (the channel actor, or REST through it)

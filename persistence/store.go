@@ -26,10 +26,17 @@ type Store struct {
 
 // NewStore returns a Store on pool making ids with ids; cfg's zero values are defaults.
 func NewStore(pool *pgxpool.Pool, ids *cluster.IDGenerator, cfg StoreConfig) *Store {
-	if cfg.InDoubtWait == 0 {
-		cfg.InDoubtWait = DefaultInDoubtWait
+	return &Store{pool: pool, ids: ids, cfg: cfg.withDefaults(), now: time.Now}
+}
+
+func (c StoreConfig) withDefaults() StoreConfig {
+	if c.InDoubtWait == 0 {
+		c.InDoubtWait = DefaultInDoubtWait
 	}
-	return &Store{pool: pool, ids: ids, cfg: cfg, now: time.Now}
+	if c.ChannelMentionMax <= 0 {
+		c.ChannelMentionMax = DefaultChannelMentionMax
+	}
+	return c
 }
 
 // Pool is the store's connection pool (health checks, tests).

@@ -36,6 +36,9 @@ func (s *Store) AppendMessages(ctx context.Context, channelID int64, batch []New
 		return []AppendResult{}, nil
 	}
 	in := newAppendInput(batch)
+	if in.here {
+		in.online = s.onlineMembers(ctx, channelID)
+	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
@@ -98,12 +101,19 @@ type appendInput struct {
 	dupIDs    []string
 	parents   []int64
 	usernames []string
-	mentions  [][]string // per batch index, candidate usernames
+	mentions  [][]string    // per batch index, candidate usernames
+	wide      []channelWide // per batch index, @channel/@all/@here
+	// widePosters are the authors of messages with channel-wide mentions; here says one
+	// has @here, whose online members AppendMessages looks up first (online).
+	widePosters []int64
+	here        bool
+	online      map[int64]bool
 }
 
 func newAppendInput(batch []NewMessage) appendInput {
 	var in appendInput
 	in.mentions = make([][]string, len(batch))
+	in.wide = make([]channelWide, len(batch))
 	seenParent := map[int64]bool{}
 	seenName := map[string]bool{}
 	for i, m := range batch {
@@ -115,7 +125,11 @@ func newAppendInput(batch []NewMessage) appendInput {
 			seenParent[m.ParentID] = true
 			in.parents = append(in.parents, m.ParentID)
 		}
-		in.mentions[i] = ParseMentions(m.Content)
+		in.mentions[i], in.wide[i] = splitChannelWide(ParseMentions(m.Content))
+		if in.wide[i] != 0 {
+			in.widePosters = append(in.widePosters, m.UserID)
+			in.here = in.here || in.wide[i]&wideChannel == 0
+		}
 		for _, n := range in.mentions[i] {
 			for _, cand := range [2]string{n, trimMentionTail(n)} {
 				if cand != "" && !seenName[cand] {
@@ -144,11 +158,15 @@ type mentionCandidate struct {
 	id     int64
 	role   Role
 	member bool
+	prefs  ChannelPrefs
+	dnd    bool
 }
 
 // fast reports whether the batch can take the one-statement path: it looks nothing up
 // but clientMsgId duplicates.
-func (in appendInput) fast() bool { return len(in.parents) == 0 && len(in.usernames) == 0 }
+func (in appendInput) fast() bool {
+	return len(in.parents) == 0 && len(in.usernames) == 0 && len(in.widePosters) == 0
+}
 
 // appendState is what the first round trip found.
 type appendState struct {
@@ -159,6 +177,9 @@ type appendState struct {
 	dups        map[dupKey]Message
 	parents     map[int64]parentInfo
 	users       map[string]mentionCandidate
+	// Only for a batch with channel-wide mentions (store_mentions_channel.go).
+	posterRoles map[int64]Role
+	readers     []channelReader
 }
 
 func (s *Store) loadAppendState(ctx context.Context, conn *pgx.Conn, channelID int64, in appendInput) (*appendState, error) {
@@ -211,24 +232,30 @@ func (s *Store) loadAppendState(ctx context.Context, conn *pgx.Conn, channelID i
 				return rows.Err()
 			})
 	}
+	now := s.nowUTC()
 	if len(in.usernames) > 0 {
 		b.Queue(`SELECT u.id, u.username, wm.role,
-			       EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = $1 AND cm.user_id = u.id)
+			       EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = $1 AND cm.user_id = u.id),
+			       COALESCE(p.notify, 'mentions'), COALESCE(p.muted, false), COALESCE(u.dnd_until > $3, false)
 			FROM users u
 			JOIN workspace_members wm ON wm.user_id = u.id
 			 AND wm.workspace_id = (SELECT workspace_id FROM channels WHERE id = $1)
-			WHERE u.username = ANY($2)`, channelID, in.usernames).
+			LEFT JOIN channel_prefs p ON p.user_id = u.id AND p.channel_id = $1
+			WHERE u.username = ANY($2)`, channelID, in.usernames, now).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var name string
 					var c mentionCandidate
-					if err := rows.Scan(&c.id, &name, &c.role, &c.member); err != nil {
+					if err := rows.Scan(&c.id, &name, &c.role, &c.member, &c.prefs.Notify, &c.prefs.Muted, &c.dnd); err != nil {
 						return err
 					}
 					st.users[name] = c
 				}
 				return rows.Err()
 			})
+	}
+	if len(in.widePosters) > 0 {
+		queueChannelWide(b, channelID, in, st, s.cfg.ChannelMentionMax, now)
 	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -302,6 +329,12 @@ func (s *Store) planAppend(channelID int64, batch []NewMessage, in appendInput, 
 			res.Err = err
 			continue
 		}
+		if in.wide[i] != 0 {
+			if err := checkChannelWide(nm, st, s.cfg.ChannelMentionMax); err != nil {
+				res.Err = err
+				continue
+			}
+		}
 		var parent *int64
 		if nm.ParentID != 0 {
 			pi, ok := st.parents[nm.ParentID]
@@ -328,7 +361,7 @@ func (s *Store) planAppend(channelID int64, batch []NewMessage, in appendInput, 
 		if parent != nil {
 			p.addReply(*parent, nm.UserID, seq, st.parents[*parent])
 		}
-		res.Mentions = s.mentionsOf(res.Message, in.mentions[i], st, p.now)
+		res.Mentions = s.mentionsOf(res.Message, in.mentions[i], in.wide[i], in.online, st, p.now)
 		p.mentions = append(p.mentions, res.Mentions...)
 	}
 	for _, d := range dupOfBatch {
@@ -373,8 +406,9 @@ func containsID(ids []int64, id int64) bool {
 	return false
 }
 
-// mentionsOf resolves the candidate names of m to users who can read the channel.
-func (s *Store) mentionsOf(m Message, names []string, st *appendState, now time.Time) []Mention {
+// mentionsOf resolves the candidate names of m to users who can read the channel, then adds
+// the channel-wide mentions (wide) of those not named.
+func (s *Store) mentionsOf(m Message, names []string, wide channelWide, online map[int64]bool, st *appendState, now time.Time) []Mention {
 	var out []Mention
 	seen := map[int64]bool{}
 	for _, n := range names {
@@ -391,7 +425,11 @@ func (s *Store) mentionsOf(m Message, names []string, st *appendState, now time.
 			continue
 		}
 		seen[c.id] = true
-		out = append(out, Mention{ID: s.ids.Next(), MessageID: m.ID, ChannelID: m.ChannelID, UserID: c.id, Seq: m.Seq, CreatedAt: Time{now}})
+		out = append(out, Mention{ID: s.ids.Next(), MessageID: m.ID, ChannelID: m.ChannelID, UserID: c.id, Seq: m.Seq,
+			CreatedAt: Time{now}, Via: MentionViaUser, Notify: !c.prefs.quiet() && !c.dnd})
+	}
+	if wide != 0 {
+		out = s.channelWideMentions(out, m, wide, st, online, seen, now)
 	}
 	return out
 }

@@ -28,6 +28,11 @@ type StoreConfig struct {
 	// before it answers ErrInDoubt. The channel's later sends wait behind it, so it is
 	// short. Default 15 s; negative: answer ErrInDoubt at once.
 	InDoubtWait time.Duration
+	// ChannelMentionMax is the largest channel, in members, where @channel, @all and @here
+	// are allowed (above it they are refused with 400). Default 1,000 members.
+	ChannelMentionMax int
+	// Presence says who is online, for @here. nil: nobody is (ADR 0034).
+	Presence Presence
 }
 
 // inDoubt reports whether err, from the round trip that carried the commit, leaves the

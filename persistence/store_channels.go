@@ -37,6 +37,9 @@ type ChannelView struct {
 	LastReadSeq  int64 `json:"lastReadSeq"`
 	UnreadCount  int64 `json:"unreadCount"`
 	MentionCount int64 `json:"mentionCount"`
+	// The caller's notification preferences, where the API attaches them (the channel
+	// list, GET /api/channels/{cid}).
+	Prefs *ChannelPrefs `json:"prefs,omitempty"`
 }
 
 // ValidateChannelName lowercases name and checks it against [a-z0-9_-]{1,80}.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Invitation is an invitation to a workspace, by username or by e-mail. Token is shown
@@ -118,8 +119,8 @@ func (s *Store) PendingInvitations(ctx context.Context, workspaceID, afterID int
 // ErrNotFound; used, revoked or expired: ErrGone; addressed to someone else (another
 // username, another e-mail): ErrForbidden. Accepting when already a member keeps the
 // current role. Non-guests join the general channel, whose id is returned as joined (0 when
-// they did not join it now).
-func (s *Store) AcceptInvitation(ctx context.Context, token string, u User) (w Workspace, joined int64, err error) {
+// they did not join it now); newMember says u joined the workspace now.
+func (s *Store) AcceptInvitation(ctx context.Context, token string, u User) (w Workspace, joined int64, newMember bool, err error) {
 	var wid int64
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var inv Invitation
@@ -145,7 +146,10 @@ func (s *Store) AcceptInvitation(ctx context.Context, token string, u User) (w W
 		wid = inv.WorkspaceID
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-			inv.WorkspaceID, u.ID, string(inv.Role))
+			inv.WorkspaceID, u.ID, string(inv.Role)).Exec(func(ct pgconn.CommandTag) error {
+			newMember = ct.RowsAffected() == 1
+			return nil
+		})
 		// Like Slack, members (not guests) start in the general channel.
 		b.Queue(`INSERT INTO channel_members (channel_id, user_id)
 			SELECT c.id, $2 FROM channels c WHERE c.workspace_id = $1 AND c.name = $3 AND $4 <> 'guest'
@@ -162,10 +166,10 @@ func (s *Store) AcceptInvitation(ctx context.Context, token string, u User) (w W
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
-		return Workspace{}, 0, fmt.Errorf("accept invitation: %w", err)
+		return Workspace{}, 0, false, fmt.Errorf("accept invitation: %w", err)
 	}
 	w, err = s.Workspace(ctx, u.ID, wid)
-	return w, joined, err
+	return w, joined, newMember, err
 }
 
 func validUsername(s string) bool {

@@ -35,6 +35,12 @@ type Config struct {
 	// (the connection broke with COMMIT on the wire) keeps asking PostgreSQL for the outcome
 	// before answering "outcome_unknown". Default 15 s.
 	DatabaseInDoubtWait time.Duration
+	// ChannelMentionMax is the largest channel (members) where @channel, @all and @here are
+	// allowed; above it a message using them is refused with 400. Default 1,000.
+	ChannelMentionMax int
+	// NotifyFanout is the most users one live-workspace notification is posted to (one bus
+	// post each, ADR 0034). Default 5,000.
+	NotifyFanout int
 	// RedisURL is the Redis URL (redis://host:port/db). Empty: an embedded in-process Redis.
 	RedisURL string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
@@ -107,6 +113,8 @@ func DefaultConfig() Config {
 		NodeID:              -1,
 		DatabaseMaxConns:    16,
 		DatabaseInDoubtWait: persistence.DefaultInDoubtWait,
+		ChannelMentionMax:   persistence.DefaultChannelMentionMax,
+		NotifyFanout:        api.DefaultNotifyFanout,
 		JWTLeeway:           5 * time.Second,
 		DrainTimeout:        15 * time.Second,
 		BodyTimeout:         DefaultBodyTimeout,
@@ -136,6 +144,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DatabaseInDoubtWait <= 0 {
 		errs = append(errs, fmt.Errorf("db-in-doubt-wait %s: want a positive duration", c.DatabaseInDoubtWait))
+	}
+	if c.ChannelMentionMax < 0 {
+		errs = append(errs, fmt.Errorf("channel-mention-max %d: want a positive number of members (0: the default)", c.ChannelMentionMax))
+	}
+	if c.NotifyFanout < 0 {
+		errs = append(errs, fmt.Errorf("notify-fanout %d: want a positive number of users (0: the default)", c.NotifyFanout))
 	}
 	for _, b := range c.KafkaBrokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {

@@ -20,7 +20,7 @@ import (
 func (s *Server) startRealtime() error {
 	bcfg := s.cfg.Bus
 	bcfg.Health = s.deps.redis
-	bus, err := cluster.NewBus(s.redis, bcfg, s.logger, s.reg)
+	bus, err := cluster.NewRedisBus(s.redis, bcfg, s.logger, s.reg)
 	if err != nil {
 		return err
 	}
@@ -33,6 +33,7 @@ func (s *Server) startRealtime() error {
 		Store:      s.store,
 		ReadMarks:  s.receipts,
 		IDs:        s.ids,
+		Actors:     s.actors,
 		Bus:        actors.ClusterBus(bus),
 		Logger:     s.logger,
 		Registerer: s.reg,
@@ -61,7 +62,7 @@ func (s *Server) startRealtime() error {
 // without Redis) and /readyz says so.
 const busStartWait = 2 * time.Second
 
-func waitHealthy(bus *cluster.Bus, d time.Duration) {
+func waitHealthy(bus cluster.Bus, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for !bus.Healthy() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)

@@ -79,7 +79,7 @@ func (s *Server) startReceipts(ctx context.Context) error {
 	}
 	s.closers.push("read-receipt producer", func(context.Context) error { return prod.Close() })
 	rc, err := actors.NewReceipts(actors.ReceiptsConfig{}, actors.ReceiptsDeps{
-		Markers: markers, Kafka: prod, Parking: markers, Logger: s.logger, Registerer: s.reg,
+		Markers: markers, Kafka: prod, Parking: markers, Actors: s.actors, Logger: s.logger, Registerer: s.reg,
 	})
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ func (s *Server) startAPI() error {
 		rt := s.realtime.Config()
 		limits.Messages = api.Limit{Rate: rt.SendRate, Burst: rt.SendBurst}
 	}
-	a, err := api.New(api.Config{DevMode: s.cfg.DevMode.On(), Limits: limits}, api.Deps{
+	a, err := api.New(api.Config{DevMode: s.cfg.DevMode.On(), Limits: limits, NotifyFanout: s.cfg.NotifyFanout}, api.Deps{
 		Store:       s.store,
 		Verifier:    s.verifier,
 		IDs:         s.ids,

@@ -54,8 +54,9 @@ type Server struct {
 	verifier      *auth.Verifier
 	store         *persistence.Store
 	realtime      *actors.System // api.Poster and api.Events for REST; see realtime.go
-	bus           *cluster.Bus   // cross-node events over Redis Pub/Sub
+	bus           cluster.Bus    // cross-node events over Redis Pub/Sub
 	receipts      *actors.Receipts
+	actors        *actors.Actors // the actor system realtime and receipts share
 	markers       *cluster.Markers
 
 	shutdownOnce sync.Once
@@ -100,7 +101,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	if err := s.startAuth(); err != nil {
 		return nil, err
 	}
-	s.store = persistence.NewStore(s.db, s.ids, persistence.StoreConfig{InDoubtWait: s.cfg.DatabaseInDoubtWait})
+	s.store = persistence.NewStore(s.db, s.ids, persistence.StoreConfig{InDoubtWait: s.cfg.DatabaseInDoubtWait,
+		ChannelMentionMax: s.cfg.ChannelMentionMax}) // Presence: wired with the presence service (issue 23)
+	// One actor system for the receipts and the sessions; it stops after both (closers run
+	// in reverse).
+	s.actors = actors.NewActors(s.logger)
+	s.closers.push("actor system", func(context.Context) error { s.actors.Shutdown(); return nil })
 	if err := s.startReceipts(ctx); err != nil {
 		return nil, err
 	}

@@ -28,6 +28,8 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.str(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; empty: "+"postgres://postgres@127.0.0.1:5432/parley (created if missing)")
 	f.integer(&cfg.DatabaseMaxConns, "db-max-conns", "PARLEY_DB_MAX_CONNS", d.DatabaseMaxConns, "PostgreSQL pool size (connections)")
 	f.duration(&cfg.DatabaseInDoubtWait, "db-in-doubt-wait", "PARLEY_DB_IN_DOUBT_WAIT", d.DatabaseInDoubtWait, "how long a send whose commit was cut off keeps asking PostgreSQL whether it was stored before answering outcome_unknown")
+	f.integer(&cfg.ChannelMentionMax, "channel-mention-max", "PARLEY_CHANNEL_MENTION_MAX", d.ChannelMentionMax, "largest channel (members) where @channel, @all and @here are allowed; above it such a message is refused with 400")
+	f.integer(&cfg.NotifyFanout, "notify-fanout", "PARLEY_NOTIFY_FANOUT", d.NotifyFanout, "most users one live-workspace notification (channel.created, channel.updated, member.joined) is posted to, one bus post each (users)")
 	f.str(&cfg.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (redis://host:port/db); empty: embedded in-process Redis")
 	f.str(&cfg.RedisPrefix, "redis-prefix", "PARLEY_REDIS_PREFIX", d.RedisPrefix, "prefix of every Redis key and channel (leases, read markers, bus); the same on all nodes of a cluster")
 	f.strings(&cfg.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "Kafka bootstrap brokers, comma-separated host:port; empty: embedded in-process broker")

@@ -20,7 +20,8 @@ import (
 // for every message, a goroutine wake-up, a read that finds the data and a read that finds
 // none before the goroutine parks again; a loop pays one read per ready socket, and its
 // process has 10,000 fewer stacks for the garbage collector to scan. Sockets are
-// level-triggered and each belongs to one loop, so one goroutine reads it at a time.
+// level-triggered and each belongs to one loop, so one goroutine reads it at a time. The node's
+// poller (transport/ws) shares internal/epoll.Set but not this loop: its policy differs (ADR 0029).
 type Poller struct {
 	loops []*pollLoop
 	next  atomic.Uint32

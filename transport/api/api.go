@@ -24,6 +24,11 @@
 //     only for members, like unreadCount, above the same (possibly cached) marker.
 //   - Profiles: "" clears a field; a display name the user set outlives the token's name
 //     claim; another user's e-mail is never shown.
+//   - Notifications (ADR 0034): @channel/@all/@here mention the channel's members (not
+//     every workspace member who could read a public channel), skipping those who muted it
+//     or set notify "none"; do-not-disturb keeps the mention and drops its notification.
+//     PUT …/prefs changes only the fields it names. Live-workspace events go to at most
+//     Config.NotifyFanout users each.
 package api
 
 import (
@@ -47,8 +52,10 @@ import (
 // Poster appends a message for a user who may post in the channel (the handler has
 // checked): the channel actor in production, StorePoster without real time. It returns
 // once the message is committed; a per-message rejection (ErrBadParent, validation) is
-// returned as the error. Delivering the message (and its mentions) to subscribers is the
-// Poster's job, not the handler's.
+// returned as the error and writes nothing. With a context already done it posts nothing;
+// when ctx ends while it waits, the message may still commit, and a retry with the same
+// ClientMsgID returns it. Delivering the message (and its mentions) to subscribers is the
+// Poster's job, not the handler's. internal/contract's RunPoster is this contract.
 type Poster interface {
 	Post(ctx context.Context, userID, channelID int64, m persistence.NewMessage) (persistence.AppendResult, error)
 }
@@ -65,7 +72,8 @@ type Events interface {
 }
 
 // ReadMarkers stores read markers; a marker never moves backwards. The default writes
-// PostgreSQL directly; the Redis/Kafka pipeline replaces it.
+// PostgreSQL directly; the Redis/Kafka pipeline replaces it. internal/contract's
+// RunReadMarkers is the contract both pass.
 type ReadMarkers interface {
 	// MarkRead raises userID's marker in channelID to seq (already clamped to the channel's
 	// last seq) and returns the marker after the call.
@@ -87,6 +95,10 @@ type Config struct {
 	InvitationTTL time.Duration
 	// Limits are the rate limits per user and per client address (limits.go).
 	Limits Limits
+	// NotifyFanout is the most users one live-workspace notification (channel.created,
+	// channel.updated, member.joined) is posted to: one bus post each (ADR 0034). Keep it
+	// well under the bus's post queue. Default 5,000 users.
+	NotifyFanout int
 }
 
 func (c Config) withDefaults() Config {
@@ -98,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InvitationTTL == 0 {
 		c.InvitationTTL = 7 * 24 * time.Hour
+	}
+	if c.NotifyFanout == 0 {
+		c.NotifyFanout = DefaultNotifyFanout
 	}
 	c.Limits = c.Limits.withDefaults()
 	return c
@@ -114,11 +129,17 @@ func (c Config) validate() error {
 	if c.DevTokenTTL < 0 {
 		errs = append(errs, fmt.Errorf("DevTokenTTL %v is negative", c.DevTokenTTL))
 	}
+	if c.NotifyFanout < 0 {
+		errs = append(errs, fmt.Errorf("NotifyFanout %d is negative", c.NotifyFanout))
+	}
 	if c.InvitationTTL < 0 {
 		errs = append(errs, fmt.Errorf("InvitationTTL %v is negative", c.InvitationTTL))
 	}
 	return errors.Join(errs...)
 }
+
+// DefaultNotifyFanout is Config.NotifyFanout's default.
+const DefaultNotifyFanout = 5000
 
 // Deps are the API's collaborators. Store, Verifier and IDs are required; the others
 // default to: Logger discards, Registerer none, Poster = StorePoster, Events = NopEvents,
@@ -272,6 +293,9 @@ func (p *StorePoster) Post(ctx context.Context, userID, channelID int64, m persi
 		for _, mn := range r.Mentions {
 			p.Events.UserEvent(mn.UserID, persistence.QueueMentions,
 				persistence.MentionEvent{Type: persistence.EventMention, Mention: mn, Message: r.Message})
+			if mn.Notify {
+				p.Events.UserEvent(mn.UserID, persistence.QueueNotifications, persistence.NewMentionNotification(mn, r.Message))
+			}
 		}
 	}
 	return r, nil

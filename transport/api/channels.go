@@ -26,7 +26,14 @@ func (a *API) createChannel(ctx context.Context, r *http.Request, me persistence
 		return 0, nil, err
 	}
 	c, err := a.store.CreateChannel(ctx, wa.WorkspaceID, me.ID, req.Name, req.Type, req.Topic)
-	return http.StatusCreated, persistence.ChannelView{Channel: c, IsMember: true}, err
+	if err != nil {
+		return 0, nil, err
+	}
+	if c.Type == persistence.ChannelPublic {
+		// The web client's channel list updates live instead of polling.
+		a.notifyChannelAudience(ctx, c.ID, persistence.ChannelNotification{Type: persistence.EventChannelCreated, Channel: c, ByUserID: me.ID})
+	}
+	return http.StatusCreated, persistence.ChannelView{Channel: c, IsMember: true}, nil
 }
 
 // listChannels lists the channels the caller can see, by name; `after` is a channel name.
@@ -95,10 +102,13 @@ func (a *API) channelView(ctx context.Context, userID, id int64) (persistence.Ch
 }
 
 // finishViews completes views as userID sees them: read markers raised to the cached ones,
-// then mentions counted above them.
+// mentions counted above them, and the caller's notification preferences.
 func (a *API) finishViews(ctx context.Context, userID int64, views []persistence.ChannelView) error {
 	a.raiseViews(ctx, userID, views)
-	return a.store.CountMentions(ctx, userID, views)
+	if err := a.store.CountMentions(ctx, userID, views); err != nil {
+		return err
+	}
+	return a.attachPrefs(ctx, userID, views)
 }
 
 type patchChannelRequest struct {
@@ -132,6 +142,8 @@ func (a *API) patchChannel(ctx context.Context, r *http.Request, me persistence.
 		return 0, nil, err
 	}
 	a.events.ChannelEvent(c.ID, persistence.ChannelUpdatedEvent{Type: persistence.EventChannelUpdated, Channel: c})
+	// Also to everyone who lists the channel, subscribed to its topic or not.
+	a.notifyChannelAudience(ctx, c.ID, persistence.ChannelNotification{Type: persistence.EventChannelUpdated, Channel: c, ByUserID: me.ID})
 	v, err := a.channelView(ctx, me.ID, c.ID)
 	return http.StatusOK, v, err
 }
@@ -171,8 +183,13 @@ func (a *API) addChannelMember(ctx context.Context, r *http.Request, me persiste
 		ev := persistence.MemberEvent{Type: persistence.EventMemberJoined, ChannelID: acc.ChannelID, UserID: uid, ByUserID: me.ID}
 		a.events.ChannelEvent(acc.ChannelID, ev)
 		if uid != me.ID {
-			// The added user learns of a channel they could not see before.
-			a.events.UserEvent(uid, persistence.QueueNotifications, ev)
+			// The added user learns of a channel they may not have seen before.
+			if c, err := a.store.ChannelView(ctx, uid, acc.ChannelID); err == nil {
+				a.events.UserEvent(uid, persistence.QueueNotifications,
+					persistence.ChannelNotification{Type: persistence.EventChannelAdded, Channel: c.Channel, ByUserID: me.ID})
+			} else {
+				a.log.Warn("channel.added", "channel", acc.ChannelID, "err", err)
+			}
 		}
 		return http.StatusCreated, nil, nil
 	}

@@ -3,34 +3,36 @@ package api_test
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/parley-chat/parley/persistence"
 )
 
 func TestHistoryPaging(t *testing.T) {
-	t.Parallel()
-	tm := newTeam(t, harnessOpts{})
-	for i := 1; i <= 7; i++ {
-		tm.post(tm.alice, fmt.Sprintf("m%d", i))
-	}
-	type page struct {
-		Items []persistence.Message
-		Next  *string
-	}
-	var p page
-	tm.bob.ok("GET", tm.msgs()+"?limit=3", nil, &p)
-	if len(p.Items) != 3 || p.Items[0].Seq != 7 || p.Items[2].Seq != 5 || p.Next == nil || *p.Next != "5" {
-		t.Fatalf("newest page %+v next %v", p.Items, p.Next)
-	}
-	tm.bob.ok("GET", tm.msgs()+"?limit=3&before_seq="+*p.Next, nil, &p)
-	if p.Items[0].Seq != 4 {
-		t.Fatalf("second page starts at %d", p.Items[0].Seq)
-	}
-	tm.bob.ok("GET", tm.msgs()+"?after_seq=5", nil, &p)
-	if len(p.Items) != 2 || p.Items[0].Seq != 6 || p.Next != nil {
-		t.Fatalf("after_seq page %+v", p.Items)
-	}
+	posters(t, func(t *testing.T, o harnessOpts) {
+		tm := newTeam(t, o)
+		for i := 1; i <= 7; i++ {
+			tm.post(tm.alice, fmt.Sprintf("m%d", i))
+		}
+		type page struct {
+			Items []persistence.Message
+			Next  *string
+		}
+		var p page
+		tm.bob.ok("GET", tm.msgs()+"?limit=3", nil, &p)
+		if len(p.Items) != 3 || p.Items[0].Seq != 7 || p.Items[2].Seq != 5 || p.Next == nil || *p.Next != "5" {
+			t.Fatalf("newest page %+v next %v", p.Items, p.Next)
+		}
+		tm.bob.ok("GET", tm.msgs()+"?limit=3&before_seq="+*p.Next, nil, &p)
+		if p.Items[0].Seq != 4 {
+			t.Fatalf("second page starts at %d", p.Items[0].Seq)
+		}
+		tm.bob.ok("GET", tm.msgs()+"?after_seq=5", nil, &p)
+		if len(p.Items) != 2 || p.Items[0].Seq != 6 || p.Next != nil {
+			t.Fatalf("after_seq page %+v", p.Items)
+		}
+	})
 }
 
 func TestEditDeleteReactEvents(t *testing.T) {
@@ -79,40 +81,50 @@ func TestEditDeleteReactEvents(t *testing.T) {
 }
 
 func TestMentions(t *testing.T) {
-	t.Parallel()
-	tm := newTeam(t, harnessOpts{})
-	carol := tm.h.user("carol") // not in the workspace: never mentioned
-	var priv persistence.ChannelView
-	tm.alice.ok("POST", fmt.Sprintf("/api/workspaces/%d/channels", tm.ws), map[string]any{"name": "secret", "type": "private"}, &priv)
-	// bob cannot read the private channel: no mention there.
-	tm.alice.ok("POST", fmt.Sprintf("/api/channels/%d/messages", priv.ID), map[string]any{"content": "@bob psst"}, nil)
-	m := tm.post(tm.alice, "hey @BOB, @bob and @carol and @alice, mail bob@example.com")
-	var list struct{ Items []persistence.MentionItem }
-	tm.bob.ok("GET", "/api/mentions?unread=true", nil, &list)
-	if len(list.Items) != 1 || list.Items[0].Message.ID != m.ID || list.Items[0].Read {
-		t.Fatalf("bob's mentions %+v", list.Items)
-	}
-	for _, c := range []*client{tm.alice, carol} {
-		var l struct{ Items []persistence.MentionItem }
-		c.ok("GET", "/api/mentions", nil, &l)
-		if len(l.Items) != 0 {
-			t.Fatalf("%s has mentions %+v", c.name, l.Items)
+	posters(t, func(t *testing.T, o harnessOpts) {
+		tm := newTeam(t, o)
+		carol := tm.h.user("carol") // not in the workspace: never mentioned
+		var priv persistence.ChannelView
+		tm.alice.ok("POST", fmt.Sprintf("/api/workspaces/%d/channels", tm.ws), map[string]any{"name": "secret", "type": "private"}, &priv)
+		// bob cannot read the private channel: no mention there.
+		tm.alice.ok("POST", fmt.Sprintf("/api/channels/%d/messages", priv.ID), map[string]any{"content": "@bob psst"}, nil)
+		m := tm.post(tm.alice, "hey @BOB, @bob and @carol and @alice, mail bob@example.com")
+		var list struct{ Items []persistence.MentionItem }
+		tm.bob.ok("GET", "/api/mentions?unread=true", nil, &list)
+		if len(list.Items) != 1 || list.Items[0].Message.ID != m.ID || list.Items[0].Read {
+			t.Fatalf("bob's mentions %+v", list.Items)
 		}
-	}
-	if evs := tm.h.events.userEvents(tm.bob.id); len(evs) != 1 || evs[0].dest != persistence.QueueMentions {
-		t.Fatalf("mention events %+v", evs)
-	}
-	mid := list.Items[0].ID
-	tm.alice.expect(404, "PUT", fmt.Sprintf("/api/mentions/%d/read", mid), nil) // not hers
-	tm.bob.expect(204, "PUT", fmt.Sprintf("/api/mentions/%d/read", mid), nil)
-	tm.bob.ok("GET", "/api/mentions?unread=true", nil, &list)
-	if len(list.Items) != 0 {
-		t.Fatalf("still unread %+v", list.Items)
-	}
-	tm.bob.ok("GET", "/api/mentions", nil, &list)
-	if len(list.Items) != 1 || !list.Items[0].Read {
-		t.Fatalf("all mentions %+v", list.Items)
-	}
+		for _, c := range []*client{tm.alice, carol} {
+			var l struct{ Items []persistence.MentionItem }
+			c.ok("GET", "/api/mentions", nil, &l)
+			if len(l.Items) != 0 {
+				t.Fatalf("%s has mentions %+v", c.name, l.Items)
+			}
+		}
+		// System delivers mentions to its own sessions (internal/contract checks it does).
+		// bob's queues also had his invitation (workspace.invited); the mention goes to the
+		// mentions queue and, as it notifies, to the notifications queue.
+		var mentionEvs []userEvent
+		for _, e := range tm.h.events.userEvents(tm.bob.id) {
+			if e.dest == persistence.QueueMentions || e.dest == persistence.QueueNotifications && strings.Contains(fmt.Sprint(e.ev), "mention") {
+				mentionEvs = append(mentionEvs, e)
+			}
+		}
+		if !tm.h.system && (len(mentionEvs) != 2 || mentionEvs[0].dest != persistence.QueueMentions || mentionEvs[1].dest != persistence.QueueNotifications) {
+			t.Fatalf("mention events %+v", mentionEvs)
+		}
+		mid := list.Items[0].ID
+		tm.alice.expect(404, "PUT", fmt.Sprintf("/api/mentions/%d/read", mid), nil) // not hers
+		tm.bob.expect(204, "PUT", fmt.Sprintf("/api/mentions/%d/read", mid), nil)
+		tm.bob.ok("GET", "/api/mentions?unread=true", nil, &list)
+		if len(list.Items) != 0 {
+			t.Fatalf("still unread %+v", list.Items)
+		}
+		tm.bob.ok("GET", "/api/mentions", nil, &list)
+		if len(list.Items) != 1 || !list.Items[0].Read {
+			t.Fatalf("all mentions %+v", list.Items)
+		}
+	})
 }
 
 func TestUnreadsSortOrders(t *testing.T) {

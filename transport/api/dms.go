@@ -50,19 +50,9 @@ func (a *API) openDM(ctx context.Context, r *http.Request, me persistence.User) 
 	return http.StatusCreated, v, nil
 }
 
-// channelAddedEvent tells a user they are in a channel they did not know of.
-type channelAddedEvent struct {
-	Type     string              `json:"type"` // "channel.added"
-	Channel  persistence.Channel `json:"channel"`
-	ByUserID int64               `json:"byUserId,string"`
-}
-
-// notifyChannelAdded is the hook through which a new DM reaches its other members' open
-// pages, on /user/queue/notifications, without their polling the channel list.
-//
-// HOOK(issue 23, notifications): the notifications work defines the channel.added event
-// and its payload for every channel; at merge this should send that event (and the
-// constant of its type) instead of the local struct.
+// notifyChannelAdded tells userID, on /user/queue/notifications, that by opened a DM with
+// them, so that their open pages show it without polling the channel list.
 func (a *API) notifyChannelAdded(userID int64, c persistence.Channel, by int64) {
-	a.events.UserEvent(userID, persistence.QueueNotifications, channelAddedEvent{Type: "channel.added", Channel: c, ByUserID: by})
+	a.events.UserEvent(userID, persistence.QueueNotifications,
+		persistence.ChannelNotification{Type: persistence.EventChannelAdded, Channel: c, ByUserID: by})
 }

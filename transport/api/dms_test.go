@@ -154,11 +154,24 @@ func TestDMShapeAndValidation(t *testing.T) {
 		t.Fatalf("dm %+v", dm)
 	}
 	// The other member learns of it on their notifications queue; the opener does not.
-	if evs := tm.h.events.userEvents(tm.carol.id); len(evs) != 1 || evs[0].dest != persistence.QueueNotifications {
-		t.Fatalf("carol's events %+v", evs)
+	added := func(c *client) (out []persistence.ChannelNotification) {
+		for _, e := range tm.h.events.userEvents(c.id) {
+			if n, ok := e.ev.(persistence.ChannelNotification); ok && n.Type == persistence.EventChannelAdded && e.dest == persistence.QueueNotifications {
+				out = append(out, n)
+			}
+		}
+		return out
 	}
-	if evs := tm.h.events.userEvents(tm.bob.id); len(evs) != 0 {
-		t.Fatalf("bob's events %+v", evs)
+	if evs := added(tm.carol); len(evs) != 1 || evs[0].Channel.ID != dm.ID || evs[0].ByUserID != tm.bob.id || len(evs[0].Channel.Members) != 2 {
+		t.Fatalf("carol's channel.added events %+v", evs)
+	}
+	if evs := added(tm.bob); len(evs) != 0 {
+		t.Fatalf("bob's channel.added events %+v", evs)
+	}
+	// Opening it again tells nobody anything new.
+	tm.open(tm.carol, http.StatusOK, tm.bob)
+	if len(added(tm.carol)) != 1 || len(added(tm.bob)) != 0 {
+		t.Fatalf("a reopen notified: %+v %+v", added(tm.carol), added(tm.bob))
 	}
 	for _, body := range []any{
 		map[string]any{"userIds": []string{}},                                       // nobody else

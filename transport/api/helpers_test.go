@@ -35,6 +35,7 @@ type harness struct {
 	verify  *auth.Verifier
 	queries *queryCounter
 	events  *recorder
+	system  bool // messages are posted through actors.System (posters_test.go)
 }
 
 type harnessOpts struct {
@@ -45,6 +46,8 @@ type harnessOpts struct {
 	markerCache api.MarkerCache
 	registerer  prometheus.Registerer
 	clientIP    *clientip.Resolver
+	store       persistence.StoreConfig
+	system      bool // post through actors.System instead of api.StorePoster
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -60,7 +63,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.store = persistence.NewStore(pool, ids, persistence.StoreConfig{})
+	h.store = persistence.NewStore(pool, ids, o.store)
 	if o.auth.HS256Secret == "" {
 		o.auth.HS256Secret = testSecret
 	}
@@ -69,7 +72,12 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.verify.Close() })
-	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events,
+	var poster api.Poster // nil: the API's default, StorePoster
+	if o.system {
+		h.system = true
+		poster = h.startSystem(ids)
+	}
+	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events, Poster: poster,
 		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache, Registerer: o.registerer, ClientIP: o.clientIP})
 	if err != nil {
 		t.Fatal(err)

@@ -36,7 +36,11 @@ func (a *API) createInvitation(ctx context.Context, r *http.Request, me persiste
 		WorkspaceID: wa.WorkspaceID, InvitedBy: me.ID, Email: req.Email, Username: req.Username,
 		Role: role, TTL: a.cfg.InvitationTTL,
 	})
-	return http.StatusCreated, inv, err
+	if err != nil {
+		return 0, nil, err
+	}
+	a.notifyInvitee(ctx, inv)
+	return http.StatusCreated, inv, nil
 }
 
 func (a *API) listInvitations(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
@@ -72,12 +76,17 @@ func (a *API) acceptInvitation(ctx context.Context, r *http.Request, me persiste
 		}
 		return 0, nil, persistence.ErrNotFound
 	}
-	w, joined, err := a.store.AcceptInvitation(ctx, tok, me)
+	w, joined, newMember, err := a.store.AcceptInvitation(ctx, tok, me)
 	if err != nil {
 		return 0, nil, err
 	}
 	if joined != 0 {
 		a.events.ChannelEvent(joined, persistence.MemberEvent{Type: persistence.EventMemberJoined, ChannelID: joined, UserID: me.ID, ByUserID: me.ID})
 	}
+	if !newMember {
+		return http.StatusOK, w, nil
+	}
+	a.notifyWorkspace(ctx, w.ID, me.ID, persistence.WorkspaceMemberJoined{Type: persistence.EventMemberJoined,
+		WorkspaceID: w.ID, UserID: me.ID, Username: me.Username, Role: w.Role})
 	return http.StatusOK, w, nil
 }

@@ -83,7 +83,9 @@ func (a *API) routes() []Route {
 		Summary: "Get a token for any username (dev mode only; 404 otherwise)", Request: devLoginRequest{}, Response: devLoginResponse{},
 		Status: ok, Errors: []int{400, 404}, handler: a.devLogin, limit: limitDevLogin})
 	add(Route{Method: "GET", Pattern: "/api/users/me", Tag: "users", Summary: "The caller (created on first use)",
-		Response: persistence.User{}, Status: ok, handler: a.me})
+		Response: meResponse{}, Status: ok, handler: a.me})
+	add(Route{Method: "PUT", Pattern: "/api/users/me/dnd", Tag: "notifications", Summary: "Do-not-disturb until a time (RFC 3339, future, within 366 days), or off (null): suppresses notifications, never messages",
+		Request: dndRequest{}, Response: dndResponse{}, Status: ok, Errors: []int{400}, handler: a.putDND})
 	add(Route{Method: "PATCH", Pattern: "/api/users/me", Tag: "users",
 		Summary: "Change the caller's profile: displayName (at most 80 characters), statusText (100), statusEmoji (one emoji or :shortcode:), timezone (an IANA name); \"\" clears a field; a bad field is 400 and changes nothing",
 		Request: patchProfileRequest{}, Response: persistence.User{}, Status: ok, Errors: []int{400}, handler: a.patchMe})
@@ -120,16 +122,18 @@ func (a *API) routes() []Route {
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}", Tag: "channels", Summary: "A channel",
 		Response: persistence.ChannelView{}, Status: ok, Errors: rd, handler: a.getChannel})
 	add(Route{Method: "PATCH", Pattern: "/api/channels/{cid}", Tag: "channels", Summary: "Rename, set topic, archive or unarchive (creator, admin, owner); a direct message: topic only, by its members",
-
 		Request: patchChannelRequest{}, Response: persistence.ChannelView{}, Status: ok, Errors: wr, handler: a.patchChannel})
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/members", Tag: "channels", Summary: "Members of a channel, with profile and presence",
 		Query: page, Response: Page[persistence.Member]{}, Status: ok, Errors: channelRd, handler: a.listChannelMembers})
 	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/members", Tag: "channels", Summary: "Join (own userId, public channels) or add a workspace member; 201 added, 204 already a member; 403 in a direct message",
-
 		Request: addChannelMemberRequest{}, Status: created, Errors: wr, handler: a.addChannelMember})
 	add(Route{Method: "DELETE", Pattern: "/api/channels/{cid}/members/{uid}", Tag: "channels", Summary: "Leave (yourself) or remove a member (creator, admin, owner); 403 in a direct message",
-
 		Status: noContent, Errors: wr, handler: a.removeChannelMember})
+
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/prefs", Tag: "notifications", Summary: "The caller's notification preferences for a channel (default notify mentions, not muted, not hidden)",
+		Response: persistence.ChannelPrefs{}, Status: ok, Errors: rd, handler: a.getPrefs})
+	add(Route{Method: "PUT", Pattern: "/api/channels/{cid}/prefs", Tag: "notifications", Summary: "Change the caller's notification preferences for a channel (absent fields keep their value)",
+		Request: putPrefsRequest{}, Response: persistence.ChannelPrefs{}, Status: ok, Errors: rd, handler: a.putPrefs})
 
 	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry",
 		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413}, handler: a.postMessage, limit: limitMessages})

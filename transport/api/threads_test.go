@@ -70,28 +70,29 @@ func TestThreadListQueryCount(t *testing.T) {
 }
 
 func TestRepliesAndThreadRules(t *testing.T) {
-	t.Parallel()
-	tm := newTeam(t, harnessOpts{})
-	root := tm.post(tm.alice, "root")
-	var reply persistence.Message
-	tm.bob.ok("POST", tm.msgs(), map[string]any{"content": "reply", "parentId": id(root.ID)}, &reply)
-	if reply.ParentID == nil || *reply.ParentID != root.ID {
-		t.Fatalf("reply %+v", reply)
-	}
-	// A reply to a reply is refused; so is a parent in another channel.
-	tm.bob.expect(400, "POST", tm.msgs(), map[string]any{"content": "nested", "parentId": id(reply.ID)})
-	var other persistence.ChannelView
-	tm.alice.ok("POST", fmt.Sprintf("/api/workspaces/%d/channels", tm.ws), map[string]any{"name": "other", "type": "public"}, &other)
-	tm.alice.expect(400, "POST", fmt.Sprintf("/api/channels/%d/messages", other.ID), map[string]any{"content": "x", "parentId": id(root.ID)})
+	posters(t, func(t *testing.T, o harnessOpts) {
+		tm := newTeam(t, o)
+		root := tm.post(tm.alice, "root")
+		var reply persistence.Message
+		tm.bob.ok("POST", tm.msgs(), map[string]any{"content": "reply", "parentId": id(root.ID)}, &reply)
+		if reply.ParentID == nil || *reply.ParentID != root.ID {
+			t.Fatalf("reply %+v", reply)
+		}
+		// A reply to a reply is refused; so is a parent in another channel.
+		tm.bob.expect(400, "POST", tm.msgs(), map[string]any{"content": "nested", "parentId": id(reply.ID)})
+		var other persistence.ChannelView
+		tm.alice.ok("POST", fmt.Sprintf("/api/workspaces/%d/channels", tm.ws), map[string]any{"name": "other", "type": "public"}, &other)
+		tm.alice.expect(400, "POST", fmt.Sprintf("/api/channels/%d/messages", other.ID), map[string]any{"content": "x", "parentId": id(root.ID)})
 
-	var replies struct{ Items []persistence.Message }
-	tm.alice.ok("GET", fmt.Sprintf("/api/messages/%d/replies", root.ID), nil, &replies)
-	if len(replies.Items) != 1 || replies.Items[0].ID != reply.ID {
-		t.Fatalf("replies %+v", replies)
-	}
-	var got persistence.Message
-	tm.alice.ok("GET", fmt.Sprintf("/api/messages/%d", root.ID), nil, &got)
-	if got.ReplyCount != 1 || got.LastReplyAt == nil {
-		t.Fatalf("root %+v", got)
-	}
+		var replies struct{ Items []persistence.Message }
+		tm.alice.ok("GET", fmt.Sprintf("/api/messages/%d/replies", root.ID), nil, &replies)
+		if len(replies.Items) != 1 || replies.Items[0].ID != reply.ID {
+			t.Fatalf("replies %+v", replies)
+		}
+		var got persistence.Message
+		tm.alice.ok("GET", fmt.Sprintf("/api/messages/%d", root.ID), nil, &got)
+		if got.ReplyCount != 1 || got.LastReplyAt == nil {
+			t.Fatalf("root %+v", got)
+		}
+	})
 }

@@ -41,5 +41,9 @@ func (a *API) devLogin(ctx context.Context, r *http.Request, _ persistence.User)
 
 func (a *API) me(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
 	u, err := a.store.UserByID(ctx, me.ID)
-	return http.StatusOK, u, err
+	if err != nil {
+		return 0, nil, err
+	}
+	dnd, err := a.store.DNDUntil(ctx, me.ID)
+	return http.StatusOK, meResponse{User: u, DNDUntil: dnd}, err
 }

@@ -52,6 +52,7 @@ type envOptions struct {
 	actors actors.Config
 	ws     ws.Config
 	tracer pgx.QueryTracer // sees every query of the node's pool; nil: none
+	store  persistence.StoreConfig
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -61,7 +62,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := persistence.NewStore(pool, ids, persistence.StoreConfig{})
+	store := persistence.NewStore(pool, ids, o.store)
 	verifier, err := auth.New(auth.Config{HS256Secret: testSecret}, nil, nil)
 	if err != nil {
 		t.Fatal(err)

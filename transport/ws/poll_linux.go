@@ -26,6 +26,7 @@ import (
 // of a saturated session's drain, re-register it (EPOLL_CTL_MOD), which reports it again if
 // bytes are still waiting; while a saturated session drains on its goroutine the loop
 // ignores the socket's events, so the client fills its TCP window, not our memory.
+// stompclient's Poller shares internal/epoll.Set but not this loop: its policy differs (ADR 0029).
 type poller struct {
 	loops []*pollLoop
 	next  atomic.Uint32

@@ -147,7 +147,8 @@ var (
 )
 
 // readMessage reads one WebSocket frame and feeds its payload to the decoder, calling fn
-// for each whole STOMP frame.
+// for each whole STOMP frame. The blocking reader, for CONNECT and sockets the poller cannot
+// take; the poll loops' is consume (socket_events.go), kept apart on purpose (ADR 0029).
 func (c *socket) readMessage(fn func(*stomp.Frame)) error {
 	if c.timeout > 0 {
 		_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))

@@ -491,8 +491,11 @@ class App {
     } else if (dest.endsWith('/errors')) {
       this.toast(ev.detail || ev.message || 'The server reported an error.');
     } else {
-      // Notifications say something about the caller changed (added to a channel or a
-      // workspace): fetch the lists again rather than interpret every kind.
+      // A mention notification asks for attention; the mentions queue already updated the
+      // list. The other notifications say the caller's workspace changed (a channel created,
+      // added to, updated; an invitation; a member): fetch the lists again rather than
+      // interpret every kind.
+      if (ev.type === 'mention') return;
       this.refreshChannelsSoon();
       this.loadWorkspaces().catch(() => {});
     }

@@ -21,16 +21,16 @@ type postItem struct {
 // (it must not block; an actor sends itself a message). Post fails at once with
 // ErrPostQueueFull when PostQueue messages are waiting, ErrBusClosed after Close, and
 // ErrPayloadTooLarge; done is not called then.
-func (b *Bus) Post(channelID int64, payload []byte, done func(error)) error {
+func (b *RedisBus) Post(channelID int64, payload []byte, done func(error)) error {
 	return b.post(b.channelTopic(channelID), payload, done)
 }
 
 // PostUser is Post for a user's topic.
-func (b *Bus) PostUser(userID int64, payload []byte, done func(error)) error {
+func (b *RedisBus) PostUser(userID int64, payload []byte, done func(error)) error {
 	return b.post(b.userTopic(userID), payload, done)
 }
 
-func (b *Bus) post(name string, payload []byte, done func(error)) error {
+func (b *RedisBus) post(name string, payload []byte, done func(error)) error {
 	env, err := b.envelope(payload)
 	if err != nil {
 		return err
@@ -50,7 +50,7 @@ func (b *Bus) post(name string, payload []byte, done func(error)) error {
 }
 
 // postLoop sends queued Posts in pipelined batches until Close, then flushes what is left.
-func (b *Bus) postLoop() {
+func (b *RedisBus) postLoop() {
 	defer close(b.postDone)
 	batch := make([]postItem, 0, b.cfg.PostBatch)
 	for {
@@ -72,7 +72,7 @@ func (b *Bus) postLoop() {
 }
 
 // fillBatch adds queued items to batch without waiting.
-func (b *Bus) fillBatch(batch []postItem) []postItem {
+func (b *RedisBus) fillBatch(batch []postItem) []postItem {
 	for len(batch) < b.cfg.PostBatch {
 		select {
 		case it := <-b.postq:
@@ -85,7 +85,7 @@ func (b *Bus) fillBatch(batch []postItem) []postItem {
 }
 
 // flush publishes batch in one pipeline and reports each outcome; it returns batch emptied.
-func (b *Bus) flush(batch []postItem) []postItem {
+func (b *RedisBus) flush(batch []postItem) []postItem {
 	// Not b.ctx: the final flush runs after Close cancelled it.
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.PublishTimeout)
 	cmds, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
