@@ -65,6 +65,12 @@ type Config struct {
 	HeartBeat stomp.HeartBeat
 	// NoHeartBeat turns heart-beats off entirely (HeartBeat is then ignored).
 	NoHeartBeat bool
+	// AwayAfter is how long a session may go without user activity (a client frame other
+	// than a heart-beat or a presence frame) before it counts as away; its user is away
+	// once every session is. Default 10 min.
+	AwayAfter time.Duration
+	// MaxPresenceWatch is the most users one /app/presence.watch may name. Default 500.
+	MaxPresenceWatch int
 }
 
 // Defaults of Config.
@@ -86,6 +92,8 @@ const (
 	DefaultAccessTTL         = 2 * time.Second
 	DefaultMaxInflightFrames = 64
 	DefaultHeartBeat         = 10 * time.Second
+	DefaultAwayAfter         = 10 * time.Minute
+	DefaultMaxPresenceWatch  = 500
 )
 
 func (c Config) withDefaults() Config {
@@ -105,6 +113,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxSubscriptions, DefaultMaxSubscriptions)
 	setDefault(&c.AccessTTL, DefaultAccessTTL)
 	setDefault(&c.MaxInflightFrames, DefaultMaxInflightFrames)
+	setDefault(&c.AwayAfter, DefaultAwayAfter)
+	setDefault(&c.MaxPresenceWatch, DefaultMaxPresenceWatch)
 	if c.NoHeartBeat {
 		c.HeartBeat = stomp.HeartBeat{}
 	} else if c.HeartBeat == (stomp.HeartBeat{}) {
@@ -141,6 +151,8 @@ func (c Config) validate() error {
 	positive("MaxSubscriptions", c.MaxSubscriptions > 0)
 	positive("AccessTTL", c.AccessTTL > 0)
 	positive("MaxInflightFrames", c.MaxInflightFrames > 0)
+	positive("AwayAfter", c.AwayAfter > 0)
+	positive("MaxPresenceWatch", c.MaxPresenceWatch > 0)
 	if c.HeartBeat.Send < 0 || c.HeartBeat.Recv < 0 {
 		errs = append(errs, errors.New("actors: HeartBeat intervals must not be negative"))
 	}

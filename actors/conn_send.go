@@ -92,6 +92,10 @@ func (c *connActor) send(f *stomp.Frame, receipt string) {
 		c.markRead(f.Body, receipt)
 	case DestMessageResend:
 		c.resend(f.Body, receipt)
+	case DestPresenceSet:
+		c.presenceSet(f.Body, receipt)
+	case DestPresenceWatch:
+		c.presenceWatch(f.Body, receipt)
 	default:
 		c.fail(fmt.Errorf("%w: %q", ErrUnknownDestination, dest), receipt, dest)
 	}

@@ -24,6 +24,7 @@ var userQueues = map[string]bool{
 	persistence.QueueErrors:        true,
 	persistence.QueueNotifications: true,
 	QueueResend:                    true,
+	QueuePresence:                  true,
 }
 
 // Messages a connection actor handles.
@@ -58,6 +59,7 @@ type connActor struct {
 
 	disconnecting     bool
 	disconnectReceipt string
+	watchGen          uint64 // of the last /app/presence.watch; an older check is stale
 }
 
 // newConnActor makes a session's actor. What only a sending session needs (rate limiter,
@@ -103,6 +105,8 @@ func (c *connActor) Receive(ctx actor.Context) {
 		}
 	case *accessDone:
 		c.accessLoaded(m)
+	case *watchChecked:
+		c.watchChecked(m)
 	case *opDone:
 		if m.err != nil {
 			c.fail(m.err, m.receipt, m.dest)
@@ -124,6 +128,7 @@ func (c *connActor) frame(f *stomp.Frame) {
 		return // nothing may follow DISCONNECT
 	}
 	receipt := f.Value(stomp.HdrReceipt)
+	c.userActivity(f)
 	switch f.Command {
 	case stomp.CmdSend:
 		c.send(f, receipt)
@@ -249,7 +254,7 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 		return
 	}
 	if strings.HasPrefix(dest, "/user/") {
-		c.fail(refusal(dest, fmt.Errorf("%w: a session may subscribe only to its own /user/queue/{mentions,errors,notifications,resend}",
+		c.fail(refusal(dest, fmt.Errorf("%w: a session may subscribe only to its own /user/queue/{mentions,errors,notifications,resend,presence}",
 			persistence.ErrForbidden)), receipt, dest)
 		return
 	}

@@ -29,7 +29,7 @@ type connSub struct {
 }
 
 // userQueueOrder numbers the user queues for connSubs.queues.
-var userQueueOrder = [...]string{persistence.QueueMentions, persistence.QueueErrors, persistence.QueueNotifications, QueueResend}
+var userQueueOrder = [...]string{persistence.QueueMentions, persistence.QueueErrors, persistence.QueueNotifications, QueueResend, QueuePresence}
 
 func (sub *connSub) dest() string {
 	if sub.queue >= 0 {

@@ -34,6 +34,7 @@ type Session struct {
 	// pending counts SENDs not yet answered; DISCONNECT's receipt waits for zero.
 	pending       atomic.Int64
 	disconnecting atomic.Bool
+	pres          sessPresence // its part in its user's presence (presence.go)
 }
 
 // Open starts a session for an authenticated CONNECT: the connection actor is spawned and
@@ -78,6 +79,9 @@ func (s *System) Open(info SessionInfo, wire Wire) (*Session, error) {
 	}
 	us[sess] = struct{}{}
 	s.smu.Unlock()
+	if s.presence != nil {
+		s.presence.opened(sess)
+	}
 	s.met.connections.Inc()
 	return sess, nil
 }
@@ -147,5 +151,8 @@ func (s *System) forget(sess *Session) {
 		}
 	}
 	s.smu.Unlock()
+	if s.presence != nil {
+		s.presence.closed(sess)
+	}
 	s.met.connections.Dec()
 }

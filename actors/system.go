@@ -27,6 +27,10 @@ type Deps struct {
 	// Bus carries events to and from the other nodes (ClusterBus). Nil: NopBus (a single
 	// node).
 	Bus Bus
+	// Presence is the cluster's presence (ClusterPresence); nil: /app/presence.* answer
+	// ERROR unavailable. Peers checks watch lists; nil: Store, if it implements Peers.
+	Presence Presence
+	Peers    Peers
 	// Logger nil: discard.
 	Logger *slog.Logger
 	// Registerer nil: metrics are kept but not exported.
@@ -45,6 +49,8 @@ type System struct {
 	met   *metrics
 	lazy  *lazyFlusher // nil when Config.ReadEventDelay < 0
 	pool  *writerPool  // the sessions' socket writers (writers.go)
+	// presence is the node's presence hub (presence.go); nil without Deps.Presence.
+	presence *presenceHub
 
 	// replayBudget is Config.ReplayBudget's bucket per user id (replay.go).
 	replayBudget *ratelimit.Keyed[int64]
@@ -101,6 +107,13 @@ func New(cfg Config, deps Deps) (*System, error) {
 	if err != nil {
 		return nil, fmt.Errorf("actors: replay budget: %w", err)
 	}
+	if deps.Presence != nil && deps.Peers == nil {
+		p, ok := deps.Store.(Peers)
+		if !ok {
+			return nil, errors.New("actors: Presence needs Peers")
+		}
+		deps.Peers = p
+	}
 	log := deps.Logger.With("component", "actors")
 	var as *actor.ActorSystem
 	if deps.Actors != nil {
@@ -114,14 +127,18 @@ func New(cfg Config, deps Deps) (*System, error) {
 	}
 	// The System's own root context: its guardian restarts a panicking actor fresh.
 	root := actor.NewRootContext(as, nil).WithGuardian(&restartFresh{log: log, met: met})
-	return &System{
+	s := &System{
 		cfg: cfg, store: deps.Store, marks: deps.ReadMarks, ids: deps.IDs, bus: deps.Bus,
 		log: log, met: met, replayBudget: budget, lazy: lazy, pool: newWriterPool(0), as: as, ownAS: deps.Actors == nil, root: root, disp: newDispatcher(0),
 		channels: make(map[int64]*channelEntry),
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),
 		userSubs: make(map[int64]BusSubscription),
-	}, nil
+	}
+	if deps.Presence != nil {
+		s.presence = newPresenceHub(s, deps.Presence, deps.Peers, cfg.AwayAfter)
+	}
+	return s, nil
 }
 
 // Config returns the effective configuration (defaults applied).
@@ -240,6 +257,9 @@ func (s *System) Shutdown(ctx context.Context) error {
 	}
 	if e := waitUntil(ctx, func() bool { return s.working.Load() == 0 }); e != nil {
 		err = e
+	}
+	if s.presence != nil {
+		s.presence.close()
 	}
 	s.mu.Lock()
 	for id, e := range s.channels {

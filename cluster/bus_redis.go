@@ -130,7 +130,7 @@ func (b *RedisBus) interestOf(name string) busInterest {
 		switch name[len(b.cfg.TopicPrefix)] {
 		case 'c':
 			return interestChannel
-		case 'u':
+		case 'u', 'p': // a user's queue, or a user's presence (presence.go)
 			return interestUser
 		}
 	}

@@ -92,6 +92,10 @@ type Config struct {
 	// (TopicPrefix: RedisPrefix + "bus:").
 	// Every node of a cluster needs the same TopicPrefix.
 	Bus cluster.BusConfig
+	// Presence configures users' presence in Redis (TTL of a node's entries, renewal,
+	// sweeping); zero fields take the defaults (KeyPrefix: RedisPrefix + "presence:").
+	// Every node of a cluster needs the same KeyPrefix and should use the same TTL.
+	Presence cluster.PresenceConfig
 }
 
 // DevJWTSecret is the HS256 secret used in dev mode when none is configured, so that
@@ -169,6 +173,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Bus.TopicPrefix == "" {
 		c.Bus.TopicPrefix = c.RedisPrefix + "bus:"
+	}
+	if c.Presence.KeyPrefix == "" {
+		c.Presence.KeyPrefix = c.RedisPrefix + "presence:"
+	}
+	if err := c.Presence.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("presence-ttl %s, presence-renew %s, presence-sweep %s: %w",
+			c.Presence.TTL, c.Presence.RenewInterval, c.Presence.SweepInterval, err))
+	}
+	if c.Realtime.AwayAfter < 0 {
+		errs = append(errs, fmt.Errorf("away-after %s: must be positive", c.Realtime.AwayAfter))
 	}
 	if _, err := clientip.New(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))

@@ -27,6 +27,15 @@ func (s *Server) startRealtime() error {
 	s.closers.push("cluster bus", func(context.Context) error { return bus.Close() })
 	s.bus = bus
 	waitHealthy(bus, busStartWait)
+	// Presence closes after the sessions (withdrawing what is left of their users) and
+	// before the bus its watches ride on.
+	presence, err := cluster.NewPresence(s.redis, bus, s.cfg.Presence, s.logger, s.reg)
+	if err != nil {
+		return err
+	}
+	s.closers.push("presence", presence.Close)
+	s.presence = presence
+	s.presenceRef.set(presence)
 	rcfg := s.cfg.Realtime
 	rcfg.NodeID = s.ids.Node()
 	sys, err := actors.New(rcfg, actors.Deps{
@@ -35,6 +44,8 @@ func (s *Server) startRealtime() error {
 		IDs:        s.ids,
 		Actors:     s.actors,
 		Bus:        actors.ClusterBus(bus),
+		Presence:   actors.ClusterPresence(presence),
+		Peers:      s.store,
 		Logger:     s.logger,
 		Registerer: s.reg,
 	})
@@ -73,3 +84,5 @@ var _ interface {
 	api.Poster
 	api.Events
 } = (*actors.System)(nil)
+
+var _ api.PresenceSource = (*cluster.Presence)(nil)

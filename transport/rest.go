@@ -23,6 +23,7 @@ func (s *Server) startAPI() error {
 		Events:      s.realtime,
 		ReadMarkers: s.receipts,
 		MarkerCache: s.markers,
+		Presence:    s.presence,
 		ClientIP:    s.clientIP,
 	})
 	if err != nil {

@@ -55,6 +55,8 @@ type Server struct {
 	store         *persistence.Store
 	realtime      *actors.System // api.Poster and api.Events for REST; see realtime.go
 	bus           cluster.Bus    // cross-node events over Redis Pub/Sub
+	presence      *cluster.Presence
+	presenceRef   presenceRef // the store's view of presence, set once presence starts
 	receipts      *actors.Receipts
 	actors        *actors.Actors // the actor system realtime and receipts share
 	markers       *cluster.Markers
@@ -102,7 +104,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		return nil, err
 	}
 	s.store = persistence.NewStore(s.db, s.ids, persistence.StoreConfig{InDoubtWait: s.cfg.DatabaseInDoubtWait,
-		ChannelMentionMax: s.cfg.ChannelMentionMax}) // Presence: wired with the presence service (issue 23)
+		ChannelMentionMax: s.cfg.ChannelMentionMax, Presence: &s.presenceRef})
 	// One actor system for the receipts and the sessions; it stops after both (closers run
 	// in reverse).
 	s.actors = actors.NewActors(s.logger)

@@ -64,6 +64,12 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.duration(&rt.ChannelIdle, "channel-idle", "PARLEY_CHANNEL_IDLE", actors.DefaultChannelIdle, "how long an idle channel actor with no subscribers lives")
 	f.duration(&rt.GapWait, "gap-wait", "PARLEY_GAP_WAIT", actors.DefaultGapWait, "how long messages from other nodes wait behind a missing seq before it is read from PostgreSQL")
 	f.duration(&rt.AnnounceInterval, "announce-interval", "PARLEY_ANNOUNCE_INTERVAL", actors.DefaultAnnounceInterval, "after a failed publish to the bus, how often a channel announces its latest seq until one gets through")
+	// Presence (ADR 0033).
+	f.duration(&rt.AwayAfter, "away-after", "PARLEY_AWAY_AFTER", actors.DefaultAwayAfter, "a session with no user activity (frames other than heart-beats) for this long counts as away; a user is away when all their sessions are")
+	f.integer(&rt.MaxPresenceWatch, "max-presence-watch", "PARLEY_MAX_PRESENCE_WATCH", actors.DefaultMaxPresenceWatch, "users one /app/presence.watch may name; a longer list gets ERROR and changes nothing")
+	f.duration(&cfg.Presence.TTL, "presence-ttl", "PARLEY_PRESENCE_TTL", cluster.DefaultPresenceTTL, "a node that stops renewing its presence entries in Redis is declared dead this long after its last renewal; with --presence-sweep, at most 45s")
+	f.duration(&cfg.Presence.RenewInterval, "presence-renew", "PARLEY_PRESENCE_RENEW", 0, "how often a node renews its presence entries (one Redis command per node); 0: presence-ttl/3; at most presence-ttl/2")
+	f.duration(&cfg.Presence.SweepInterval, "presence-sweep", "PARLEY_PRESENCE_SWEEP", cluster.DefaultPresenceSweepInterval, "how often a node clears dead nodes' presence entries: a killed node's users are offline within presence-ttl + presence-sweep")
 	// Rate limits, counted per node (ADR 0026).
 	rl := &cfg.RateLimits
 	f.integer(&rt.ReplayBudget, "replay-budget", "PARLEY_REPLAY_BUDGET", actors.DefaultReplayBudget, "messages since-seq resumes and /app/message.resend may replay per user per minute; a longer resume gets that many, then ERROR rate_limited")

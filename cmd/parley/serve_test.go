@@ -121,6 +121,7 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 		{args: []string{"--log-level", "loud"}, want: "log-level"},
 		{args: []string{"--body-timeout", "-1s"}, want: "body-timeout -1s"},
 		{env: []string{"PARLEY_MAX_SOCKETS_PER_IP=-5"}, want: "max-sockets-per-ip -5"},
+		{args: []string{"--presence-ttl", "44s"}, want: "presence-ttl 44s"}, // + the 5s sweep is over 45s
 	}
 	for _, c := range cases {
 		cmd := exec.Command(binary, append([]string{"serve"}, c.args...)...)

@@ -154,29 +154,31 @@ type Deps struct {
 	Events      Events
 	ReadMarkers ReadMarkers
 	MarkerCache MarkerCache
+	// Presence answers GET …/presence and fills the members lists' presence; nil: that
+	// route answers 503 and the lists show everyone "offline".
+	Presence PresenceSource
 	// ClientIP says which address a request comes from, for the limits per address; nil:
 	// the peer's (no trusted proxy).
 	ClientIP *clientip.Resolver
-	// Presence fills the members lists' presence; nil: everyone "offline".
-	Presence PresenceSource
 }
 
 // API is the REST API's handlers.
 type API struct {
-	cfg      Config
-	store    *persistence.Store
-	verify   *auth.Verifier
-	ids      *cluster.IDGenerator
-	log      *slog.Logger
-	poster   Poster
-	events   Events
-	markers  ReadMarkers
-	cache    MarkerCache    // nil: no cache
-	presence PresenceSource // nil: everyone offline
-	users    *userCache
-	metrics  *metrics
-	limits   *limiters
-	openapi  []byte // the OpenAPI document, built once
+	cfg     Config
+	store   *persistence.Store
+	verify  *auth.Verifier
+	ids     *cluster.IDGenerator
+	log     *slog.Logger
+	poster  Poster
+	events  Events
+	markers ReadMarkers
+	cache   MarkerCache // nil: no cache
+	users   *userCache
+	metrics *metrics
+	limits  *limiters
+	openapi []byte // the OpenAPI document, built once
+
+	presenceSrc PresenceSource // nil: no presence
 }
 
 // New validates cfg and deps and returns the API.
@@ -221,7 +223,8 @@ func New(cfg Config, deps Deps) (*API, error) {
 	return &API{openapi: doc,
 		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
-		markers: deps.ReadMarkers, cache: deps.MarkerCache, presence: deps.Presence, users: newUserCache(cfg.UserCacheSize), metrics: m, limits: limits,
+		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m, limits: limits,
+		presenceSrc: deps.Presence,
 	}, nil
 }
 

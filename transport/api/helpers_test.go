@@ -48,6 +48,7 @@ type harnessOpts struct {
 	clientIP    *clientip.Resolver
 	store       persistence.StoreConfig
 	system      bool // post through actors.System instead of api.StorePoster
+	presence    api.PresenceSource
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -78,7 +79,8 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		poster = h.startSystem(ids)
 	}
 	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events, Poster: poster,
-		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache, Registerer: o.registerer, ClientIP: o.clientIP})
+		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache, Registerer: o.registerer, ClientIP: o.clientIP,
+		Presence: o.presence})
 	if err != nil {
 		t.Fatal(err)
 	}

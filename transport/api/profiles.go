@@ -44,14 +44,14 @@ func (a *API) withPresence(ctx context.Context, ms []persistence.Member) {
 	for i := range ms {
 		ms[i].Presence = presenceOffline
 	}
-	if a.presence == nil || len(ms) == 0 {
+	if a.presenceSrc == nil || len(ms) == 0 {
 		return
 	}
 	ids := make([]int64, len(ms))
 	for i, m := range ms {
 		ids[i] = m.UserID
 	}
-	st, err := a.presence.Statuses(ctx, ids)
+	st, err := a.presenceSrc.Statuses(ctx, ids)
 	if err != nil {
 		a.log.Warn("presence unavailable, members shown offline", "err", err)
 		return

@@ -100,6 +100,10 @@ func (a *API) routes() []Route {
 		Response: persistence.Workspace{}, Status: ok, Errors: rd, handler: a.getWorkspace})
 	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/members", Tag: "members", Summary: "Members of a workspace, with profile and presence",
 		Query: page, Response: Page[persistence.Member]{}, Status: ok, Errors: rd, handler: a.listMembers})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/presence", Tag: "members",
+		Summary:  "Presence of workspace members, {userId: \"online\"|\"away\"|\"offline\"}; ids of non-members are left out; 503 without presence",
+		Query:    []Param{{Name: "userIds", Type: "string", Required: true, Description: "comma-separated user ids, at most 500"}},
+		Response: map[string]string{}, Status: ok, Errors: []int{400, 404, 503}, handler: a.presence})
 	add(Route{Method: "PATCH", Pattern: "/api/workspaces/{wid}/members/{uid}", Tag: "members",
 		Summary: "Change a member's role (owner, admin); role \"owner\" transfers ownership (owner only)",
 		Request: patchMemberRequest{}, Response: persistence.Member{}, Status: ok, Errors: rd, handler: a.patchMember})

@@ -58,6 +58,8 @@ type clusterOptions struct {
 	nodes int
 	// proxied are the node ids (1-based) whose Redis traffic goes through a toxiproxy.
 	proxied []int
+	// awayAfter is the nodes' actors.Config.AwayAfter (0: the default).
+	awayAfter time.Duration
 }
 
 // startCluster starts opts.nodes nodes with node ids 1..n, one after the other (the first
@@ -96,6 +98,9 @@ func startCluster(t *testing.T, opts clusterOptions) []*node {
 		cfg.NodeID = i
 		cfg.DatabaseURL = db
 		cfg.RedisURL = "redis://" + redisAddr
+		cfg.RedisPrefix = prefix
+		// A dead node's users go offline within 1.5 s (ADR 0033).
+		cfg.Presence = cluster.PresenceConfig{TTL: time.Second, SweepInterval: 200 * time.Millisecond}
 		cfg.KafkaBrokers = kafka.Addrs()
 		cfg.DrainTimeout = 10 * time.Second
 		cfg.Bus = cluster.BusConfig{
@@ -109,6 +114,7 @@ func startCluster(t *testing.T, opts clusterOptions) []*node {
 		cfg.Realtime = actors.Config{
 			SendRate: 1000, SendBurst: 1000, NoHeartBeat: true,
 			GapWait: 50 * time.Millisecond, AnnounceInterval: 200 * time.Millisecond,
+			AwayAfter: opts.awayAfter,
 		}
 		srv, err := transport.New(ctx, cfg, logger.With("test_node", i), n.reg)
 		if err != nil {
