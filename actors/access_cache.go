@@ -52,7 +52,7 @@ const (
 var (
 	accessRoles = [...]persistence.Role{persistence.RoleNone, persistence.RoleOwner, persistence.RoleAdmin,
 		persistence.RoleMember, persistence.RoleGuest}
-	accessTypes = [...]string{persistence.ChannelPublic, persistence.ChannelPrivate}
+	accessTypes = [...]string{persistence.ChannelPublic, persistence.ChannelPrivate, persistence.ChannelDM}
 )
 
 // monoBase anchors monoNow: a monotonic clock as an int64, so an entry's deadline needs no

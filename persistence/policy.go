@@ -1,6 +1,10 @@
 package persistence
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/parley-chat/parley/errcode"
+)
 
 // The permission table of SPEC.md "Roles and permissions", and nothing else: every decision
 // is a pure function of facts loaded in one query (ChannelAccess, WorkspaceAccess), so REST
@@ -20,6 +24,11 @@ import "fmt"
 //     guest, or out of a private channel, they are gone (ADR 0027).
 //   - Every write into an archived channel (post, edit, delete, react, join, add) is
 //     ErrArchived; leaving it, reading it and unarchiving it are not.
+//   - A direct message (type dm) is seen, read and written by its members only, workspace
+//     admins included; its members are fixed (nobody joins, is added, leaves or is
+//     removed: a new set of people is a new DM) and it is never renamed or archived. Any
+//     member may set its topic. Its members keep it when they leave the workspace (their
+//     role, not the membership, then shuts them out), so its key stays its member set (ADR 0032).
 //   - Ownership moves only by transfer (PATCH member role "owner", by the owner, who
 //     becomes an admin); the owner cannot leave or be removed or demoted.
 
@@ -49,7 +58,13 @@ func ParseRole(s string) (Role, error) {
 const (
 	ChannelPublic  = "public"
 	ChannelPrivate = "private"
+	ChannelDM      = "dm" // a direct message: fixed members, no name (ADR 0032)
 )
+
+// ErrDMFixed refuses what a direct message does not allow its members: changing who is in
+// it, renaming or archiving it. It is a 403 (ErrForbidden).
+var ErrDMFixed error = errcode.New(errcode.Forbidden,
+	"a direct message's members are fixed and it cannot be renamed or archived; open a new one with everyone").Within(ErrForbidden)
 
 func (r Role) isMember() bool  { return r != RoleNone }
 func (r Role) isManager() bool { return r == RoleOwner || r == RoleAdmin }
@@ -143,7 +158,7 @@ type Access struct {
 	ChannelID   int64
 	WorkspaceID int64
 	Role        Role   // in the channel's workspace; RoleNone if not a member of it
-	Type        string // ChannelPublic or ChannelPrivate
+	Type        string // ChannelPublic, ChannelPrivate or ChannelDM
 	Member      bool   // of the channel
 	Creator     bool   // of the channel
 	Archived    bool
@@ -163,6 +178,8 @@ func (a *Access) intern(role *string) {
 		a.Type = ChannelPublic
 	case ChannelPrivate:
 		a.Type = ChannelPrivate
+	case ChannelDM:
+		a.Type = ChannelDM
 	}
 }
 
@@ -187,14 +204,15 @@ func (a Access) Workspace() WorkspaceAccess {
 }
 
 // CanSee: guests see only their channels, private channels are visible to their members
-// and to the workspace's owner and admins, public ones to every other workspace member.
+// and to the workspace's owner and admins, public ones to every other workspace member,
+// direct messages to their members only.
 func (a Access) CanSee() bool {
 	switch {
 	case !a.Role.isMember():
 		return false
 	case a.Member:
 		return true
-	case a.Role == RoleGuest:
+	case a.Role == RoleGuest, a.Type == ChannelDM:
 		return false
 	case a.Type == ChannelPublic:
 		return true
@@ -234,6 +252,9 @@ func (a Access) CanJoin() error {
 	if err := a.see(); err != nil {
 		return err
 	}
+	if a.Type == ChannelDM {
+		return ErrDMFixed
+	}
 	if a.Type != ChannelPublic && !a.Member {
 		return ErrForbidden
 	}
@@ -249,6 +270,9 @@ func (a Access) CanAddMember() error {
 	if err := a.see(); err != nil {
 		return err
 	}
+	if a.Type == ChannelDM {
+		return ErrDMFixed
+	}
 	if a.Type == ChannelPrivate && !a.Member {
 		return ErrForbidden
 	}
@@ -262,6 +286,9 @@ func (a Access) CanAddMember() error {
 func (a Access) CanRemoveMember(targetUserID int64) error {
 	if err := a.see(); err != nil {
 		return err
+	}
+	if a.Type == ChannelDM {
+		return ErrDMFixed
 	}
 	if targetUserID == a.UserID {
 		return nil
@@ -279,6 +306,9 @@ func (a Access) CanManage(unarchiving bool) error {
 	if err := a.see(); err != nil {
 		return err
 	}
+	if a.Type == ChannelDM {
+		return ErrDMFixed
+	}
 	if !a.creatorPowers() && !a.Role.isManager() {
 		return ErrForbidden
 	}
@@ -286,6 +316,15 @@ func (a Access) CanManage(unarchiving bool) error {
 		return nil
 	}
 	return a.writable()
+}
+
+// CanSetTopic is a change of the topic alone: in a direct message any member who may post
+// there, elsewhere CanManage.
+func (a Access) CanSetTopic() error {
+	if a.Type == ChannelDM {
+		return a.CanPost()
+	}
+	return a.CanManage(false)
 }
 
 // creatorPowers: the creator keeps a say over the channel while they may still post in it

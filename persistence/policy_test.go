@@ -62,6 +62,13 @@ func TestChannelPolicyTable(t *testing.T) {
 		{RoleMember, ChannelPublic, true, true, true, want{"yes", "ok", "409", "409", "409", "409", "ok", "409", "409"}},
 		{RoleOwner, ChannelPublic, false, false, true, want{"yes", "ok", "409", "409", "409", "409", "403", "403", "409"}},
 		{RoleGuest, ChannelPublic, false, false, true, want{"no", "404", "404", "404", "404", "404", "404", "404", "404"}},
+		// Direct messages: members only, admins and the owner included; nobody joins, adds
+		// or manages (ErrDMFixed, a 403); a guest member reads and writes.
+		{RoleOwner, ChannelDM, false, false, false, want{"no", "404", "404", "404", "404", "404", "404", "404", "404"}},
+		{RoleAdmin, ChannelDM, false, false, false, want{"no", "404", "404", "404", "404", "404", "404", "404", "404"}},
+		{RoleMember, ChannelDM, true, true, false, want{"yes", "ok", "ok", "403", "403", "403", "ok", "ok", "ok"}},
+		{RoleGuest, ChannelDM, true, false, false, want{"yes", "ok", "ok", "403", "403", "403", "ok", "403", "403"}},
+		{RoleNone, ChannelDM, true, true, false, want{"no", "404", "404", "404", "404", "404", "404", "404", "404"}},
 	}
 	for _, c := range cases {
 		a := Access{UserID: me, ChannelID: 10, WorkspaceID: 20, Role: c.role, Type: c.typ, Member: c.member, Creator: c.creator, Archived: c.archived}
@@ -179,5 +186,31 @@ func TestWorkspacePolicy(t *testing.T) {
 	}
 	if _, err := ParseRole("king"); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("ParseRole(king) = %v", err)
+	}
+}
+
+// A DM's members are fixed and its name too: whoever sees it gets ErrDMFixed for every
+// change of membership, rename or archive, and only its topic is its members'.
+func TestDMPolicy(t *testing.T) {
+	t.Parallel()
+	for _, role := range []Role{RoleOwner, RoleAdmin, RoleMember, RoleGuest} {
+		for i := range 4 {
+			a := Access{UserID: 1, Role: role, Type: ChannelDM, Member: i&1 != 0, Creator: i&2 != 0}
+			if a.CanSee() != a.Member {
+				t.Errorf("%+v: sees %v", a, a.CanSee())
+			}
+			if !a.Member {
+				continue
+			}
+			for what, err := range map[string]error{"join": a.CanJoin(), "add": a.CanAddMember(), "leave": a.CanRemoveMember(1),
+				"remove": a.CanRemoveMember(2), "manage": a.CanManage(false), "unarchive": a.CanManage(true)} {
+				if !errors.Is(err, ErrDMFixed) || !errors.Is(err, ErrForbidden) {
+					t.Errorf("%+v %s: %v, want ErrDMFixed", a, what, err)
+				}
+			}
+			if err := a.CanSetTopic(); err != nil {
+				t.Errorf("%+v: set topic: %v", a, err)
+			}
+		}
 	}
 }

@@ -110,13 +110,15 @@ func queueMentions(b *pgx.Batch, ms []Mention, now time.Time) {
 	ids := make([]int64, len(ms))
 	msgs := make([]int64, len(ms))
 	users := make([]int64, len(ms))
+	seqs := make([]int64, len(ms))
 	for i, m := range ms {
-		ids[i], msgs[i], users[i] = m.ID, m.MessageID, m.UserID
+		ids[i], msgs[i], users[i], seqs[i] = m.ID, m.MessageID, m.UserID, m.Seq
 	}
-	b.Queue(`INSERT INTO mentions (id, message_id, channel_id, user_id, created_at)
-		SELECT id, msg, $1, u, $5 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS x(id, msg, u)
+	// seq is the message's: the channel list counts unread mentions by it (ADR 0032).
+	b.Queue(`INSERT INTO mentions (id, message_id, channel_id, user_id, created_at, seq)
+		SELECT id, msg, $1, u, $5, s FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $6::bigint[]) AS x(id, msg, u, s)
 		ON CONFLICT (message_id, user_id) DO NOTHING`,
-		ms[0].ChannelID, ids, msgs, users, now)
+		ms[0].ChannelID, ids, msgs, users, now, seqs)
 }
 
 // pgBigintArray renders ids as a PostgreSQL array literal ({1,2,3}), so that a list of

@@ -10,13 +10,39 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// User is a person known to parley, created from token claims on first use.
+// User is a person known to parley, created from token claims on first use, with the
+// profile they keep (PATCH /api/users/me). Email is shown to the user themselves only.
 type User struct {
 	ID          int64  `json:"id,string"`
 	Username    string `json:"username"`
 	DisplayName string `json:"displayName"`
 	Email       string `json:"email,omitempty"`
 	CreatedAt   Time   `json:"createdAt"`
+	Profile
+}
+
+// Profile is what a user says about themselves besides their name. AvatarURL is always
+// null until file uploads exist (a later issue).
+type Profile struct {
+	StatusText  string  `json:"statusText"`
+	StatusEmoji string  `json:"statusEmoji"`
+	Timezone    string  `json:"timezone"` // an IANA zone name, "" when not set
+	AvatarURL   *string `json:"avatarUrl"`
+}
+
+func profileDest(p *Profile) []any { return []any{&p.StatusText, &p.StatusEmoji, &p.Timezone} }
+
+const userColumns = `u.id, u.username, u.display_name, u.email, u.created_at, u.status_text, u.status_emoji, u.timezone`
+
+func scanUser(row pgx.Row, u *User) error {
+	var em *string
+	if err := row.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &em, &u.CreatedAt.Time}, profileDest(&u.Profile)...)...); err != nil {
+		return err
+	}
+	if em != nil {
+		u.Email = *em
+	}
+	return nil
 }
 
 // Identity is who a verified token speaks for (transport/auth derives it from the
@@ -78,38 +104,30 @@ func (s *Store) UpsertUser(ctx context.Context, id Identity) (User, error) {
 
 func (s *Store) upsertUser(ctx context.Context, subject, username, display string, email *string) (User, error) {
 	var u User
-	var em *string
 	// ON CONFLICT (subject) keeps the existing username; a clash on username raises
-	// users_username_key and the caller tries the next suffix.
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO users (id, subject, username, display_name, email)
+	// users_username_key and the caller tries the next suffix. A display name the user
+	// chose (display_name_set) outlives the tokens' name claims.
+	err := scanUser(s.pool.QueryRow(ctx, `
+		INSERT INTO users AS u (id, subject, username, display_name, email)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (subject) DO UPDATE
-		   SET display_name = CASE WHEN EXCLUDED.display_name <> '' THEN EXCLUDED.display_name ELSE users.display_name END,
-		       email = COALESCE(EXCLUDED.email, users.email)
-		RETURNING id, username, display_name, email, created_at`,
-		s.ids.Next(), subject, username, display, email).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &em, &u.CreatedAt.Time)
-	if em != nil {
-		u.Email = *em
-	}
+		   SET display_name = CASE WHEN EXCLUDED.display_name <> '' AND NOT u.display_name_set
+		                           THEN EXCLUDED.display_name ELSE u.display_name END,
+		       email = COALESCE(EXCLUDED.email, u.email)
+		RETURNING `+userColumns,
+		s.ids.Next(), subject, username, display, email), &u)
 	return u, err
 }
 
 // UserByID returns a user.
 func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
 	var u User
-	var em *string
-	err := s.pool.QueryRow(ctx, `SELECT id, username, display_name, email, created_at FROM users WHERE id = $1`, id).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &em, &u.CreatedAt.Time)
+	err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id), &u)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("user %d: %w", id, err)
-	}
-	if em != nil {
-		u.Email = *em
 	}
 	return u, nil
 }

@@ -18,13 +18,16 @@ type Workspace struct {
 	Role      Role   `json:"role"`
 }
 
-// Member is a workspace member.
+// Member is a workspace member with their profile. Presence is not the store's: the API
+// fills it in from the presence source ("offline" without one).
 type Member struct {
 	UserID      int64  `json:"userId,string"`
 	Username    string `json:"username"`
 	DisplayName string `json:"displayName"`
 	Role        Role   `json:"role"`
 	JoinedAt    Time   `json:"joinedAt"`
+	Profile
+	Presence string `json:"presence" openapi:"enum=online|away|offline"`
 }
 
 // GeneralChannel is the public channel every workspace starts with.
@@ -94,10 +97,10 @@ func (s *Store) Workspaces(ctx context.Context, userID, afterID int64, limit int
 	return collect(rows, scanWorkspace)
 }
 
-const memberColumns = `u.id, u.username, u.display_name, wm.role, wm.joined_at`
+const memberColumns = `u.id, u.username, u.display_name, wm.role, wm.joined_at, u.status_text, u.status_emoji, u.timezone`
 
 func scanMember(row pgx.Row, m *Member) error {
-	return row.Scan(&m.UserID, &m.Username, &m.DisplayName, &m.Role, &m.JoinedAt.Time)
+	return row.Scan(append([]any{&m.UserID, &m.Username, &m.DisplayName, &m.Role, &m.JoinedAt.Time}, profileDest(&m.Profile)...)...)
 }
 
 // Members lists a workspace's members by user id, after afterID, at most limit.
@@ -168,8 +171,8 @@ func (s *Store) TransferOwnership(ctx context.Context, workspaceID, from, to int
 	return s.Member(ctx, workspaceID, to)
 }
 
-// RemoveMember removes userID from the workspace and from its channels, returning the
-// channels they left. The owner cannot be removed (ErrConflict).
+// RemoveMember removes userID from the workspace and from its channels but its direct
+// messages, returning the channels they left. The owner cannot be removed (ErrConflict).
 func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64) ([]int64, error) {
 	var left []int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -184,8 +187,11 @@ func (s *Store) RemoveMember(ctx context.Context, workspaceID, userID int64) ([]
 		if Role(role) == RoleOwner {
 			return ErrConflict
 		}
+		// Direct messages keep their fixed members (their key, ADR 0032): without a role in
+		// the workspace the user no longer sees them, and sees them again on rejoining.
 		rows, err := tx.Query(ctx, `DELETE FROM channel_members cm USING channels c
-			WHERE c.id = cm.channel_id AND c.workspace_id = $1 AND cm.user_id = $2 RETURNING cm.channel_id`, workspaceID, userID)
+			WHERE c.id = cm.channel_id AND c.workspace_id = $1 AND cm.user_id = $2 AND c.type <> 'dm'
+			RETURNING cm.channel_id`, workspaceID, userID)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	// The IANA zone database in the binary: profiles' timezones are checked against it
+	// (persistence.ValidateTimezone), and the image (distroless) is not to be relied on.
+	_ "time/tzdata"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

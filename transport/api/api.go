@@ -18,6 +18,12 @@
 //     passed back as before_seq / after_seq). Thread lists order by latest reply.
 //   - Joining a channel does not mark its history read: unreadCount counts from seq 0
 //     until the member reads or posts.
+//   - Direct messages (ADR 0032): the caller may list themselves in userIds; the list
+//     shows named channels by name, then the caller's DMs by id (cursor "dm:<id>"); a DM
+//     has name "" and its members; any member may set its topic. mentionCount counts
+//     only for members, like unreadCount, above the same (possibly cached) marker.
+//   - Profiles: "" clears a field; a display name the user set outlives the token's name
+//     claim; another user's e-mail is never shown.
 //   - Notifications (ADR 0034): @channel/@all/@here mention the channel's members (not
 //     every workspace member who could read a public channel), skipping those who muted it
 //     or set notify "none"; do-not-disturb keeps the mention and drops its notification.
@@ -148,7 +154,8 @@ type Deps struct {
 	Events      Events
 	ReadMarkers ReadMarkers
 	MarkerCache MarkerCache
-	// Presence answers GET …/presence; nil: that route answers 503.
+	// Presence answers GET …/presence and fills the members lists' presence; nil: that
+	// route answers 503 and the lists show everyone "offline".
 	Presence PresenceSource
 	// ClientIP says which address a request comes from, for the limits per address; nil:
 	// the peer's (no trusted proxy).

@@ -53,11 +53,10 @@ func (a *API) listChannels(ctx context.Context, r *http.Request, me persistence.
 	if err != nil {
 		return 0, nil, err
 	}
-	a.raiseViews(ctx, me.ID, cs)
-	if err := a.attachPrefs(ctx, me.ID, cs); err != nil {
+	if err := a.finishViews(ctx, me.ID, cs); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, pageOf(cs, limit, func(c persistence.ChannelView) string { return c.Name }), nil
+	return http.StatusOK, pageOf(cs, limit, persistence.ChannelView.Cursor), nil
 }
 
 // channelAccess loads the caller's access to the channel of the {cid} path parameter.
@@ -98,9 +97,18 @@ func (a *API) channelView(ctx context.Context, userID, id int64) (persistence.Ch
 		return v, err
 	}
 	views := []persistence.ChannelView{v}
-	a.raiseViews(ctx, userID, views)
-	err = a.attachPrefs(ctx, userID, views)
+	err = a.finishViews(ctx, userID, views)
 	return views[0], err
+}
+
+// finishViews completes views as userID sees them: read markers raised to the cached ones,
+// mentions counted above them, and the caller's notification preferences.
+func (a *API) finishViews(ctx context.Context, userID int64, views []persistence.ChannelView) error {
+	a.raiseViews(ctx, userID, views)
+	if err := a.store.CountMentions(ctx, userID, views); err != nil {
+		return err
+	}
+	return a.attachPrefs(ctx, userID, views)
 }
 
 type patchChannelRequest struct {
@@ -121,7 +129,12 @@ func (a *API) patchChannel(ctx context.Context, r *http.Request, me persistence.
 	if req.Name == nil && req.Topic == nil && req.Archived == nil {
 		return 0, nil, &persistence.ValidationError{Reason: "nothing to change: give name, topic or archived"}
 	}
-	if err := acc.CanManage(req.Archived != nil && !*req.Archived); err != nil {
+	if req.Name == nil && req.Archived == nil {
+		err = acc.CanSetTopic()
+	} else {
+		err = acc.CanManage(req.Archived != nil && !*req.Archived)
+	}
+	if err != nil {
 		return 0, nil, err
 	}
 	c, err := a.store.UpdateChannel(ctx, acc.ChannelID, persistence.ChannelUpdate{Name: req.Name, Topic: req.Topic, Archived: req.Archived})
@@ -217,5 +230,6 @@ func (a *API) listChannelMembers(ctx context.Context, r *http.Request, me persis
 		return 0, nil, err
 	}
 	ms, err := a.store.ChannelMembers(ctx, acc.ChannelID, after, limit+1)
+	a.withPresence(ctx, ms)
 	return http.StatusOK, pageOf(ms, limit, func(m persistence.Member) string { return idString(m.UserID) }), err
 }

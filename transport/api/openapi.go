@@ -122,6 +122,10 @@ func (g *schemaGen) operation(rt Route) map[string]any {
 	if rt.Method == "POST" && rt.Pattern == "/api/channels/{cid}/members" {
 		responses["204"] = map[string]any{"description": "Already a member"}
 	}
+	if rt.Method == "POST" && rt.Pattern == "/api/workspaces/{wid}/dms" {
+		responses["200"] = map[string]any{"description": "The existing direct message of exactly these people",
+			"content": ok["content"]}
+	}
 	if rt.Method == "POST" && rt.Pattern == "/api/channels/{cid}/messages" {
 		responses["200"] = map[string]any{"description": "A retry: the message first stored with this clientMsgId",
 			"content": ok["content"]}

@@ -53,7 +53,7 @@ func TestOpenAPIRequestSchemasAgreeWithHandlers(t *testing.T) {
 
 	// Responses carry the same enum.
 	chType := doc.Components.Schemas["ChannelView"].Value.Properties["type"].Value
-	if !slices.Equal(chType.Enum, []any{"public", "private"}) {
-		t.Errorf("ChannelView.type enum %v, want [public private]", chType.Enum)
+	if !slices.Equal(chType.Enum, []any{"public", "private", "dm"}) {
+		t.Errorf("ChannelView.type enum %v, want [public private dm]", chType.Enum)
 	}
 }

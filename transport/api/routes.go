@@ -86,6 +86,11 @@ func (a *API) routes() []Route {
 		Response: meResponse{}, Status: ok, handler: a.me})
 	add(Route{Method: "PUT", Pattern: "/api/users/me/dnd", Tag: "notifications", Summary: "Do-not-disturb until a time (RFC 3339, future, within 366 days), or off (null): suppresses notifications, never messages",
 		Request: dndRequest{}, Response: dndResponse{}, Status: ok, Errors: []int{400}, handler: a.putDND})
+	add(Route{Method: "PATCH", Pattern: "/api/users/me", Tag: "users",
+		Summary: "Change the caller's profile: displayName (at most 80 characters), statusText (100), statusEmoji (one emoji or :shortcode:), timezone (an IANA name); \"\" clears a field; a bad field is 400 and changes nothing",
+		Request: patchProfileRequest{}, Response: persistence.User{}, Status: ok, Errors: []int{400}, handler: a.patchMe})
+	add(Route{Method: "GET", Pattern: "/api/users/{uid}", Tag: "users", Summary: "A user who shares a workspace with the caller (else 404); e-mail only for the caller",
+		Response: persistence.User{}, Status: ok, Errors: []int{400, 404}, handler: a.getUser})
 
 	add(Route{Method: "POST", Pattern: "/api/workspaces", Tag: "workspaces", Summary: "Create a workspace (caller becomes owner; a public general channel is created)",
 		Request: createWorkspaceRequest{}, Response: persistence.Workspace{}, Status: created, Errors: []int{400}, handler: a.createWorkspace})
@@ -93,7 +98,7 @@ func (a *API) routes() []Route {
 		Query: page, Response: Page[persistence.Workspace]{}, Status: ok, Errors: []int{400}, handler: a.listWorkspaces})
 	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}", Tag: "workspaces", Summary: "A workspace",
 		Response: persistence.Workspace{}, Status: ok, Errors: rd, handler: a.getWorkspace})
-	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/members", Tag: "members", Summary: "Members of a workspace",
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/members", Tag: "members", Summary: "Members of a workspace, with profile and presence",
 		Query: page, Response: Page[persistence.Member]{}, Status: ok, Errors: rd, handler: a.listMembers})
 	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/presence", Tag: "members",
 		Summary:  "Presence of workspace members, {userId: \"online\"|\"away\"|\"offline\"}; ids of non-members are left out; 503 without presence",
@@ -113,17 +118,20 @@ func (a *API) routes() []Route {
 
 	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/channels", Tag: "channels", Summary: "Create a channel (owner, admin, member)",
 		Request: createChannelRequest{}, Response: persistence.ChannelView{}, Status: created, Errors: wr, handler: a.createChannel})
-	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/channels", Tag: "channels", Summary: "Channels the caller can see, with unread counts (cursor: channel name)",
+	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/dms", Tag: "channels",
+		Summary: "Open a direct message (type dm) with 1-7 other workspace members: 201 new, 200 the existing one for exactly that set of people; its members are fixed",
+		Request: openDMRequest{}, Response: persistence.ChannelView{}, Status: created, Errors: []int{400, 404}, handler: a.openDM})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/channels", Tag: "channels", Summary: "Channels the caller can see with unread and mention counts: named ones by name, then the caller's direct messages (with members) by id",
 		Query: page, Response: Page[persistence.ChannelView]{}, Status: ok, Errors: rd, handler: a.listChannels})
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}", Tag: "channels", Summary: "A channel",
 		Response: persistence.ChannelView{}, Status: ok, Errors: rd, handler: a.getChannel})
-	add(Route{Method: "PATCH", Pattern: "/api/channels/{cid}", Tag: "channels", Summary: "Rename, set topic, archive or unarchive (creator, admin, owner)",
+	add(Route{Method: "PATCH", Pattern: "/api/channels/{cid}", Tag: "channels", Summary: "Rename, set topic, archive or unarchive (creator, admin, owner); a direct message: topic only, by its members",
 		Request: patchChannelRequest{}, Response: persistence.ChannelView{}, Status: ok, Errors: wr, handler: a.patchChannel})
-	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/members", Tag: "channels", Summary: "Members of a channel",
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/members", Tag: "channels", Summary: "Members of a channel, with profile and presence",
 		Query: page, Response: Page[persistence.Member]{}, Status: ok, Errors: channelRd, handler: a.listChannelMembers})
-	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/members", Tag: "channels", Summary: "Join (own userId, public channels) or add a workspace member; 201 added, 204 already a member",
+	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/members", Tag: "channels", Summary: "Join (own userId, public channels) or add a workspace member; 201 added, 204 already a member; 403 in a direct message",
 		Request: addChannelMemberRequest{}, Status: created, Errors: wr, handler: a.addChannelMember})
-	add(Route{Method: "DELETE", Pattern: "/api/channels/{cid}/members/{uid}", Tag: "channels", Summary: "Leave (yourself) or remove a member (creator, admin, owner)",
+	add(Route{Method: "DELETE", Pattern: "/api/channels/{cid}/members/{uid}", Tag: "channels", Summary: "Leave (yourself) or remove a member (creator, admin, owner); 403 in a direct message",
 		Status: noContent, Errors: wr, handler: a.removeChannelMember})
 
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/prefs", Tag: "notifications", Summary: "The caller's notification preferences for a channel (default notify mentions, not muted, not hidden)",

@@ -69,6 +69,7 @@ func (a *API) listMembers(ctx context.Context, r *http.Request, me persistence.U
 		return 0, nil, err
 	}
 	ms, err := a.store.Members(ctx, wa.WorkspaceID, after, limit+1)
+	a.withPresence(ctx, ms)
 	return http.StatusOK, pageOf(ms, limit, func(m persistence.Member) string { return idString(m.UserID) }), err
 }
 
@@ -100,10 +101,15 @@ func (a *API) patchMember(ctx context.Context, r *http.Request, me persistence.U
 	} else {
 		m, err = a.store.SetRole(ctx, wa.WorkspaceID, target.UserID, to)
 	}
-	if err == nil && to == persistence.RoleGuest {
+	if err != nil {
+		return 0, nil, err
+	}
+	if to == persistence.RoleGuest {
 		a.events.AccessChanged(target.UserID, 0) // a guest reads only the channels it belongs to
 	}
-	return http.StatusOK, m, err
+	one := []persistence.Member{m}
+	a.withPresence(ctx, one)
+	return http.StatusOK, one[0], nil
 }
 
 // deleteMember removes a member (admins) or the caller (leaving), and takes them out of

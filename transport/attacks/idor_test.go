@@ -68,6 +68,8 @@ func bodies(v *victims, self int64) map[string]any {
 		"patchMessageRequest":     map[string]string{"content": "edited from outside"},
 		"markReadRequest":         map[string]int64{"seq": 1 << 40},
 		"devLoginRequest":         map[string]string{"username": "mallory"},
+		"putPrefsRequest":         map[string]any{"notify": "all", "muted": true, "hidden": true},
+		"openDMRequest":           map[string]any{"userIds": []string{strconv.FormatInt(v.amy.id, 10)}},
 	}
 }
 

@@ -1,0 +1,7 @@
+package persistence
+
+// Statements whose plans persistence_test checks.
+const (
+	MentionCountsQuery = mentionCountsQuery
+	DMListQuery        = dmListQuery
+)
