@@ -10,7 +10,9 @@ import (
 // presenceRef lets the store ask about presence (for @here, ADR 0034) although the store
 // is made before the presence service, which needs the bus and Redis. Until set, or when
 // the node runs without presence, nobody is online.
-type presenceRef struct{ p atomic.Pointer[cluster.Presence] }
+type presenceRef struct {
+	p atomic.Pointer[cluster.Presence]
+}
 
 func (r *presenceRef) set(p *cluster.Presence) { r.p.Store(p) }
 
