@@ -165,6 +165,14 @@ try {
   await send(bob, 'thanks alice!');
   await messages(alice, 'thanks alice!').waitFor();
 
+  begin('typing right after a send is shown again (the send cleared it)');
+  await waitFor('bob sees no typing line', async () => (await bob.locator('.typing', { hasText: 'alice is typing' }).count()) === 0);
+  await send(alice, 'one more thing');
+  await messages(bob, 'one more thing').waitFor();
+  await alice.locator('#composer-input').pressSequentially('and');
+  await bob.locator('.typing', { hasText: 'alice is typing' }).waitFor();
+  await alice.locator('#composer-input').fill('');
+
   begin('alice creates #random; bob joins it and goes back to #general');
   await alice.getByRole('button', { name: 'Create channel' }).click();
   await alice.getByLabel('Name').fill('random');
@@ -193,6 +201,31 @@ try {
     const list = await window.parley.api.channels(window.parley.wid);
     return list.find((c) => c.name === 'random').unreadCount === 0;
   }));
+
+  begin('a message seen for a moment before switching away counts as read');
+  {
+    const ids = await bob.evaluate(() => Object.fromEntries([...window.parley.channels.values()].map((c) => [c.info.name, c.id])));
+    const arrived = bob.evaluate(({ random, general }) => new Promise((resolve) => {
+      const ch = window.parley.channels.get(random);
+      const start = ch.lastSeq;
+      const t = setInterval(() => {
+        if (ch.lastSeq > start && document.querySelector(`#messages article.msg[data-seq="${ch.lastSeq}"]`)) {
+          clearInterval(t);
+          window.parley.openChannel(general); // well within the 250 ms debounce
+          resolve(ch.lastSeq);
+        }
+      }, 5);
+    }), ids);
+    await send(alice, 'a glance is enough');
+    const seq = await arrived;
+    await waitFor('server-side read marker after a glance', () => bob.evaluate(async ([cid, want]) => {
+      const list = await window.parley.api.channels(window.parley.wid);
+      const c = list.find((x) => x.id === cid);
+      return c.lastReadSeq >= want && c.unreadCount === 0;
+    }, [ids.random, seq]));
+    await channelLink(bob, 'random').click();
+    await messages(bob, 'a glance is enough').waitFor();
+  }
 
   begin('bob replies in a thread; alice sees the count and the reply in the thread panel');
   const root = messages(bob, 'random thought from alice');
@@ -274,15 +307,32 @@ try {
     await channelLink(bob, 'general').click();
     await alice.locator('#channel-title', { hasText: 'general' }).waitFor();
     await bob.locator('#channel-title', { hasText: 'general' }).waitFor();
+    {
+      // #later has history alice's page has never loaded: she opens it only while the
+      // server is away.
+      const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
+      const wid = await alice.evaluate(() => window.parley.wid);
+      const later = await post(`${direct}/api/workspaces/${wid}/channels`, { name: 'later', type: 'public' }, token);
+      await post(`${direct}/api/channels/${later.id}/messages`, { content: 'written before the outage' }, token);
+      await alice.evaluate(() => window.parley.refreshChannels());
+      await channelLink(alice, 'later').waitFor();
+    }
     const before = await seqState(bob);
     await post(control + '/drop');
     await bob.locator('#conn-status', { hasText: 'Reconnecting' }).waitFor();
     await alice.locator('#conn-status', { hasText: 'Reconnecting' }).waitFor();
     await shot(bob, 'bob-reconnecting');
 
+    begin('during the outage alice opens a channel she has not loaded: no raw network error');
+    await channelLink(alice, 'later').click();
+    await alice.locator('#channel-title', { hasText: 'later' }).waitFor();
+    await alice.waitForTimeout(500); // the failed fetch would have toasted by now
+    const toasts = await alice.locator('.toast').allTextContents();
+    if (toasts.some((t) => /Failed to fetch|network error/i.test(t))) throw new Error('raw network error shown: ' + toasts.join(' | '));
+
     begin('meanwhile alice posts over REST (directly to the server) and bob types one offline');
     const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
-    const cid = await alice.evaluate(() => window.parley.activeCid);
+    const cid = await bob.evaluate(() => window.parley.activeCid);
     const sent = await post(`${direct}/api/channels/${cid}/messages`, { content: 'sent while you were away', clientMsgId: 'e2e-away-1' }, token);
     const randomId = await alice.evaluate(() => [...window.parley.channels.values()].find((c) => c.info.name === 'random').id);
     const away = await post(`${direct}/api/channels/${randomId}/messages`, { content: 'meanwhile in random' }, token);
@@ -292,6 +342,11 @@ try {
     begin('the connection comes back: reconnect, resume with since-seq, nothing twice, nothing missed');
     await post(control + '/restore');
     await bob.locator('#conn-status').waitFor({ state: 'hidden', timeout: 30000 });
+    // The channel opened during the outage fills in without switching away and back.
+    await alice.locator('#conn-status').waitFor({ state: 'hidden', timeout: 30000 });
+    await messages(alice, 'written before the outage').waitFor();
+    await shot(alice, 'alice-later-after-reconnect');
+    await channelLink(alice, 'general').click();
     await alice.locator('#conn-status').waitFor({ state: 'hidden', timeout: 30000 });
     await messages(bob, 'sent while you were away').waitFor();
     await messages(alice, 'typed while offline').locator('time').waitFor();

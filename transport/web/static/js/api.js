@@ -27,7 +27,8 @@ export class Api {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
-      throw new ApiError(0, { detail: 'network error: ' + e.message, code: 'network' });
+      // fetch says only "Failed to fetch": tell people what it means for them.
+      throw new ApiError(0, { detail: 'Cannot reach the server. Check your connection; parley keeps trying.', code: 'network' });
     }
     if (res.status === 204) return null;
     const text = await res.text();

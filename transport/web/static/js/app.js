@@ -56,8 +56,6 @@ class App {
       this.markReadSoon();
       if (this.me && this.wid) this.refreshChannelsSoon();
     });
-    // Channels created by others (there is no workspace-wide topic) show up within a minute.
-    setInterval(() => { if (this.me && this.wid && document.visibilityState === 'visible') this.refreshChannelsSoon(); }, 60000);
     const saved = localStorage.getItem(TOKEN_KEY);
     if (saved) {
       try {
@@ -249,6 +247,8 @@ class App {
     const ch = this.channels.get(cid);
     if (!ch) return;
     const switched = this.activeCid !== cid || this.view !== 'channel';
+    // What was on screen when one leaves a channel has been seen, however briefly.
+    if (switched && this.view === 'channel') this.markRead(this.active());
     this.activeCid = cid;
     this.view = 'channel';
     if (switched) {
@@ -260,13 +260,27 @@ class App {
     this.rt.watch(cid);
     shell.closeNav();
     this.render({ scrollToBottom: switched });
-    if (!ch.historyLoaded) {
-      const page = await this.api.messages(cid, null, 50);
-      ch.addHistory(page, 50);
-      this.render({ scrollToBottom: true });
-    }
+    await this.loadHistory(ch);
     if (switched) chat.focusComposer();
     this.markReadSoon();
+  }
+
+  // loadHistory fetches a channel's latest page once. A failure (the server is down) leaves
+  // it to the next session: onStatus calls this again for the open channel.
+  async loadHistory(ch) {
+    if (ch.historyLoaded || ch.loadingHistory) return;
+    ch.loadingHistory = true;
+    try {
+      const page = await this.api.messages(ch.id, null, 50);
+      ch.addHistory(page, 50);
+      ch.historyError = '';
+    } catch (e) {
+      ch.historyError = e.message;
+      if (e.code !== 'network') this.toast(e.message);
+    } finally {
+      ch.loadingHistory = false;
+    }
+    if (ch.id === this.activeCid) this.render({ scrollToBottom: true });
   }
 
   async loadOlder() {
@@ -329,6 +343,8 @@ class App {
     const p = { clientMsgId: newClientMsgId(), content, parentId, status: 'sending', createdAt: new Date().toISOString() };
     ch.pending.set(p.clientMsgId, p);
     this.render({ scrollToBottom: !parentId });
+    // The others clear our typing line when the message lands: the next keystroke says so again.
+    this.lastTypingSent = 0;
     await this.deliver(ch, p);
   }
 
@@ -431,8 +447,7 @@ class App {
   }
 
   // markRead advances the read marker of the open channel while the page is visible.
-  markRead() {
-    const ch = this.active();
+  markRead(ch = this.active()) {
     if (!ch || this.view !== 'channel' || document.visibilityState !== 'visible') return;
     if (ch.info.isMember === false || ch.lastSeq <= ch.lastReadSeq) return;
     const seq = ch.lastSeq;
@@ -503,9 +518,12 @@ class App {
     this.status = status;
     shell.renderStatus(this);
     if (status === 'online' && was === 'reconnecting') {
-      // Counters and lists may have moved while we were away; the replay covers messages.
+      // Counters and lists may have moved while we were away; the replay covers messages of
+      // channels already loaded, and a channel opened during the outage loads now.
       this.refreshChannelsSoon();
       this.retryQueued();
+      const ch = this.active();
+      if (ch && this.view === 'channel') this.loadHistory(ch);
     }
   }
 
@@ -527,7 +545,12 @@ class App {
     });
   }
 
-  toast(text) { shell.toast(text); }
+  // toast shows text once at a time; while reconnecting the status bar already says the
+  // server is unreachable, so network failures are not repeated as toasts.
+  toast(text) {
+    if (this.status === 'reconnecting' && /Cannot reach the server/.test(text)) return;
+    shell.toast(text);
+  }
 }
 
 function newClientMsgId() {
