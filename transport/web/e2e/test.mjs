@@ -167,6 +167,9 @@ try {
 
   begin('typing right after a send is shown again (the send cleared it)');
   await waitFor('bob sees no typing line', async () => (await bob.locator('.typing', { hasText: 'alice is typing' }).count()) === 0);
+  // Open the client's 3-s typing throttle so that the send's own keystrokes say "typing"
+  // (as a person's would): the next keystroke, right after the send, is what is tested.
+  await alice.evaluate(() => { window.parley.lastTypingSent = 0; });
   await send(alice, 'one more thing');
   await messages(bob, 'one more thing').waitFor();
   await alice.locator('#composer-input').pressSequentially('and');
@@ -205,17 +208,17 @@ try {
   begin('a message seen for a moment before switching away counts as read');
   {
     const ids = await bob.evaluate(() => Object.fromEntries([...window.parley.channels.values()].map((c) => [c.info.name, c.id])));
-    const arrived = bob.evaluate(({ random, general }) => new Promise((resolve) => {
+    const arrived = bob.evaluate(({ random, general, wid }) => new Promise((resolve) => {
       const ch = window.parley.channels.get(random);
       const start = ch.lastSeq;
       const t = setInterval(() => {
         if (ch.lastSeq > start && document.querySelector(`#messages article.msg[data-seq="${ch.lastSeq}"]`)) {
           clearInterval(t);
-          window.parley.openChannel(general); // well within the 250 ms debounce
+          location.hash = `#/w/${wid}/c/${general}`; // well within the 250 ms debounce
           resolve(ch.lastSeq);
         }
       }, 5);
-    }), ids);
+    }), { ...ids, wid: await bob.evaluate(() => window.parley.wid) });
     await send(alice, 'a glance is enough');
     const seq = await arrived;
     await waitFor('server-side read marker after a glance', () => bob.evaluate(async ([cid, want]) => {

@@ -9,6 +9,8 @@ import { Api } from './api.js';
 import { Realtime } from './realtime.js';
 import { ChannelState } from './state.js';
 import { debounce } from './dom.js';
+import * as attention from './attention.js';
+import { displayName } from './view-people.js';
 import * as shell from './view-shell.js';
 import * as chat from './view-chat.js';
 import * as screens from './view-screens.js';
@@ -25,6 +27,8 @@ class App {
     this.wid = null;
     this.channels = new Map(); // cid -> ChannelState (current workspace)
     this.members = new Map(); // userId -> user
+    this.presence = new Map(); // userId -> online | away | offline (watched users only)
+    this.invitations = []; // workspace.invited events not acted on yet
     this.activeCid = null;
     this.view = 'channel'; // channel | mentions | empty
     this.threadRootId = null;
@@ -145,6 +149,7 @@ class App {
 
   defaultChannel() {
     const list = this.sortedChannels().filter((c) => c.info.isMember !== false);
+    if (list.length === 0) return this.dmChannels()[0];
     return list.find((c) => c.info.name === 'general') || list[0] || this.sortedChannels()[0];
   }
 
@@ -167,6 +172,7 @@ class App {
     this.wid = wid;
     this.channels = new Map();
     this.members = new Map([[this.me.id, this.me]]);
+    this.presence = new Map();
     this.activeCid = null;
     this.threadRootId = null;
     if (wid) localStorage.setItem('parley.wid', wid);
@@ -206,14 +212,35 @@ class App {
   }
 
   async refreshMembers() {
-    if (!this.wid) return;
-    const list = await this.api.members(this.wid);
+    const wid = this.wid;
+    if (!wid) return;
+    const list = await this.api.members(wid);
+    if (wid !== this.wid) return;
     for (const m of list) {
       const u = m.user || m;
       const id = u.id || m.userId;
       if (id) this.members.set(id, { ...u, id, role: m.role || u.role });
+      if (id && m.presence) this.presence.set(id, m.presence);
     }
+    this.watchPresence();
     this.render();
+  }
+
+  // watchPresence asks for live presence of the people this page shows: DM partners first,
+  // then the workspace's members, up to the server's 500.
+  watchPresence() {
+    const ids = [];
+    for (const ch of this.dmChannels()) ids.push(...this.dmPartners(ch));
+    for (const id of this.members.keys()) if (id !== this.me.id) ids.push(id);
+    const list = [...new Set(ids)].slice(0, 500);
+    this.rt.watchPresence(list);
+    const missing = list.filter((id) => !this.presence.has(id));
+    if (missing.length && this.wid) {
+      this.api.presence(this.wid, missing.slice(0, 100)).then((snap) => {
+        for (const [id, st] of Object.entries(snap || {})) if (!this.presence.has(id)) this.presence.set(id, st);
+        this.render();
+      }).catch(() => {});
+    }
   }
 
   async refreshMentions() {
@@ -227,13 +254,65 @@ class App {
 
   userName(id) {
     const u = this.members.get(id);
-    if (u) return u.username;
+    if (u) return displayName(u);
     this.refreshMembersSoon();
     return 'user ' + String(id).slice(-4);
   }
 
+  // sortedChannels: named channels by name (DMs are listed apart: dmChannels).
   sortedChannels() {
-    return [...this.channels.values()].sort((a, b) => a.info.name.localeCompare(b.info.name));
+    return [...this.channels.values()].filter((c) => c.info.type !== 'dm')
+      .sort((a, b) => (a.info.name || '').localeCompare(b.info.name || ''));
+  }
+
+  // dmChannels: direct conversations, the most recent first.
+  dmChannels() {
+    return [...this.channels.values()].filter((c) => c.info.type === 'dm').sort((a, b) => b.lastSeq - a.lastSeq || a.id.localeCompare(b.id));
+  }
+
+  dmPartners(ch) {
+    return (ch.info.members || []).map((m) => (typeof m === 'object' ? m.id || m.userId : m)).filter((id) => id && id !== this.me.id);
+  }
+
+  // channelLabel: a channel's name, or the names of the other people in a DM.
+  channelLabel(ch) {
+    if (ch.info.type !== 'dm') return ch.info.name;
+    const names = this.dmPartners(ch).map((id) => this.userName(id));
+    return names.length ? names.join(', ') : displayName(this.me) + ' (you)';
+  }
+
+  async openDM(userIds) {
+    const ch = await this.api.openDM(this.wid, userIds);
+    await this.refreshChannels();
+    this.watchPresence();
+    location.hash = `#/w/${this.wid}/c/${ch.id}`;
+  }
+
+  // setAway says "away" (or "online" again) for every session of this user.
+  setAway(away) {
+    this.selfAway = away;
+    this.rt.setPresence(away ? 'away' : 'online');
+    this.presence.set(this.me.id, away ? 'away' : 'online');
+    this.render();
+  }
+
+  async updateProfile(fields) {
+    const me = await this.api.updateProfile(fields);
+    this.me = { ...this.me, ...me };
+    this.members.set(this.me.id, { ...(this.members.get(this.me.id) || {}), ...this.me });
+    this.render();
+  }
+
+  async setDND(until) {
+    const res = await this.api.setDND(until);
+    this.me.dndUntil = (res && res.dndUntil !== undefined) ? res.dndUntil : until;
+    this.render();
+  }
+
+  async setChannelPrefs(ch, prefs) {
+    const saved = await this.api.setChannelPrefs(ch.id, prefs);
+    ch.updateInfo({ prefs: saved || prefs });
+    this.render();
   }
 
   active() { return this.channels.get(this.activeCid) || null; }
@@ -454,6 +533,7 @@ class App {
     ch.lastReadSeq = seq;
     if (!this.rt.markRead(ch.id, seq)) this.api.markRead(ch.id, seq).catch(() => {});
     shell.renderSidebar(this);
+    this.renderTitle();
   }
 
   // ---- real-time events
@@ -465,7 +545,10 @@ class App {
       case 'message': {
         const m = ev.message;
         if (!m) return;
+        const isNew = !ch.msgs.has(m.seq);
+        const counts = isNew && ch.noteAttention(m, this.me.username);
         ch.addMessage(m, { live: true });
+        if (isNew) this.attend(ch, m, counts);
         ch.clearTyping(m.userId);
         if (!this.members.has(m.userId)) this.refreshMembersSoon();
         if (cid === this.activeCid) this.markReadSoon();
@@ -493,7 +576,30 @@ class App {
     this.render();
   }
 
+  // attend draws attention to a new message from outside: a desktop notification and a
+  // sound, as the channel's preferences and do-not-disturb allow.
+  attend(ch, m, mentionsMe) {
+    const focused = ch.id === this.activeCid && this.view === 'channel' && document.visibilityState === 'visible' && document.hasFocus();
+    if (!attention.shouldNotify({ msg: { ...m, mentionsMe }, ch: ch.info, me: this.me, focused })) return;
+    const who = this.userName(m.userId);
+    const where = ch.info.type === 'dm' ? 'Direct message' : '#' + ch.info.name;
+    attention.notify({
+      title: ch.info.type === 'dm' ? who : `${who} in ${where}`,
+      body: m.content || '',
+      tag: 'parley-' + ch.id,
+      onClick: () => { location.hash = `#/w/${this.wid}/c/${ch.id}`; },
+    });
+    attention.chime();
+  }
+
   onUserEvent(dest, ev) {
+    if (dest.endsWith('/presence')) {
+      if (ev.userId && ev.status) {
+        this.presence.set(ev.userId, ev.status);
+        this.render();
+      }
+      return;
+    }
     if (dest.endsWith('/mentions')) {
       const mention = ev.mention || ev;
       if (ev.message) mention.message = ev.message;
@@ -506,10 +612,33 @@ class App {
     } else if (dest.endsWith('/errors')) {
       this.toast(ev.detail || ev.message || 'The server reported an error.');
     } else {
-      // Notifications say something about the caller changed (added to a channel or a
-      // workspace): fetch the lists again rather than interpret every kind.
-      this.refreshChannelsSoon();
-      this.loadWorkspaces().catch(() => {});
+      this.onNotification(ev);
+    }
+  }
+
+  // onNotification keeps the workspace live: what others create, change or invite us to
+  // shows up without polling.
+  onNotification(ev) {
+    switch (ev.type) {
+      case 'channel.created':
+      case 'channel.added':
+      case 'channel.updated':
+        if (!ev.workspaceId || ev.workspaceId === this.wid || (ev.channel && ev.channel.workspaceId === this.wid)) this.refreshChannelsSoon();
+        if (ev.type === 'channel.added') this.loadWorkspaces().catch(() => {});
+        break;
+      case 'member.joined':
+        this.refreshMembersSoon();
+        break;
+      case 'workspace.invited':
+        if (!this.invitations.some((i) => i.token === ev.token && i.id === ev.id)) this.invitations.push(ev);
+        this.render();
+        break;
+      case 'mention':
+        this.refreshMentions();
+        break;
+      default:
+        this.refreshChannelsSoon();
+        this.loadWorkspaces().catch(() => {});
     }
   }
 
@@ -540,9 +669,17 @@ class App {
       if (!this.me || !shell.mounted()) return;
       shell.renderWorkspaces(this);
       shell.renderSidebar(this);
+      this.renderTitle();
       chat.renderMain(this, o);
       chat.renderThread(this);
     });
+  }
+
+  // renderTitle puts what needs attention in the tab title: "(3) Acme — parley".
+  renderTitle() {
+    const ws = this.workspaces.find((w) => w.id === this.wid);
+    const base = ws ? `${ws.name} — parley` : 'parley';
+    document.title = attention.titleFor(base, attention.attentionCount(this.channels.values()));
   }
 
   // toast shows text once at a time; while reconnecting the status bar already says the
