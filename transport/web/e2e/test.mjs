@@ -121,6 +121,19 @@ try {
   const newUser = async (name) => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
     ctx.setDefaultTimeout(TIMEOUT);
+    // Desktop notifications are granted, and every one shown is recorded for the test.
+    await ctx.grantPermissions(['notifications'], { origin: base });
+    await ctx.addInitScript(() => {
+      window.__notifications = [];
+      const Native = window.Notification;
+      if (!Native) return;
+      window.Notification = class extends Native {
+        constructor(title, opts) {
+          super(title, opts);
+          window.__notifications.push({ title, body: opts && opts.body });
+        }
+      };
+    });
     const page = await ctx.newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log(`${name} console.${m.type()}:`, m.text()); });
     page.on('pageerror', (e) => { log(`${name} page error:`, e.message); failed = true; });
@@ -377,6 +390,39 @@ try {
     await shot(alice, 'alice-main');
   }
 
+  begin('alice opens a direct message with bob; it appears live in his sidebar with a count');
+  await channelLink(bob, 'general').click();
+  await bob.locator('#channel-title', { hasText: 'general' }).waitFor();
+  await alice.getByRole('button', { name: 'New direct message' }).click();
+  await alice.getByRole('checkbox', { name: /bob/ }).check();
+  await alice.getByRole('button', { name: 'Open', exact: true }).click();
+  await alice.locator('#channel-title', { hasText: 'bob' }).waitFor();
+  await alice.locator('#channel-title .presence[data-presence="online"]').waitFor();
+  await send(alice, 'psst, bob: a direct word');
+  const dm = bob.locator('#sidebar .dms a.nav-item', { hasText: 'alice' });
+  await dm.locator('.badge', { hasText: '1' }).waitFor();
+  await waitFor('tab title counts the DM', async () => (await bob.title()).startsWith('(1) '));
+  await waitFor('desktop notification for the DM', () => bob.evaluate(() =>
+    window.__notifications.some((n) => n.title === 'alice' && /a direct word/.test(n.body))));
+  await shot(bob, 'bob-dm-badge');
+  await dm.click();
+  await messages(bob, 'psst, bob: a direct word').waitFor();
+  await waitFor('title count cleared', async () => !(await bob.title()).startsWith('('));
+  await send(bob, 'hi alice, only you see this');
+  await messages(alice, 'hi alice, only you see this').waitFor();
+
+  begin('a mention elsewhere raises the tab title count and a desktop notification');
+  await channelLink(bob, 'general').click();
+  await channelLink(alice, 'random').click();
+  await send(alice, 'a question for @bob in random');
+  await waitFor('tab title counts the mention', async () => (await bob.title()).startsWith('(1) '));
+  await channelLink(bob, 'random').locator('.badge.mention', { hasText: '1' }).waitFor();
+  await waitFor('desktop notification for the mention', () => bob.evaluate(() =>
+    window.__notifications.some((n) => /alice in #random/.test(n.title) && /a question for @bob/.test(n.body))));
+  await channelLink(bob, 'random').click();
+  await messages(bob, 'a question for @bob in random').waitFor();
+  await waitFor('title count cleared after reading', async () => !(await bob.title()).startsWith('('));
+
   begin('mentions view and phone width');
   await channelLink(bob, 'random').click();
   await bob.getByRole('link', { name: /Mentions/ }).click();
@@ -417,6 +463,16 @@ try {
     await page.getByLabel('Name').waitFor();
     await audit('create-channel dialog');
     await ctx.close();
+  }
+
+  begin('bob closes his page: alice sees him offline');
+  {
+    const dot = alice.locator('#sidebar .dms a.nav-item', { hasText: 'bob' }).locator('.presence');
+    await waitFor('bob online for alice', async () => (await dot.getAttribute('data-presence')) === 'online');
+    await bob.context().close();
+    pages.splice(pages.findIndex(([n]) => n === 'bob'), 1);
+    await waitFor('bob offline for alice', async () => (await dot.getAttribute('data-presence')) === 'offline', 30000);
+    await shot(alice, 'alice-sees-bob-offline');
   }
 
   begin('the /docs page renders the OpenAPI document');
