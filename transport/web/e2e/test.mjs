@@ -121,6 +121,19 @@ try {
   const newUser = async (name) => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
     ctx.setDefaultTimeout(TIMEOUT);
+    // Desktop notifications are granted, and every one shown is recorded for the test.
+    await ctx.grantPermissions(['notifications'], { origin: base });
+    await ctx.addInitScript(() => {
+      window.__notifications = [];
+      const Native = window.Notification;
+      if (!Native) return;
+      window.Notification = class extends Native {
+        constructor(title, opts) {
+          super(title, opts);
+          window.__notifications.push({ title, body: opts && opts.body });
+        }
+      };
+    });
     const page = await ctx.newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log(`${name} console.${m.type()}:`, m.text()); });
     page.on('pageerror', (e) => { log(`${name} page error:`, e.message); failed = true; });
@@ -165,6 +178,17 @@ try {
   await send(bob, 'thanks alice!');
   await messages(alice, 'thanks alice!').waitFor();
 
+  begin('typing right after a send is shown again (the send cleared it)');
+  await waitFor('bob sees no typing line', async () => (await bob.locator('.typing', { hasText: 'alice is typing' }).count()) === 0);
+  // Open the client's 3-s typing throttle so that the send's own keystrokes say "typing"
+  // (as a person's would): the next keystroke, right after the send, is what is tested.
+  await alice.evaluate(() => { window.parley.lastTypingSent = 0; });
+  await send(alice, 'one more thing');
+  await messages(bob, 'one more thing').waitFor();
+  await alice.locator('#composer-input').pressSequentially('and');
+  await bob.locator('.typing', { hasText: 'alice is typing' }).waitFor();
+  await alice.locator('#composer-input').fill('');
+
   begin('alice creates #random; bob joins it and goes back to #general');
   await alice.getByRole('button', { name: 'Create channel' }).click();
   await alice.getByLabel('Name').fill('random');
@@ -193,6 +217,31 @@ try {
     const list = await window.parley.api.channels(window.parley.wid);
     return list.find((c) => c.name === 'random').unreadCount === 0;
   }));
+
+  begin('a message seen for a moment before switching away counts as read');
+  {
+    const ids = await bob.evaluate(() => Object.fromEntries([...window.parley.channels.values()].map((c) => [c.info.name, c.id])));
+    const arrived = bob.evaluate(({ random, general, wid }) => new Promise((resolve) => {
+      const ch = window.parley.channels.get(random);
+      const start = ch.lastSeq;
+      const t = setInterval(() => {
+        if (ch.lastSeq > start && document.querySelector(`#messages article.msg[data-seq="${ch.lastSeq}"]`)) {
+          clearInterval(t);
+          location.hash = `#/w/${wid}/c/${general}`; // well within the 250 ms debounce
+          resolve(ch.lastSeq);
+        }
+      }, 5);
+    }), { ...ids, wid: await bob.evaluate(() => window.parley.wid) });
+    await send(alice, 'a glance is enough');
+    const seq = await arrived;
+    await waitFor('server-side read marker after a glance', () => bob.evaluate(async ([cid, want]) => {
+      const list = await window.parley.api.channels(window.parley.wid);
+      const c = list.find((x) => x.id === cid);
+      return c.lastReadSeq >= want && c.unreadCount === 0;
+    }, [ids.random, seq]));
+    await channelLink(bob, 'random').click();
+    await messages(bob, 'a glance is enough').waitFor();
+  }
 
   begin('bob replies in a thread; alice sees the count and the reply in the thread panel');
   const root = messages(bob, 'random thought from alice');
@@ -274,15 +323,32 @@ try {
     await channelLink(bob, 'general').click();
     await alice.locator('#channel-title', { hasText: 'general' }).waitFor();
     await bob.locator('#channel-title', { hasText: 'general' }).waitFor();
+    {
+      // #later has history alice's page has never loaded: she opens it only while the
+      // server is away.
+      const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
+      const wid = await alice.evaluate(() => window.parley.wid);
+      const later = await post(`${direct}/api/workspaces/${wid}/channels`, { name: 'later', type: 'public' }, token);
+      await post(`${direct}/api/channels/${later.id}/messages`, { content: 'written before the outage' }, token);
+      await alice.evaluate(() => window.parley.refreshChannels());
+      await channelLink(alice, 'later').waitFor();
+    }
     const before = await seqState(bob);
     await post(control + '/drop');
     await bob.locator('#conn-status', { hasText: 'Reconnecting' }).waitFor();
     await alice.locator('#conn-status', { hasText: 'Reconnecting' }).waitFor();
     await shot(bob, 'bob-reconnecting');
 
+    begin('during the outage alice opens a channel she has not loaded: no raw network error');
+    await channelLink(alice, 'later').click();
+    await alice.locator('#channel-title', { hasText: 'later' }).waitFor();
+    await alice.waitForTimeout(500); // the failed fetch would have toasted by now
+    const toasts = await alice.locator('.toast').allTextContents();
+    if (toasts.some((t) => /Failed to fetch|network error/i.test(t))) throw new Error('raw network error shown: ' + toasts.join(' | '));
+
     begin('meanwhile alice posts over REST (directly to the server) and bob types one offline');
     const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
-    const cid = await alice.evaluate(() => window.parley.activeCid);
+    const cid = await bob.evaluate(() => window.parley.activeCid);
     const sent = await post(`${direct}/api/channels/${cid}/messages`, { content: 'sent while you were away', clientMsgId: 'e2e-away-1' }, token);
     const randomId = await alice.evaluate(() => [...window.parley.channels.values()].find((c) => c.info.name === 'random').id);
     const away = await post(`${direct}/api/channels/${randomId}/messages`, { content: 'meanwhile in random' }, token);
@@ -292,6 +358,11 @@ try {
     begin('the connection comes back: reconnect, resume with since-seq, nothing twice, nothing missed');
     await post(control + '/restore');
     await bob.locator('#conn-status').waitFor({ state: 'hidden', timeout: 30000 });
+    // The channel opened during the outage fills in without switching away and back.
+    await alice.locator('#conn-status').waitFor({ state: 'hidden', timeout: 30000 });
+    await messages(alice, 'written before the outage').waitFor();
+    await shot(alice, 'alice-later-after-reconnect');
+    await channelLink(alice, 'general').click();
     await alice.locator('#conn-status').waitFor({ state: 'hidden', timeout: 30000 });
     await messages(bob, 'sent while you were away').waitFor();
     await messages(alice, 'typed while offline').locator('time').waitFor();
@@ -318,6 +389,39 @@ try {
     await shot(bob, 'bob-after-reconnect');
     await shot(alice, 'alice-main');
   }
+
+  begin('alice opens a direct message with bob; it appears live in his sidebar with a count');
+  await channelLink(bob, 'general').click();
+  await bob.locator('#channel-title', { hasText: 'general' }).waitFor();
+  await alice.getByRole('button', { name: 'New direct message' }).click();
+  await alice.getByRole('checkbox', { name: /bob/ }).check();
+  await alice.getByRole('button', { name: 'Open', exact: true }).click();
+  await alice.locator('#channel-title', { hasText: 'bob' }).waitFor();
+  await alice.locator('#channel-title .presence[data-presence="online"]').waitFor();
+  await send(alice, 'psst, bob: a direct word');
+  const dm = bob.locator('#sidebar .dms a.nav-item', { hasText: 'alice' });
+  await dm.locator('.badge', { hasText: '1' }).waitFor();
+  await waitFor('tab title counts the DM', async () => (await bob.title()).startsWith('(1) '));
+  await waitFor('desktop notification for the DM', () => bob.evaluate(() =>
+    window.__notifications.some((n) => n.title === 'alice' && /a direct word/.test(n.body))));
+  await shot(bob, 'bob-dm-badge');
+  await dm.click();
+  await messages(bob, 'psst, bob: a direct word').waitFor();
+  await waitFor('title count cleared', async () => !(await bob.title()).startsWith('('));
+  await send(bob, 'hi alice, only you see this');
+  await messages(alice, 'hi alice, only you see this').waitFor();
+
+  begin('a mention elsewhere raises the tab title count and a desktop notification');
+  await channelLink(bob, 'general').click();
+  await channelLink(alice, 'random').click();
+  await send(alice, 'a question for @bob in random');
+  await waitFor('tab title counts the mention', async () => (await bob.title()).startsWith('(1) '));
+  await channelLink(bob, 'random').locator('.badge.mention', { hasText: '1' }).waitFor();
+  await waitFor('desktop notification for the mention', () => bob.evaluate(() =>
+    window.__notifications.some((n) => /alice in #random/.test(n.title) && /a question for @bob/.test(n.body))));
+  await channelLink(bob, 'random').click();
+  await messages(bob, 'a question for @bob in random').waitFor();
+  await waitFor('title count cleared after reading', async () => !(await bob.title()).startsWith('('));
 
   begin('mentions view and phone width');
   await channelLink(bob, 'random').click();
@@ -359,6 +463,16 @@ try {
     await page.getByLabel('Name').waitFor();
     await audit('create-channel dialog');
     await ctx.close();
+  }
+
+  begin('bob closes his page: alice sees him offline');
+  {
+    const dot = alice.locator('#sidebar .dms a.nav-item', { hasText: 'bob' }).locator('.presence');
+    await waitFor('bob online for alice', async () => (await dot.getAttribute('data-presence')) === 'online');
+    await bob.context().close();
+    pages.splice(pages.findIndex(([n]) => n === 'bob'), 1);
+    await waitFor('bob offline for alice', async () => (await dot.getAttribute('data-presence')) === 'offline', 30000);
+    await shot(alice, 'alice-sees-bob-offline');
   }
 
   begin('the /docs page renders the OpenAPI document');

@@ -6,6 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameDecoder, encodeFrame, escapeHeader, unescapeHeader } from '../static/js/stomp.js';
 import { ChannelState, mergeMessage, mentionsOf, splitMentions } from '../static/js/state.js';
+import { shouldNotify, attentionCount, titleFor } from '../static/js/attention.js';
 
 const text = (bytes) => new TextDecoder().decode(bytes);
 
@@ -127,4 +128,43 @@ test('typing indicators expire and ignore oneself', () => {
 test('mentions follow the SPEC pattern', () => {
   assert.deepEqual(mentionsOf('hi @Bob and @bob, mail a@b.c, @x.y-z_'), ['bob', 'x.y-z_']);
   assert.deepEqual(splitMentions('hey @bob!'), [{ text: 'hey ' }, { mention: 'bob', text: '@bob' }, { text: '!' }]);
+});
+
+test('shouldNotify: mentions and DMs by default; prefs, mute and DND hold it back', () => {
+  const me = { id: '1', dndUntil: null };
+  const msg = { userId: '2', mentionsMe: false };
+  const chan = { type: 'public', prefs: { notify: 'mentions', muted: false } };
+  const now = Date.parse('2026-12-07T12:00:00.000Z');
+  assert.equal(shouldNotify({ msg, ch: chan, me, focused: false, now }), false);
+  assert.equal(shouldNotify({ msg: { ...msg, mentionsMe: true }, ch: chan, me, focused: false, now }), true);
+  assert.equal(shouldNotify({ msg, ch: { type: 'dm' }, me, focused: false, now }), true, 'a DM message is a mention');
+  assert.equal(shouldNotify({ msg, ch: { type: 'dm' }, me, focused: true, now }), false, 'not while looking at it');
+  assert.equal(shouldNotify({ msg: { userId: '1' }, ch: { type: 'dm' }, me, focused: false, now }), false, 'not my own');
+  assert.equal(shouldNotify({ msg, ch: { ...chan, prefs: { notify: 'all' } }, me, focused: false, now }), true);
+  assert.equal(shouldNotify({ msg: { ...msg, mentionsMe: true }, ch: { ...chan, prefs: { notify: 'none' } }, me, focused: false, now }), false);
+  assert.equal(shouldNotify({ msg: { ...msg, mentionsMe: true }, ch: { ...chan, prefs: { notify: 'all', muted: true } }, me, focused: false, now }), false);
+  const dnd = { id: '1', dndUntil: '2026-12-07T13:00:00.000Z' };
+  assert.equal(shouldNotify({ msg, ch: { type: 'dm' }, me: dnd, focused: false, now }), false, 'DND holds notifications');
+  assert.equal(shouldNotify({ msg, ch: { type: 'dm' }, me: { ...dnd, dndUntil: '2026-12-07T11:00:00.000Z' }, focused: false, now }), true, 'DND over');
+});
+
+test('mentionCount: server count, live mentions, every DM message; reading clears it', () => {
+  const ch = new ChannelState({ id: 'c', type: 'public', lastSeq: 10, lastReadSeq: 7, mentionCount: 2 }, 'me');
+  assert.equal(ch.mentionCount(), 2);
+  assert.equal(ch.noteAttention({ seq: 11, userId: 'u', content: 'hi @Bob' }, 'bob'), true);
+  ch.addMessage({ id: 'm11', seq: 11, userId: 'u', content: 'hi @Bob' }, { live: true });
+  assert.equal(ch.noteAttention({ seq: 12, userId: 'u', content: 'no one' }, 'bob'), false);
+  ch.addMessage({ id: 'm12', seq: 12, userId: 'u', content: 'no one' }, { live: true });
+  assert.equal(ch.mentionCount(), 3);
+  ch.read({ userId: 'me', seq: 12 });
+  assert.equal(ch.mentionCount(), 0);
+  const dm = new ChannelState({ id: 'd', type: 'dm', lastSeq: 0, lastReadSeq: 0, mentionCount: 0 }, 'me');
+  dm.noteAttention({ seq: 1, userId: 'u', content: 'psst' }, 'bob');
+  dm.addMessage({ id: 'd1', seq: 1, userId: 'u', content: 'psst' }, { live: true });
+  assert.equal(dm.mentionCount(), 1);
+  assert.equal(attentionCount([ch, dm]), 1);
+  dm.updateInfo({ prefs: { muted: true } });
+  assert.equal(attentionCount([ch, dm]), 0, 'muted channels do not count');
+  assert.equal(titleFor('Acme — parley', 0), 'Acme — parley');
+  assert.equal(titleFor('Acme — parley', 3), '(3) Acme — parley');
 });

@@ -27,7 +27,8 @@ export class Api {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
-      throw new ApiError(0, { detail: 'network error: ' + e.message, code: 'network' });
+      // fetch says only "Failed to fetch": tell people what it means for them.
+      throw new ApiError(0, { detail: 'Cannot reach the server. Check your connection; parley keeps trying.', code: 'network' });
     }
     if (res.status === 204) return null;
     const text = await res.text();
@@ -98,6 +99,17 @@ export class Api {
   mentions(unreadOnly = false) { return this.get('/api/mentions?limit=100' + (unreadOnly ? '&unread=true' : '')).then(items); }
 
   markMentionRead(id) { return this.put(`/api/mentions/${id}/read`); }
+
+  openDM(wid, userIds) { return this.post(`/api/workspaces/${wid}/dms`, { userIds }); }
+  user(uid) { return this.get(`/api/users/${uid}`); }
+  updateProfile(fields) { return this.patch('/api/users/me', fields); }
+  setDND(until) { return this.put('/api/users/me/dnd', { until }); }
+  channelPrefs(cid) { return this.get(`/api/channels/${cid}/prefs`); }
+  setChannelPrefs(cid, prefs) { return this.put(`/api/channels/${cid}/prefs`, prefs); }
+  presence(wid, userIds) {
+    if (!userIds.length) return Promise.resolve({});
+    return this.get(`/api/workspaces/${wid}/presence?userIds=${userIds.map(encodeURIComponent).join(',')}`);
+  }
 }
 
 // items accepts both a paginated {items, next} and a bare array.

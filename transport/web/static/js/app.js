@@ -9,6 +9,8 @@ import { Api } from './api.js';
 import { Realtime } from './realtime.js';
 import { ChannelState } from './state.js';
 import { debounce } from './dom.js';
+import * as attention from './attention.js';
+import { displayName } from './view-people.js';
 import * as shell from './view-shell.js';
 import * as chat from './view-chat.js';
 import * as screens from './view-screens.js';
@@ -25,6 +27,8 @@ class App {
     this.wid = null;
     this.channels = new Map(); // cid -> ChannelState (current workspace)
     this.members = new Map(); // userId -> user
+    this.presence = new Map(); // userId -> online | away | offline (watched users only)
+    this.invitations = []; // workspace.invited events not acted on yet
     this.activeCid = null;
     this.view = 'channel'; // channel | mentions | empty
     this.threadRootId = null;
@@ -56,8 +60,6 @@ class App {
       this.markReadSoon();
       if (this.me && this.wid) this.refreshChannelsSoon();
     });
-    // Channels created by others (there is no workspace-wide topic) show up within a minute.
-    setInterval(() => { if (this.me && this.wid && document.visibilityState === 'visible') this.refreshChannelsSoon(); }, 60000);
     const saved = localStorage.getItem(TOKEN_KEY);
     if (saved) {
       try {
@@ -147,6 +149,7 @@ class App {
 
   defaultChannel() {
     const list = this.sortedChannels().filter((c) => c.info.isMember !== false);
+    if (list.length === 0) return this.dmChannels()[0];
     return list.find((c) => c.info.name === 'general') || list[0] || this.sortedChannels()[0];
   }
 
@@ -169,6 +172,7 @@ class App {
     this.wid = wid;
     this.channels = new Map();
     this.members = new Map([[this.me.id, this.me]]);
+    this.presence = new Map();
     this.activeCid = null;
     this.threadRootId = null;
     if (wid) localStorage.setItem('parley.wid', wid);
@@ -208,14 +212,35 @@ class App {
   }
 
   async refreshMembers() {
-    if (!this.wid) return;
-    const list = await this.api.members(this.wid);
+    const wid = this.wid;
+    if (!wid) return;
+    const list = await this.api.members(wid);
+    if (wid !== this.wid) return;
     for (const m of list) {
       const u = m.user || m;
       const id = u.id || m.userId;
       if (id) this.members.set(id, { ...u, id, role: m.role || u.role });
+      if (id && m.presence) this.presence.set(id, m.presence);
     }
+    this.watchPresence();
     this.render();
+  }
+
+  // watchPresence asks for live presence of the people this page shows: DM partners first,
+  // then the workspace's members, up to the server's 500.
+  watchPresence() {
+    const ids = [];
+    for (const ch of this.dmChannels()) ids.push(...this.dmPartners(ch));
+    for (const id of this.members.keys()) if (id !== this.me.id) ids.push(id);
+    const list = [...new Set(ids)].slice(0, 500);
+    this.rt.watchPresence(list);
+    const missing = list.filter((id) => !this.presence.has(id));
+    if (missing.length && this.wid) {
+      this.api.presence(this.wid, missing.slice(0, 100)).then((snap) => {
+        for (const [id, st] of Object.entries(snap || {})) if (!this.presence.has(id)) this.presence.set(id, st);
+        this.render();
+      }).catch(() => {});
+    }
   }
 
   async refreshMentions() {
@@ -229,13 +254,65 @@ class App {
 
   userName(id) {
     const u = this.members.get(id);
-    if (u) return u.username;
+    if (u) return displayName(u);
     this.refreshMembersSoon();
     return 'user ' + String(id).slice(-4);
   }
 
+  // sortedChannels: named channels by name (DMs are listed apart: dmChannels).
   sortedChannels() {
-    return [...this.channels.values()].sort((a, b) => a.info.name.localeCompare(b.info.name));
+    return [...this.channels.values()].filter((c) => c.info.type !== 'dm')
+      .sort((a, b) => (a.info.name || '').localeCompare(b.info.name || ''));
+  }
+
+  // dmChannels: direct conversations, the most recent first.
+  dmChannels() {
+    return [...this.channels.values()].filter((c) => c.info.type === 'dm').sort((a, b) => b.lastSeq - a.lastSeq || a.id.localeCompare(b.id));
+  }
+
+  dmPartners(ch) {
+    return (ch.info.members || []).map((m) => (typeof m === 'object' ? m.id || m.userId : m)).filter((id) => id && id !== this.me.id);
+  }
+
+  // channelLabel: a channel's name, or the names of the other people in a DM.
+  channelLabel(ch) {
+    if (ch.info.type !== 'dm') return ch.info.name;
+    const names = this.dmPartners(ch).map((id) => this.userName(id));
+    return names.length ? names.join(', ') : displayName(this.me) + ' (you)';
+  }
+
+  async openDM(userIds) {
+    const ch = await this.api.openDM(this.wid, userIds);
+    await this.refreshChannels();
+    this.watchPresence();
+    location.hash = `#/w/${this.wid}/c/${ch.id}`;
+  }
+
+  // setAway says "away" (or "online" again) for every session of this user.
+  setAway(away) {
+    this.selfAway = away;
+    this.rt.setPresence(away ? 'away' : 'online');
+    this.presence.set(this.me.id, away ? 'away' : 'online');
+    this.render();
+  }
+
+  async updateProfile(fields) {
+    const me = await this.api.updateProfile(fields);
+    this.me = { ...this.me, ...me };
+    this.members.set(this.me.id, { ...(this.members.get(this.me.id) || {}), ...this.me });
+    this.render();
+  }
+
+  async setDND(until) {
+    const res = await this.api.setDND(until);
+    this.me.dndUntil = (res && res.dndUntil !== undefined) ? res.dndUntil : until;
+    this.render();
+  }
+
+  async setChannelPrefs(ch, prefs) {
+    const saved = await this.api.setChannelPrefs(ch.id, prefs);
+    ch.updateInfo({ prefs: saved || prefs });
+    this.render();
   }
 
   active() { return this.channels.get(this.activeCid) || null; }
@@ -249,6 +326,8 @@ class App {
     const ch = this.channels.get(cid);
     if (!ch) return;
     const switched = this.activeCid !== cid || this.view !== 'channel';
+    // What was on screen when one leaves a channel has been seen, however briefly.
+    if (switched && this.view === 'channel') this.markRead(this.active());
     this.activeCid = cid;
     this.view = 'channel';
     if (switched) {
@@ -260,13 +339,27 @@ class App {
     this.rt.watch(cid);
     shell.closeNav();
     this.render({ scrollToBottom: switched });
-    if (!ch.historyLoaded) {
-      const page = await this.api.messages(cid, null, 50);
-      ch.addHistory(page, 50);
-      this.render({ scrollToBottom: true });
-    }
+    await this.loadHistory(ch);
     if (switched) chat.focusComposer();
     this.markReadSoon();
+  }
+
+  // loadHistory fetches a channel's latest page once. A failure (the server is down) leaves
+  // it to the next session: onStatus calls this again for the open channel.
+  async loadHistory(ch) {
+    if (ch.historyLoaded || ch.loadingHistory) return;
+    ch.loadingHistory = true;
+    try {
+      const page = await this.api.messages(ch.id, null, 50);
+      ch.addHistory(page, 50);
+      ch.historyError = '';
+    } catch (e) {
+      ch.historyError = e.message;
+      if (e.code !== 'network') this.toast(e.message);
+    } finally {
+      ch.loadingHistory = false;
+    }
+    if (ch.id === this.activeCid) this.render({ scrollToBottom: true });
   }
 
   async loadOlder() {
@@ -329,6 +422,8 @@ class App {
     const p = { clientMsgId: newClientMsgId(), content, parentId, status: 'sending', createdAt: new Date().toISOString() };
     ch.pending.set(p.clientMsgId, p);
     this.render({ scrollToBottom: !parentId });
+    // The others clear our typing line when the message lands: the next keystroke says so again.
+    this.lastTypingSent = 0;
     await this.deliver(ch, p);
   }
 
@@ -431,14 +526,14 @@ class App {
   }
 
   // markRead advances the read marker of the open channel while the page is visible.
-  markRead() {
-    const ch = this.active();
+  markRead(ch = this.active()) {
     if (!ch || this.view !== 'channel' || document.visibilityState !== 'visible') return;
     if (ch.info.isMember === false || ch.lastSeq <= ch.lastReadSeq) return;
     const seq = ch.lastSeq;
     ch.lastReadSeq = seq;
     if (!this.rt.markRead(ch.id, seq)) this.api.markRead(ch.id, seq).catch(() => {});
     shell.renderSidebar(this);
+    this.renderTitle();
   }
 
   // ---- real-time events
@@ -450,7 +545,10 @@ class App {
       case 'message': {
         const m = ev.message;
         if (!m) return;
+        const isNew = !ch.msgs.has(m.seq);
+        const counts = isNew && ch.noteAttention(m, this.me.username);
         ch.addMessage(m, { live: true });
+        if (isNew) this.attend(ch, m, counts);
         ch.clearTyping(m.userId);
         if (!this.members.has(m.userId)) this.refreshMembersSoon();
         if (cid === this.activeCid) this.markReadSoon();
@@ -478,7 +576,30 @@ class App {
     this.render();
   }
 
+  // attend draws attention to a new message from outside: a desktop notification and a
+  // sound, as the channel's preferences and do-not-disturb allow.
+  attend(ch, m, mentionsMe) {
+    const focused = ch.id === this.activeCid && this.view === 'channel' && document.visibilityState === 'visible' && document.hasFocus();
+    if (!attention.shouldNotify({ msg: { ...m, mentionsMe }, ch: ch.info, me: this.me, focused })) return;
+    const who = this.userName(m.userId);
+    const where = ch.info.type === 'dm' ? 'Direct message' : '#' + ch.info.name;
+    attention.notify({
+      title: ch.info.type === 'dm' ? who : `${who} in ${where}`,
+      body: m.content || '',
+      tag: 'parley-' + ch.id,
+      onClick: () => { location.hash = `#/w/${this.wid}/c/${ch.id}`; },
+    });
+    attention.chime();
+  }
+
   onUserEvent(dest, ev) {
+    if (dest.endsWith('/presence')) {
+      if (ev.userId && ev.status) {
+        this.presence.set(ev.userId, ev.status);
+        this.render();
+      }
+      return;
+    }
     if (dest.endsWith('/mentions')) {
       const mention = ev.mention || ev;
       if (ev.message) mention.message = ev.message;
@@ -491,13 +612,35 @@ class App {
     } else if (dest.endsWith('/errors')) {
       this.toast(ev.detail || ev.message || 'The server reported an error.');
     } else {
-      // A mention notification asks for attention; the mentions queue already updated the
-      // list. The other notifications say the caller's workspace changed (a channel created,
-      // added to, updated; an invitation; a member): fetch the lists again rather than
-      // interpret every kind.
-      if (ev.type === 'mention') return;
-      this.refreshChannelsSoon();
-      this.loadWorkspaces().catch(() => {});
+      this.onNotification(ev);
+    }
+  }
+
+  // onNotification keeps the workspace live: what others create, change or invite us to
+  // shows up without polling.
+  onNotification(ev) {
+    switch (ev.type) {
+      case 'channel.created':
+      case 'channel.added':
+      case 'channel.updated':
+        if (!ev.workspaceId || ev.workspaceId === this.wid || (ev.channel && ev.channel.workspaceId === this.wid)) this.refreshChannelsSoon();
+        if (ev.type === 'channel.added') this.loadWorkspaces().catch(() => {});
+        break;
+      case 'member.joined':
+        this.refreshMembersSoon();
+        break;
+      case 'workspace.invited':
+        {
+          const token = ev.token || (ev.invitation && ev.invitation.token);
+          if (!this.invitations.some((i) => (i.token || (i.invitation && i.invitation.token)) === token)) this.invitations.push(ev);
+        }
+        this.render();
+        break;
+      case 'mention':
+        break; // the mentions queue has already brought it
+      default:
+        this.refreshChannelsSoon();
+        this.loadWorkspaces().catch(() => {});
     }
   }
 
@@ -506,9 +649,12 @@ class App {
     this.status = status;
     shell.renderStatus(this);
     if (status === 'online' && was === 'reconnecting') {
-      // Counters and lists may have moved while we were away; the replay covers messages.
+      // Counters and lists may have moved while we were away; the replay covers messages of
+      // channels already loaded, and a channel opened during the outage loads now.
       this.refreshChannelsSoon();
       this.retryQueued();
+      const ch = this.active();
+      if (ch && this.view === 'channel') this.loadHistory(ch);
     }
   }
 
@@ -525,12 +671,25 @@ class App {
       if (!this.me || !shell.mounted()) return;
       shell.renderWorkspaces(this);
       shell.renderSidebar(this);
+      this.renderTitle();
       chat.renderMain(this, o);
       chat.renderThread(this);
     });
   }
 
-  toast(text) { shell.toast(text); }
+  // renderTitle puts what needs attention in the tab title: "(3) Acme — parley".
+  renderTitle() {
+    const ws = this.workspaces.find((w) => w.id === this.wid);
+    const base = ws ? `${ws.name} — parley` : 'parley';
+    document.title = attention.titleFor(base, attention.attentionCount(this.channels.values()));
+  }
+
+  // toast shows text once at a time; while reconnecting the status bar already says the
+  // server is unreachable, so network failures are not repeated as toasts.
+  toast(text) {
+    if (this.status === 'reconnecting' && /Cannot reach the server/.test(text)) return;
+    shell.toast(text);
+  }
 }
 
 function newClientMsgId() {

@@ -6,7 +6,8 @@
 
 import { StompClient } from './stomp.js';
 
-const USER_QUEUES = ['/user/queue/mentions', '/user/queue/notifications', '/user/queue/errors'];
+const USER_QUEUES = ['/user/queue/mentions', '/user/queue/notifications', '/user/queue/presence', '/user/queue/errors'];
+const MAX_WATCH = 500; // the server's limit on /app/presence.watch
 
 export class Realtime {
   // opts: {getToken(), sinceSeq(cid) -> number, onChannelEvent(cid, ev),
@@ -20,6 +21,7 @@ export class Realtime {
     this.retryTimer = null;
     this.stopped = true;
     this.generation = 0; // bumps on every session, so late callbacks of old ones are ignored
+    this.presenceWatch = []; // user ids whose presence this page shows (sent again per session)
   }
 
   url() {
@@ -84,6 +86,7 @@ export class Realtime {
       // Channels watched from here on subscribe themselves (watch sees a connected client).
       await Promise.all([...this.channels.keys()].map((cid) => this.subscribeChannel(cid, gen)));
       if (gen !== this.generation) return;
+      if (this.presenceWatch.length) client.send('/app/presence.watch', { userIds: this.presenceWatch });
       this.attempt = 0;
       this.everConnected = true;
       this.setStatus('online');
@@ -179,5 +182,18 @@ export class Realtime {
 
   typing(channelId) {
     if (this.online()) this.client.send('/app/typing', { channelId });
+  }
+
+  // watchPresence replaces the list of users whose changes arrive on /user/queue/presence
+  // (kept for the next session too); only a changed list is sent.
+  watchPresence(userIds) {
+    const list = [...new Set(userIds)].slice(0, MAX_WATCH).sort();
+    if (list.join() === this.presenceWatch.join()) return;
+    this.presenceWatch = list;
+    if (this.online()) this.client.send('/app/presence.watch', { userIds: list });
+  }
+
+  setPresence(status) {
+    if (this.online()) this.client.send('/app/presence.set', { status });
   }
 }

@@ -20,17 +20,45 @@ export class ChannelState {
     this.oldestSeq = null; // the before_seq cursor for the next page upward
     this.typing = new Map(); // userId -> expiry (ms)
     this.pending = new Map(); // clientMsgId -> {clientMsgId, content, parentId, status, error}
+    // Mentions: the server's count (above the marker it was counted at) plus the seqs of
+    // mentions that arrived live since; reading up to lastSeq clears both.
+    this.serverMentions = info.mentionCount || 0;
+    this.serverMentionsAt = this.lastReadSeq;
+    this.liveMentions = new Set();
   }
 
   get id() { return this.info.id; }
 
   unread() { return Math.max(0, this.lastSeq - this.lastReadSeq); }
 
+  // mentionCount is what needs the caller's attention here: unread mentions of them, and in
+  // a DM every unread message from someone else.
+  mentionCount() {
+    if (this.lastReadSeq >= this.lastSeq) return 0;
+    let n = this.lastReadSeq === this.serverMentionsAt ? this.serverMentions : 0;
+    for (const seq of this.liveMentions) if (seq > this.lastReadSeq) n++;
+    return n;
+  }
+
+  // noteAttention records a live message that counts towards mentionCount.
+  noteAttention(m, myName) {
+    if (m.userId === this.myId || m.seq <= this.lastReadSeq) return false;
+    const counts = this.info.type === 'dm' || (myName && mentionsOf(m.content || '').includes(myName));
+    if (counts) this.liveMentions.add(m.seq);
+    return counts;
+  }
+
   // updateInfo takes a fresher row of the channel list; counters only move forward.
   updateInfo(info) {
     this.info = { ...this.info, ...info };
     this.lastSeq = Math.max(this.lastSeq, info.lastSeq || 0);
     this.lastReadSeq = Math.max(this.lastReadSeq, info.lastReadSeq || 0);
+    if (info.mentionCount !== undefined && (info.lastReadSeq || 0) >= this.serverMentionsAt) {
+      // A fresher server count covers every live mention at or below the list's lastSeq.
+      this.serverMentions = info.mentionCount;
+      this.serverMentionsAt = info.lastReadSeq || 0;
+      for (const seq of this.liveMentions) if (seq <= (info.lastSeq || 0)) this.liveMentions.delete(seq);
+    }
   }
 
   // addMessage merges m; returns true when its seq is new to this client.

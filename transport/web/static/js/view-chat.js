@@ -5,6 +5,11 @@ import { h, clear, reconcile, formatTime } from './dom.js';
 import { splitMentions } from './state.js';
 import { parts } from './view-shell.js';
 import * as dialogs from './view-dialogs.js';
+import * as people from './view-people.js';
+
+// A mention of the reader: @theirname, and the channel-wide @channel, @all and @here.
+const WIDE = new Set(['channel', 'all', 'here']);
+const mentionsReader = (app, name) => name === app.me.username || WIDE.has(name);
 
 const EMOJI = ['👍', '❤️', '😂', '🎉', '👀', '🙏'];
 
@@ -40,6 +45,10 @@ function buildChannel(app, root) {
   const ch = app.active();
   const title = h('h2.channel-title');
   const topic = h('p.topic');
+  const prefsBtn = h('button.icon.prefs', {
+    type: 'button', 'aria-label': 'Notification preferences', title: 'Notification preferences',
+    onclick: () => people.channelPrefs(app, ch),
+  }, '🔔');
   const joinBtn = h('button.primary', { type: 'button', onclick: () => app.joinChannel(ch.id).catch((e) => app.toast(e.message)) }, 'Join channel');
   const older = h('button.link.load-older', { type: 'button', onclick: () => app.loadOlder().catch((e) => app.toast(e.message)) }, 'Load older messages');
   const list = h('div.msg-list');
@@ -78,7 +87,7 @@ function buildChannel(app, root) {
   const preview = h('div.preview', h('p', 'You are viewing a channel you have not joined.'), joinBtn);
 
   main.root = h('section.channel', { 'aria-labelledby': 'channel-title' },
-    h('header.channel-head', title, topic), scroller, typing, composer, preview);
+    h('header.channel-head', h('div.head-row', title, prefsBtn), topic), scroller, typing, composer, preview);
   title.id = 'channel-title';
   root.append(main.root);
   main.typing = typing;
@@ -86,7 +95,13 @@ function buildChannel(app, root) {
   main.update = (opts) => {
     const c = app.active();
     if (!c) return;
-    title.textContent = (c.info.type === 'private' ? '🔒 ' : '# ') + c.info.name;
+    if (c.info.type === 'dm') {
+      const partners = app.dmPartners(c);
+      title.replaceChildren(partners.length === 1 ? people.presenceDot(app.presence.get(partners[0])) : '', ' ', app.channelLabel(c));
+    } else {
+      title.textContent = (c.info.type === 'private' ? '🔒 ' : '# ') + c.info.name;
+    }
+    prefsBtn.textContent = c.info.prefs && (c.info.prefs.muted || c.info.prefs.notify === 'none') ? '🔕' : '🔔';
     topic.textContent = c.info.topic || '';
     topic.hidden = !c.info.topic;
     const member = c.info.isMember !== false;
@@ -112,7 +127,7 @@ function itemKey(m) { return m.seq ? 's' + m.seq : 'p' + m.clientMsgId; }
 function itemVersion(app, m) {
   if (!m.seq) return [m.status, m.error].join('|');
   return JSON.stringify([m.content, m.editedAt, m.deleted, m.reactions, m.replyCount, app.editing === m.id,
-    app.pickerFor === m.id, app.members.has(m.userId), app.threadRootId === m.id]);
+    app.pickerFor === m.id, app.userName(m.userId), app.threadRootId === m.id]);
 }
 
 function renderItem(app, ch, m) {
@@ -133,7 +148,7 @@ function renderPending(app, ch, p) {
 
 function contentNodes(app, text) {
   return splitMentions(text).map((p) => (p.mention
-    ? h('span', { class: 'mention' + (p.mention === app.me.username ? ' mention-me' : '') }, p.text)
+    ? h('span', { class: 'mention' + (mentionsReader(app, p.mention) ? ' mention-me' : '') }, p.text)
     : p.text));
 }
 
@@ -147,9 +162,9 @@ function renderMessage(app, ch, m, { inThread }) {
     'aria-label': `${author}, ${formatTime(m.createdAt)}`,
   });
   if (mine) el.classList.add('mine');
-  if (!m.deleted && splitMentions(m.content).some((p) => p.mention === app.me.username)) el.classList.add('mentions-me');
+  if (!m.deleted && splitMentions(m.content).some((p) => mentionsReader(app, p.mention))) el.classList.add('mentions-me');
   const meta = h('div.meta',
-    h('span.author', author),
+    h('button.link.author', { type: 'button', onclick: () => people.profile(app, m.userId) }, author),
     h('time', { datetime: m.createdAt, title: new Date(m.createdAt).toLocaleString() }, formatTime(m.createdAt)),
     m.editedAt && !m.deleted ? h('span.edited', '(edited)') : null);
   el.append(meta);

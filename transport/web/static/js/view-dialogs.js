@@ -5,7 +5,7 @@ import { h } from './dom.js';
 
 // modal opens a dialog with a form; onSubmit(form) may throw to show an error and keep the
 // dialog open, or return a node to show instead of the form (a result).
-function modal(title, fields, submitLabel, onSubmit) {
+export function modal(title, fields, submitLabel, onSubmit) {
   const error = h('p.error', { role: 'alert' });
   const submit = h('button.primary', { type: 'submit' }, submitLabel);
   const titleId = 'dlg-' + Math.random().toString(36).slice(2);
@@ -37,7 +37,7 @@ function modal(title, fields, submitLabel, onSubmit) {
   return dlg;
 }
 
-function field(id, label, input, hint) {
+export function field(id, label, input, hint) {
   input.id = id;
   return h('div.field', h('label', { for: id }, label), input, hint ? h('p.hint', hint) : null);
 }

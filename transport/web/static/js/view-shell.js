@@ -3,6 +3,8 @@
 
 import { h, clear, reconcile } from './dom.js';
 import * as dialogs from './view-dialogs.js';
+import * as people from './view-people.js';
+import * as attention from './attention.js';
 
 let ui = null;
 let keysBound = false;
@@ -23,8 +25,10 @@ export function ensure(app) {
     onclick: () => toggleNav(),
   }, '☰');
   ui.wsName = h('h1.ws-name', 'parley');
-  ui.userBox = h('div.user-box',
-    h('span.me', { 'aria-label': 'Signed in as ' + app.me.username }, '@' + app.me.username),
+  ui.me = h('button.link.me', { type: 'button', 'aria-label': 'Your profile, signed in as ' + app.me.username, onclick: () => people.profile(app, app.me.id) }, '@' + app.me.username);
+  ui.away = h('button.link', { type: 'button', onclick: () => app.setAway(!app.selfAway) }, 'Set away');
+  ui.dnd = h('button.link', { type: 'button', onclick: () => people.dnd(app) }, 'Do not disturb');
+  ui.userBox = h('div.user-box', ui.me, ui.away, ui.dnd,
     h('button.link', { type: 'button', onclick: () => app.logout() }, 'Sign out'));
   const top = h('header.topbar', ui.navToggle, ui.wsName, ui.status, ui.userBox);
 
@@ -35,11 +39,21 @@ export function ensure(app) {
   ui.channelList = h('ul.channel-list', { 'aria-label': 'Your channels' });
   ui.otherList = h('ul.channel-list.others', { 'aria-label': 'Channels you can join' });
   ui.otherHeading = h('h2.section', { id: 'others-heading' }, 'Other channels');
+  ui.dmList = h('ul.channel-list.dms', { 'aria-label': 'Direct messages' });
+  ui.invites = h('div.invites', { role: 'status', 'aria-live': 'polite' });
+  ui.notifyBtn = h('button.link.enable-notifications', {
+    type: 'button',
+    onclick: async () => {
+      await attention.askPermission(); // a click is the user gesture browsers require
+      renderSidebar(app);
+    },
+  }, 'Enable desktop notifications');
   ui.sidebar = h('nav.sidebar#sidebar', { 'aria-label': 'Workspace navigation' },
     h('div.ws-picker',
       h('label', { for: 'ws-select' }, 'Workspace'),
       h('div.row', ui.wsSelect,
         h('button.icon', { type: 'button', 'aria-label': 'Create workspace', title: 'Create workspace', onclick: () => dialogs.createWorkspace(app) }, '+'))),
+    ui.invites,
     ui.mentionsLink,
     h('div.section-head',
       h('h2.section', 'Channels'),
@@ -47,7 +61,12 @@ export function ensure(app) {
     ui.channelList,
     ui.otherHeading,
     ui.otherList,
-    h('button.invite-btn', { type: 'button', onclick: () => dialogs.invite(app) }, 'Invite people'));
+    h('div.section-head',
+      h('h2.section', 'Direct messages'),
+      h('button.icon', { type: 'button', 'aria-label': 'New direct message', title: 'New direct message', onclick: () => people.newDM(app) }, '+')),
+    ui.dmList,
+    h('button.invite-btn', { type: 'button', onclick: () => dialogs.invite(app) }, 'Invite people'),
+    ui.notifyBtn);
   ui.main = h('main.main#main', { tabindex: '-1' });
   ui.thread = h('aside.thread#thread', { 'aria-label': 'Thread', hidden: true });
   ui.toasts = h('div.toasts', { role: 'alert', 'aria-live': 'assertive' });
@@ -111,7 +130,7 @@ export function renderWorkspaces(app) {
   if (!ui) return;
   const ws = app.workspaces.find((w) => w.id === app.wid);
   ui.wsName.textContent = ws ? ws.name : 'parley';
-  document.title = ws ? `${ws.name} — parley` : 'parley';
+  app.renderTitle();
   const key = app.workspaces.map((w) => w.id + w.name).join() + '|' + app.wid;
   if (ui.wsSelect.dataset.key !== key) {
     ui.wsSelect.dataset.key = key;
@@ -123,28 +142,47 @@ export function renderWorkspaces(app) {
 
 export function renderSidebar(app) {
   if (!ui) return;
-  const all = app.sortedChannels();
+  // A hidden channel stays out of the sidebar until it needs attention or is open.
+  const shown = (c) => !(c.info.prefs && c.info.prefs.hidden) || c.mentionCount() > 0 || c.id === app.activeCid;
+  const all = app.sortedChannels().filter(shown);
   const mine = all.filter((c) => c.info.isMember !== false);
   const others = all.filter((c) => c.info.isMember === false);
+  const dms = app.dmChannels().filter(shown);
   const item = (ch) => {
     const unread = ch.unread();
+    const mentions = ch.mentionCount();
+    const muted = !!(ch.info.prefs && ch.info.prefs.muted);
     const current = app.view === 'channel' && ch.id === app.activeCid;
     const isPrivate = ch.info.type === 'private';
+    const isDM = ch.info.type === 'dm';
+    const partners = isDM ? app.dmPartners(ch) : [];
+    const label = app.channelLabel(ch);
+    const count = mentions || (muted ? 0 : unread);
     return h('li', h('a.nav-item.channel', {
       href: `#/w/${app.wid}/c/${ch.id}`,
       'aria-current': current ? 'page' : null,
-      class: 'nav-item channel' + (unread && !current ? ' has-unread' : ''),
-      dataset: { channel: ch.info.name },
+      class: 'nav-item channel' + (unread && !current && !muted ? ' has-unread' : '') + (muted ? ' muted' : ''),
+      dataset: { channel: isDM ? 'dm:' + label : ch.info.name },
     },
-    h('span.hash', { 'aria-hidden': 'true' }, isPrivate ? '🔒' : '#'),
-    h('span.label', ch.info.name, isPrivate ? h('span.sr-only', ' (private)') : null),
-    unread && !current && ch.info.isMember !== false
-      ? h('span.badge', { 'aria-label': `${unread} unread` }, unread > 99 ? '99+' : String(unread))
+    isDM
+      ? (partners.length === 1 ? people.presenceDot(app.presence.get(partners[0])) : h('span.hash', { 'aria-hidden': 'true' }, String(partners.length + 1)))
+      : h('span.hash', { 'aria-hidden': 'true' }, isPrivate ? '🔒' : '#'),
+    h('span.label', label, isPrivate ? h('span.sr-only', ' (private)') : null, isDM ? h('span.sr-only', ' (direct message)') : null),
+    count && !current && ch.info.isMember !== false
+      ? h('span.badge', { class: 'badge' + (mentions ? ' mention' : ''), 'aria-label': mentions ? `${mentions} mentions` : `${unread} unread` }, count > 99 ? '99+' : String(count))
       : null));
   };
-  const version = (ch) => [ch.info.name, ch.info.type, ch.unread(), ch.id === app.activeCid && app.view === 'channel', app.wid].join('|');
+  const version = (ch) => [app.channelLabel(ch), ch.info.type, ch.unread(), ch.mentionCount(), JSON.stringify(ch.info.prefs || {}),
+    ch.info.type === 'dm' ? app.dmPartners(ch).map((id) => app.presence.get(id)).join() : '',
+    ch.id === app.activeCid && app.view === 'channel', app.wid].join('|');
   reconcile(ui.channelList, mine, (c) => c.id, version, item);
   reconcile(ui.otherList, others, (c) => c.id, version, item);
+  reconcile(ui.dmList, dms, (c) => c.id, version, item);
+  ui.notifyBtn.hidden = attention.notificationsState() !== 'default';
+  ui.away.textContent = app.selfAway ? 'Set active' : 'Set away';
+  const dndOn = app.me.dndUntil && Date.parse(app.me.dndUntil) > Date.now();
+  ui.dnd.textContent = dndOn ? 'Do not disturb: on' : 'Do not disturb';
+  renderInvites(app);
   ui.otherHeading.hidden = others.length === 0;
   ui.otherList.hidden = others.length === 0;
 
@@ -156,6 +194,19 @@ export function renderSidebar(app) {
   badge.hidden = unreadMentions === 0;
   badge.textContent = String(unreadMentions);
   badge.setAttribute('aria-label', `${unreadMentions} unread mentions`);
+}
+
+function renderInvites(app) {
+  const items = app.invitations.map((inv) => {
+    const where = inv.workspaceName || (inv.workspace && inv.workspace.name) || 'a workspace';
+    const by = inv.invitedBy ? app.userName(inv.invitedBy) : (inv.inviterUsername || '');
+    const token = inv.token || (inv.invitation && inv.invitation.token);
+    return h('div.invite-note',
+      h('p', `You are invited to ${where}` + (by ? ` by ${by}` : '') + '.'),
+      token ? h('a.button', { href: `#/invite/${encodeURIComponent(token)}`, onclick: () => { app.invitations = app.invitations.filter((x) => x !== inv); } }, 'View invitation') : null,
+      h('button.link', { type: 'button', onclick: () => { app.invitations = app.invitations.filter((x) => x !== inv); renderInvites(app); } }, 'Dismiss'));
+  });
+  ui.invites.replaceChildren(...items);
 }
 
 export function toast(text) {
