@@ -164,7 +164,11 @@ try {
   const link = await alice.locator('#invite-link').inputValue();
   if (!link.includes('/#/invite/')) throw new Error('unexpected invitation link ' + link);
   await alice.getByRole('button', { name: 'Done' }).click();
-  await bob.goto(link.replace(/^https?:\/\/[^/]+/, base));
+  // bob's open page shows the invitation live (workspace.invited), no link needed.
+  await bob.locator('.invite-note', { hasText: 'You are invited to Acme' }).waitFor();
+  await shot(bob, 'bob-invited');
+  await bob.getByRole('link', { name: 'View invitation' }).click();
+  if (!bob.url().includes(link.slice(link.indexOf('#')))) throw new Error('the invitation note leads to ' + bob.url() + ', not ' + link);
   await bob.getByRole('button', { name: 'Accept invitation' }).click();
   await bob.locator('#channel-title', { hasText: 'general' }).waitFor();
 
@@ -479,6 +483,8 @@ try {
   const docs = await browser.newPage();
   await docs.goto(base + '/docs');
   await docs.getByText('/api/channels/{cid}/messages').first().waitFor();
+  await docs.getByText('/app/presence.watch').first().waitFor(); // the STOMP half (x-stomp)
+  await docs.getByText('/api/workspaces/{wid}/dms').first().waitFor();
   await docs.screenshot({ path: join(artifacts, 'docs.png') });
   log('screenshot', join(artifacts, 'docs.png'));
   await docs.close();
