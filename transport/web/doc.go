@@ -25,6 +25,11 @@
 //   - state.js: the model of a channel, keyed by seq. History pages, live events and
 //     replays all merge there, so a message seen twice shows once; unread = lastSeq −
 //     lastReadSeq, as the server counts it. DOM-free, unit-tested with node --test.
+//   - attention.js: the tab title's count, desktop notifications (permission asked on a
+//     click) and an optional sound for mentions and DMs, as preferences and do-not-disturb
+//     allow; its decisions are pure functions, unit-tested.
+//   - view-people.js: direct messages, profiles, channel preferences, do-not-disturb and
+//     presence dots (presence arrives on /user/queue/presence for the users the page shows).
 //   - app.js: the controller (session, routes in the URL fragment, workspaces, channels,
 //     sending with clientMsgId over STOMP, else REST, else queued until the connection is
 //     back); view-*.js render it with keyed reconciliation (dom.js) so that live updates keep
