@@ -133,7 +133,7 @@ func (h userHandler) Deliver(payload []byte) {
 	ue, err := decodeUserEvent(payload)
 	// An access change is a user event too (access.go): dropped here, it never reached the
 	// user's sessions on other nodes (issue 21, finding 6).
-	if err != nil || ue.userID != h.userID || !(userQueues[ue.dest] || ue.dest == accessDest) {
+	if err != nil || ue.userID != h.userID || !(userQueues[ue.dest] || ue.dest == accessDest || ue.dest == tokenDest) {
 		h.sys.met.cl.malformed.Inc()
 		return
 	}

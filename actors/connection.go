@@ -96,8 +96,12 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.frame(m.f)
 		<-c.sess.inflight
 	case *userEvent:
-		if m.dest == accessDest {
+		switch m.dest {
+		case accessDest:
 			c.recheckAccess(m.ev.body)
+			return
+		case tokenDest:
+			c.tokenRevoked(m.ev.body)
 			return
 		}
 		if id, ok := c.subs.queue(m.dest); ok {

@@ -16,6 +16,9 @@ type SessionInfo struct {
 	Username string
 	// HeartBeat is the client's heart-beat header from CONNECT.
 	HeartBeat stomp.HeartBeat
+	// TokenID is the API token the session connected with (0: a JWT): its revocation
+	// ends the session (ADR 0035).
+	TokenID int64
 }
 
 // Session is one STOMP session: the transport's handle on a connection actor. Its read

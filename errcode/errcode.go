@@ -39,6 +39,8 @@ const (
 	UnknownDestination   = "unknown_destination"
 	Protocol             = "protocol_error"
 	ShuttingDown         = "shutting_down"
+	// TokenRevoked ends a session whose API token was revoked (ADR 0035).
+	TokenRevoked = "token_revoked"
 )
 
 // Sentinels of the transport layer that the core raises too.

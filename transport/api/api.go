@@ -69,6 +69,9 @@ type Events interface {
 	// AccessChanged says that userID may have lost access to channelID (0: to every
 	// channel), after the change is committed: live subscriptions are checked again.
 	AccessChanged(userID, channelID int64)
+	// TokenRevoked says that userID's API token tokenID is revoked, after the change is
+	// committed: the sessions it authenticated end, on every node (ADR 0035).
+	TokenRevoked(userID, tokenID int64)
 }
 
 // ReadMarkers stores read markers; a marker never moves backwards. The default writes
@@ -272,6 +275,9 @@ func (NopEvents) UserEvent(int64, string, any) {}
 
 // AccessChanged does nothing.
 func (NopEvents) AccessChanged(int64, int64) {}
+
+// TokenRevoked does nothing.
+func (NopEvents) TokenRevoked(int64, int64) {}
 
 // StorePoster appends through the store directly, one message per transaction, and then
 // tells Events about the message and its mentions.

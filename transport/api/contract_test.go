@@ -95,3 +95,5 @@ func (w *watchEvents) UserEvent(userID int64, dest string, ev any) {
 }
 
 func (w *watchEvents) AccessChanged(int64, int64) {}
+
+func (w *watchEvents) TokenRevoked(int64, int64) {}

@@ -205,6 +205,7 @@ type recorder struct {
 	channel []chanEvent
 	user    []userEvent
 	access  [][2]int64 // AccessChanged calls: user, channel
+	revoked [][2]int64 // TokenRevoked calls: user, token
 }
 
 type chanEvent struct {
@@ -228,6 +229,12 @@ func (r *recorder) AccessChanged(userID, channelID int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.access = append(r.access, [2]int64{userID, channelID})
+}
+
+func (r *recorder) TokenRevoked(userID, tokenID int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.revoked = append(r.revoked, [2]int64{userID, tokenID})
 }
 
 func (r *recorder) UserEvent(userID int64, dest string, ev any) {

@@ -120,6 +120,12 @@ func (a *API) authenticate(r *http.Request) (persistence.User, error) {
 	if raw == "" {
 		return persistence.User{}, errcode.ErrUnauthorized
 	}
+	if auth.IsAPIToken(raw) {
+		// Looked up on every request, never cached: a revocation holds at once on every
+		// node (ADR 0035).
+		u, _, err := auth.VerifyAPIToken(r.Context(), a.store, raw, time.Now())
+		return u, err
+	}
 	id, err := a.verify.Verify(r.Context(), raw)
 	if err != nil {
 		return persistence.User{}, err

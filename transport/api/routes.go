@@ -89,6 +89,14 @@ func (a *API) routes() []Route {
 	add(Route{Method: "PATCH", Pattern: "/api/users/me", Tag: "users",
 		Summary: "Change the caller's profile: displayName (at most 80 characters), statusText (100), statusEmoji (one emoji or :shortcode:), timezone (an IANA name); \"\" clears a field; a bad field is 400 and changes nothing",
 		Request: patchProfileRequest{}, Response: persistence.User{}, Status: ok, Errors: []int{400}, handler: a.patchMe})
+	add(Route{Method: "POST", Pattern: "/api/users/me/tokens", Tag: "users",
+		Summary: "Create a personal API token (name 1-64 characters; expiresIn in seconds, 60 to 366 days, default 90 days): the token (plt_…) is in this response only, only its hash is stored; it is accepted wherever a JWT is",
+		Request: createTokenRequest{}, Response: createTokenResponse{}, Status: created, Errors: []int{400}, handler: a.createToken})
+	add(Route{Method: "GET", Pattern: "/api/users/me/tokens", Tag: "users", Summary: "The caller's API tokens, newest first, without their secrets (prefix: the first characters, for recognition)",
+		Response: tokenList{}, Status: ok, handler: a.listTokens})
+	add(Route{Method: "DELETE", Pattern: "/api/users/me/tokens/{id}", Tag: "users",
+		Summary: "Revoke one of the caller's API tokens (another user's: 404): refused at once on REST, and its open STOMP sessions get ERROR token_revoked, on every node",
+		Status:  noContent, Errors: []int{400, 404}, handler: a.revokeToken})
 	add(Route{Method: "GET", Pattern: "/api/users/{uid}", Tag: "users", Summary: "A user who shares a workspace with the caller (else 404); e-mail only for the caller",
 		Response: persistence.User{}, Status: ok, Errors: []int{400, 404}, handler: a.getUser})
 

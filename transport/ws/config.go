@@ -17,6 +17,7 @@ import (
 
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/stomp"
+	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
 	"github.com/parley-chat/parley/transport/outbound"
 )
@@ -152,7 +153,10 @@ type Deps struct {
 	Sessions Sessions
 	Verifier Verifier
 	Users    Users
-	Logger   *slog.Logger
+	// APITokens finds API tokens (plt_…) by hash. Nil: Users when it can (persistence.Store
+	// does), else API tokens are refused.
+	APITokens auth.APITokenStore
+	Logger    *slog.Logger
 	// ClientIP names the client address the per-address caps count. Nil: the peer address.
 	ClientIP *clientip.Resolver
 	// Registerer receives the admission and outbound metrics. Nil: kept but not exported.

@@ -37,6 +37,7 @@ type Handler struct {
 	sessions Sessions
 	verify   Verifier
 	users    Users
+	tokens   auth.APITokenStore // nil: API tokens refused
 	log      *slog.Logger
 	upgrader ws.HTTPUpgrader
 	out      *outbound.Scheduler // the sessions' queues and socket writers
@@ -63,6 +64,9 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
+	if deps.APITokens == nil {
+		deps.APITokens, _ = deps.Users.(auth.APITokenStore)
+	}
 	met, err := newAdmissionMetrics(deps.Registerer)
 	if err != nil {
 		return nil, err
@@ -72,7 +76,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		return nil, fmt.Errorf("ws: %w", err)
 	}
 	h := &Handler{
-		cfg: cfg, sessions: deps.Sessions, verify: deps.Verifier, users: deps.Users, conns: newUserConns(cfg.MaxConnectionsPerUser),
+		cfg: cfg, sessions: deps.Sessions, verify: deps.Verifier, users: deps.Users, tokens: deps.APITokens, conns: newUserConns(cfg.MaxConnectionsPerUser),
 		admit: newAdmission(cfg, met), clientIP: deps.ClientIP, out: out,
 		log: deps.Logger.With("component", "ws"),
 		upgrader: ws.HTTPUpgrader{
@@ -220,6 +224,13 @@ func (h *Handler) connect(f *stomp.Frame, requestToken string) (_ actors.Session
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.ConnectTimeout)
 	defer cancel()
+	if auth.IsAPIToken(token) {
+		u, t, err := auth.VerifyAPIToken(ctx, h.tokens, token, time.Now())
+		if err != nil {
+			return actors.SessionInfo{}, time.Time{}, err
+		}
+		return actors.SessionInfo{UserID: u.ID, Username: u.Username, HeartBeat: hb, TokenID: t.ID}, t.ExpiresAt.Time, nil
+	}
 	id, err := h.verify.Verify(ctx, token)
 	if err != nil {
 		return actors.SessionInfo{}, time.Time{}, err
