@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -49,6 +50,7 @@ type harnessOpts struct {
 	store       persistence.StoreConfig
 	system      bool // post through actors.System instead of api.StorePoster
 	presence    api.PresenceSource
+	logger      *slog.Logger
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -80,7 +82,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events, Poster: poster,
 		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache, Registerer: o.registerer, ClientIP: o.clientIP,
-		Presence: o.presence})
+		Presence: o.presence, Logger: o.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,6 +237,12 @@ func (r *recorder) TokenRevoked(userID, tokenID int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.revoked = append(r.revoked, [2]int64{userID, tokenID})
+}
+
+func (r *recorder) revokedTokens() [][2]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][2]int64(nil), r.revoked...)
 }
 
 func (r *recorder) UserEvent(userID int64, dest string, ev any) {

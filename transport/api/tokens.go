@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/parley-chat/parley/persistence"
@@ -45,8 +46,8 @@ func (a *API) createToken(ctx context.Context, r *http.Request, me persistence.U
 		return 0, nil, err
 	}
 	name := strings.TrimSpace(req.Name)
-	if name == "" || utf8.RuneCountInString(name) > maxAPITokenName || !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
-		return 0, nil, &persistence.ValidationError{Field: "name", Reason: "1-64 characters"}
+	if name == "" || utf8.RuneCountInString(name) > maxAPITokenName || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return 0, nil, &persistence.ValidationError{Field: "name", Reason: "1-64 characters, no control characters"}
 	}
 	ttl := DefaultAPITokenTTL
 	if req.ExpiresIn != nil {
