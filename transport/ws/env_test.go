@@ -53,6 +53,7 @@ type envOptions struct {
 	ws     ws.Config
 	tracer pgx.QueryTracer // sees every query of the node's pool; nil: none
 	store  persistence.StoreConfig
+	logger *slog.Logger // nil: discard (or stderr with PARLEY_TEST_LOG)
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -71,6 +72,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("PARLEY_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if o.logger != nil {
+		logger = o.logger
 	}
 	reg := prometheus.NewRegistry()
 	o.actors.NodeID = 1
