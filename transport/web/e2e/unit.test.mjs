@@ -168,3 +168,13 @@ test('mentionCount: server count, live mentions, every DM message; reading clear
   assert.equal(titleFor('Acme — parley', 0), 'Acme — parley');
   assert.equal(titleFor('Acme — parley', 3), '(3) Acme — parley');
 });
+
+test('mentionCount: a replay of what the server already counted is not counted twice', () => {
+  const dm = new ChannelState({ id: 'd', type: 'dm', lastSeq: 1, lastReadSeq: 0, mentionCount: 1 }, 'me');
+  assert.equal(dm.noteAttention({ seq: 1, userId: 'u', content: 'first' }, 'bob'), true, 'still draws attention');
+  dm.addMessage({ id: 'd1', seq: 1, userId: 'u', content: 'first' }, { live: true });
+  assert.equal(dm.mentionCount(), 1);
+  dm.noteAttention({ seq: 2, userId: 'u', content: 'second' }, 'bob');
+  dm.addMessage({ id: 'd2', seq: 2, userId: 'u', content: 'second' }, { live: true });
+  assert.equal(dm.mentionCount(), 2);
+});

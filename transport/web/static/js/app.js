@@ -17,6 +17,7 @@ import * as screens from './view-screens.js';
 
 const TOKEN_KEY = 'parley.token';
 const TYPING_EVERY_MS = 3000;
+const NEW_CHANNEL_REPLAY = 20; // unread messages of a newly listed channel replayed live
 
 class App {
   constructor() {
@@ -199,6 +200,10 @@ class App {
       else {
         ch = new ChannelState(info, this.me.id);
         this.channels.set(info.id, ch);
+        // A channel that appears while the page is open (a new DM, being added): its few
+        // unread messages come as a replay, so they draw attention like live ones.
+        const unread = (info.lastSeq || 0) - (info.lastReadSeq || 0);
+        if (this.workspaceReady && unread > 0 && unread <= NEW_CHANNEL_REPLAY) ch.seenSeq = info.lastReadSeq || 0;
       }
       if (info.isMember !== false) this.rt.watch(info.id);
     }

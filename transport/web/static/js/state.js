@@ -24,6 +24,7 @@ export class ChannelState {
     // mentions that arrived live since; reading up to lastSeq clears both.
     this.serverMentions = info.mentionCount || 0;
     this.serverMentionsAt = this.lastReadSeq;
+    this.serverMentionsTo = this.lastSeq; // the server's count covers seqs up to here
     this.liveMentions = new Set();
   }
 
@@ -44,7 +45,8 @@ export class ChannelState {
   noteAttention(m, myName) {
     if (m.userId === this.myId || m.seq <= this.lastReadSeq) return false;
     const counts = this.info.type === 'dm' || (myName && mentionsOf(m.content || '').includes(myName));
-    if (counts) this.liveMentions.add(m.seq);
+    // A replay of what the server already counted draws attention but is not counted twice.
+    if (counts && m.seq > this.serverMentionsTo) this.liveMentions.add(m.seq);
     return counts;
   }
 
@@ -57,6 +59,7 @@ export class ChannelState {
       // A fresher server count covers every live mention at or below the list's lastSeq.
       this.serverMentions = info.mentionCount;
       this.serverMentionsAt = info.lastReadSeq || 0;
+      this.serverMentionsTo = Math.max(this.serverMentionsTo, info.lastSeq || 0);
       for (const seq of this.liveMentions) if (seq <= (info.lastSeq || 0)) this.liveMentions.delete(seq);
     }
   }
