@@ -21,7 +21,7 @@ var core = []string{"actors", "persistence", "cluster", "internal", "ratelimit",
 var allowed = map[[2]string]bool{}
 
 func TestCoreDoesNotImportTransport(t *testing.T) {
-	imports := listImports(t)
+	imports := listImports(t, false)
 	for pkg := range imports {
 		if !under(pkg, core...) {
 			continue
@@ -58,10 +58,15 @@ func pathToTransport(pkg string, imports map[string][]string) []string {
 	return nil
 }
 
-// listImports runs go list over the module: each package's non-test imports.
-func listImports(t *testing.T) map[string][]string {
+// listImports runs go list over the module: each package's non-test imports, and with deps
+// those of every package the module's packages depend on as well.
+func listImports(t *testing.T, deps bool) map[string][]string {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", module+"/...")
+	args := []string{"list", "-json=ImportPath,Imports", module + "/..."}
+	if deps {
+		args = []string{"list", "-deps", "-json=ImportPath,Imports", module + "/..."}
+	}
+	cmd := exec.Command("go", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
