@@ -17,11 +17,11 @@ import (
 
 // Messages a channel actor handles. The first four come through the registry.
 type (
-	// postReq appends one message. Its answer, committed or not, is one *postDone sent
-	// back: to the connection actor of the SEND (from), or to a REST Post waiting on done.
+	// postReq appends one message. Its answer, committed or not, is one *postDone handed
+	// back: to the SEND's session (from, Session.answer), or to a REST Post waiting on done.
 	postReq struct {
 		msg     persistence.NewMessage
-		from    *actor.PID     // the sending session's connection actor; nil for REST
+		from    *Session       // the sending session; nil for REST
 		done    chan *postDone // capacity 1, for REST's Post; nil when from is set
 		receipt string         // the SEND's receipt header, handed back in postDone
 	}
@@ -65,7 +65,7 @@ type postDone struct {
 func (r *postReq) answer(root *actor.RootContext, res *postResult) {
 	d := &postDone{receipt: r.receipt, res: res}
 	if r.from != nil {
-		root.Send(r.from, d)
+		r.from.answer(root, d)
 		return
 	}
 	r.done <- d

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/parley-chat/parley/errcode"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/stomp"
@@ -125,7 +127,7 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 			c.end()
 			return
 		}
-		c.sys.post(cid, &postReq{msg: msg, from: c.sess.pid, receipt: receipt}) // answered by sent
+		c.sys.post(cid, &postReq{msg: msg, from: c.sess, receipt: receipt}) // answered by Session.answer
 	}
 	// A registered subscription proves read access (AccessChanged ends it when access
 	// goes) and posting needs only that and an unarchived channel, which the store checks
@@ -143,14 +145,28 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 	})
 }
 
-// sent answers a SEND to /app/message.send once the channel actor has its commit's outcome:
-// RECEIPT with the message's id and seq, or ERROR. Both come this one way.
-func (c *connActor) sent(d *postDone) {
+// answer hands a SEND to /app/message.send its commit's outcome, on the channel actor.
+// A RECEIPT (with the message's id and seq) is queued right there, beside the MESSAGE the
+// commit fanned out: through the connection actor's mailbox it waited behind the session's
+// own incoming SENDs, which quadrupled the hot channel's P99 (ADR 0030). A failure goes to
+// the connection actor (sent), which alone knows the session's error queue. Either way the
+// SEND counts as answered once, so a DISCONNECT behind it gets its RECEIPT.
+func (sess *Session) answer(root *actor.RootContext, d *postDone) {
 	if d.res.err != nil {
-		c.fail(d.res.err, d.receipt, DestMessageSend)
-	} else if d.receipt != "" {
-		c.out.Receipt(d.receipt, d.res.id, d.res.seq)
+		root.Send(sess.pid, d)
+		return
 	}
+	if d.receipt != "" {
+		sess.out.Receipt(d.receipt, d.res.id, d.res.seq)
+	}
+	if sess.pending.Add(-1) == 0 && sess.disconnecting.Load() {
+		root.Send(sess.pid, flushDisconnect{})
+	}
+}
+
+// sent answers a SEND whose commit failed with ERROR (Session.answer).
+func (c *connActor) sent(d *postDone) {
+	c.fail(d.res.err, d.receipt, DestMessageSend)
 	c.end()
 }
 

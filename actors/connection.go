@@ -31,6 +31,9 @@ var userQueues = map[string]bool{
 type (
 	clientFrame   struct{ f *stomp.Frame }
 	sessionClosed struct{}
+	// flushDisconnect: the SEND answered last on a channel actor left none pending
+	// after DISCONNECT.
+	flushDisconnect struct{}
 	// accessDone is a channel access check finished off the actor.
 	accessDone struct {
 		channelID int64
@@ -57,10 +60,9 @@ type connActor struct {
 	ctx     context.Context // of background operations; nil until the first (opCtx)
 	cancel  context.CancelFunc
 
-	// pending counts SENDs not yet answered; DISCONNECT's receipt waits for zero.
-	pending           int
-	disconnecting     bool
+	disconnecting     bool // mirrored in sess.disconnecting for Session.answer
 	disconnectReceipt string
+	closing           bool   // CloseAfter called: finishDisconnect runs once
 	watchGen          uint64 // of the last /app/presence.watch; an older check is stale
 }
 
@@ -122,6 +124,8 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.end()
 	case *postDone:
 		c.sent(m)
+	case flushDisconnect:
+		c.finishDisconnect()
 	case *sessionClosed:
 		c.stop(ctx)
 	case *actor.Restarting: // a panic: this instance is dropped for a fresh one (supervision.go)
@@ -146,9 +150,9 @@ func (c *connActor) frame(f *stomp.Frame) {
 		c.receipt(receipt) // every subscription is ack:auto
 	case stomp.CmdDisconnect:
 		c.disconnecting, c.disconnectReceipt = true, receipt
-		if c.pending == 0 {
-			c.finishDisconnect()
-		}
+		c.sess.disconnecting.Store(true)
+		c.finishDisconnect() // unless a SEND is pending: its answer flushes it
+
 	case stomp.CmdBegin, stomp.CmdCommit, stomp.CmdAbort:
 		c.fail(fmt.Errorf("%w: transactions are not supported", ErrProtocol), receipt, "")
 	case stomp.CmdConnect, stomp.CmdStomp:
@@ -159,18 +163,23 @@ func (c *connActor) frame(f *stomp.Frame) {
 }
 
 // begin and end bracket work whose answer DISCONNECT's receipt must follow.
-func (c *connActor) begin() { c.pending++ }
+// The count is the Session's: a committed SEND is answered on its channel actor.
+func (c *connActor) begin() { c.sess.pending.Add(1) }
 
 func (c *connActor) end() {
-	if c.pending--; c.pending == 0 && c.disconnecting {
+	if c.sess.pending.Add(-1) == 0 && c.disconnecting {
 		c.finishDisconnect()
 	}
 }
 
+// finishDisconnect closes the session after DISCONNECT's receipt once no SEND is pending.
+// Both the actor (end, the frame) and a channel actor (flushDisconnect) may see zero: the
+// first call closes, the others find closing set.
 func (c *connActor) finishDisconnect() {
-	if c.pending != 0 {
+	if c.closing || c.sess.pending.Load() != 0 {
 		return
 	}
+	c.closing = true
 	var final []byte
 	if c.disconnectReceipt != "" {
 		final = stomp.AppendReceipt(nil, c.disconnectReceipt)

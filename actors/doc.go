@@ -8,7 +8,8 @@
 //	REST (Poster, Events) ───────────────────────────────────────────────▶ channel actor
 //	channel actor ──MESSAGE (a shared template)──▶ session Sink ┄┄ transport/outbound:
 //	                 outbox ──writer pool──▶ socket (a full socket: its own goroutine waits)
-//	channel actor ──postDone (a post's outcome)──▶ connection actor ──RECEIPT/ERROR──▶ Sink
+//	channel actor ──postDone (Session.answer)──▶ committed: RECEIPT into the Sink
+//	                                          └──▶ failed: connection actor ──ERROR──▶ Sink
 //	channel actor ──user events (mentions)──▶ connection actor   (fire and forget)
 //	REST (Events.AccessChanged) ──user event──▶ the user's connection actors, here and
 //	                                 through the Bus on every node holding the user's topic
@@ -24,7 +25,7 @@
 //     into each subscriber's Sink (sink.go), a bounded queue that transport/outbound owns and
 //     whose push never blocks: a full queue disconnects that one subscriber (slow-consumer)
 //     instead of slowing the channel (ADR 0030). It may send a connection actor a message (a
-//     post's outcome, a mention for its user), which never blocks either; no code of a
+//     failed post's outcome, a mention for its user), which never blocks either; no code of a
 //     connection actor runs on a channel actor.
 //
 //   - The bus's reader goroutine only sends channel actors messages (and hands user events

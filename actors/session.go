@@ -3,6 +3,7 @@ package actors
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -35,7 +36,11 @@ type Session struct {
 	heartBeat   time.Duration
 	inflight    chan struct{}
 	closeOnce   sync.Once
-	pres        sessPresence // its part in its user's presence (presence.go)
+	// pending counts SENDs not yet answered; DISCONNECT's receipt waits for zero. Atomic:
+	// a committed SEND is answered on its channel actor (answer).
+	pending       atomic.Int32
+	disconnecting atomic.Bool  // DISCONNECT seen; the answer that brings pending to 0 flushes it
+	pres          sessPresence // its part in its user's presence (presence.go)
 }
 
 // Open starts a session for an authenticated CONNECT: the connection actor is spawned and

@@ -61,6 +61,7 @@ func (s *System) connProps(sess *Session, info SessionInfo) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		c := newConnActor(s, sess, info)
 		c.disconnecting = incarnations > 0
+		c.closing = c.disconnecting // crashed already closed the session
 		incarnations++
 		return c
 	}, actor.WithDispatcher(s.disp))
