@@ -6,6 +6,7 @@ import { splitMentions } from './state.js';
 import { parts } from './view-shell.js';
 import * as dialogs from './view-dialogs.js';
 import * as people from './view-people.js';
+import * as integrations from './view-integrations.js';
 
 // A mention of the reader: @theirname, and the channel-wide @channel, @all and @here.
 const WIDE = new Set(['channel', 'all', 'here']);
@@ -49,6 +50,7 @@ function buildChannel(app, root) {
     type: 'button', 'aria-label': 'Notification preferences', title: 'Notification preferences',
     onclick: () => people.channelPrefs(app, ch),
   }, '🔔');
+  const hooksBtn = integrations.webhooksButton(app, ch);
   const joinBtn = h('button.primary', { type: 'button', onclick: () => app.joinChannel(ch.id).catch((e) => app.toast(e.message)) }, 'Join channel');
   const older = h('button.link.load-older', { type: 'button', onclick: () => app.loadOlder().catch((e) => app.toast(e.message)) }, 'Load older messages');
   const list = h('div.msg-list');
@@ -87,7 +89,7 @@ function buildChannel(app, root) {
   const preview = h('div.preview', h('p', 'You are viewing a channel you have not joined.'), joinBtn);
 
   main.root = h('section.channel', { 'aria-labelledby': 'channel-title' },
-    h('header.channel-head', h('div.head-row', title, prefsBtn), topic), scroller, typing, composer, preview);
+    h('header.channel-head', h('div.head-row', title, prefsBtn, hooksBtn), topic), scroller, typing, composer, preview);
   title.id = 'channel-title';
   root.append(main.root);
   main.typing = typing;
@@ -105,6 +107,7 @@ function buildChannel(app, root) {
     topic.textContent = c.info.topic || '';
     topic.hidden = !c.info.topic;
     const member = c.info.isMember !== false;
+    integrations.updateWebhooksButton(app, hooksBtn, c);
     composer.hidden = !member || c.info.archived;
     preview.hidden = member;
     older.hidden = !c.hasMore || !c.historyLoaded;
@@ -112,7 +115,7 @@ function buildChannel(app, root) {
 
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     const oldHeight = scroller.scrollHeight, oldTop = scroller.scrollTop;
-    const items = [...c.roots(), ...[...c.pending.values()].filter((p) => !p.parentId)];
+    const items = integrations.commands.withNotes(app, c.id, null, [...c.roots(), ...[...c.pending.values()].filter((p) => !p.parentId)]);
     reconcile(list, items, itemKey, (m) => itemVersion(app, m), (m) => renderItem(app, c, m));
     if (opts.keepScroll) scroller.scrollTop = oldTop + (scroller.scrollHeight - oldHeight);
     else if (opts.scrollToBottom || atBottom) scroller.scrollTop = scroller.scrollHeight;
@@ -122,15 +125,20 @@ function buildChannel(app, root) {
   };
 }
 
-function itemKey(m) { return m.seq ? 's' + m.seq : 'p' + m.clientMsgId; }
+function itemKey(m) {
+  if (m.ephemeral) return 'e' + m.id;
+  return m.seq ? 's' + m.seq : 'p' + m.clientMsgId;
+}
 
 function itemVersion(app, m) {
+  if (m.ephemeral) return 'note';
   if (!m.seq) return [m.status, m.error].join('|');
   return JSON.stringify([m.content, m.editedAt, m.deleted, m.reactions, m.replyCount, app.editing === m.id,
-    app.pickerFor === m.id, app.userName(m.userId), app.threadRootId === m.id]);
+    app.pickerFor === m.id, app.userName(m.userId), app.threadRootId === m.id, integrations.isBot(app, m.userId)]);
 }
 
 function renderItem(app, ch, m) {
+  if (m.ephemeral) return integrations.commands.renderNote(app, m);
   if (!m.seq) return renderPending(app, ch, m);
   return renderMessage(app, ch, m, { inThread: false });
 }
@@ -165,6 +173,7 @@ function renderMessage(app, ch, m, { inThread }) {
   if (!m.deleted && splitMentions(m.content).some((p) => mentionsReader(app, p.mention))) el.classList.add('mentions-me');
   const meta = h('div.meta',
     h('button.link.author', { type: 'button', onclick: () => people.profile(app, m.userId) }, author),
+    integrations.authorTag(app, m.userId),
     h('time', { datetime: m.createdAt, title: new Date(m.createdAt).toLocaleString() }, formatTime(m.createdAt)),
     m.editedAt && !m.deleted ? h('span.edited', '(edited)') : null);
   el.append(meta);
@@ -327,8 +336,8 @@ export function renderThread(app) {
   const pend = [...ch.pending.values()].filter((p) => p.parentId === app.threadRootId);
   const n = Math.max(replies.length, root ? root.replyCount || 0 : 0);
   thread.count.textContent = n === 1 ? '1 reply' : `${n} replies`;
-  reconcile(thread.list, [...replies, ...pend], itemKey, (m) => itemVersion(app, m),
-    (m) => (m.seq ? renderMessage(app, ch, m, { inThread: true }) : renderPending(app, ch, m)));
+  reconcile(thread.list, integrations.commands.withNotes(app, ch.id, app.threadRootId, [...replies, ...pend]), itemKey, (m) => itemVersion(app, m),
+    (m) => (m.ephemeral ? integrations.commands.renderNote(app, m) : m.seq ? renderMessage(app, ch, m, { inThread: true }) : renderPending(app, ch, m)));
   if (atBottom) thread.scroller.scrollTop = thread.scroller.scrollHeight;
 }
 
