@@ -513,7 +513,7 @@ try {
     await dlg.getByRole('button', { name: 'Close' }).click();
     const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text: 'build 42 passed' }) });
     if (res.status !== 200) throw new Error(`POST to the webhook: ${res.status} ${await res.text()}`);
-    for (const page of [alice, bob]) await messages(page, 'build 42 passed').locator('.bot-tag', { hasText: 'BOT' }).waitFor();
+    for (const page of [alice, bob]) await messages(page, 'build 42 passed').locator('.badge.bot', { hasText: 'BOT' }).waitFor();
     await shot(bob, 'bob-bot-message');
   }
 
@@ -526,7 +526,7 @@ try {
     const botToken = await dlg.locator('#bot-token').inputValue();
     const bot = await fetch(`${direct}/api/users/me`, { headers: { Authorization: 'Bearer ' + botToken } }).then((r) => r.json());
     if (!bot.isBot || bot.username !== 'deploybot') throw new Error('the bot token acts as ' + JSON.stringify(bot));
-    await dlg.locator('tr', { hasText: 'deploybot' }).locator('.bot-tag').waitFor();
+    await dlg.locator('tr', { hasText: 'deploybot' }).locator('.badge.bot').waitFor();
     await dlg.getByLabel('Command', { exact: true }).fill('/deploy');
     await dlg.getByLabel('Receiver URL').fill(receiver.url('/slash'));
     await dlg.getByRole('button', { name: 'Register command' }).click();
@@ -548,7 +548,7 @@ try {
     // A message sent after the command reaches bob after anything the command could have.
     await send(alice, 'staging is on its way');
     await messages(bob, 'staging is on its way').waitFor();
-    if (await messages(bob, 'staging is on its way').locator('.bot-tag').count()) throw new Error("a person's message is tagged BOT");
+    if (await messages(bob, 'staging is on its way').locator('.badge.bot').count()) throw new Error("a person's message is tagged BOT");
     if (await bob.locator('.ephemeral').count() || await bob.getByText('Deploying staging').count() || await messages(bob, '/deploy staging').count()) {
       throw new Error('bob sees the command or its response');
     }

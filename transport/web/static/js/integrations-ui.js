@@ -118,7 +118,8 @@ export function isBot(app, userId) {
   return !!app.members.get(userId)?.isBot;
 }
 
-// botTag marks a bot account beside its name (messages, people lists, profiles).
+// botTag marks a bot account beside its name in people lists, profiles and the bots table;
+// the same mark as beside a bot's messages (view-chat.js: span.badge.bot).
 export function botTag() {
-  return h('span.bot-tag', { title: 'Bot account' }, 'BOT');
+  return h('span.badge.bot', { title: 'bot' }, 'BOT');
 }

@@ -1,7 +1,7 @@
 // Entry points of the integration screens (issue 24), kept here so that the shell and the
 // chat view each add one import and a few lines: the top bar's "API tokens", the sidebar's
 // "Integrations" (bots and slash commands, owners and admins only), a channel's webhooks
-// button, and the BOT tag beside a bot's name.
+// button.
 
 import { h } from './dom.js';
 import { panel, canManage, myRole, isBot, botTag } from './integrations-ui.js';
@@ -52,9 +52,4 @@ export function webhooksButton(app, ch) {
 
 export function updateWebhooksButton(app, btn, ch) {
   btn.hidden = ch.info.type === 'dm' || ch.info.isMember === false || !!ch.info.archived || myRole(app) === 'guest';
-}
-
-// authorTag is the BOT tag after a message author's name, or null.
-export function authorTag(app, userId) {
-  return isBot(app, userId) ? botTag() : null;
 }
