@@ -530,6 +530,16 @@ try {
     const bot = await fetch(`${direct}/api/users/me`, { headers: { Authorization: 'Bearer ' + botToken } }).then((r) => r.json());
     if (!bot.isBot || bot.username !== 'deploybot') throw new Error('the bot token acts as ' + JSON.stringify(bot));
     await dlg.locator('tr', { hasText: 'deploybot' }).locator('.badge.bot').waitFor();
+    await dlg.getByRole('button', { name: 'Tokens of deploybot' }).click();
+    await dlg.locator('.bot-detail tr', { hasText: 'default' }).waitFor();
+    await dlg.getByRole('button', { name: 'Mint token' }).click();
+    const minted = await dlg.locator('#bot-mint-secret').inputValue();
+    if (!minted.startsWith('plt_') || minted === botToken) throw new Error('unexpected minted token ' + minted);
+    await dlg.locator('.bot-detail tbody tr').nth(1).waitFor();
+    if ((await fetch(`${direct}/api/users/me`, { headers: { Authorization: 'Bearer ' + minted } })).status !== 200) throw new Error('the minted token is refused');
+    await dlg.getByRole('button', { name: 'Deactivate deploybot' }).click(); // confirm() is accepted
+    await dlg.locator('tr', { hasText: 'deploybot' }).getByText('deactivated').waitFor();
+    await waitFor("the deactivated bot's tokens refused", async () => (await fetch(`${direct}/api/users/me`, { headers: { Authorization: 'Bearer ' + minted } })).status === 401, 2000);
     await dlg.getByLabel('Command', { exact: true }).fill('/deploy');
     await dlg.getByLabel('Receiver URL').fill(receiver.url('/slash'));
     await dlg.getByRole('button', { name: 'Register command' }).click();
@@ -630,6 +640,18 @@ try {
     await page.getByRole('button', { name: 'Create channel' }).click();
     await page.getByLabel('Name').waitFor();
     await audit('create-channel dialog');
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'API tokens' }).click();
+    await page.getByRole('dialog', { name: 'API tokens' }).locator('.token-list > *').waitFor(); // the list, or "No tokens yet."
+    await audit('API tokens dialog');
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Webhooks of this channel' }).click();
+    await page.getByRole('dialog', { name: /^Webhooks of / }).getByText('No outgoing webhooks').or(page.locator('dialog table').nth(1)).first().waitFor();
+    await audit('webhooks dialog');
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Integrations' }).click();
+    await page.getByRole('dialog', { name: /^Integrations of / }).locator('tr', { hasText: 'deploybot' }).waitFor();
+    await audit('integrations dialog');
     await ctx.close();
   }
 

@@ -93,7 +93,8 @@ function outgoingSection(app, ch, setTimer) {
       created.querySelector('input')?.focus();
       refresh();
     },
-  }, labelled('outgoing-url', 'Receiver URL', url), labelled('outgoing-words', 'Trigger words (optional; only messages starting with one)', words), h('div.row', submit));
+  }, labelled('outgoing-url', 'Receiver URL', url), labelled('outgoing-words', 'Trigger words (optional)', words), h('div.row', submit),
+  h('p.hint', 'With trigger words, only messages starting with one of them are sent; separate them with commas or spaces.'));
 
   const showDeliveries = (hook) => {
     const err = h('p.error', { role: 'alert' });
