@@ -54,7 +54,7 @@ func (a *API) wrap(rt Route) http.Handler {
 			if status, _ := CodeOf(err); status >= 500 {
 				a.log.Error("request failed", "method", r.Method, "route", rt.Pattern, "err", err)
 			}
-			WriteProblem(rec, r, err)
+			writeLimited(rec, r, err) // a handler's own limit (incoming webhooks) has a Retry-After too
 			return
 		}
 		writeJSON(rec, status, body)
@@ -136,6 +136,11 @@ func (a *API) authenticate(r *http.Request) (persistence.User, error) {
 	u, err := a.store.UpsertUser(r.Context(), id)
 	if err != nil {
 		return persistence.User{}, err
+	}
+	if u.IsBot {
+		// Bots authenticate with their API tokens only, never as a login (ADR 0036); not
+		// cached, so every such request is refused.
+		return persistence.User{}, ErrBotLogin
 	}
 	a.users.put(id.Subject, u)
 	return u, nil
