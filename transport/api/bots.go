@@ -17,9 +17,6 @@ import (
 
 const maxBotDisplayName = 80
 
-// ErrBotLogin refuses a JWT or dev login that names a bot (401): bots use API tokens.
-var ErrBotLogin error = errcode.New(errcode.Unauthorized, "a bot authenticates with an API token, never a login").Within(errcode.ErrUnauthorized)
-
 // errBotDevLogin refuses a dev login under a bot's username (403).
 var errBotDevLogin error = errcode.New(errcode.Forbidden, "a bot cannot log in: it authenticates with an API token").Within(persistence.ErrForbidden)
 

@@ -239,10 +239,6 @@ func (h *Handler) connect(f *stomp.Frame, requestToken string) (_ actors.Session
 	if err != nil {
 		return actors.SessionInfo{}, time.Time{}, err
 	}
-	if u.IsBot {
-		// Bots connect with their API tokens only (ADR 0036).
-		return actors.SessionInfo{}, time.Time{}, fmt.Errorf("%w: a bot connects with an API token, not a login", errcode.ErrUnauthorized)
-	}
 	return actors.SessionInfo{UserID: u.ID, Username: u.Username, HeartBeat: hb}, id.ExpiresAt, nil
 }
 
