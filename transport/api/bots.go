@@ -17,12 +17,15 @@ import (
 
 const maxBotDisplayName = 80
 
+// errBotSignIn is a JWT naming a bot: 401, bots authenticate with API tokens only.
+var errBotSignIn error = errcode.New(errcode.Unauthorized, "a bot signs in with its API tokens only").Within(errcode.ErrUnauthorized)
+
 // errBotDevLogin refuses a dev login under a bot's username (403).
 var errBotDevLogin error = errcode.New(errcode.Forbidden, "a bot cannot log in: it authenticates with an API token").Within(persistence.ErrForbidden)
 
 type createBotRequest struct {
-	Username    string `json:"username"`    // 1-64 characters of a-z, 0-9, '_', '.', '-'
-	DisplayName string `json:"displayName"` // at most 80 characters; default the username
+	Username    string `json:"username"`            // 1-64 characters of a-z, 0-9, '_', '.', '-'
+	DisplayName string `json:"displayName"`         // at most 80 characters; default the username
 	ExpiresIn   *int64 `json:"expiresIn,omitempty"` // of the first token, seconds; default 90 days
 }
 
@@ -35,18 +38,6 @@ type createBotResponse struct {
 
 type botList struct {
 	Items []persistence.Bot `json:"items"`
-}
-
-func validBotUsername(s string) bool {
-	if s == "" || len(s) > persistence.MaxUsernameLen {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 func (a *API) createBot(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
@@ -64,8 +55,8 @@ func (a *API) createBot(ctx context.Context, r *http.Request, me persistence.Use
 	if err := decodeBody(r, &req); err != nil {
 		return 0, nil, err
 	}
-	if !validBotUsername(req.Username) {
-		return 0, nil, &persistence.ValidationError{Field: "username", Reason: "1-64 characters of a-z, 0-9, '_', '.', '-'"}
+	if err := persistence.ValidateUsername(req.Username); err != nil {
+		return 0, nil, err
 	}
 	display := strings.TrimSpace(req.DisplayName)
 	if utf8.RuneCountInString(display) > maxBotDisplayName || !utf8.ValidString(display) || strings.ContainsFunc(display, unicode.IsControl) {

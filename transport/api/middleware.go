@@ -134,6 +134,10 @@ func (a *API) authenticate(r *http.Request) (persistence.User, error) {
 		return u, nil
 	}
 	u, err := a.store.UpsertUser(r.Context(), id)
+	if errors.Is(err, persistence.ErrBotSignIn) {
+		// A login naming a bot: bad credentials (401), like any other (ADR 0036).
+		return persistence.User{}, errBotSignIn
+	}
 	if err != nil {
 		return persistence.User{}, err
 	}

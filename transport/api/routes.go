@@ -91,7 +91,7 @@ func (a *API) routes() []Route {
 		Request: patchProfileRequest{}, Response: persistence.User{}, Status: ok, Errors: []int{400}, handler: a.patchMe})
 	add(Route{Method: "POST", Pattern: "/api/users/me/tokens", Tag: "users",
 		Summary: "Create a personal API token (name 1-64 characters; expiresIn in seconds, 60 to 366 days, default 90 days): the token (plt_…) is in this response only, only its hash is stored; it is accepted wherever a JWT is",
-		Request: createTokenRequest{}, Response: createTokenResponse{}, Status: created, Errors: []int{400}, handler: a.createToken})
+		Request: createTokenRequest{}, Response: createTokenResponse{}, Status: created, Errors: []int{400, 403}, handler: a.createToken})
 	add(Route{Method: "GET", Pattern: "/api/users/me/tokens", Tag: "users", Summary: "The caller's API tokens, newest first, without their secrets (prefix: the first characters, for recognition)",
 		Response: tokenList{}, Status: ok, handler: a.listTokens})
 	add(Route{Method: "DELETE", Pattern: "/api/users/me/tokens/{id}", Tag: "users",
@@ -101,7 +101,7 @@ func (a *API) routes() []Route {
 		Response: persistence.User{}, Status: ok, Errors: []int{400, 404}, handler: a.getUser})
 
 	add(Route{Method: "POST", Pattern: "/api/workspaces", Tag: "workspaces", Summary: "Create a workspace (caller becomes owner; a public general channel is created)",
-		Request: createWorkspaceRequest{}, Response: persistence.Workspace{}, Status: created, Errors: []int{400}, handler: a.createWorkspace})
+		Request: createWorkspaceRequest{}, Response: persistence.Workspace{}, Status: created, Errors: []int{400, 403}, handler: a.createWorkspace})
 	add(Route{Method: "GET", Pattern: "/api/workspaces", Tag: "workspaces", Summary: "The caller's workspaces",
 		Query: page, Response: Page[persistence.Workspace]{}, Status: ok, Errors: []int{400}, handler: a.listWorkspaces})
 	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}", Tag: "workspaces", Summary: "A workspace",
