@@ -28,7 +28,7 @@ type botTeam struct {
 	ws, gen                     int64
 }
 
-func newBotTeam(t *testing.T, o harnessOpts) *botTeam {
+func newBotTeam(t testing.TB, o harnessOpts) *botTeam {
 	h := newHarness(t, o)
 	bt := &botTeam{h: h, owner: h.user("owner"), admin: h.user("admin"), member: h.user("member"), guest: h.user("guest"), outsider: h.user("outsider")}
 	var w persistence.Workspace
