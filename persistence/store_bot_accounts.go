@@ -30,8 +30,7 @@ var ErrBotDeactivated error = errcode.New(errcode.Conflict, "the bot is deactiva
 // scanUserWith scans userColumns (as scanUser) followed by extra.
 func scanUserWith(row pgx.Row, u *User, extra ...any) error {
 	var em *string
-	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &em, &u.CreatedAt.Time, &u.IsBot}, profileDest(&u.Profile)...)
-	if err := row.Scan(append(dest, extra...)...); err != nil {
+	if err := row.Scan(append(userDest(u, &em), extra...)...); err != nil {
 		return err
 	}
 	if em != nil {
