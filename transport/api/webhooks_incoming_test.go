@@ -153,6 +153,7 @@ func TestIncomingWebhooks(t *testing.T) {
 			{fmt.Sprintf("/hooks/%d/%s", ci.ID, strings.Repeat("A", 43)), map[string]any{"content": "wrong secret"}, 404},
 			{fmt.Sprintf("/hooks/%d/%s", ci.ID+1, secret), map[string]any{"content": "unknown id"}, 404},
 			{"/hooks/abc/" + secret, map[string]any{"content": "bad id"}, 404},
+			{ci.URL, `{"content": "` + strings.Repeat("a", 1<<20) + `"}`, 413},
 			{fmt.Sprintf("/hooks/%d", ci.ID), map[string]any{"content": "no secret"}, 404},
 		} {
 			resp, b := postHook(t, h, bad.url, bad.body)
@@ -210,10 +211,10 @@ func TestIncomingWebhooks(t *testing.T) {
 }
 
 // Over its rate a hook answers 429 with Retry-After and writes nothing; another hook
-// keeps its own budget.
+// keeps its own budget; the per-address limit of unauthenticated requests applies too.
 func TestIncomingWebhookRateLimit(t *testing.T) {
 	t.Parallel()
-	bt := newBotTeam(t, harnessOpts{cfg: api.Config{Limits: api.Limits{IncomingWebhook: tight(3)}}})
+	bt := newBotTeam(t, harnessOpts{cfg: api.Config{Limits: api.Limits{IncomingWebhook: tight(3), Unauthenticated: tight(11)}}})
 	a, b := bt.hook(bt.member, bt.gen, "a"), bt.hook(bt.member, bt.gen, "b")
 	for i := range 3 {
 		if resp, body := postHook(t, bt.h, a.URL, map[string]any{"content": fmt.Sprintf("a%d", i)}); resp.StatusCode != http.StatusOK {
@@ -234,4 +235,10 @@ func TestIncomingWebhookRateLimit(t *testing.T) {
 			t.Fatalf("unknown hook: %d", resp.StatusCode)
 		}
 	}
+	// Ten hook requests so far from this address: one more passes, then the address is out.
+	if resp, body := postHook(t, bt.h, b.URL, map[string]any{"content": "b2"}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("eleventh request: %d %s", resp.StatusCode, body)
+	}
+	resp, body = postHook(t, bt.h, b.URL, map[string]any{"content": "b3"})
+	expectLimited(t, "twelfth request from one address", resp, body)
 }
