@@ -56,8 +56,8 @@ type incomingHookRequest struct {
 	ClientMsgID string `json:"clientMsgId,omitempty"`
 }
 
-// ErrHookNotFound is every refusal of an unknown, revoked or mistyped hook URL alike.
-var ErrHookNotFound error = errcode.New(errcode.NotFound, "no such webhook (unknown or revoked)").Within(persistence.ErrNotFound)
+// errHookNotFound is every refusal of an unknown, revoked or mistyped hook URL alike.
+var errHookNotFound error = errcode.New(errcode.NotFound, "no such webhook (unknown or revoked)").Within(persistence.ErrNotFound)
 
 // errHookCannotPost: the hook's bot may no longer post in its channel (removed from it).
 var errHookCannotPost error = errcode.New(errcode.Forbidden, "the webhook's bot may no longer post in its channel").Within(persistence.ErrForbidden)
@@ -170,18 +170,18 @@ func (a *API) revokeIncomingWebhook(ctx context.Context, r *http.Request, me per
 func (a *API) postIncomingHook(ctx context.Context, r *http.Request, _ persistence.User) (int, any, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, nil, ErrHookNotFound
+		return 0, nil, errHookNotFound
 	}
 	h, hash, err := a.store.IncomingWebhookByID(ctx, id)
 	if errors.Is(err, persistence.ErrNotFound) {
-		return 0, nil, ErrHookNotFound
+		return 0, nil, errHookNotFound
 	}
 	if err != nil {
 		return 0, nil, err
 	}
 	sum := sha256.Sum256([]byte(r.PathValue("secret")))
 	if subtle.ConstantTimeCompare(sum[:], hash) != 1 {
-		return 0, nil, ErrHookNotFound
+		return 0, nil, errHookNotFound
 	}
 	if err := a.limits.hook(h.ID); err != nil {
 		return 0, nil, err
