@@ -81,6 +81,7 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.limit(&rl.Search, "rest-search-limit", "PARLEY_REST_SEARCH_LIMIT", api.DefaultSearchLimit, "REST searches per user, as `RATE,BURST`")
 	f.limit(&rl.Unauthenticated, "unauthenticated-limit", "PARLEY_UNAUTHENTICATED_LIMIT", api.DefaultUnauthenticatedLimit, "REST requests per client address (IPv6: per /64) to public routes or with bad credentials, as `RATE,BURST`; see --trusted-proxies")
 	f.limit(&rl.DevLogin, "dev-login-limit", "PARLEY_DEV_LOGIN_LIMIT", api.DefaultDevLoginLimit, "dev logins per client address, as `RATE,BURST`")
+	f.limit(&rl.IncomingWebhook, "incoming-webhook-limit", "PARLEY_INCOMING_WEBHOOK_LIMIT", api.DefaultIncomingWebhookLimit, "posts per incoming webhook (POST /hooks/…), as `RATE,BURST`, on top of --unauthenticated-limit per address (ADR 0036)")
 	f.integer(gcMinHeapMiB, "gc-min-heap", "PARLEY_GC_MIN_HEAP", defaultGCMinHeapMiB, "smallest heap goal given to Go's garbage collector (MiB): while the live heap is small, GOGC is raised so the node is not collected dozens of times a second; 0: Go's own GOGC alone")
 	// Observability (issue 21): a listener for /metrics that a reverse proxy does not expose.
 	f.str(&cfg.MetricsAddr, "metrics-addr", "PARLEY_METRICS_ADDR", d.MetricsAddr, "separate listen address (host:port) serving /metrics alone, for Prometheus on an internal network; the main listener then answers 404 for /metrics; empty: /metrics on --addr")

@@ -243,11 +243,16 @@ func (a *API) Register(mux *http.ServeMux) {
 		known.HandleFunc(rt.Method+" "+rt.Pattern, func(http.ResponseWriter, *http.Request) {})
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { a.fallback(known, w, r) })
+	mux.HandleFunc(HookPathPrefix, func(w http.ResponseWriter, r *http.Request) { a.fallback(known, w, r) })
 }
 
 // fallback answers a request no route took: 405 with Allow when the path exists with other
 // methods, else 404.
 func (a *API) fallback(known *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if strings.HasPrefix(path, HookPathPrefix) {
+		path = HookPathPrefix + "…" // a hook's URL holds its secret: never echoed
+	}
 	var allow []string
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
@@ -257,11 +262,11 @@ func (a *API) fallback(known *http.ServeMux, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	if len(allow) == 0 {
-		WriteProblem(w, r, fmt.Errorf("no such endpoint %s: %w", r.URL.Path, persistence.ErrNotFound))
+		WriteProblem(w, r, fmt.Errorf("no such endpoint %s: %w", path, persistence.ErrNotFound))
 		return
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	WriteProblem(w, r, fmt.Errorf("%w: %s %s", errcode.ErrMethodNotAllowed, r.Method, r.URL.Path))
+	WriteProblem(w, r, fmt.Errorf("%w: %s %s", errcode.ErrMethodNotAllowed, r.Method, path))
 }
 
 // NopEvents drops every event (no real-time layer).

@@ -165,6 +165,7 @@ function renderMessage(app, ch, m, { inThread }) {
   if (!m.deleted && splitMentions(m.content).some((p) => mentionsReader(app, p.mention))) el.classList.add('mentions-me');
   const meta = h('div.meta',
     h('button.link.author', { type: 'button', onclick: () => people.profile(app, m.userId) }, author),
+    app.members.get(m.userId)?.isBot ? h('span.badge.bot', { title: 'bot' }, 'BOT') : null,
     h('time', { datetime: m.createdAt, title: new Date(m.createdAt).toLocaleString() }, formatTime(m.createdAt)),
     m.editedAt && !m.deleted ? h('span.edited', '(edited)') : null);
   el.append(meta);
