@@ -19,7 +19,8 @@ func TestCodesAreStable(t *testing.T) {
 		OutcomeUnknown: "outcome_unknown", Internal: "internal",
 		SlowConsumer: "slow-consumer", TooManySubscriptions: "too_many_subscriptions",
 		UnknownDestination: "unknown_destination", Protocol: "protocol_error",
-		ShuttingDown: "shutting_down",
+		ShuttingDown:   "shutting_down",
+		UnknownCommand: "unknown_command", CommandFailed: "command_failed",
 	}
 	for got, w := range want {
 		if got != w {
