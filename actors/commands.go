@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/parley-chat/parley/errcode"
@@ -79,9 +78,8 @@ func (s *System) RunCommand(ctx context.Context, userID, channelID, parentID int
 	call := CommandCall{Command: name, Text: text, UserID: userID, ChannelID: channelID, ParentID: parentID}
 	reply, err := s.commands.Invoke(ctx, call)
 	if err != nil {
-		if !errors.Is(err, ErrUnknownCommand) && !errors.Is(err, ErrCommandFailed) {
-			err = fmt.Errorf("%w: %s: %w", ErrCommandFailed, name, err)
-		}
+		// Anything but ErrUnknownCommand and ErrCommandFailed (whose texts are written for
+		// the caller) is ours, PostgreSQL's say: its code, not its text, reaches the client.
 		return persistence.CommandOutcome{Command: name}, err
 	}
 	return s.deliverReply(ctx, call, reply)

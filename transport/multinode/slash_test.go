@@ -105,8 +105,24 @@ func TestSlashCommandRegistration(t *testing.T) {
 	if status, _ := restStatus(t, n1.url+s.commands()+"/"+s.deploy.ID, http.MethodDelete, s.bob, nil); status != http.StatusForbidden {
 		t.Errorf("a member deletes a command: %d, want 403", status)
 	}
+	// A command call needs the right to post where it is sent: bob is not in a private
+	// channel of alice's, and the receiver hears nothing of it.
+	var private struct {
+		ID int64 `json:"id,string"`
+	}
+	call(t, n1, http.MethodPost, fmt.Sprintf("/api/workspaces/%d/channels", s.wid), s.alice, map[string]string{"name": "secret", "type": "private"}, &private)
+	status, raw := restStatus(t, fmt.Sprintf("%s/api/channels/%d/messages", n1.url, private.ID), http.MethodPost, s.bob, map[string]string{"content": "/deploy now"})
+	if status != http.StatusNotFound && status != http.StatusForbidden {
+		t.Errorf("a command call where the caller may not post: %d %s, want 404 or 403", status, raw)
+	}
+	b := dial(t, n1, s.bob)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := b.SendWithReceipt(ctx, actors.DestMessageSend, sendBody(private.ID, "/deploy now")); err == nil {
+		t.Errorf("a STOMP command call where the caller may not post was answered with a RECEIPT")
+	}
 	call(t, n1, http.MethodDelete, s.commands()+"/"+s.deploy.ID, s.alice, nil, nil)
-	status, raw := restStatus(t, fmt.Sprintf("%s/api/channels/%d/messages", n1.url, s.cid), http.MethodPost, s.alice, map[string]string{"content": "/deploy now"})
+	status, raw = restStatus(t, fmt.Sprintf("%s/api/channels/%d/messages", n1.url, s.cid), http.MethodPost, s.alice, map[string]string{"content": "/deploy now"})
 	if status != http.StatusBadRequest || problemCode(raw) != "unknown_command" {
 		t.Errorf("a deleted command: %d %s, want 400 unknown_command", status, raw)
 	}
