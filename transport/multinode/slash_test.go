@@ -282,7 +282,9 @@ func TestSlashCommandsOverRESTAndResponseURLs(t *testing.T) {
 	waitFor(t, "the REST call's ephemeral response on alice's session", 10*time.Second, func() bool { return len(a1eph.snapshot()) == 1 })
 	respURL := s.rcv.last(t).ResponseURL
 
-	s.rcv.answer(func(cmdCall) (int, string, time.Duration) { return 200, `{"content":"rest deployed","visibility":"channel"}`, 0 })
+	s.rcv.answer(func(cmdCall) (int, string, time.Duration) {
+		return 200, `{"content":"rest deployed","visibility":"channel"}`, 0
+	})
 	if status, raw := post("/deploy again"); status != http.StatusOK || !strings.Contains(string(raw), `"seq":`) {
 		t.Errorf("REST channel: %d %s", status, raw)
 	}
