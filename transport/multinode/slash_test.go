@@ -288,6 +288,19 @@ func TestSlashCommandsOverRESTAndResponseURLs(t *testing.T) {
 	if status, raw := post("/deploy again"); status != http.StatusOK || !strings.Contains(string(raw), `"seq":`) {
 		t.Errorf("REST channel: %d %s", status, raw)
 	}
+	// In a thread: the channel response is a reply in it.
+	var root struct {
+		ID string `json:"id"`
+	}
+	call(t, n1, http.MethodPost, fmt.Sprintf("/api/channels/%d/messages", s.cid), s.alice, map[string]string{"content": "release thread"}, &root)
+	status, raw = restStatus(t, fmt.Sprintf("%s/api/channels/%d/messages", n1.url, s.cid), http.MethodPost, s.alice,
+		map[string]string{"content": "/deploy in thread", "parentId": root.ID})
+	if status != http.StatusOK || !strings.Contains(string(raw), `"parentId":"`+root.ID+`"`) {
+		t.Errorf("REST channel response in a thread: %d %s", status, raw)
+	}
+	if c := s.rcv.last(t); c.Text != "in thread" {
+		t.Errorf("thread call %+v", c)
+	}
 	if status, raw := post("/nope"); status != http.StatusBadRequest || problemCode(raw) != "unknown_command" {
 		t.Errorf("REST unknown: %d %s", status, raw)
 	}
@@ -349,7 +362,7 @@ func TestSlashCommandsOverRESTAndResponseURLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the marker", 10*time.Second, func() bool { return slices.Contains(bch.contents(), "marker") })
-	want := []string{"rest deployed", "/deploy as text", "later in channel", "marker"}
+	want := []string{"rest deployed", "release thread", "rest deployed", "/deploy as text", "later in channel", "marker"}
 	if got := bch.contents(); !slices.Equal(got, want) {
 		t.Errorf("the channel received %q, want %q", got, want)
 	}
