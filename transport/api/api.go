@@ -163,6 +163,10 @@ type Deps struct {
 	// ClientIP says which address a request comes from, for the limits per address; nil:
 	// the peer's (no trusted proxy).
 	ClientIP *clientip.Resolver
+	// Commands runs slash commands (ADR 0038) and SlashURLs checks their URLs at
+	// registration; nil: a command call is 400 unknown_command, registration 503.
+	Commands  Commands
+	SlashURLs URLChecker
 }
 
 // API is the REST API's handlers.
@@ -182,6 +186,9 @@ type API struct {
 	openapi []byte // the OpenAPI document, built once
 
 	presenceSrc PresenceSource // nil: no presence
+
+	commands  Commands   // nil: no slash commands (slash.go)
+	slashURLs URLChecker // nil: none can be registered
 }
 
 // New validates cfg and deps and returns the API.
@@ -228,6 +235,7 @@ func New(cfg Config, deps Deps) (*API, error) {
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
 		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m, limits: limits,
 		presenceSrc: deps.Presence,
+		commands:    deps.Commands, slashURLs: deps.SlashURLs,
 	}, nil
 }
 

@@ -147,8 +147,8 @@ func (a *API) routes() []Route {
 	add(Route{Method: "PUT", Pattern: "/api/channels/{cid}/prefs", Tag: "notifications", Summary: "Change the caller's notification preferences for a channel (absent fields keep their value)",
 		Request: putPrefsRequest{}, Response: persistence.ChannelPrefs{}, Status: ok, Errors: rd, handler: a.putPrefs})
 
-	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry",
-		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413}, handler: a.postMessage, limit: limitMessages})
+	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry. A content starting with a registered /command runs it instead: 200 {command, visibility, content, message?} (ADR 0038); unknown /name 400 unknown_command, a failed receiver 502 command_failed; //text posts /text",
+		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413, 502}, handler: a.postMessage, limit: limitMessages})
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "History: newest first below before_seq, or ascending above after_seq; next is the seq to pass back",
 		Query:    []Param{{Name: "before_seq", Type: "integer"}, {Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
 		Response: msgPage, Status: ok, Errors: channelRd, handler: a.listMessages})
@@ -210,5 +210,16 @@ func (a *API) routes() []Route {
 	add(Route{Method: "POST", Pattern: "/hooks/{id}/{secret}", Tag: "integrations", Public: true,
 		Summary: "Post to an incoming webhook's channel as its bot, without an Authorization header (the URL is the credential): {content} or Slack's {text}, optional clientMsgId (a retry answers the same message); other fields ignored. Unknown or revoked: 404; archived channel: 409; over the hook's rate: 429 with Retry-After",
 		Request: incomingHookRequest{}, Response: persistence.Message{}, Status: ok, Errors: []int{400, 403, 404, 409, 413}, handler: a.postIncomingHook})
+	// Slash commands (ADR 0038).
+	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/commands", Tag: "integrations",
+		Summary: "Register a slash command (owner, admin): command \"/name\" (1-32 of a-z 0-9 _ -, unique in the workspace: 409), url (http(s); private addresses refused unless the operator allows them); the secret that signs its calls is in this response only. A message starting with /name then runs it instead of being posted",
+		Request: createCommandRequest{}, Response: createCommandResponse{}, Status: created, Errors: wr, handler: a.createCommand})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/commands", Tag: "integrations", Summary: "A workspace's slash commands, by name, without secrets (owner, admin)",
+		Response: commandList{}, Status: ok, Errors: rd, handler: a.listCommands})
+	add(Route{Method: "DELETE", Pattern: "/api/workspaces/{wid}/commands/{id}", Tag: "integrations", Summary: "Delete a slash command (owner, admin); its response URLs stop working",
+		Status: noContent, Errors: rd, handler: a.deleteCommand})
+	add(Route{Method: "POST", Pattern: "/hooks/commands/{token}", Tag: "integrations", Public: true,
+		Summary: "A command's receiver answers later (no Authorization: the response URL is the credential; 30 minutes, 5 uses): {content, visibility:\"ephemeral\"|\"channel\"} as to the call; unknown 404, expired or used up 410",
+		Request: commandResponseRequest{}, Response: persistence.CommandOutcome{}, Status: ok, Errors: []int{400, 404, 409, 410}, handler: a.commandResponse})
 	return rs
 }
