@@ -14,6 +14,7 @@ import { displayName } from './view-people.js';
 import * as shell from './view-shell.js';
 import * as chat from './view-chat.js';
 import * as screens from './view-screens.js';
+import * as pins from './view-pins.js';
 
 const TOKEN_KEY = 'parley.token';
 const TYPING_EVERY_MS = 3000;
@@ -338,6 +339,9 @@ class App {
     if (switched) {
       this.editing = null;
       this.pickerFor = null;
+      // The "New messages" line goes above the first message unread now (view-flow.js).
+      ch.newAfterSeq = ch.lastSeq > ch.lastReadSeq ? ch.lastReadSeq : null;
+      pins.load(this, ch).catch(() => {});
       if (this.threadRootId && !ch.byId.has(this.threadRootId)) this.threadRootId = null;
     }
     // A public channel one has not joined is shown as a preview: watch it while open.
@@ -560,7 +564,11 @@ class App {
         break;
       }
       case 'message.edited': ch.edited(ev); break;
-      case 'message.deleted': ch.deleted(ev); break;
+      case 'message.deleted': ch.deleted(ev); pins.onEvent(ch, ev); break;
+      case 'message.pinned':
+      case 'message.unpinned':
+        pins.onEvent(ch, ev);
+        break;
       case 'reaction': ch.reaction(ev); break;
       case 'read': ch.read(ev); break;
       case 'typing':
