@@ -668,6 +668,7 @@ class App {
       this.retryQueued();
       const ch = this.active();
       if (ch && this.view === 'channel') this.loadHistory(ch);
+      if (ch && this.view === 'channel') pins.load(this, ch).catch(() => {}); // pin events are not replayed
     }
   }
 
