@@ -287,3 +287,36 @@ func TestReactionUsers(t *testing.T) {
 		t.Fatalf("a tombstone's reactions: %+v", rs)
 	}
 }
+
+// TestConcurrentEditsKeepEveryVersion: edits of one message at once take turns on its row,
+// so each keeps the version it replaced and none fails on the version's number.
+func TestConcurrentEditsKeepEveryVersion(t *testing.T) {
+	t.Parallel()
+	tm := newTeam(t, harnessOpts{cfg: openWrites()})
+	m := tm.post(tm.alice, "v0")
+	path := fmt.Sprintf("/api/messages/%d", m.ID)
+	const n = 12
+	status := make(chan int, n)
+	for i := range n {
+		go func() {
+			st, _ := tm.alice.do("PATCH", path, map[string]any{"content": fmt.Sprintf("e%d", i)})
+			status <- st
+		}()
+	}
+	for range n {
+		if st := <-status; st != http.StatusOK {
+			t.Errorf("concurrent edit: %d", st)
+		}
+	}
+	var hist []persistence.MessageVersion
+	tm.bob.ok("GET", path+"/history", nil, &hist)
+	var cur persistence.Message
+	tm.bob.ok("GET", path, nil, &cur)
+	seen := map[string]bool{cur.Content: true}
+	for _, v := range hist {
+		seen[v.Content] = true
+	}
+	if len(hist) != n || !seen["v0"] || len(seen) != n+1 {
+		t.Fatalf("%d versions %+v and current %q: want every one of v0 and the %d edits once", len(hist), hist, cur.Content, n)
+	}
+}
