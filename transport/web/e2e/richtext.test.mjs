@@ -70,6 +70,7 @@ test('raw HTML shows as its text', () => {
   assert.equal(plainText(parse('<img src=x onerror=alert(1)>')), '<img src=x onerror=alert(1)>');
   assert.equal(plainText(parse('&lt;b&gt;')), '<b>');
   assert.equal(plainText(parse('[x](javascript:alert(1))')), '[x](javascript:alert(1))');
+  assert.equal(plainText(parse('**a** list:\n\n- one\n- two')), 'a list:\none\ntwo');
 });
 
 test('bidi overrides are dropped; isolates stay', () => {

@@ -15,6 +15,7 @@ import * as shell from './view-shell.js';
 import * as chat from './view-chat.js';
 import * as screens from './view-screens.js';
 import * as pins from './view-pins.js';
+import { parse, plainText } from './markdown.js';
 
 const TOKEN_KEY = 'parley.token';
 const TYPING_EVERY_MS = 3000;
@@ -598,7 +599,7 @@ class App {
     const where = ch.info.type === 'dm' ? 'Direct message' : '#' + ch.info.name;
     attention.notify({
       title: ch.info.type === 'dm' ? who : `${who} in ${where}`,
-      body: m.content || '',
+      body: plainText(parse(m.content || '')), // the words, not the Markdown (ADR 0042)
       tag: 'parley-' + ch.id,
       onClick: () => { location.hash = `#/w/${this.wid}/c/${ch.id}`; },
     });

@@ -150,9 +150,14 @@ function flatten(nodes) {
   return out;
 }
 
-// plainText is what a tree says without its markup (notifications, tests).
-export function plainText(nodes) {
-  return nodes.map((n) => (typeof n === 'string' ? n : n.tag === 'br' ? '\n' : plainText(n.children))).join('');
+// plainText is what a tree says without its markup, a block a line (notifications, tests).
+export function plainText(nodes) { return textOf(nodes).replace(/\n{2,}/g, '\n').trim(); }
+
+const BLOCKS = new Set(['p', 'li', 'pre', 'blockquote', 'ul', 'ol']);
+
+function textOf(nodes) {
+  return nodes.map((n) => (typeof n === 'string' ? n
+    : n.tag === 'br' ? '\n' : textOf(n.children) + (BLOCKS.has(n.tag) ? '\n' : ''))).join('');
 }
 
 // toDOM builds the nodes of tree in doc, on the allowlist again: a tag or attribute that is
