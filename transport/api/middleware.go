@@ -46,6 +46,9 @@ func (a *API) wrap(rt Route) http.Handler {
 		}
 		me, err := a.admit(rt, r)
 		if err != nil {
+			if status, _ := CodeOf(err); status >= 500 { // a failed sign-in lookup, not a refusal
+				a.log.Error("request failed", "method", r.Method, "route", rt.Pattern, "err", err)
+			}
 			writeLimited(rec, r, err)
 			return
 		}
