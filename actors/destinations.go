@@ -15,7 +15,7 @@ type Destination struct {
 // the SUBSCRIBE and SEND switches, so a new one cannot go undocumented.
 func Destinations() []Destination {
 	return []Destination{
-		{Path: "/topic/channel.{channelId}", Frame: "SUBSCRIBE", Summary: "A channel's events (message, message.edited, message.deleted, reaction, read, typing, member.joined, member.left, channel.updated) in seq order; header since-seq replays what was missed"},
+		{Path: "/topic/channel.{channelId}", Frame: "SUBSCRIBE", Summary: "A channel's events (message, message.edited, message.deleted, reaction, read, typing, member.joined, member.left, channel.updated, message.pinned, message.unpinned) in seq order; header since-seq replays what was missed"},
 		{Path: persistence.QueueMentions, Frame: "SUBSCRIBE", Summary: "Mentions of the caller, as they are committed"},
 		{Path: persistence.QueueNotifications, Frame: "SUBSCRIBE", Summary: "The caller's live workspace: mention, channel.created, channel.added, channel.updated, workspace.invited, member.joined"},
 		{Path: QueuePresence, Frame: "SUBSCRIBE", Summary: "{type:\"presence\", userId, status} for the users this session watches (/app/presence.watch)"},

@@ -221,5 +221,16 @@ func (a *API) routes() []Route {
 	add(Route{Method: "POST", Pattern: "/hooks/commands/{token}", Tag: "integrations", Public: true,
 		Summary: "A command's receiver answers later (no Authorization: the response URL is the credential; 30 minutes, 5 uses): {content, visibility:\"ephemeral\"|\"channel\"} as to the call; unknown 404, expired or used up 410",
 		Request: commandResponseRequest{}, Response: persistence.CommandOutcome{}, Status: ok, Errors: []int{400, 404, 409, 410}, handler: a.commandResponse})
+	// Pins, edit history, who reacted (ADR 0042).
+	add(Route{Method: "PUT", Pattern: "/api/messages/{mid}/pin", Tag: "pins", Summary: "Pin a message (whoever may post in its channel; idempotent: a pinned message answers its pin and announces nothing); message.pinned on the channel; at most 100 pins per channel (409)",
+		Response: persistence.Pin{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.putPin})
+	add(Route{Method: "DELETE", Pattern: "/api/messages/{mid}/pin", Tag: "pins", Summary: "Unpin a message (whoever may post in its channel; idempotent); message.unpinned on the channel",
+		Status: noContent, Errors: []int{400, 403, 404, 409}, handler: a.deletePin})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/pins", Tag: "pins", Summary: "A channel's pinned messages, the latest pinned first (at most 100, one page: next is null)",
+		Response: Page[persistence.PinnedMessage]{}, Status: ok, Errors: channelRd, handler: a.listPins})
+	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/history", Tag: "messages", Summary: "Earlier versions of an edited message, newest first, each with when it was written (at most 20 kept); 404 to whoever cannot read it",
+		Response: []persistence.MessageVersion{}, Status: ok, Errors: []int{400, 404}, handler: a.messageHistory})
+	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/reactions", Tag: "reactions", Summary: "A message's reactions with who reacted: userIds, the first 50 per emoji in the order they reacted; 404 to whoever cannot read it",
+		Response: []persistence.ReactionUsers{}, Status: ok, Errors: []int{400, 404}, handler: a.messageReactions})
 	return rs
 }
