@@ -198,9 +198,9 @@ test('slash commands: notes sit after the messages they followed, per thread', a
     { id: 'c', ephemeral: true, channelId: '2', parentId: null, afterSeq: 0 },
     { id: 'd', ephemeral: true, channelId: '1', parentId: null, afterSeq: 5 },
   ] };
-  const items = [{ seq: 1 }, { seq: 2 }, { seq: 3 }, { clientMsgId: 'x' }];
-  const key = (m) => m.id || m.seq || m.clientMsgId;
-  assert.deepEqual(withNotes(app, '1', null, items).map(key), [1, 2, 'a', 3, 'd', 'x']);
+  const items = [{ kind: 'day', key: 'day' }, { seq: 1 }, { seq: 2 }, { kind: 'new', key: 'new' }, { seq: 3 }, { clientMsgId: 'x' }];
+  const key = (m) => m.id || m.seq || m.clientMsgId || m.key;
+  assert.deepEqual(withNotes(app, '1', null, items).map(key), ['day', 1, 2, 'new', 'a', 3, 'd', 'x']);
   assert.deepEqual(withNotes(app, '1', '9', [{ seq: 4 }]).map(key), ['b', 4]);
   assert.equal(withNotes(app, '3', null, items), items);
 });

@@ -6,6 +6,7 @@
 // marked "only visible to you", dismissable, never stored.
 
 import { h } from './dom.js';
+import { render as renderMarkdown } from './markdown.js';
 import { section, secretOnce, table, when, labelled, busy } from './integrations-ui.js';
 
 const COMMAND_ERRORS = new Set(['unknown_command', 'command_failed']);
@@ -97,14 +98,16 @@ export function onEphemeral(app, ev) {
 }
 
 // withNotes merges a channel's notes (of the thread parentId, or of the channel when null)
-// into items (messages by seq, then pending sends): each after the messages it followed.
+// into items (messages by seq, then pending sends; separators, with neither, stay where they
+// are): each note after the messages it followed, before any pending send.
 export function withNotes(app, cid, parentId, items) {
   const mine = notes(app).filter((n) => n.channelId === cid && (n.parentId || null) === (parentId || null));
   if (!mine.length) return items;
   const out = [];
   let i = 0;
   for (const m of items) {
-    while (i < mine.length && (!m.seq || m.seq > mine[i].afterSeq)) out.push(mine[i++]);
+    const pending = !m.seq && m.clientMsgId;
+    while (i < mine.length && (pending || (m.seq && m.seq > mine[i].afterSeq))) out.push(mine[i++]);
     out.push(m);
   }
   while (i < mine.length) out.push(mine[i++]);
@@ -152,5 +155,6 @@ export function renderNote(app, n) {
       h('span.author', n.command || 'parley'),
       h('span.only-you', 'Only visible to you'),
       h('button.link', { type: 'button', 'aria-label': 'Dismiss this note', onclick: () => dismiss(app, n.id) }, 'Dismiss')),
-    h('div.body', n.error ? `${n.command ? n.command + ': ' : ''}${n.content}` : n.content));
+    // A response is Markdown like any message (ADR 0042); an error is the server's text.
+    n.error ? h('div.body', `${n.command ? n.command + ': ' : ''}${n.content}`) : h('div.body', renderMarkdown(n.content)));
 }
