@@ -44,6 +44,7 @@ import (
 
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/errcode"
+	"github.com/parley-chat/parley/files"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
@@ -163,6 +164,8 @@ type Deps struct {
 	// ClientIP says which address a request comes from, for the limits per address; nil:
 	// the peer's (no trusted proxy).
 	ClientIP *clientip.Resolver
+	// Files stores uploads (ADR 0041); nil: the file routes answer 503.
+	Files *files.Service
 }
 
 // API is the REST API's handlers.
@@ -182,6 +185,7 @@ type API struct {
 	openapi []byte // the OpenAPI document, built once
 
 	presenceSrc PresenceSource // nil: no presence
+	files       *files.Service // nil: no file storage
 }
 
 // New validates cfg and deps and returns the API.
@@ -227,7 +231,7 @@ func New(cfg Config, deps Deps) (*API, error) {
 		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
 		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m, limits: limits,
-		presenceSrc: deps.Presence,
+		presenceSrc: deps.Presence, files: deps.Files,
 	}, nil
 }
 
