@@ -25,6 +25,7 @@ func (s *Server) startAPI() error {
 		MarkerCache: s.markers,
 		Presence:    s.presence,
 		ClientIP:    s.clientIP,
+		Files:       s.files,
 	})
 	if err != nil {
 		return err
