@@ -462,3 +462,21 @@ func TestUploadsSpendTheWriteLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadedHTMLIsNeverAPage: an HTML upload claiming to be an image is sniffed as HTML
+// and served as a download that cannot run: attachment, nosniff, a sandboxing CSP.
+func TestUploadedHTMLIsNeverAPage(t *testing.T) {
+	tm := newTeam(t, harnessOpts{})
+	st, f, b := tm.alice.upload(tm.ws, "cat.png", "image/png", []byte("<!DOCTYPE html><html><script>alert(document.cookie)</script></html>"))
+	if st != http.StatusCreated || f.ContentType != "text/html; charset=utf-8" || f.ThumbnailURL != "" {
+		t.Fatalf("upload: %d %s", st, b)
+	}
+	code, hdr, _ := tm.alice.download(f.URL)
+	if code != http.StatusOK || hdr.Get("Content-Type") != "text/html; charset=utf-8" ||
+		hdr.Get("Content-Disposition") != "attachment; filename*=UTF-8''cat.png" || hdr.Get("X-Content-Type-Options") != "nosniff" ||
+		!strings.HasPrefix(hdr.Get("Content-Security-Policy"), "default-src 'none'") || !strings.Contains(hdr.Get("Content-Security-Policy"), "sandbox") {
+		t.Fatalf("HTML download headers: %v", hdr)
+	}
+	// Not an image: refused as an avatar.
+	tm.alice.expect(http.StatusBadRequest, "PATCH", "/api/users/me", map[string]any{"avatarFileId": id(f.ID)})
+}
