@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 
-	_ "golang.org/x/image/bmp"  // register BMP for image.Decode
+	_ "golang.org/x/image/bmp" // register BMP for image.Decode
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // register WebP for image.Decode
 
