@@ -315,6 +315,20 @@ try {
     if (body !== 'the file body') throw new Error('bob downloaded ' + JSON.stringify(body));
     if (await alice.locator('.file-tray').isVisible()) throw new Error('the tray is still shown after sending');
     await shot(bob, 'bob-files');
+
+    // alice sets an avatar in her profile; bob sees it when he opens hers.
+    await alice.getByRole('button', { name: /Your profile/ }).click();
+    await alice.getByRole('button', { name: 'Edit profile' }).click();
+    await alice.locator('#pf-avatar').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
+    await alice.getByRole('button', { name: 'Save' }).click();
+    await alice.locator('dialog').waitFor({ state: 'detached' });
+    await msg.locator('button.author').click();
+    await waitFor("alice's avatar in her profile, for bob", () => bob.evaluate(() => {
+      const img = document.querySelector('dialog img.avatar');
+      return img && img.complete && img.naturalWidth === 40;
+    }));
+    await bob.keyboard.press('Escape');
+    await bob.locator('dialog').waitFor({ state: 'detached' });
   }
 
   begin('a private channel is not shown to others');
