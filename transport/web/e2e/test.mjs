@@ -365,7 +365,7 @@ try {
       // the list loads the older page by itself, which hides the button under the click (a
       // flaky failure in CI). The scroll path is the user's too; this checks the button's.
       await older.dispatchEvent('click');
-      await messages(alice, 'old message 1').first().waitFor();
+      await waitFor('the older page', async () => (await seqState(alice)).seqs[0] === 1);
     }
     const all = await seqState(alice);
     if (all.seqs.length !== 70 || all.dupes || all.gaps.length) throw new Error('after paging: ' + JSON.stringify(all));
