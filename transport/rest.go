@@ -27,6 +27,7 @@ func (s *Server) startAPI() error {
 		ClientIP:    s.clientIP,
 		Commands:    s.realtime,
 		SlashURLs:   s.slashClient,
+		Files:       s.files,
 	})
 	if err != nil {
 		return err

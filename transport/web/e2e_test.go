@@ -44,6 +44,7 @@ func TestBrowserE2E(t *testing.T) {
 	cfg := transport.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DatabaseURL = pgtest.NewDatabase(t)
+	cfg.Files.Dir = t.TempDir()
 	// The script's loopback receiver answers slash commands and takes outgoing webhooks.
 	cfg.WebhookAllowPrivate = true
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -171,10 +171,11 @@ export class Realtime {
 
   // sendMessage resolves with {messageId, seq} once the message is committed; a content that
   // ran a slash command instead resolves with {command, visibility} (RECEIPT headers).
-  async sendMessage(channelId, content, parentId, clientMsgId) {
+  async sendMessage(channelId, content, parentId, clientMsgId, fileIds) {
     if (!this.online()) throw new Error('offline');
     const body = { channelId, content, clientMsgId };
     if (parentId) body.parentId = parentId;
+    if (fileIds && fileIds.length) body.fileIds = fileIds;
     const r = await this.client.sendWithReceipt('/app/message.send', body, 15000);
     return { messageId: r.headers['message-id'], seq: Number(r.headers.seq), command: r.headers.command, visibility: r.headers.visibility };
   }
