@@ -150,3 +150,15 @@ func (s *Store) ThreadReadMarker(ctx context.Context, userID, rootID int64) (int
 	}
 	return seq, nil
 }
+
+// ThreadUnread counts the live replies by others to rootID above floor: what
+// unreadReplies is for a marker at floor.
+func (s *Store) ThreadUnread(ctx context.Context, userID, rootID, floor int64) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM messages
+		WHERE parent_id = $2 AND seq > $3 AND deleted_at IS NULL AND user_id <> $1`, userID, rootID, floor).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("unread replies of %d: %w", rootID, err)
+	}
+	return n, nil
+}

@@ -309,6 +309,9 @@ func (p *StorePoster) Post(ctx context.Context, userID, channelID int64, m persi
 				p.Events.UserEvent(mn.UserID, persistence.QueueNotifications, persistence.NewMentionNotification(mn, r.Message))
 			}
 		}
+		for _, tu := range r.ThreadUpdates {
+			p.Events.UserEvent(tu.UserID, persistence.QueueNotifications, persistence.NewThreadUpdatedEvent(tu))
+		}
 	}
 	return r, nil
 }
