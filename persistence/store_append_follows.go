@@ -92,17 +92,19 @@ ON CONFLICT (user_id, root_id) DO UPDATE
    WHERE thread_reads.last_read_seq < EXCLUDED.last_read_seq`
 
 // threadUpdatesSQL reads, inside the append's transaction and so with its replies, every
-// follower of the threads $2 who can read the channel now, with their unread replies:
-// live replies by others above the larger of their thread marker and the seq given for
-// them in $3/$4 (none here; the parameter keeps one statement for the list below).
+// follower of the threads $2 who can read the channel now, with their unread replies (live
+// replies by others above their thread marker), counted up to $3 (ThreadUpdateCountCap): the
+// count runs under the channel's row lock, so a follower who never reads must not make every
+// reply scan the whole thread.
 const threadUpdatesSQL = `SELECT f.root_id, f.user_id, u.n
 FROM thread_follows f
 JOIN channels c ON c.id = f.channel_id
 JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.user_id = f.user_id
 LEFT JOIN thread_reads tr ON tr.user_id = f.user_id AND tr.root_id = f.root_id
-CROSS JOIN LATERAL (SELECT count(*) AS n FROM messages r
+CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT FROM messages r
                     WHERE r.parent_id = f.root_id AND r.seq > COALESCE(tr.last_read_seq, 0)
-                      AND r.deleted_at IS NULL AND r.parent_id IS NOT NULL AND r.user_id <> f.user_id) u
+                      AND r.deleted_at IS NULL AND r.parent_id IS NOT NULL AND r.user_id <> f.user_id
+                    LIMIT $3) capped) u
 WHERE f.root_id = ANY($2) AND f.following AND c.id = $1
   AND (EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = c.id AND cm.user_id = f.user_id)
        OR (c.type = 'public' AND wm.role <> 'guest'))`
@@ -133,7 +135,7 @@ func queueFollows(b *pgx.Batch, channelID int64, p *appendPlan) {
 	for r := range f.last {
 		roots = append(roots, r)
 	}
-	b.Queue(threadUpdatesSQL, channelID, roots).Query(func(rows pgx.Rows) error {
+	b.Queue(threadUpdatesSQL, channelID, roots, ThreadUpdateCountCap).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var root, user, n int64
 			if err := rows.Scan(&root, &user, &n); err != nil {
@@ -152,6 +154,10 @@ func queueFollows(b *pgx.Batch, channelID int64, p *appendPlan) {
 		return rows.Err()
 	})
 }
+
+// ThreadUpdateCountCap caps UnreadReplies in thread.updated: a client shows "99+" past 99
+// anyway, and GET /api/threads counts exactly.
+const ThreadUpdateCountCap = 100
 
 // ThreadUpdate is a follower to tell that a thread they follow got replies, with their
 // unread replies counted in the append's transaction against their thread marker in
@@ -173,7 +179,7 @@ type ThreadUpdatedEvent struct {
 	RootID        int64  `json:"rootId,string"`
 	ChannelID     int64  `json:"channelId,string"`
 	ReplyCount    int    `json:"replyCount"`
-	UnreadReplies int64  `json:"unreadReplies"`
+	UnreadReplies int64  `json:"unreadReplies"` // at most ThreadUpdateCountCap
 	LastReplySeq  int64  `json:"lastReplySeq"`
 	LastReplyAt   Time   `json:"lastReplyAt"`
 }
