@@ -52,6 +52,7 @@ type node struct {
 	proxy *toxiproxy.Proxy // between the node and Redis, when asked for
 	rdb   *redis.Client    // the test's own client on the real Redis
 	bus   string           // the cluster's bus topic prefix
+	db    string           // the cluster's database URL, for checks of what PostgreSQL holds
 }
 
 type clusterOptions struct {
@@ -80,7 +81,7 @@ func startCluster(t *testing.T, opts clusterOptions) []*node {
 	}
 	var nodes []*node
 	for i := 1; i <= opts.nodes; i++ {
-		n := &node{id: i, reg: prometheus.NewRegistry(), rdb: rdb, bus: prefix + "bus:"}
+		n := &node{id: i, reg: prometheus.NewRegistry(), rdb: rdb, bus: prefix + "bus:", db: db}
 		redisAddr := redistest.Addr()
 		for _, p := range opts.proxied {
 			if p == i {
