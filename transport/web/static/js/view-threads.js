@@ -62,7 +62,7 @@ export function renderLink(app) {
   const ui = parts();
   if (!ui || !ui.mentionsLink) return;
   if (!ui.threadsLink) {
-    ui.threadsLink = h('a.nav-item.threads-link', { href: '#' }, h('span.label', '🧵 Threads'), h('span.badge', { hidden: true }));
+    ui.threadsLink = h('a.nav-item.threads-link', { href: '#' }, h('span.label', '» Threads'), h('span.badge', { hidden: true }));
     ui.mentionsLink.after(ui.threadsLink);
   }
   ui.threadsLink.href = app.wid ? `#/w/${app.wid}/threads` : '#/';
@@ -170,9 +170,9 @@ function renderDetail(app, el) {
   clear(el);
   if (!o) return;
   const author = (uid) => displayName(app.members.get(uid) || { id: uid });
-  el.append(
+  el.append(...[
     h('div.thread-head',
-      h('strong', author(o.root.userId)), ' ', h('span.root', o.root.content),
+      h('strong', author(o.root.userId)), ' ', h('span.thread-root-content', o.root.deleted ? '(deleted)' : o.root.content),
       h('button.link.follow-toggle', {
         type: 'button',
         onclick: async () => {
@@ -186,5 +186,6 @@ function renderDetail(app, el) {
     o.hasOlder ? h('button.link.load-earlier-replies', { type: 'button', onclick: () => loadOlder(app).catch((e) => app.toast(e.message)) }, 'Earlier replies') : null,
     h('ol.thread-replies', ...o.replies.map((m) => h('li.reply', { 'data-seq': String(m.seq) },
       h('strong', author(m.userId)), ' ', m.deleted ? h('em', '(deleted)') : m.content))),
-    o.hasNewer ? h('button.link.load-newer-replies', { type: 'button', onclick: () => loadNewer(app).catch((e) => app.toast(e.message)) }, 'Newer replies') : null);
+    o.hasNewer ? h('button.link.load-newer-replies', { type: 'button', onclick: () => loadNewer(app).catch((e) => app.toast(e.message)) }, 'Newer replies') : null,
+  ].filter(Boolean));
 }
