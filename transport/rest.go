@@ -25,6 +25,8 @@ func (s *Server) startAPI() error {
 		MarkerCache: s.markers,
 		Presence:    s.presence,
 		ClientIP:    s.clientIP,
+		Commands:    s.realtime,
+		SlashURLs:   s.slashClient,
 	})
 	if err != nil {
 		return err
