@@ -82,6 +82,9 @@ type ReadMarkers interface {
 	// MarkRead raises userID's marker in channelID to seq (already clamped to the channel's
 	// last seq) and returns the marker after the call.
 	MarkRead(ctx context.Context, userID, channelID, seq int64) (int64, error)
+	// MarkThreadRead is MarkRead for userID's marker in the thread of rootID in channelID
+	// (ADR 0040): the same pipeline and guarantees.
+	MarkThreadRead(ctx context.Context, userID, channelID, rootID, seq int64) (int64, error)
 }
 
 // Config configures the API.
@@ -323,6 +326,9 @@ func (p *StorePoster) Post(ctx context.Context, userID, channelID int64, m persi
 				p.Events.UserEvent(mn.UserID, persistence.QueueNotifications, persistence.NewMentionNotification(mn, r.Message))
 			}
 		}
+		for _, tu := range r.ThreadUpdates {
+			p.Events.UserEvent(tu.UserID, persistence.QueueNotifications, persistence.NewThreadUpdatedEvent(tu))
+		}
 	}
 	return r, nil
 }
@@ -333,4 +339,9 @@ type StoreReadMarkers struct{ Store *persistence.Store }
 // MarkRead implements ReadMarkers.
 func (m StoreReadMarkers) MarkRead(ctx context.Context, userID, channelID, seq int64) (int64, error) {
 	return m.Store.MarkRead(ctx, userID, channelID, seq)
+}
+
+// MarkThreadRead implements ReadMarkers.
+func (m StoreReadMarkers) MarkThreadRead(ctx context.Context, userID, channelID, rootID, seq int64) (int64, error) {
+	return m.Store.MarkThreadRead(ctx, userID, channelID, rootID, seq)
 }

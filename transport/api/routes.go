@@ -163,8 +163,8 @@ func (a *API) routes() []Route {
 		Request: patchMessageRequest{}, Response: persistence.Message{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.patchMessage})
 	add(Route{Method: "DELETE", Pattern: "/api/messages/{mid}", Tag: "messages", Summary: "Delete a message, leaving a tombstone (author, admin, owner)",
 		Status: noContent, Errors: wr, handler: a.deleteMessage})
-	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/replies", Tag: "threads", Summary: "Replies of a thread root, ascending; next is the after_seq of the next page",
-		Query:    []Param{{Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
+	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/replies", Tag: "threads", Summary: "Replies of a thread root: ascending above after_seq, or newest first below before_seq; next is the seq to pass back",
+		Query:    []Param{{Name: "after_seq", Type: "integer"}, {Name: "before_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
 		Response: msgPage, Status: ok, Errors: rd, handler: a.listReplies})
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/threads", Tag: "threads", Summary: "Threads of a channel, most recent reply first (at most 2 SQL queries)",
 		Query: page, Response: Page[persistence.Thread]{}, Status: ok, Errors: channelRd, handler: a.listThreads})
@@ -184,6 +184,17 @@ func (a *API) routes() []Route {
 		Query: append([]Param{{Name: "unread", Type: "boolean"}}, page...), Response: Page[persistence.MentionItem]{}, Status: ok, Errors: []int{400}, handler: a.listMentions})
 	add(Route{Method: "PUT", Pattern: "/api/mentions/{id}/read", Tag: "mentions", Summary: "Mark one of the caller's mentions read",
 		Status: noContent, Errors: []int{400, 404}, handler: a.markMentionRead})
+	// Threads you follow (ADR 0040).
+	add(Route{Method: "PUT", Pattern: "/api/messages/{mid}/follow", Tag: "threads", Summary: "Follow the thread of a root message (idempotent); a reply is 400",
+		Response: followResponse{}, Status: ok, Errors: rd, handler: a.putFollow})
+	add(Route{Method: "DELETE", Pattern: "/api/messages/{mid}/follow", Tag: "threads", Summary: "Unfollow a thread (idempotent); being mentioned again does not follow it again, replying does",
+		Response: followResponse{}, Status: ok, Errors: rd, handler: a.deleteFollow})
+	add(Route{Method: "GET", Pattern: "/api/threads", Tag: "threads", Summary: "Threads the caller follows with at least one reply, across their workspaces, in channels they can read now, most recent reply first; unreadReplies are the live replies by others above the caller's thread marker",
+		Query: []Param{{Name: "unread", Type: "boolean", Description: "only threads with unread replies"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"},
+			{Name: "cursor", Type: "string", Description: "the `next` of the previous page"}},
+		Response: Page[persistence.FollowedThread]{}, Status: ok, Errors: []int{400}, handler: a.listFollowed})
+	add(Route{Method: "PUT", Pattern: "/api/messages/{mid}/thread-read", Tag: "threads", Summary: "Raise the caller's read marker in a thread to the highest reply seq read (never moves backwards; clamped to the channel's last seq; the same pipeline as channel markers)",
+		Request: markReadRequest{}, Response: threadReadResponse{}, Status: ok, Errors: rd, handler: a.markThreadRead})
 	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Full-text search over the messages the caller can read, newest first",
 		Query:    append([]Param{{Name: "q", Type: "string", Required: true, Description: "web-search syntax, at most 200 characters"}}, page...),
 		Response: msgPage, Status: ok, Errors: rd, handler: a.search, limit: limitSearch})
