@@ -179,8 +179,10 @@ func (a *API) routes() []Route {
 		Query: append([]Param{{Name: "unread", Type: "boolean"}}, page...), Response: Page[persistence.MentionItem]{}, Status: ok, Errors: []int{400}, handler: a.listMentions})
 	add(Route{Method: "PUT", Pattern: "/api/mentions/{id}/read", Tag: "mentions", Summary: "Mark one of the caller's mentions read",
 		Status: noContent, Errors: []int{400, 404}, handler: a.markMentionRead})
-	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Full-text search over the messages the caller can read, newest first",
-		Query:    append([]Param{{Name: "q", Type: "string", Required: true, Description: "web-search syntax, at most 200 characters"}}, page...),
-		Response: msgPage, Status: ok, Errors: rd, handler: a.search, limit: limitSearch})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Search the messages the caller can read (channels and DMs) by words, \"phrases\", -exclusions and filters; each hit with its channel and an HTML-escaped snippet with <mark> around matches (ADR 0039)",
+		Query: []Param{{Name: "q", Type: "string", Required: true, Description: "at most 200 characters: words, \"phrases\", -word, from:@user, in:#channel, in:@user, before:/after:/on:YYYY-MM-DD, has:file, has:link, is:thread; an unknown or malformed filter is 400 naming it"},
+			{Name: "sort", Type: "string", Enum: []string{"relevance", "newest"}}, {Name: "limit", Type: "integer", Description: "page size, default 50, max 100"},
+			{Name: "cursor", Type: "string", Description: "the `next` cursor of the previous page (also accepted as `after`)"}, {Name: "after", Type: "string", Description: "same as cursor"}},
+		Response: Page[persistence.SearchHit]{}, Status: ok, Errors: rd, handler: a.search, limit: limitSearch})
 	return rs
 }
