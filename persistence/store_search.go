@@ -273,7 +273,7 @@ func (s *Store) searchAuthors(ctx context.Context, wa WorkspaceAccess, names []s
 // usersNamed maps usernames to ids; with workspaceID > 0 only that workspace's members.
 func (s *Store) usersNamed(ctx context.Context, names []string, workspaceID int64) (map[string]int64, error) {
 	rows, err := s.pool.Query(ctx, `SELECT u.username, u.id FROM users u
-		WHERE u.username = ANY($1) AND ($2 = 0 OR EXISTS (
+		WHERE u.username = ANY($1::text[]) AND ($2::bigint = 0 OR EXISTS (
 			SELECT 1 FROM workspace_members wm WHERE wm.workspace_id = $2 AND wm.user_id = u.id))`, names, workspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)

@@ -150,7 +150,8 @@ func (a *API) routes() []Route {
 	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry",
 		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413}, handler: a.postMessage, limit: limitMessages})
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "History: newest first below before_seq, or ascending above after_seq; next is the seq to pass back",
-		Query:    []Param{{Name: "before_seq", Type: "integer"}, {Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
+		Query: []Param{{Name: "before_seq", Type: "integer"}, {Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"},
+			{Name: "around_seq", Type: "integer", Description: "alone: the page centred on this seq, ascending (next is null)"}},
 		Response: msgPage, Status: ok, Errors: channelRd, handler: a.listMessages})
 	add(Route{Method: "GET", Pattern: "/api/messages/{mid}", Tag: "messages", Summary: "A message",
 		Response: persistence.Message{}, Status: ok, Errors: rd, handler: a.getMessage})

@@ -52,3 +52,30 @@ func (a *API) search(ctx context.Context, r *http.Request, me persistence.User) 
 	}
 	return http.StatusOK, pageOf(hits, limit, func(h persistence.SearchHit) string { return h.Cursor().String(o.Sort) }), nil
 }
+
+// listMessagesAround answers GET …/messages?around_seq=N: the page centred on seq N,
+// ascending, where a search hit opens its channel. It takes no other cursor; next is null
+// (the client pages on with before_seq / after_seq from either end).
+func (a *API) listMessagesAround(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	q := r.URL.Query()
+	if q.Has("before_seq") || q.Has("after_seq") {
+		return 0, nil, &persistence.ValidationError{Field: "around_seq", Reason: "give around_seq alone, without before_seq or after_seq"}
+	}
+	around, err := queryInt(r, "around_seq", 0)
+	if err != nil {
+		return 0, nil, err
+	}
+	if around < 1 {
+		return 0, nil, &persistence.ValidationError{Field: "around_seq", Reason: "must be a seq, at least 1"}
+	}
+	limit, err := queryLimit(r, defaultPage, maxPage)
+	if err != nil {
+		return 0, nil, err
+	}
+	acc, err := a.readableChannel(ctx, r, me)
+	if err != nil {
+		return 0, nil, err
+	}
+	ms, err := a.store.MessagesAround(ctx, me.ID, acc.ChannelID, around, limit)
+	return http.StatusOK, Page[persistence.Message]{Items: ms}, err
+}
