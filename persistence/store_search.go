@@ -103,27 +103,56 @@ const dateSlack = time.Hour
 // tombstones. It returns up to o.Limit hits after o.After. A filter naming a channel or
 // user that the caller cannot see is a ValidationError on "q".
 func (s *Store) SearchMessages(ctx context.Context, wa WorkspaceAccess, q SearchQuery, o SearchOptions) ([]SearchHit, error) {
+	sql, args, tsq, err := s.searchSQL(ctx, wa, q, o)
+	if err != nil || sql == "" {
+		return []SearchHit{}, err
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	terms := queryLexemes(tsq)
+	return collect(rows, func(row pgx.Row, h *SearchHit) error {
+		if err := scanMessage(row, &h.Message, &h.rank); err != nil {
+			return err
+		}
+		h.ChannelID = h.Message.ChannelID
+		h.Highlight = Highlight(h.Message.Content, terms)
+		return nil
+	})
+}
+
+// SearchSQL is the statement SearchMessages runs for q and its arguments ("" when it
+// runs none), for the benchmark's EXPLAIN (bench/searchload).
+func (s *Store) SearchSQL(ctx context.Context, wa WorkspaceAccess, q SearchQuery, o SearchOptions) (string, []any, error) {
+	sql, args, _, err := s.searchSQL(ctx, wa, q, o)
+	return sql, args, err
+}
+
+// searchSQL resolves q's filters and returns the search statement, its arguments and the
+// tsquery's text.
+func (s *Store) searchSQL(ctx context.Context, wa WorkspaceAccess, q SearchQuery, o SearchOptions) (string, []any, string, error) {
 	chans, err := s.ReadableChannels(ctx, wa)
 	if err != nil {
-		return nil, err
+		return "", nil, "", err
 	}
 	if chans, err = s.searchScope(ctx, wa, q, chans); err != nil {
-		return nil, err
+		return "", nil, "", err
 	}
 	from, err := s.searchAuthors(ctx, wa, q.From)
 	if err != nil {
-		return nil, err
+		return "", nil, "", err
 	}
 	var tsq, tree string
 	if q.Text != "" {
 		if err := s.pool.QueryRow(ctx, `SELECT websearch_to_tsquery('simple', $1)::text,
 			querytree(websearch_to_tsquery('simple', $1))`, q.Text).Scan(&tsq, &tree); err != nil {
-			return nil, fmt.Errorf("search query %q: %w", q.Text, err)
+			return "", nil, "", fmt.Errorf("search query %q: %w", q.Text, err)
 		}
 	}
 	if len(chans) == 0 || (tsq == "" && !q.HasFilters()) {
 		// Nothing readable, or only punctuation: PostgreSQL finds no word in it.
-		return []SearchHit{}, nil
+		return "", nil, "", nil
 	}
 	ranked := tsq != "" && tree != "T" && o.Sort != SortNewest
 
@@ -176,19 +205,7 @@ func (s *Store) SearchMessages(ctx context.Context, wa WorkspaceAccess, q Search
 	SELECT ` + messageColumns(viewer) + `, h.rank FROM hits h JOIN messages m ON m.id = h.id
 		LEFT JOIN threads t ON t.root_id = m.id
 	ORDER BY h.rank DESC, m.id DESC`
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
-	terms := queryLexemes(tsq)
-	return collect(rows, func(row pgx.Row, h *SearchHit) error {
-		if err := scanMessage(row, &h.Message, &h.rank); err != nil {
-			return err
-		}
-		h.ChannelID = h.Message.ChannelID
-		h.Highlight = Highlight(h.Message.Content, terms)
-		return nil
-	})
+	return sql, args, tsq, nil
 }
 
 // hasLinkCondition is the predicate of the partial index messages_has_link (migration
