@@ -97,6 +97,10 @@ func (h SearchHit) Cursor() SearchCursor { return SearchCursor{Rank: h.rank, ID:
 // later, so the bound only lets PostgreSQL start its walk near the date; created_at decides.
 const dateSlack = time.Hour
 
+// RankWindow is how many of the newest matches relevance order ranks; older matches are
+// reached with sort=newest (ADR 0039 has the measurement behind the number).
+const RankWindow = 1000
+
 // SearchMessages runs q over the messages wa's user can read at this moment (public
 // channels they may read, private channels and DMs they are in, all of the workspace;
 // ReadableChannels decides, so a removal takes effect at the next search), excluding
@@ -185,23 +189,30 @@ func (s *Store) searchSQL(ctx context.Context, wa WorkspaceAccess, q SearchQuery
 	if q.IsThread {
 		where = append(where, "(m.parent_id IS NOT NULL OR EXISTS (SELECT 1 FROM threads th WHERE th.root_id = m.id))")
 	}
-	order := "m.id DESC"
-	if o.After.ID > 0 {
-		if ranked {
-			where = append(where, "("+rank+", m.id) < ("+arg(o.After.Rank)+"::real, "+arg(o.After.ID)+")")
-		} else {
+	var hits string
+	if ranked {
+		// Relevance ranks the newest RankWindow matches only (ADR 0039): ranking every
+		// match of a common word reads hundreds of thousands of rows; the newest few
+		// thousand are one short walk of the primary key or one bitmap scan.
+		cursor := ""
+		if o.After.ID > 0 {
+			cursor = "WHERE (c.rank, c.id) < (" + arg(o.After.Rank) + "::real, " + arg(o.After.ID) + ")"
+		}
+		hits = `cand AS (SELECT m.id, ` + rank + ` AS rank FROM messages m
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY m.id DESC LIMIT ` + arg(RankWindow) + `),
+	hits AS (SELECT c.id, c.rank FROM cand c ` + cursor + ` ORDER BY c.rank DESC, c.id DESC LIMIT `
+	} else {
+		if o.After.ID > 0 {
 			where = append(where, "m.id < "+arg(o.After.ID))
 		}
-	}
-	if ranked {
-		order = "rank DESC, m.id DESC"
+		hits = `hits AS (SELECT m.id, ` + rank + ` AS rank FROM messages m
+		WHERE ` + strings.Join(where, " AND ") + `
+		ORDER BY m.id DESC LIMIT `
 	}
 	arg(wa.UserID)
 	viewer := len(args)
-	limit := arg(o.Limit)
-	sql := `WITH hits AS (SELECT m.id, ` + rank + ` AS rank FROM messages m
-		WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY ` + order + ` LIMIT ` + limit + `)
+	sql := `WITH ` + hits + arg(o.Limit) + `)
 	SELECT ` + messageColumns(viewer) + `, h.rank FROM hits h JOIN messages m ON m.id = h.id
 		LEFT JOIN threads t ON t.root_id = m.id
 	ORDER BY h.rank DESC, m.id DESC`
