@@ -111,7 +111,11 @@ func (s *Store) SearchMessages(ctx context.Context, wa WorkspaceAccess, q Search
 	if err != nil || sql == "" {
 		return []SearchHit{}, err
 	}
-	rows, err := s.pool.Query(ctx, sql, args...)
+	// An unnamed statement, planned for these arguments every time: a cached prepared
+	// statement switches to a generic plan after five runs, which cannot tell a rare word
+	// from a common one and ranked every match of a common word (0.7-1.2 s instead of
+	// ~2 ms at 1,000,000 messages; ADR 0039).
+	rows, err := s.pool.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
