@@ -14,6 +14,7 @@ import { displayName } from './view-people.js';
 import * as shell from './view-shell.js';
 import * as chat from './view-chat.js';
 import * as screens from './view-screens.js';
+import * as search from './view-search.js';
 
 const TOKEN_KEY = 'parley.token';
 const TYPING_EVERY_MS = 3000;
@@ -121,6 +122,7 @@ class App {
       return;
     }
     shell.ensure(this);
+    search.install(this);
     try {
       await this.loadWorkspaces(false);
       let wid = parts[0] === 'w' ? parts[1] : null;
