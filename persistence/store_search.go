@@ -40,6 +40,9 @@ type SearchOptions struct {
 	Sort  string
 	After SearchCursor
 	Limit int
+	// Window is how many of the newest matches relevance order ranks (0: RankWindow); the
+	// benchmark varies it.
+	Window int
 }
 
 // SearchCursor is where a page ended: the last hit's rank (relevance order only) and id.
@@ -196,6 +199,10 @@ func (s *Store) searchSQL(ctx context.Context, wa WorkspaceAccess, q SearchQuery
 		where = append(where, "(m.parent_id IS NOT NULL OR (SELECT true FROM threads th WHERE th.root_id = m.id) IS NOT NULL)")
 	}
 	var hits string
+	window := o.Window
+	if window <= 0 {
+		window = RankWindow
+	}
 	if ranked {
 		// Relevance ranks the newest RankWindow matches only (ADR 0039): ranking every
 		// match of a common word reads hundreds of thousands of rows; the newest few
@@ -206,7 +213,7 @@ func (s *Store) searchSQL(ctx context.Context, wa WorkspaceAccess, q SearchQuery
 		}
 		hits = `cand AS (SELECT m.id, ` + rank + ` AS rank FROM messages m
 		WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY m.id DESC LIMIT ` + arg(RankWindow) + `),
+		ORDER BY m.id DESC LIMIT ` + arg(window) + `),
 	hits AS (SELECT c.id, c.rank FROM cand c ` + cursor + ` ORDER BY c.rank DESC, c.id DESC LIMIT `
 	} else {
 		if o.After.ID > 0 {

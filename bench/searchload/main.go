@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,9 +37,24 @@ func main() {
 	perRound := flag.Int("n", 40, "searches per mix per round")
 	explain := flag.Bool("explain", false, "print EXPLAIN (ANALYZE, BUFFERS) of each mix's search query instead of timing")
 	drop := flag.Bool("drop", false, "drop the database and exit")
+	windows := flag.String("windows", "", "relevance rank windows to compare, interleaved per round, e.g. 500,1000 (default: the store's)")
 	flag.Parse()
 	ctx := context.Background()
-	if err := run(ctx, *dbURL, *messages, *rounds, *perRound, *explain, *drop); err != nil {
+	var ws []int
+	for _, f := range strings.Split(*windows, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 {
+				fmt.Fprintln(os.Stderr, "searchload: bad -windows", f)
+				os.Exit(2)
+			}
+			ws = append(ws, n)
+		}
+	}
+	if len(ws) == 0 {
+		ws = []int{0}
+	}
+	if err := run(ctx, *dbURL, *messages, *rounds, *perRound, *explain, *drop, ws); err != nil {
 		fmt.Fprintln(os.Stderr, "searchload:", err)
 		os.Exit(1)
 	}
@@ -77,7 +93,7 @@ func mixes() []mix {
 	}
 }
 
-func run(ctx context.Context, url string, n, rounds, perRound int, explain, drop bool) error {
+func run(ctx context.Context, url string, n, rounds, perRound int, explain, drop bool, windows []int) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if drop {
 		return dropDatabase(ctx, url)
@@ -103,40 +119,52 @@ func run(ctx context.Context, url string, n, rounds, perRound int, explain, drop
 		return explainAll(ctx, store, pool, wa)
 	}
 	ms := mixes()
-	lat := make([][][]time.Duration, len(ms)) // mix, round, samples
+	// lat[window][mix] holds every round's samples; windows alternate inside each round so
+	// that the machine's drift hits them alike.
+	lat := make([][][][]time.Duration, len(windows))
+	for wi := range windows {
+		lat[wi] = make([][][]time.Duration, len(ms))
+	}
 	fmt.Printf("%d messages; %d rounds of %d searches per mix, as a member of every public channel\n", s.messages, rounds, perRound)
 	for r := 0; r < rounds; r++ {
 		for i, m := range ms {
-			var d []time.Duration
-			for k := 0; k < perRound; k++ {
-				t0 := time.Now()
-				if m.q == "" {
-					_, err = store.ReadableChannels(ctx, wa)
-				} else {
-					var q persistence.SearchQuery
-					if q, err = persistence.ParseSearch(m.q); err == nil {
-						_, err = store.SearchMessages(ctx, wa, q, persistence.SearchOptions{Sort: m.sort, Limit: 21})
+			for wi, win := range windows {
+				var d []time.Duration
+				for k := 0; k < perRound; k++ {
+					t0 := time.Now()
+					if m.q == "" {
+						_, err = store.ReadableChannels(ctx, wa)
+					} else {
+						var q persistence.SearchQuery
+						if q, err = persistence.ParseSearch(m.q); err == nil {
+							_, err = store.SearchMessages(ctx, wa, q, persistence.SearchOptions{Sort: m.sort, Limit: 21, Window: win})
+						}
 					}
+					if err != nil {
+						return fmt.Errorf("%s %q: %w", m.name, m.q, err)
+					}
+					d = append(d, time.Since(t0))
 				}
-				if err != nil {
-					return fmt.Errorf("%s %q: %w", m.name, m.q, err)
-				}
-				d = append(d, time.Since(t0))
+				lat[wi][i] = append(lat[wi][i], d)
 			}
-			lat[i] = append(lat[i], d)
 		}
 	}
-	fmt.Printf("%-36s %-50s %s\n", "mix", "q", "per round: median / P99 (ms)")
-	for i, m := range ms {
-		var cells []string
-		for _, d := range lat[i] {
-			cells = append(cells, fmt.Sprintf("%.1f / %.1f", ms2(pct(d, 50)), ms2(pct(d, 99))))
+	for wi, win := range windows {
+		if win == 0 {
+			win = persistence.RankWindow
 		}
-		q := m.q
-		if m.sort != "" {
-			q += " (sort=" + m.sort + ")"
+		fmt.Printf("\nrank window %d\n%-36s %-50s %s\n", win, "mix", "q", "per round: median / P99 (ms)")
+		for i, m := range ms {
+			var cells []string
+			for _, d := range lat[wi][i] {
+				cells = append(cells, fmt.Sprintf("%.1f / %.1f", ms2(pct(d, 50)), ms2(pct(d, 99))))
+			}
+			q := m.q
+			if m.sort != "" {
+				q += " (sort=" + m.sort + ")"
+			}
+			fmt.Printf("%-36s %-50s %s\n", m.name, q, strings.Join(cells, "  "))
 		}
-		fmt.Printf("%-36s %-50s %s\n", m.name, q, strings.Join(cells, "  "))
 	}
 	return nil
 }
