@@ -41,7 +41,7 @@ type SearchOptions struct {
 	After SearchCursor
 	Limit int
 	// Window is how many of the newest matches relevance order ranks (0: RankWindow, or
-	// RankWindowSparse with is:thread or has:link); the benchmark varies it.
+	// RankWindowSparse with is:thread, has:link or has:file); the benchmark varies it.
 	Window int
 }
 
@@ -104,7 +104,7 @@ const dateSlack = time.Hour
 // reached with sort=newest (ADR 0039 has the measurement behind the number).
 const RankWindow = 1000
 
-// RankWindowSparse is the window when is:thread or has:link also filter: their candidates
+// RankWindowSparse is the window when is:thread, has:link or has:file also filter: their candidates
 // are found by walking the primary key (or the link index) past the rows they reject, and a
 // smaller window is a shorter walk (3x faster for "word is:thread" at 1,000,000 messages).
 const RankWindowSparse = 300
@@ -207,7 +207,7 @@ func (s *Store) searchSQL(ctx context.Context, wa WorkspaceAccess, q SearchQuery
 	window := o.Window
 	switch {
 	case window > 0:
-	case q.IsThread || q.HasLink:
+	case q.IsThread || q.HasLink || q.HasFile:
 		window = RankWindowSparse
 	default:
 		window = RankWindow
@@ -245,9 +245,9 @@ func (s *Store) searchSQL(ctx context.Context, wa WorkspaceAccess, q SearchQuery
 // 00012): written the same way so that the planner can use the index.
 const hasLinkCondition = `m.content ~* 'https?://[^[:space:]]'`
 
-// hasFileCondition: messages cannot carry files yet (issue 25 "Files" is another change);
-// until a message has files, none matches. The files change replaces this with its test.
-const hasFileCondition = `false`
+// hasFileCondition: the message has an attachment (message_files, migration 00014),
+// probed per candidate row on message_files' primary key, not hashed whole (see is:thread).
+const hasFileCondition = `(SELECT true FROM message_files mf WHERE mf.message_id = m.id LIMIT 1) IS NOT NULL`
 
 // searchScope narrows chans (the readable channels) to the in: filters, if any.
 func (s *Store) searchScope(ctx context.Context, wa WorkspaceAccess, q SearchQuery, chans []int64) ([]int64, error) {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/integrations/slash"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/clientip"
@@ -43,6 +45,17 @@ type Config struct {
 	// NotifyFanout is the most users one live-workspace notification is posted to (one bus
 	// post each, ADR 0034). Default 5,000.
 	NotifyFanout int
+	// WebhookAllowPrivate lets outgoing integrations (outgoing webhooks, slash commands)
+	// reach loopback, private and link-local addresses. Off by default (SSRF); turning it
+	// on is logged as a warning.
+	WebhookAllowPrivate bool
+	// PublicURL is this server as integrations reach it (https://chat.example.com): slash
+	// commands' response URLs start with it (ADR 0038). Empty: http://<listen address>,
+	// which only a receiver on the same network can use.
+	PublicURL string
+	// Slash configures slash commands (call timeout, response URLs' life and uses); zero
+	// fields take the defaults. BaseURL comes from PublicURL.
+	Slash slash.Config
 	// RedisURL is the Redis URL (redis://host:port/db). Empty: an embedded in-process Redis.
 	RedisURL string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
@@ -99,6 +112,8 @@ type Config struct {
 	// sweeping); zero fields take the defaults (KeyPrefix: RedisPrefix + "presence:").
 	// Every node of a cluster needs the same KeyPrefix and should use the same TTL.
 	Presence cluster.PresenceConfig
+	// Files configures uploads: the local directory or S3 store, limits, janitor (ADR 0041).
+	Files FilesConfig
 }
 
 // DevJWTSecret is the HS256 secret used in dev mode when none is configured, so that
@@ -184,6 +199,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("presence-ttl %s, presence-renew %s, presence-sweep %s: %w",
 			c.Presence.TTL, c.Presence.RenewInterval, c.Presence.SweepInterval, err))
 	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public-url %q: want an absolute http(s) URL, e.g. https://chat.example.com", c.PublicURL))
+		}
+	}
 	if c.Realtime.AwayAfter < 0 {
 		errs = append(errs, fmt.Errorf("away-after %s: must be positive", c.Realtime.AwayAfter))
 	}
@@ -216,6 +236,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Realtime.ReplayBudget < 0 {
 		errs = append(errs, fmt.Errorf("replay-budget %d: want a positive number of messages a minute", c.Realtime.ReplayBudget))
+	}
+	if err := c.Files.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DrainTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("drain-timeout %s: must be positive", c.DrainTimeout))

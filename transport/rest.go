@@ -25,6 +25,9 @@ func (s *Server) startAPI() error {
 		MarkerCache: s.markers,
 		Presence:    s.presence,
 		ClientIP:    s.clientIP,
+		Commands:    s.realtime,
+		SlashURLs:   s.slashClient,
+		Files:       s.files,
 	})
 	if err != nil {
 		return err

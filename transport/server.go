@@ -19,6 +19,9 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/files"
+	"github.com/parley-chat/parley/integrations"
+	"github.com/parley-chat/parley/integrations/slash"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
@@ -53,13 +56,16 @@ type Server struct {
 	ids           *cluster.IDGenerator
 	verifier      *auth.Verifier
 	store         *persistence.Store
-	realtime      *actors.System // api.Poster and api.Events for REST; see realtime.go
-	bus           cluster.Bus    // cross-node events over Redis Pub/Sub
+	realtime      *actors.System       // api.Poster and api.Events for REST; see realtime.go
+	slash         *slash.Service       // runs slash commands (slash.go)
+	slashClient   *integrations.Client // checks command URLs
+	bus           cluster.Bus          // cross-node events over Redis Pub/Sub
 	presence      *cluster.Presence
 	presenceRef   presenceRef // the store's view of presence, set once presence starts
 	receipts      *actors.Receipts
 	actors        *actors.Actors // the actor system realtime and receipts share
 	markers       *cluster.Markers
+	files         *files.Service // uploads (files.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -73,6 +79,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	}
 	if risk := cfg.DevModeRisk(); risk != "" {
 		logger.Warn(risk)
+	}
+	if cfg.WebhookAllowPrivate {
+		logger.Warn("webhook-allow-private is on: outgoing webhooks and slash commands may reach loopback, private and link-local addresses")
 	}
 	s := &Server{cfg: cfg, logger: logger, reg: reg, mux: http.NewServeMux(), stopped: make(chan struct{})}
 	if s.clientIP, err = clientip.New(cfg.TrustedProxies); err != nil {
@@ -112,7 +121,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	if err := s.startReceipts(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.startSlash(); err != nil {
+		return nil, err
+	}
 	if err := s.startRealtime(); err != nil {
+		return nil, err
+	}
+	if err := s.startFiles(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startAPI(); err != nil {
@@ -139,6 +154,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	s.ln = ln
+	if err := s.slashListening(ln.Addr()); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
 		Handler:           withBodyDeadline(s.mux, cfg.BodyTimeout),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/files"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/persistence/pgtest"
 	"github.com/parley-chat/parley/transport/api"
@@ -30,13 +31,14 @@ const testSecret = "test-secret-test-secret-test-secret!"
 
 // harness is a real API on a fresh database behind an httptest server.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	store   *persistence.Store
 	verify  *auth.Verifier
 	queries *queryCounter
 	events  *recorder
 	system  bool // messages are posted through actors.System (posters_test.go)
+	blobs   files.Blobs
 }
 
 type harnessOpts struct {
@@ -51,9 +53,11 @@ type harnessOpts struct {
 	system      bool // post through actors.System instead of api.StorePoster
 	presence    api.PresenceSource
 	logger      *slog.Logger
+	blobs       files.Blobs  // the file store; nil: a directory of the test's
+	files       files.Config // upload limits
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	h := &harness{t: t, events: &recorder{}}
 	var tracer pgx.QueryTracer
@@ -80,9 +84,19 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		h.system = true
 		poster = h.startSystem(ids)
 	}
+	h.blobs = o.blobs
+	if h.blobs == nil {
+		if h.blobs, err = files.NewDirBlobs(t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsvc, err := files.New(o.files, h.blobs, h.store, o.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events, Poster: poster,
 		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache, Registerer: o.registerer, ClientIP: o.clientIP,
-		Presence: o.presence, Logger: o.logger})
+		Presence: o.presence, Logger: o.logger, Files: fsvc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +322,7 @@ var patterns = sync.OnceValue(func() *http.ServeMux {
 
 // checkAgainstSpec fails the test when a response's status is not documented for its
 // route, or its JSON body does not match the documented schema.
-func checkAgainstSpec(t *testing.T, req *http.Request, resp *http.Response, body []byte) {
+func checkAgainstSpec(t testing.TB, req *http.Request, resp *http.Response, body []byte) {
 	t.Helper()
 	doc, err := spec()
 	if err != nil {

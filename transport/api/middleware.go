@@ -42,10 +42,17 @@ func (a *API) wrap(rt Route) http.Handler {
 			a.metrics.observe(rt, rec.status, time.Since(start))
 		}()
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(rec, r.Body, a.cfg.MaxBodyBytes)
+			limit := a.cfg.MaxBodyBytes
+			if rt.bodyLimit != nil {
+				limit = max(limit, rt.bodyLimit())
+			}
+			r.Body = http.MaxBytesReader(rec, r.Body, limit)
 		}
 		me, err := a.admit(rt, r)
 		if err != nil {
+			if status, _ := CodeOf(err); status >= 500 { // a failed sign-in lookup, not a refusal
+				a.log.Error("request failed", "method", r.Method, "route", rt.Pattern, "err", err)
+			}
 			writeLimited(rec, r, err)
 			return
 		}
@@ -54,7 +61,11 @@ func (a *API) wrap(rt Route) http.Handler {
 			if status, _ := CodeOf(err); status >= 500 {
 				a.log.Error("request failed", "method", r.Method, "route", rt.Pattern, "err", err)
 			}
-			WriteProblem(rec, r, err)
+			writeLimited(rec, r, err) // a handler's own limit (incoming webhooks) has a Retry-After too
+			return
+		}
+		if fr, ok := body.(fileResponse); ok { // a download (files.go)
+			fr.serve(rec, r)
 			return
 		}
 		writeJSON(rec, status, body)
@@ -134,6 +145,10 @@ func (a *API) authenticate(r *http.Request) (persistence.User, error) {
 		return u, nil
 	}
 	u, err := a.store.UpsertUser(r.Context(), id)
+	if errors.Is(err, persistence.ErrBotSignIn) {
+		// A login naming a bot: bad credentials (401), like any other (ADR 0036).
+		return persistence.User{}, errBotSignIn
+	}
 	if err != nil {
 		return persistence.User{}, err
 	}

@@ -84,6 +84,8 @@ func TestSearchFilters(t *testing.T) {
 	tm.postIn(tm.alice, tm.gen, "mango salad")
 	dm := tm.open(tm.alice, 201, tm.bob)
 	tm.postIn(tm.bob, dm.ID, "kiwi secret in the dm")
+	f := tm.alice.mustUpload(tm.ws, "kiwi.txt", []byte("a kiwi file"))
+	tm.alice.ok("POST", tm.msgs(), map[string]any{"content": "kiwi attachment", "fileIds": []string{id(f.ID)}}, nil)
 	old := tm.postIn(tm.alice, tm.gen, "kiwi from long ago")
 	// Backdated as if made then: ids carry their time (ADR 0001), search bounds dates by both.
 	then := time.Date(2025, 3, 4, 12, 0, 0, 0, time.UTC)
@@ -93,7 +95,7 @@ func TestSearchFilters(t *testing.T) {
 	}
 
 	for _, c := range []struct{ q, want string }{
-		{"kiwi -salad -long", "kiwi in dev with http://x.io|kiwi release plan|kiwi reply in thread|kiwi secret in the dm|kiwi see https://example.com/notes"},
+		{"kiwi -salad -long", "kiwi attachment|kiwi in dev with http://x.io|kiwi release plan|kiwi reply in thread|kiwi secret in the dm|kiwi see https://example.com/notes"},
 		{`"salad recipe"`, "kiwi salad recipe"},
 		{"salad", "kiwi salad recipe|mango salad"},
 		{"kiwi from:@carol", "kiwi in dev with http://x.io|kiwi salad recipe"},
@@ -106,8 +108,9 @@ func TestSearchFilters(t *testing.T) {
 		{"kiwi is:thread", "kiwi release plan|kiwi reply in thread"},
 		{"kiwi before:2026-01-01", "kiwi from long ago"},
 		{"on:2025-03-04", "kiwi from long ago"},
-		{"kiwi after:2025-03-04 -dm -salad -x.io -example.com", "kiwi release plan|kiwi reply in thread"},
-		{"kiwi has:file", ""}, // messages cannot carry files yet
+		{"kiwi after:2025-03-04 -dm -salad -x.io -example.com", "kiwi attachment|kiwi release plan|kiwi reply in thread"},
+		{"kiwi has:file", "kiwi attachment"},
+		{"has:file in:#dev", ""},
 		{"!!!", ""},
 	} {
 		if got := contents(tm.search(tm.alice, c.q)); got != c.want {

@@ -15,6 +15,8 @@ import * as shell from './view-shell.js';
 import * as chat from './view-chat.js';
 import * as screens from './view-screens.js';
 import * as search from './view-search.js';
+import * as pins from './view-pins.js';
+import { parse, plainText } from './markdown.js';
 
 const TOKEN_KEY = 'parley.token';
 const TYPING_EVERY_MS = 3000;
@@ -340,6 +342,9 @@ class App {
     if (switched) {
       this.editing = null;
       this.pickerFor = null;
+      // The "New messages" line goes above the first message unread now (view-flow.js).
+      ch.newAfterSeq = ch.lastSeq > ch.lastReadSeq ? ch.lastReadSeq : null;
+      pins.load(this, ch).catch(() => {});
       if (this.threadRootId && !ch.byId.has(this.threadRootId)) this.threadRootId = null;
     }
     // A public channel one has not joined is shown as a preview: watch it while open.
@@ -423,10 +428,13 @@ class App {
 
   // ---- messages
 
-  async send(content, parentId = null) {
+  async send(content, parentId = null, files = []) {
     const ch = this.active();
+    // A message of files alone says what it carries (content may not be blank).
+    if (!content.trim() && files.length) content = files.map((f) => f.name).join(', ');
     if (!ch || !content.trim()) return;
     const p = { clientMsgId: newClientMsgId(), content, parentId, status: 'sending', createdAt: new Date().toISOString() };
+    if (files.length) p.fileIds = files.map((f) => f.id);
     ch.pending.set(p.clientMsgId, p);
     this.render({ scrollToBottom: !parentId });
     // The others clear our typing line when the message lands: the next keystroke says so again.
@@ -440,10 +448,10 @@ class App {
     p.status = 'sending';
     try {
       if (this.rt.online()) {
-        await this.rt.sendMessage(ch.id, p.content, p.parentId, p.clientMsgId);
+        await this.rt.sendMessage(ch.id, p.content, p.parentId, p.clientMsgId, p.fileIds);
         if (ch.pending.has(p.clientMsgId)) p.status = 'sent'; // the event is on its way
       } else {
-        const m = await this.api.postMessage(ch.id, p.content, p.parentId || undefined, p.clientMsgId);
+        const m = await this.api.postMessage(ch.id, p.content, p.parentId || undefined, p.clientMsgId, p.fileIds);
         ch.addMessage(m);
       }
     } catch (e) {
@@ -562,7 +570,11 @@ class App {
         break;
       }
       case 'message.edited': ch.edited(ev); break;
-      case 'message.deleted': ch.deleted(ev); break;
+      case 'message.deleted': ch.deleted(ev); pins.onEvent(ch, ev); break;
+      case 'message.pinned':
+      case 'message.unpinned':
+        pins.onEvent(ch, ev);
+        break;
       case 'reaction': ch.reaction(ev); break;
       case 'read': ch.read(ev); break;
       case 'typing':
@@ -592,7 +604,7 @@ class App {
     const where = ch.info.type === 'dm' ? 'Direct message' : '#' + ch.info.name;
     attention.notify({
       title: ch.info.type === 'dm' ? who : `${who} in ${where}`,
-      body: m.content || '',
+      body: plainText(parse(m.content || '')), // the words, not the Markdown (ADR 0042)
       tag: 'parley-' + ch.id,
       onClick: () => { location.hash = `#/w/${this.wid}/c/${ch.id}`; },
     });
@@ -662,6 +674,7 @@ class App {
       this.retryQueued();
       const ch = this.active();
       if (ch && this.view === 'channel') this.loadHistory(ch);
+      if (ch && this.view === 'channel') pins.load(this, ch).catch(() => {}); // pin events are not replayed
     }
   }
 
