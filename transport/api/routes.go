@@ -155,7 +155,8 @@ func (a *API) routes() []Route {
 	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry. A content starting with a registered /command runs it instead: 200 {command, visibility, content, message?} (ADR 0038); unknown /name 400 unknown_command, a failed receiver 502 command_failed; //text posts /text",
 		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413, 502}, handler: a.postMessage, limit: limitMessages})
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "History: newest first below before_seq, or ascending above after_seq; next is the seq to pass back",
-		Query:    []Param{{Name: "before_seq", Type: "integer"}, {Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
+		Query: []Param{{Name: "before_seq", Type: "integer"}, {Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"},
+			{Name: "around_seq", Type: "integer", Description: "alone: the page centred on this seq, ascending (next is null)"}},
 		Response: msgPage, Status: ok, Errors: channelRd, handler: a.listMessages})
 	add(Route{Method: "GET", Pattern: "/api/messages/{mid}", Tag: "messages", Summary: "A message",
 		Response: persistence.Message{}, Status: ok, Errors: rd, handler: a.getMessage})
@@ -195,9 +196,11 @@ func (a *API) routes() []Route {
 		Response: Page[persistence.FollowedThread]{}, Status: ok, Errors: []int{400}, handler: a.listFollowed})
 	add(Route{Method: "PUT", Pattern: "/api/messages/{mid}/thread-read", Tag: "threads", Summary: "Raise the caller's read marker in a thread to the highest reply seq read (never moves backwards; clamped to the channel's last seq; the same pipeline as channel markers)",
 		Request: markReadRequest{}, Response: threadReadResponse{}, Status: ok, Errors: rd, handler: a.markThreadRead})
-	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Full-text search over the messages the caller can read, newest first",
-		Query:    append([]Param{{Name: "q", Type: "string", Required: true, Description: "web-search syntax, at most 200 characters"}}, page...),
-		Response: msgPage, Status: ok, Errors: rd, handler: a.search, limit: limitSearch})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Search the messages the caller can read (channels and DMs) by words, \"phrases\", -exclusions and filters; each hit with its channel and an HTML-escaped snippet with <mark> around matches (ADR 0039)",
+		Query: []Param{{Name: "q", Type: "string", Required: true, Description: "at most 200 characters: words, \"phrases\", -word, from:@user, in:#channel, in:@user, before:/after:/on:YYYY-MM-DD, has:file, has:link, is:thread; an unknown or malformed filter is 400 naming it"},
+			{Name: "sort", Type: "string", Enum: []string{"relevance", "newest"}}, {Name: "limit", Type: "integer", Description: "page size, default 50, max 100"},
+			{Name: "cursor", Type: "string", Description: "the `next` cursor of the previous page (also accepted as `after`)"}, {Name: "after", Type: "string", Description: "same as cursor"}},
+		Response: Page[persistence.SearchHit]{}, Status: ok, Errors: rd, handler: a.search, limit: limitSearch})
 
 	// Bot accounts and incoming webhooks (ADR 0036).
 	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/bots", Tag: "integrations",

@@ -398,6 +398,37 @@ try {
     await channelLink(bob, 'general').click();
   }
 
+  begin('search: Ctrl+K, a bad filter named, results by channel, escaped highlight, jump with context');
+  {
+    const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
+    const wid = await alice.evaluate(() => window.parley.wid);
+    const ch = await post(`${direct}/api/workspaces/${wid}/channels`, { name: 'archive', type: 'public' }, token);
+    for (let i = 1; i <= 80; i++) {
+      const content = i === 10 ? 'the zebra <b>& "stripes"</b>' : `filler ${i}`;
+      await post(`${direct}/api/channels/${ch.id}/messages`, { content }, token);
+    }
+    await bob.evaluate(() => window.parley.refreshChannels());
+    await bob.keyboard.press('Control+k');
+    await waitFor('search box focused', () => bob.evaluate(() => document.activeElement?.id === 'search-input'));
+    await bob.keyboard.type('zebra colour:red');
+    await bob.keyboard.press('Enter');
+    await bob.locator('#search-panel .search-status', { hasText: 'colour:red' }).waitFor();
+    await bob.locator('#search-input').fill('zebra in:#archive');
+    await bob.locator('#search-input').press('Enter');
+    const hit = bob.locator('#search-panel .search-group[data-channel="' + ch.id + '"] .search-hit');
+    await hit.waitFor();
+    const snippet = await hit.locator('.snippet').evaluate((e) => ({ text: e.textContent, marks: [...e.querySelectorAll('mark')].map((m) => m.textContent), tags: e.querySelectorAll('b').length }));
+    if (snippet.text !== 'the zebra <b>& "stripes"</b>' || snippet.marks.join() !== 'zebra' || snippet.tags !== 0) throw new Error('snippet ' + JSON.stringify(snippet));
+    await shot(bob, 'bob-search');
+    await hit.click();
+    await bob.locator('#messages article.msg#m-10.jump-target').waitFor();
+    await messages(bob, 'filler 9').first().waitFor();
+    await messages(bob, 'filler 11').first().waitFor();
+    const st = await seqState(bob);
+    if (st.dupes || !st.seqs.includes(1) || !st.seqs.includes(80)) throw new Error('after the jump: ' + JSON.stringify(st));
+    await shot(bob, 'bob-search-jump');
+  }
+
   if (control) {
     begin('the server drops every connection: both show reconnecting');
     await channelLink(alice, 'general').click();

@@ -15,6 +15,7 @@ import * as shell from './view-shell.js';
 import * as chat from './view-chat.js';
 import * as screens from './view-screens.js';
 import * as threads from './view-threads.js';
+import * as search from './view-search.js';
 import * as pins from './view-pins.js';
 import { parse, plainText } from './markdown.js';
 
@@ -124,6 +125,7 @@ class App {
       return;
     }
     shell.ensure(this);
+    search.install(this);
     try {
       await this.loadWorkspaces(false);
       let wid = parts[0] === 'w' ? parts[1] : null;
