@@ -25,6 +25,8 @@ func (s *Server) startAPI() error {
 		MarkerCache: s.markers,
 		Presence:    s.presence,
 		ClientIP:    s.clientIP,
+		// Outgoing webhooks (ADR 0037).
+		OutgoingURLs: s.outgoingURLs,
 	})
 	if err != nil {
 		return err

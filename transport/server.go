@@ -19,6 +19,7 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/integrations"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
@@ -60,6 +61,7 @@ type Server struct {
 	receipts      *actors.Receipts
 	actors        *actors.Actors // the actor system realtime and receipts share
 	markers       *cluster.Markers
+	outgoingURLs  *integrations.Client // outgoing webhooks' URL check (outgoing.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -113,6 +115,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		return nil, err
 	}
 	if err := s.startRealtime(); err != nil {
+		return nil, err
+	}
+	if err := s.startOutgoing(); err != nil {
 		return nil, err
 	}
 	if err := s.startAPI(); err != nil {

@@ -44,6 +44,7 @@ import (
 
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/errcode"
+	"github.com/parley-chat/parley/integrations"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
@@ -163,6 +164,9 @@ type Deps struct {
 	// ClientIP says which address a request comes from, for the limits per address; nil:
 	// the peer's (no trusted proxy).
 	ClientIP *clientip.Resolver
+	// OutgoingURLs checks outgoing-webhook URLs at creation (ADR 0037); nil: an
+	// integrations.Client that refuses private addresses.
+	OutgoingURLs URLChecker
 }
 
 // API is the REST API's handlers.
@@ -182,6 +186,7 @@ type API struct {
 	openapi []byte // the OpenAPI document, built once
 
 	presenceSrc PresenceSource // nil: no presence
+	urls        URLChecker
 }
 
 // New validates cfg and deps and returns the API.
@@ -219,6 +224,13 @@ func New(cfg Config, deps Deps) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: invalid config: %w", err)
 	}
+	if deps.OutgoingURLs == nil {
+		c, err := integrations.NewClient(integrations.ClientConfig{})
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		deps.OutgoingURLs = c
+	}
 	doc, err := OpenAPIDocument()
 	if err != nil {
 		return nil, fmt.Errorf("api: openapi document: %w", err)
@@ -227,7 +239,7 @@ func New(cfg Config, deps Deps) (*API, error) {
 		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
 		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m, limits: limits,
-		presenceSrc: deps.Presence,
+		presenceSrc: deps.Presence, urls: deps.OutgoingURLs,
 	}, nil
 }
 

@@ -182,5 +182,15 @@ func (a *API) routes() []Route {
 	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Full-text search over the messages the caller can read, newest first",
 		Query:    append([]Param{{Name: "q", Type: "string", Required: true, Description: "web-search syntax, at most 200 characters"}}, page...),
 		Response: msgPage, Status: ok, Errors: rd, handler: a.search, limit: limitSearch})
+	// Outgoing webhooks (ADR 0037).
+	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "webhooks",
+		Summary: "Subscribe a URL to the channel's messages (a member who may post): each message (with triggerWords, only those starting with one of them) is POSTed as {type, channelId, message}, signed with the secret shown here once; a URL to a loopback, link-local or private address is 400 unless the operator allows it",
+		Request: createOutgoingRequest{}, Response: createOutgoingResponse{}, Status: created, Errors: []int{400, 403, 404, 409}, handler: a.createOutgoingWebhook})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "webhooks", Summary: "The channel's outgoing webhooks, without their secrets",
+		Response: outgoingList{}, Status: ok, Errors: []int{400, 403, 404}, handler: a.listOutgoingWebhooks})
+	add(Route{Method: "DELETE", Pattern: "/api/channels/{cid}/webhooks/outgoing/{id}", Tag: "webhooks", Summary: "Revoke an outgoing webhook (its creator, a workspace owner or admin): queued deliveries are dropped",
+		Status: noContent, Errors: []int{400, 403, 404}, handler: a.revokeOutgoingWebhook})
+	add(Route{Method: "GET", Pattern: "/api/webhooks/{id}/deliveries", Tag: "webhooks", Summary: "An outgoing webhook's recent deliveries, newest first (the last 100 are kept): status pending, delivered or failed, attempts, last error, latency from the message's creation",
+		Query: []Param{{Name: "limit", Type: "integer", Description: "default 50, max 100"}}, Response: deliveryList{}, Status: ok, Errors: []int{400, 404}, handler: a.listOutgoingDeliveries})
 	return rs
 }
