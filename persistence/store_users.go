@@ -18,6 +18,8 @@ type User struct {
 	DisplayName string `json:"displayName"`
 	Email       string `json:"email,omitempty"`
 	CreatedAt   Time   `json:"createdAt"`
+	// IsBot marks a bot account: it signs in with API tokens only (ADR 0036).
+	IsBot bool `json:"isBot"`
 	Profile
 }
 
@@ -32,11 +34,11 @@ type Profile struct {
 
 func profileDest(p *Profile) []any { return []any{&p.StatusText, &p.StatusEmoji, &p.Timezone} }
 
-const userColumns = `u.id, u.username, u.display_name, u.email, u.created_at, u.status_text, u.status_emoji, u.timezone`
+const userColumns = `u.id, u.username, u.display_name, u.email, u.created_at, u.is_bot, u.status_text, u.status_emoji, u.timezone`
 
 func scanUser(row pgx.Row, u *User) error {
 	var em *string
-	if err := row.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &em, &u.CreatedAt.Time}, profileDest(&u.Profile)...)...); err != nil {
+	if err := row.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &em, &u.CreatedAt.Time, &u.IsBot}, profileDest(&u.Profile)...)...); err != nil {
 		return err
 	}
 	if em != nil {
@@ -106,7 +108,9 @@ func (s *Store) upsertUser(ctx context.Context, subject, username, display strin
 	var u User
 	// ON CONFLICT (subject) keeps the existing username; a clash on username raises
 	// users_username_key and the caller tries the next suffix. A display name the user
-	// chose (display_name_set) outlives the tokens' name claims.
+	// chose (display_name_set) outlives the tokens' name claims. A bot's row is never
+	// matched (WHERE NOT u.is_bot: no row comes back): a bot signs in with its API tokens
+	// only, whatever subject an identity provider or dev login claims (ADR 0036).
 	err := scanUser(s.pool.QueryRow(ctx, `
 		INSERT INTO users AS u (id, subject, username, display_name, email)
 		VALUES ($1, $2, $3, $4, $5)
@@ -114,10 +118,17 @@ func (s *Store) upsertUser(ctx context.Context, subject, username, display strin
 		   SET display_name = CASE WHEN EXCLUDED.display_name <> '' AND NOT u.display_name_set
 		                           THEN EXCLUDED.display_name ELSE u.display_name END,
 		       email = COALESCE(EXCLUDED.email, u.email)
+		 WHERE NOT u.is_bot
 		RETURNING `+userColumns,
 		s.ids.Next(), subject, username, display, email), &u)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, ErrBotSignIn
+	}
 	return u, err
 }
+
+// ErrBotSignIn refuses a token whose subject is a bot's: bots sign in with API tokens only.
+var ErrBotSignIn = fmt.Errorf("%w: a bot signs in with its API tokens only", ErrForbidden)
 
 // UserByID returns a user.
 func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {

@@ -26,6 +26,7 @@ type Member struct {
 	DisplayName string `json:"displayName"`
 	Role        Role   `json:"role"`
 	JoinedAt    Time   `json:"joinedAt"`
+	IsBot       bool   `json:"isBot"`
 	Profile
 	Presence string `json:"presence" openapi:"enum=online|away|offline"`
 }
@@ -97,10 +98,10 @@ func (s *Store) Workspaces(ctx context.Context, userID, afterID int64, limit int
 	return collect(rows, scanWorkspace)
 }
 
-const memberColumns = `u.id, u.username, u.display_name, wm.role, wm.joined_at, u.status_text, u.status_emoji, u.timezone`
+const memberColumns = `u.id, u.username, u.display_name, wm.role, wm.joined_at, u.is_bot, u.status_text, u.status_emoji, u.timezone`
 
 func scanMember(row pgx.Row, m *Member) error {
-	return row.Scan(append([]any{&m.UserID, &m.Username, &m.DisplayName, &m.Role, &m.JoinedAt.Time}, profileDest(&m.Profile)...)...)
+	return row.Scan(append([]any{&m.UserID, &m.Username, &m.DisplayName, &m.Role, &m.JoinedAt.Time, &m.IsBot}, profileDest(&m.Profile)...)...)
 }
 
 // Members lists a workspace's members by user id, after afterID, at most limit.

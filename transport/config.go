@@ -44,6 +44,10 @@ type Config struct {
 	// NotifyFanout is the most users one live-workspace notification is posted to (one bus
 	// post each, ADR 0034). Default 5,000.
 	NotifyFanout int
+	// WebhookAllowPrivate lets outgoing integrations (outgoing webhooks, slash commands)
+	// reach loopback, private and link-local addresses. Off by default (SSRF); turning it
+	// on is logged as a warning.
+	WebhookAllowPrivate bool
 	// RedisURL is the Redis URL (redis://host:port/db). Empty: an embedded in-process Redis.
 	RedisURL string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.

@@ -76,6 +76,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	if risk := cfg.DevModeRisk(); risk != "" {
 		logger.Warn(risk)
 	}
+	if cfg.WebhookAllowPrivate {
+		logger.Warn("webhook-allow-private is on: outgoing webhooks and slash commands may reach loopback, private and link-local addresses")
+	}
 	s := &Server{cfg: cfg, logger: logger, reg: reg, mux: http.NewServeMux(), stopped: make(chan struct{})}
 	if s.clientIP, err = clientip.New(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted-proxies: %w", err)

@@ -31,6 +31,7 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.duration(&cfg.DatabaseInDoubtWait, "db-in-doubt-wait", "PARLEY_DB_IN_DOUBT_WAIT", d.DatabaseInDoubtWait, "how long a send whose commit was cut off keeps asking PostgreSQL whether it was stored before answering outcome_unknown")
 	f.integer(&cfg.ChannelMentionMax, "channel-mention-max", "PARLEY_CHANNEL_MENTION_MAX", d.ChannelMentionMax, "largest channel (members) where @channel, @all and @here are allowed; above it such a message is refused with 400")
 	f.integer(&cfg.NotifyFanout, "notify-fanout", "PARLEY_NOTIFY_FANOUT", d.NotifyFanout, "most users one live-workspace notification (channel.created, channel.updated, member.joined) is posted to, one bus post each (users)")
+	f.boolean(&cfg.WebhookAllowPrivate, "webhook-allow-private", "PARLEY_WEBHOOK_ALLOW_PRIVATE", false, "let outgoing webhooks and slash commands reach loopback, private and link-local addresses (off: such URLs are refused, against SSRF; on is logged as a warning)")
 	f.str(&cfg.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (redis://host:port/db); empty: embedded in-process Redis")
 	f.str(&cfg.RedisPrefix, "redis-prefix", "PARLEY_REDIS_PREFIX", d.RedisPrefix, "prefix of every Redis key and channel (leases, read markers, bus); the same on all nodes of a cluster")
 	f.strings(&cfg.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "Kafka bootstrap brokers, comma-separated host:port; empty: embedded in-process broker")
