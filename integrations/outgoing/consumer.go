@@ -44,30 +44,41 @@ type partitionTrack struct{ pending []*entry }
 
 func newConsumer(cfg Config, log *slog.Logger, deliver func(context.Context, record)) *consumer {
 	return &consumer{cfg: cfg, log: log, deliver: deliver, sem: make(chan struct{}, cfg.MaxInFlight),
-		queues: map[int64]*hookQueue{}, parts: map[int]*partitionTrack{}, high: map[int]int64{},
-		r: kafka.NewReader(kafka.ReaderConfig{
-			Brokers:           cfg.Brokers,
-			GroupID:           cfg.GroupID,
-			Topic:             cfg.Topic,
-			QueueCapacity:     min(cfg.MaxInFlight, 1000),
-			MinBytes:          1,
-			MaxBytes:          16 << 20,
-			MaxWait:           250 * time.Millisecond,
-			CommitInterval:    0, // synchronous commits, only when we call CommitMessages
-			StartOffset:       kafka.FirstOffset,
-			HeartbeatInterval: cfg.SessionTimeout / 10,
-			SessionTimeout:    cfg.SessionTimeout,
-			RebalanceTimeout:  cfg.SessionTimeout,
-			JoinGroupBackoff:  500 * time.Millisecond,
-			ReadBackoffMin:    50 * time.Millisecond,
-			ReadBackoffMax:    time.Second,
-		})}
+		queues: map[int64]*hookQueue{}, parts: map[int]*partitionTrack{}, high: map[int]int64{}}
+}
+
+// open makes the group reader. kafka-go's reader joins the group as soon as it is made, and
+// a member that joins before the topic exists is assigned no partition until the next
+// rebalance: so it is made only once the topic is there (Service.Start).
+func (c *consumer) open() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.r = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:                c.cfg.Brokers,
+		GroupID:                c.cfg.GroupID,
+		Topic:                  c.cfg.Topic,
+		QueueCapacity:          min(c.cfg.MaxInFlight, 1000),
+		MinBytes:               1,
+		MaxBytes:               16 << 20,
+		MaxWait:                250 * time.Millisecond,
+		CommitInterval:         0, // synchronous commits, only when we call CommitMessages
+		StartOffset:            kafka.FirstOffset,
+		HeartbeatInterval:      c.cfg.SessionTimeout / 10,
+		SessionTimeout:         c.cfg.SessionTimeout,
+		RebalanceTimeout:       c.cfg.SessionTimeout,
+		JoinGroupBackoff:       500 * time.Millisecond,
+		ReadBackoffMin:         50 * time.Millisecond,
+		ReadBackoffMax:         time.Second,
+		WatchPartitionChanges:  true, // partitions an operator adds are picked up
+		PartitionWatchInterval: 10 * time.Second,
+	})
 }
 
 // run fetches until ctx ends, then waits for the hook queues' goroutines (which stop at
 // once: ctx is theirs too, and an unfinished delivery is simply not committed).
 func (c *consumer) run(ctx context.Context) {
 	defer c.wg.Wait()
+	c.open()
 	for {
 		select {
 		case c.sem <- struct{}{}:
@@ -174,4 +185,12 @@ func (c *consumer) finish(ctx context.Context, e *entry) {
 	c.high[last.msg.Partition] = last.msg.Offset + 1
 }
 
-func (c *consumer) close() error { return c.r.Close() }
+func (c *consumer) close() error {
+	c.mu.Lock()
+	r := c.r
+	c.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.Close()
+}
