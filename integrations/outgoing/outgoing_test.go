@@ -161,7 +161,8 @@ func TestTriggerWordsAndReplies(t *testing.T) {
 	h := e.hook(e.recv.srv.URL, "deploy", "!ship")
 	e.recv.setRespond(func(hi hit, _ int) (int, string) {
 		ev := decodeEvent(t, hi.body)
-		return http.StatusOK, fmt.Sprintf(`{"content":"ack %s"}`, ev.Message.Content)
+		// A reply that itself starts with a trigger word: only the bot filter stops a loop.
+		return http.StatusOK, fmt.Sprintf(`{"content":"deploy ack %s"}`, ev.Message.Content)
 	})
 	e.service(true, nil)
 	for _, c := range []string{"deployment failed", "deploy prod", "hello", "!ship it", "deploy", "say deploy", "!shipped"} {
@@ -194,7 +195,7 @@ func TestTriggerWordsAndReplies(t *testing.T) {
 			replies = append(replies, m.Content)
 		}
 	}
-	if strings.Join(replies, "|") != "ack deploy prod|ack !ship it|ack deploy" {
+	if strings.Join(replies, "|") != "deploy ack deploy prod|deploy ack !ship it|deploy ack deploy" {
 		t.Fatalf("replies %q", replies)
 	}
 	// The bot's replies are past the relay's cursor too, and must not come back: once the
