@@ -147,17 +147,18 @@ const (
 	DeliveryFailed    = "failed"
 )
 
-// BeginOutgoingDelivery records a delivery as pending unless it is already in the log, and
-// returns its status and attempts so far: a delivery read again from Kafka after a restart
-// or a rebalance that the log says is done is not sent again.
-func (s *Store) BeginOutgoingDelivery(ctx context.Context, hookID int64, deliveryID string, seq int64) (status string, attempts int, err error) {
-	err = s.pool.QueryRow(ctx, `
-		INSERT INTO outgoing_deliveries AS d (hook_id, delivery_id, seq, status)
-		VALUES ($1, $2, $3, 'pending')
-		ON CONFLICT (hook_id, delivery_id) DO UPDATE SET seq = d.seq
-		RETURNING d.status, d.attempts`, hookID, deliveryID, seq).Scan(&status, &attempts)
+// OutgoingDeliveryState is a delivery's status and attempts so far from the log, or
+// ("", 0) when the log has no row for it: a delivery read again from Kafka after a restart
+// or a rebalance that the log says is done is not sent again, and one that was being retried
+// resumes its count.
+func (s *Store) OutgoingDeliveryState(ctx context.Context, hookID int64, deliveryID string) (status string, attempts int, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT status, attempts FROM outgoing_deliveries WHERE hook_id = $1 AND delivery_id = $2`,
+		hookID, deliveryID).Scan(&status, &attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", 0, nil
+	}
 	if err != nil {
-		return "", 0, fmt.Errorf("begin delivery %s: %w", deliveryID, err)
+		return "", 0, fmt.Errorf("delivery %s: %w", deliveryID, err)
 	}
 	return status, attempts, nil
 }
@@ -171,9 +172,9 @@ type DeliveryAttempt struct {
 	At        time.Time     // delivered at (Status delivered)
 }
 
-// RecordOutgoingDelivery writes an attempt's outcome; on a final outcome (delivered or
-// failed) it also trims the hook's log to its newest keep rows.
-func (s *Store) RecordOutgoingDelivery(ctx context.Context, hookID int64, deliveryID string, a DeliveryAttempt, keep int) error {
+// RecordOutgoingDelivery writes an attempt's outcome (one statement: the row is made by
+// the first attempt's outcome).
+func (s *Store) RecordOutgoingDelivery(ctx context.Context, hookID int64, deliveryID string, seq int64, a DeliveryAttempt) error {
 	var lastErr *string
 	if a.LastError != "" {
 		lastErr = &a.LastError
@@ -184,14 +185,19 @@ func (s *Store) RecordOutgoingDelivery(ctx context.Context, hookID int64, delive
 		ms := a.Latency.Milliseconds()
 		latency, at = &ms, &a.At
 	}
-	if _, err := s.pool.Exec(ctx, `UPDATE outgoing_deliveries SET status = $3, attempts = $4,
-		last_error = COALESCE($5, last_error), latency_ms = $6, delivered_at = $7
-		WHERE hook_id = $1 AND delivery_id = $2`, hookID, deliveryID, a.Status, a.Attempts, lastErr, latency, at); err != nil {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO outgoing_deliveries AS d
+		(hook_id, delivery_id, seq, status, attempts, last_error, latency_ms, delivered_at)
+		VALUES ($1, $2, $8, $3, $4, $5, $6, $7)
+		ON CONFLICT (hook_id, delivery_id) DO UPDATE SET status = $3, attempts = $4,
+			last_error = COALESCE($5, d.last_error), latency_ms = $6, delivered_at = $7`,
+		hookID, deliveryID, a.Status, a.Attempts, lastErr, latency, at, seq); err != nil {
 		return fmt.Errorf("record delivery %s: %w", deliveryID, err)
 	}
-	if a.Status == DeliveryPending || keep <= 0 {
-		return nil
-	}
+	return nil
+}
+
+// TrimOutgoingDeliveries deletes a hook's finished log rows past its newest keep rows.
+func (s *Store) TrimOutgoingDeliveries(ctx context.Context, hookID int64, keep int) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM outgoing_deliveries WHERE hook_id = $1 AND status <> 'pending'
 		AND (created_at, delivery_id) < (SELECT created_at, delivery_id FROM outgoing_deliveries
 			WHERE hook_id = $1 ORDER BY created_at DESC, delivery_id DESC OFFSET $2 - 1 LIMIT 1)`, hookID, keep); err != nil {

@@ -70,8 +70,13 @@ type Config struct {
 	// MaxInFlight is the most fetched deliveries a node holds at once (queued per hook or
 	// being sent); past it the node stops fetching. Default 1,024.
 	MaxInFlight int
-	// LogKeep is how many delivery-log rows each hook keeps. Default 100.
+	// LogKeep is how many delivery-log rows each hook keeps; the log is trimmed after every
+	// LogKeep/10 finished deliveries of a hook, so it holds at most LogKeep + LogKeep/10.
+	// Default 100.
 	LogKeep int
+	// HookCacheTTL is how long a delivery trusts a hook it has read (URL, secret, revoked):
+	// a revocation or change takes effect on queued deliveries within it. Default 1 s.
+	HookCacheTTL time.Duration
 	// Health, when set, hears the Kafka writes' and fetches' outcomes.
 	Health *depstate.Tracker
 }
@@ -122,6 +127,9 @@ func (c Config) withDefaults() Config {
 	if c.LogKeep == 0 {
 		c.LogKeep = 100
 	}
+	if c.HookCacheTTL == 0 {
+		c.HookCacheTTL = time.Second
+	}
 	return c
 }
 
@@ -142,6 +150,9 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("max attempts %d (1..20), backoff %s..%s must be positive and ordered",
 			c.MaxAttempts, c.FirstBackoff, c.MaxBackoff))
 	}
+	if c.HookCacheTTL < 0 || c.HookCacheTTL > time.Minute {
+		errs = append(errs, fmt.Errorf("hook cache TTL %s must be 0..1m", c.HookCacheTTL))
+	}
 	if c.MaxInFlight < 1 || c.LogKeep < 1 {
 		errs = append(errs, fmt.Errorf("max in flight %d and log keep %d must be positive", c.MaxInFlight, c.LogKeep))
 	}
@@ -157,8 +168,9 @@ func (c Config) backoff(n int) time.Duration {
 type Store interface {
 	RelayOutgoing(ctx context.Context, maxHooks, maxMessages int, produce func(context.Context, []persistence.RelayBatch) error) (int, error)
 	OutgoingWebhookByID(ctx context.Context, id int64) (persistence.OutgoingWebhook, error)
-	BeginOutgoingDelivery(ctx context.Context, hookID int64, deliveryID string, seq int64) (string, int, error)
-	RecordOutgoingDelivery(ctx context.Context, hookID int64, deliveryID string, a persistence.DeliveryAttempt, keep int) error
+	OutgoingDeliveryState(ctx context.Context, hookID int64, deliveryID string) (string, int, error)
+	RecordOutgoingDelivery(ctx context.Context, hookID int64, deliveryID string, seq int64, a persistence.DeliveryAttempt) error
+	TrimOutgoingDeliveries(ctx context.Context, hookID int64, keep int) error
 }
 
 // Poster posts a hook's reply as its bot user: actors.System (through the channel actor,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/parley-chat/parley/integrations"
@@ -67,7 +68,7 @@ func (s *Service) deliver(ctx context.Context, rec record) {
 			return
 		}
 		// A hook revoked while its delivery waits stops here.
-		if h, err := s.store.OutgoingWebhookByID(ctx, rec.HookID); err == nil {
+		if h, err := s.hooks.get(ctx, rec.HookID); err == nil {
 			if h.Revoked {
 				s.m.outcomes.WithLabelValues("revoked").Inc()
 				s.record(ctx, hook.ID, rec, persistence.DeliveryAttempt{Status: persistence.DeliveryFailed, Attempts: attempt, LastError: "hook revoked"})
@@ -83,7 +84,7 @@ func (s *Service) deliver(ctx context.Context, rec record) {
 var errDone = errors.New("nothing to deliver")
 
 func (s *Service) begin(ctx context.Context, rec record) (persistence.OutgoingWebhook, int, error) {
-	hook, err := s.store.OutgoingWebhookByID(ctx, rec.HookID)
+	hook, err := s.hooks.get(ctx, rec.HookID)
 	if errors.Is(err, persistence.ErrNotFound) || err == nil && hook.Revoked {
 		s.m.outcomes.WithLabelValues("revoked").Inc()
 		return hook, 0, errDone
@@ -91,11 +92,11 @@ func (s *Service) begin(ctx context.Context, rec record) (persistence.OutgoingWe
 	if err != nil {
 		return hook, 0, err
 	}
-	status, attempts, err := s.store.BeginOutgoingDelivery(ctx, rec.HookID, rec.DeliveryID, rec.Seq)
+	status, attempts, err := s.store.OutgoingDeliveryState(ctx, rec.HookID, rec.DeliveryID)
 	if err != nil {
 		return hook, 0, err
 	}
-	if status != persistence.DeliveryPending {
+	if status != "" && status != persistence.DeliveryPending {
 		s.m.outcomes.WithLabelValues("duplicate").Inc()
 		return hook, 0, errDone
 	}
@@ -112,8 +113,14 @@ func (s *Service) attempt(ctx context.Context, hook persistence.OutgoingWebhook,
 }
 
 func (s *Service) record(ctx context.Context, hookID int64, rec record, a persistence.DeliveryAttempt) {
-	if err := s.store.RecordOutgoingDelivery(ctx, hookID, rec.DeliveryID, a, s.cfg.LogKeep); err != nil && ctx.Err() == nil {
+	if err := s.store.RecordOutgoingDelivery(ctx, hookID, rec.DeliveryID, rec.Seq, a); err != nil && ctx.Err() == nil {
 		s.log.Warn("outgoing webhooks: delivery log not written", "delivery", rec.DeliveryID, "err", err)
+	}
+	if a.Status == persistence.DeliveryPending || !s.hooks.finished(hookID, max(1, s.cfg.LogKeep/10)) {
+		return
+	}
+	if err := s.store.TrimOutgoingDeliveries(ctx, hookID, s.cfg.LogKeep); err != nil && ctx.Err() == nil {
+		s.log.Warn("outgoing webhooks: delivery log not trimmed", "hook", hookID, "err", err)
 	}
 }
 
@@ -160,7 +167,7 @@ func attemptError(status int, err error) string {
 	if err != nil {
 		msg := err.Error()
 		if len(msg) > 300 {
-			msg = msg[:300]
+			msg = strings.ToValidUTF8(msg[:300], "")
 		}
 		return msg
 	}

@@ -26,7 +26,7 @@ import (
 // env is a real store on a fresh database, an embedded Kafka (kfake), a receiver on
 // loopback and the service under test, with one channel that has one member.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	store *persistence.Store
 	ids   *cluster.IDGenerator
@@ -38,6 +38,13 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
+	e := newBenchEnv(t)
+	e.recv = newReceiver(t)
+	return e
+}
+
+// newBenchEnv is newEnv without the receiver.
+func newBenchEnv(t testing.TB) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -66,12 +73,26 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.ch = c.ID
-	e.recv = newReceiver(t)
 	return e
+}
+
+// channel makes another public channel in the workspace.
+func (e *env) channel(name string) int64 {
+	e.t.Helper()
+	c, err := e.store.CreateChannel(e.ctx, e.ws, e.user.ID, name, persistence.ChannelPublic, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c.ID
 }
 
 // hook makes an outgoing webhook the way the API does: a bot, its membership, the row.
 func (e *env) hook(url string, triggers ...string) persistence.OutgoingWebhook {
+	e.t.Helper()
+	return e.hookIn(e.ch, url, triggers...)
+}
+
+func (e *env) hookIn(ch int64, url string, triggers ...string) persistence.OutgoingWebhook {
 	e.t.Helper()
 	secret, err := integrations.NewSecret()
 	if err != nil {
@@ -82,10 +103,10 @@ func (e *env) hook(url string, triggers ...string) persistence.OutgoingWebhook {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.store.AddChannelMember(e.ctx, e.ch, bot.ID); err != nil {
+	if _, err := e.store.AddChannelMember(e.ctx, ch, bot.ID); err != nil {
 		e.t.Fatal(err)
 	}
-	h, err := e.store.CreateOutgoingWebhook(e.ctx, persistence.NewOutgoingWebhook{ID: id, ChannelID: e.ch, CreatorID: e.user.ID,
+	h, err := e.store.CreateOutgoingWebhook(e.ctx, persistence.NewOutgoingWebhook{ID: id, ChannelID: ch, CreatorID: e.user.ID,
 		BotUserID: bot.ID, URL: url, Secret: secret, Events: []string{"message"}, TriggerWords: triggers})
 	if err != nil {
 		e.t.Fatal(err)
@@ -246,11 +267,11 @@ func decodeEvent(t *testing.T, b []byte) eventBody {
 }
 
 // testLogger writes to the test's log (shown on failure or with -v).
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

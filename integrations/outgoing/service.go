@@ -21,6 +21,7 @@ type Service struct {
 	nextID func() int64
 	log    *slog.Logger
 	m      *metrics
+	hooks  *hookCache
 
 	relay    *relay
 	consumer *consumer
@@ -45,7 +46,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("outgoing webhooks: %w", err)
 	}
 	s := &Service{cfg: cfg, store: deps.Store, client: deps.Client, poster: deps.Poster, nextID: deps.NextID,
-		log: deps.Logger.With("component", "outgoing-webhooks"), m: m}
+		log: deps.Logger.With("component", "outgoing-webhooks"), m: m,
+		hooks: newHookCache(deps.Store, cfg.HookCacheTTL)}
 	s.relay = newRelay(cfg, deps.Store, s.log, m)
 	s.consumer = newConsumer(cfg, s.log, s.deliver)
 	return s, nil

@@ -84,11 +84,8 @@ func TestOutgoingWebhooksREST(t *testing.T) {
 
 	// The delivery log, as the deliverer writes it.
 	ctx := context.Background()
-	if _, _, err := tm.h.store.BeginOutgoingDelivery(ctx, hook.ID, "o1-2", 7); err != nil {
-		t.Fatal(err)
-	}
-	if err := tm.h.store.RecordOutgoingDelivery(ctx, hook.ID, "o1-2", persistence.DeliveryAttempt{Status: persistence.DeliveryDelivered,
-		Attempts: 2, LastError: "HTTP 503", Latency: 1500 * time.Millisecond, At: time.Now()}, 100); err != nil {
+	if err := tm.h.store.RecordOutgoingDelivery(ctx, hook.ID, "o1-2", 7, persistence.DeliveryAttempt{Status: persistence.DeliveryDelivered,
+		Attempts: 2, LastError: "HTTP 503", Latency: 1500 * time.Millisecond, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	deliveries := fmt.Sprintf("/api/webhooks/%d/deliveries", hook.ID)
