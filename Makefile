@@ -86,32 +86,38 @@ bench-smoke:
 
 # Three nodes on 127.0.0.1:9001-9003 sharing the local PostgreSQL (database parley) and
 # Redis (127.0.0.1:6379) and one embedded Kafka broker run as its own process (:19092).
-# Logs and pids go to .cluster/; `make cluster-stop` stops them all.
-CLUSTER_DB    ?= postgres://postgres@127.0.0.1:5432/parley?sslmode=disable
-CLUSTER_REDIS ?= redis://127.0.0.1:6379/0
-CLUSTER_KAFKA ?= 127.0.0.1:19092
+# Logs and pids go to .cluster/; `make cluster-stop` stops them all. Every setting can be
+# overridden (cmd/parley/cluster_make_test.go runs the target on its own ports, database,
+# Redis prefix and directory).
+CLUSTER_DB         ?= postgres://postgres@127.0.0.1:5432/parley?sslmode=disable
+CLUSTER_REDIS      ?= redis://127.0.0.1:6379/0
+CLUSTER_PREFIX     ?= parley
+CLUSTER_PORTS      ?= 9001 9002 9003
+CLUSTER_KAFKA_PORT ?= 19092
+CLUSTER_DIR        ?= .cluster
 
 cluster: build
-	@mkdir -p .cluster
-	@$(BIN) kafka --port 19092 > .cluster/kafka.log 2>&1 & echo $$! > .cluster/kafka.pid
-	@for i in 1 2 3; do \
-		PARLEY_ADDR=127.0.0.1:900$$i PARLEY_NODE_ID=$$i DATABASE_URL='$(CLUSTER_DB)' REDIS_URL='$(CLUSTER_REDIS)' \
-		KAFKA_BROKERS='$(CLUSTER_KAFKA)' $(BIN) serve > .cluster/node$$i.log 2>&1 & echo $$! > .cluster/node$$i.pid; \
+	@mkdir -p $(CLUSTER_DIR)
+	@$(BIN) kafka --port $(CLUSTER_KAFKA_PORT) > $(CLUSTER_DIR)/kafka.log 2>&1 & echo $$! > $(CLUSTER_DIR)/kafka.pid
+	@i=0; for port in $(CLUSTER_PORTS); do i=$$((i+1)); \
+		PARLEY_ADDR=127.0.0.1:$$port PARLEY_NODE_ID=$$i DATABASE_URL='$(CLUSTER_DB)' REDIS_URL='$(CLUSTER_REDIS)' \
+		PARLEY_REDIS_PREFIX='$(CLUSTER_PREFIX)' KAFKA_BROKERS=127.0.0.1:$(CLUSTER_KAFKA_PORT) \
+		$(BIN) serve > $(CLUSTER_DIR)/node$$i.log 2>&1 & echo $$! > $(CLUSTER_DIR)/node$$i.pid; \
 	done
-	@for i in 1 2 3; do \
-		for t in $$(seq 1 100); do curl -fs http://127.0.0.1:900$$i/readyz >/dev/null && break; sleep 0.2; done; \
-		curl -fs http://127.0.0.1:900$$i/readyz >/dev/null && echo "node $$i ready on http://127.0.0.1:900$$i" || { echo "node $$i failed, see .cluster/node$$i.log"; exit 1; }; \
+	@i=0; for port in $(CLUSTER_PORTS); do i=$$((i+1)); \
+		for t in $$(seq 1 150); do curl -fs http://127.0.0.1:$$port/readyz >/dev/null && break; sleep 0.2; done; \
+		curl -fs http://127.0.0.1:$$port/readyz >/dev/null && echo "node $$i ready on http://127.0.0.1:$$port" || { echo "node $$i failed, see $(CLUSTER_DIR)/node$$i.log"; exit 1; }; \
 	done
 
 cluster-stop:
 	@# Nodes first (their drain flushes read receipts to Kafka), then the broker.
-	@for i in 1 2 3; do [ -f .cluster/node$$i.pid ] && kill -TERM $$(cat .cluster/node$$i.pid) 2>/dev/null; done; \
-	for i in 1 2 3; do \
-		p=$$(cat .cluster/node$$i.pid 2>/dev/null); \
+	@for f in $(CLUSTER_DIR)/node*.pid; do [ -f $$f ] && kill -TERM $$(cat $$f) 2>/dev/null; done; \
+	for f in $(CLUSTER_DIR)/node*.pid; do \
+		p=$$(cat $$f 2>/dev/null); \
 		[ -n "$$p" ] && for t in $$(seq 1 100); do kill -0 $$p 2>/dev/null || break; sleep 0.2; done; \
-		rm -f .cluster/node$$i.pid; \
+		rm -f $$f; \
 	done; \
-	[ -f .cluster/kafka.pid ] && kill -TERM $$(cat .cluster/kafka.pid) 2>/dev/null; rm -f .cluster/kafka.pid; \
+	[ -f $(CLUSTER_DIR)/kafka.pid ] && kill -TERM $$(cat $(CLUSTER_DIR)/kafka.pid) 2>/dev/null; rm -f $(CLUSTER_DIR)/kafka.pid; \
 	echo "cluster stopped"
 
 clean:

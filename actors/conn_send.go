@@ -118,6 +118,11 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 		return
 	}
 	cid := int64(b.ChannelID)
+	if _, _, ok := persistence.ParseSlash(b.Content); ok {
+		c.command(cid, int64(b.ParentID), b.Content, receipt) // not posted (commands.go)
+		return
+	}
+	b.Content = persistence.UnescapeSlash(b.Content)
 	msg := persistence.NewMessage{ID: c.sys.ids.Next(), UserID: c.info.UserID, ParentID: int64(b.ParentID),
 		Content: b.Content, ClientMsgID: b.ClientMsgID}
 	c.begin()

@@ -25,6 +25,7 @@ var userQueues = map[string]bool{
 	persistence.QueueNotifications: true,
 	QueueResend:                    true,
 	QueuePresence:                  true,
+	persistence.QueueEphemeral:     true,
 }
 
 // Messages a connection actor handles.
@@ -124,6 +125,8 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.end()
 	case *postDone:
 		c.sent(m)
+	case *commandDone:
+		c.commandDone(m)
 	case flushDisconnect:
 		c.finishDisconnect()
 	case *sessionClosed:
@@ -268,7 +271,7 @@ func (c *connActor) subscribe(f *stomp.Frame, receipt string) {
 		return
 	}
 	if strings.HasPrefix(dest, "/user/") {
-		c.fail(refusal(dest, fmt.Errorf("%w: a session may subscribe only to its own /user/queue/{mentions,errors,notifications,resend,presence}",
+		c.fail(refusal(dest, fmt.Errorf("%w: a session may subscribe only to its own /user/queue/{mentions,errors,notifications,resend,presence,ephemeral}",
 			persistence.ErrForbidden)), receipt, dest)
 		return
 	}

@@ -29,7 +29,8 @@ type connSub struct {
 }
 
 // userQueueOrder numbers the user queues for connSubs.queues.
-var userQueueOrder = [...]string{persistence.QueueMentions, persistence.QueueErrors, persistence.QueueNotifications, QueueResend, QueuePresence}
+var userQueueOrder = [...]string{persistence.QueueMentions, persistence.QueueErrors, persistence.QueueNotifications, QueueResend, QueuePresence,
+	persistence.QueueEphemeral}
 
 func (sub *connSub) dest() string {
 	if sub.queue >= 0 {

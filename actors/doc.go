@@ -15,6 +15,8 @@
 //	                                 through the Bus on every node holding the user's topic
 //	channel actor ──Post (committed batch)──▶ Bus ──▶ other nodes' channel actors
 //	Bus reader ──Deliver/Resync (a message)──▶ channel actor ──reorder by seq──▶ Sinks
+//	connection actor ──slash command (goWork: Commands.Invoke, then System.Post as the bot
+//	                   or a user event)──▶ commandDone ──▶ the same connection actor
 //
 // The rules:
 //

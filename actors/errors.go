@@ -98,7 +98,7 @@ func errorDetail(err error) string {
 	switch {
 	case errors.Is(err, ErrShuttingDown), errors.Is(err, ErrSlowConsumer),
 		errors.Is(err, ErrTooManySubscriptions), errors.Is(err, ErrUnknownDestination),
-		errors.Is(err, ErrProtocol):
+		errors.Is(err, ErrProtocol), errors.Is(err, ErrCommandFailed):
 		return err.Error()
 	}
 	if _, ok := errors.AsType[*CodedError](err); ok {

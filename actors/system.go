@@ -31,6 +31,9 @@ type Deps struct {
 	// ERROR unavailable. Peers checks watch lists; nil: Store, if it implements Peers.
 	Presence Presence
 	Peers    Peers
+	// Commands runs slash commands (integrations/slash, ADR 0038); nil: a command call is
+	// answered ERROR unknown_command.
+	Commands Commands
 	// Logger nil: discard.
 	Logger *slog.Logger
 	// Registerer nil: metrics are kept but not exported.
@@ -49,6 +52,8 @@ type System struct {
 	met   *metrics
 	// presence is the node's presence hub (presence.go); nil without Deps.Presence.
 	presence *presenceHub
+	// commands runs slash commands (commands.go); nil: none.
+	commands Commands
 
 	// replayBudget is Config.ReplayBudget's bucket per user id (replay.go).
 	replayBudget *ratelimit.Keyed[int64]
@@ -123,7 +128,7 @@ func New(cfg Config, deps Deps) (*System, error) {
 	root := actor.NewRootContext(as, nil).WithGuardian(&restartFresh{log: log, met: met})
 	s := &System{
 		cfg: cfg, store: deps.Store, marks: deps.ReadMarks, ids: deps.IDs, bus: deps.Bus,
-		log: log, met: met, replayBudget: budget, as: as, ownAS: deps.Actors == nil, root: root, disp: newDispatcher(0),
+		log: log, met: met, replayBudget: budget, commands: deps.Commands, as: as, ownAS: deps.Actors == nil, root: root, disp: newDispatcher(0),
 		channels: make(map[int64]*channelEntry),
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),

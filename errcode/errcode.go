@@ -43,6 +43,14 @@ const (
 	TokenRevoked = "token_revoked"
 )
 
+// Codes of slash commands (ADR 0038), REST and STOMP alike.
+const (
+	// UnknownCommand: the message starts with a /word that is not a command of the workspace.
+	UnknownCommand = "unknown_command"
+	// CommandFailed: the command's receiver failed, timed out or answered nonsense.
+	CommandFailed = "command_failed"
+)
+
 // Sentinels of the transport layer that the core raises too.
 var (
 	// ErrUnauthorized: no usable credentials (401 with WWW-Authenticate).
@@ -77,6 +85,8 @@ var table = []struct {
 	{TooManyReactions, http.StatusConflict, "Too many distinct reactions"},
 	{Conflict, http.StatusConflict, "Conflict"},
 	{Gone, http.StatusGone, "Gone"},
+	{UnknownCommand, http.StatusBadRequest, "Unknown slash command"},
+	{CommandFailed, http.StatusBadGateway, "Slash command failed: its receiver did not answer in time, answered with an error, or answered something that is not a response"},
 	{MethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed"},
 	{RateLimited, http.StatusTooManyRequests, "Too many requests"},
 	{PayloadTooLarge, http.StatusRequestEntityTooLarge, "Payload too large"},

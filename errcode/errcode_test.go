@@ -19,15 +19,16 @@ func TestCodesAreStable(t *testing.T) {
 		OutcomeUnknown: "outcome_unknown", Internal: "internal",
 		SlowConsumer: "slow-consumer", TooManySubscriptions: "too_many_subscriptions",
 		UnknownDestination: "unknown_destination", Protocol: "protocol_error",
-		ShuttingDown: "shutting_down",
+		ShuttingDown:   "shutting_down",
+		UnknownCommand: "unknown_command", CommandFailed: "command_failed",
 	}
 	for got, w := range want {
 		if got != w {
 			t.Errorf("code %q, want %q", got, w)
 		}
 	}
-	if len(want) != 20 {
-		t.Fatalf("%d distinct codes, want 20 (two constants share a string?)", len(want))
+	if len(want) != 22 {
+		t.Fatalf("%d distinct codes, want 22 (two constants share a string?)", len(want))
 	}
 }
 

@@ -74,6 +74,7 @@ type WorkspaceAccess struct {
 	WorkspaceID int64
 	UserID      int64
 	Role        Role
+	Bot         bool // the user is a bot (policy_integrations.go, ADR 0036)
 }
 
 // CanSee: the workspace, its members and its public channels are visible to its members.
@@ -84,9 +85,12 @@ func (a WorkspaceAccess) CanSee() error {
 	return nil
 }
 
-// CanCreateChannel: owner, admin, member.
+// CanCreateChannel: owner, admin, member; not a bot (ADR 0036).
 func (a WorkspaceAccess) CanCreateChannel() error {
-	return a.require(RoleOwner, RoleAdmin, RoleMember)
+	if err := a.require(RoleOwner, RoleAdmin, RoleMember); err != nil || !a.Bot {
+		return err
+	}
+	return ErrBot
 }
 
 // CanManageMembers covers inviting, changing roles and removing members: owner, admin.

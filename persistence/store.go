@@ -79,8 +79,9 @@ func (s *Store) ChannelAccess(ctx context.Context, userID, channelID int64) (Acc
 func (s *Store) WorkspaceAccess(ctx context.Context, userID, workspaceID int64) (WorkspaceAccess, error) {
 	a := WorkspaceAccess{WorkspaceID: workspaceID, UserID: userID}
 	var role string
-	err := s.pool.QueryRow(ctx, `SELECT role FROM workspace_members WHERE workspace_id = $1 AND user_id = $2`,
-		workspaceID, userID).Scan(&role)
+	err := s.pool.QueryRow(ctx, `SELECT wm.role, u.is_bot FROM workspace_members wm JOIN users u ON u.id = wm.user_id
+		WHERE wm.workspace_id = $1 AND wm.user_id = $2`,
+		workspaceID, userID).Scan(&role, &a.Bot)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, nil
 	}

@@ -141,31 +141,9 @@ func (s *Store) MessageAccess(ctx context.Context, userID, id int64) (Access, Me
 	return a, ref, nil
 }
 
-// EditMessage replaces the content of message id and returns it as viewerID sees it. A
-// tombstone is ErrGone.
-func (s *Store) EditMessage(ctx context.Context, viewerID, id int64, content string) (Message, error) {
-	if err := ValidateContent(content); err != nil {
-		return Message{}, err
-	}
-	var deleted bool
-	err := s.pool.QueryRow(ctx, `
-		WITH upd AS (UPDATE messages SET content = $2, edited_at = $3 WHERE id = $1 AND deleted_at IS NULL RETURNING 1)
-		SELECT deleted_at IS NOT NULL FROM messages WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM upd)
-		UNION ALL SELECT false FROM upd`, id, content, s.nowUTC()).Scan(&deleted)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return Message{}, ErrNotFound
-	case err != nil:
-		return Message{}, fmt.Errorf("edit message %d: %w", id, err)
-	case deleted:
-		return Message{}, fmt.Errorf("message %d is deleted: %w", id, ErrGone)
-	}
-	return s.Message(ctx, viewerID, id)
-}
-
-// DeleteMessage turns message id into a tombstone (empty content, its reactions and
-// mentions removed; replies and thread statistics stay). deleted is false when it already
-// was one.
+// DeleteMessage turns message id into a tombstone (empty content, its reactions, mentions,
+// pin and edit history removed; replies and thread statistics stay). deleted is false when
+// it already was one.
 func (s *Store) DeleteMessage(ctx context.Context, id int64) (deleted bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE messages SET content = '', deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL`, id, s.nowUTC())
@@ -176,6 +154,8 @@ func (s *Store) DeleteMessage(ctx context.Context, id int64) (deleted bool, err 
 		b := &pgx.Batch{}
 		b.Queue(`DELETE FROM reactions WHERE message_id = $1`, id)
 		b.Queue(`DELETE FROM mentions WHERE message_id = $1`, id)
+		b.Queue(`DELETE FROM pins WHERE message_id = $1`, id)             // ADR 0042
+		b.Queue(`DELETE FROM message_versions WHERE message_id = $1`, id) // ADR 0042
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {

@@ -111,7 +111,7 @@ func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (User, APIToken
 	var em *string
 	err := scanAPIToken(s.pool.QueryRow(ctx, `SELECT `+apiTokenColumns+`, `+userColumns+`
 		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1`, hash), &t,
-		append([]any{&u.ID, &u.Username, &u.DisplayName, &em, &u.CreatedAt.Time}, profileDest(&u.Profile)...)...)
+		userDest(&u, &em)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, APIToken{}, ErrNotFound
 	}

@@ -36,9 +36,14 @@ func profileDest(p *Profile) []any { return []any{&p.StatusText, &p.StatusEmoji,
 
 const userColumns = `u.id, u.username, u.display_name, u.email, u.created_at, u.is_bot, u.status_text, u.status_emoji, u.timezone`
 
+// userDest is where a row of userColumns goes; em receives the nullable email.
+func userDest(u *User, em **string) []any {
+	return append([]any{&u.ID, &u.Username, &u.DisplayName, em, &u.CreatedAt.Time, &u.IsBot}, profileDest(&u.Profile)...)
+}
+
 func scanUser(row pgx.Row, u *User) error {
 	var em *string
-	if err := row.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &em, &u.CreatedAt.Time, &u.IsBot}, profileDest(&u.Profile)...)...); err != nil {
+	if err := row.Scan(userDest(u, &em)...); err != nil {
 		return err
 	}
 	if em != nil {

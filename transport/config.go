@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,6 +13,7 @@ import (
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/integrations/outgoing"
+	"github.com/parley-chat/parley/integrations/slash"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/clientip"
@@ -48,6 +50,13 @@ type Config struct {
 	// reach loopback, private and link-local addresses. Off by default (SSRF); turning it
 	// on is logged as a warning.
 	WebhookAllowPrivate bool
+	// PublicURL is this server as integrations reach it (https://chat.example.com): slash
+	// commands' response URLs start with it (ADR 0038). Empty: http://<listen address>,
+	// which only a receiver on the same network can use.
+	PublicURL string
+	// Slash configures slash commands (call timeout, response URLs' life and uses); zero
+	// fields take the defaults. BaseURL comes from PublicURL.
+	Slash slash.Config
 	// RedisURL is the Redis URL (redis://host:port/db). Empty: an embedded in-process Redis.
 	RedisURL string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
@@ -191,6 +200,11 @@ func (c *Config) Validate() error {
 	if err := c.Presence.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("presence-ttl %s, presence-renew %s, presence-sweep %s: %w",
 			c.Presence.TTL, c.Presence.RenewInterval, c.Presence.SweepInterval, err))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public-url %q: want an absolute http(s) URL, e.g. https://chat.example.com", c.PublicURL))
+		}
 	}
 	if c.Realtime.AwayAfter < 0 {
 		errs = append(errs, fmt.Errorf("away-after %s: must be positive", c.Realtime.AwayAfter))

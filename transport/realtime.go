@@ -46,6 +46,7 @@ func (s *Server) startRealtime() error {
 		Bus:        actors.ClusterBus(bus),
 		Presence:   actors.ClusterPresence(presence),
 		Peers:      s.store,
+		Commands:   s.slash,
 		Logger:     s.logger,
 		Registerer: s.reg,
 	})

@@ -25,6 +25,8 @@ func (s *Server) startAPI() error {
 		MarkerCache: s.markers,
 		Presence:    s.presence,
 		ClientIP:    s.clientIP,
+		Commands:    s.realtime,
+		SlashURLs:   s.slashClient,
 		// Outgoing webhooks (ADR 0037).
 		OutgoingURLs: s.outgoingURLs,
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/integrations"
+	"github.com/parley-chat/parley/integrations/slash"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
@@ -54,8 +55,10 @@ type Server struct {
 	ids           *cluster.IDGenerator
 	verifier      *auth.Verifier
 	store         *persistence.Store
-	realtime      *actors.System // api.Poster and api.Events for REST; see realtime.go
-	bus           cluster.Bus    // cross-node events over Redis Pub/Sub
+	realtime      *actors.System       // api.Poster and api.Events for REST; see realtime.go
+	slash         *slash.Service       // runs slash commands (slash.go)
+	slashClient   *integrations.Client // checks command URLs
+	bus           cluster.Bus          // cross-node events over Redis Pub/Sub
 	presence      *cluster.Presence
 	presenceRef   presenceRef // the store's view of presence, set once presence starts
 	receipts      *actors.Receipts
@@ -117,6 +120,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 	if err := s.startReceipts(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.startSlash(); err != nil {
+		return nil, err
+	}
 	if err := s.startRealtime(); err != nil {
 		return nil, err
 	}
@@ -147,6 +153,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	s.ln = ln
+	if err := s.slashListening(ln.Addr()); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
 		Handler:           withBodyDeadline(s.mux, cfg.BodyTimeout),
 		ReadHeaderTimeout: 10 * time.Second,

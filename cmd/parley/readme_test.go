@@ -56,7 +56,7 @@ func TestReadmeExamplesRun(t *testing.T) {
 			t.Errorf("README example failed (%v):\n%s\noutput:\n%s\nnode log:\n%s", err, script, out, logs.String())
 			continue
 		}
-		for _, want := range []string{`"username":"alice"`, `"name":"acme"`} {
+		for _, want := range []string{`"username":"alice"`, `"name":"acme"`, `"isBot":true`, `"content":"deployed v1.2 to production"`} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("README example's output lacks %s:\n%s\n%s", want, script, out)
 			}

@@ -32,6 +32,7 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.integer(&cfg.ChannelMentionMax, "channel-mention-max", "PARLEY_CHANNEL_MENTION_MAX", d.ChannelMentionMax, "largest channel (members) where @channel, @all and @here are allowed; above it such a message is refused with 400")
 	f.integer(&cfg.NotifyFanout, "notify-fanout", "PARLEY_NOTIFY_FANOUT", d.NotifyFanout, "most users one live-workspace notification (channel.created, channel.updated, member.joined) is posted to, one bus post each (users)")
 	f.boolean(&cfg.WebhookAllowPrivate, "webhook-allow-private", "PARLEY_WEBHOOK_ALLOW_PRIVATE", false, "let outgoing webhooks and slash commands reach loopback, private and link-local addresses (off: such URLs are refused, against SSRF; on is logged as a warning)")
+	f.str(&cfg.PublicURL, "public-url", "PARLEY_PUBLIC_URL", "", "this server's URL as integrations reach it (https://chat.example.com): slash commands' response URLs start with it; empty: http://<listen address>")
 	f.str(&cfg.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (redis://host:port/db); empty: embedded in-process Redis")
 	f.str(&cfg.RedisPrefix, "redis-prefix", "PARLEY_REDIS_PREFIX", d.RedisPrefix, "prefix of every Redis key and channel (leases, read markers, bus); the same on all nodes of a cluster")
 	f.strings(&cfg.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "Kafka bootstrap brokers, comma-separated host:port; empty: embedded in-process broker")
@@ -81,6 +82,7 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.limit(&rl.Search, "rest-search-limit", "PARLEY_REST_SEARCH_LIMIT", api.DefaultSearchLimit, "REST searches per user, as `RATE,BURST`")
 	f.limit(&rl.Unauthenticated, "unauthenticated-limit", "PARLEY_UNAUTHENTICATED_LIMIT", api.DefaultUnauthenticatedLimit, "REST requests per client address (IPv6: per /64) to public routes or with bad credentials, as `RATE,BURST`; see --trusted-proxies")
 	f.limit(&rl.DevLogin, "dev-login-limit", "PARLEY_DEV_LOGIN_LIMIT", api.DefaultDevLoginLimit, "dev logins per client address, as `RATE,BURST`")
+	f.limit(&rl.IncomingWebhook, "incoming-webhook-limit", "PARLEY_INCOMING_WEBHOOK_LIMIT", api.DefaultIncomingWebhookLimit, "posts per incoming webhook (POST /hooks/…), as `RATE,BURST`, on top of --unauthenticated-limit per address (ADR 0036)")
 	f.integer(gcMinHeapMiB, "gc-min-heap", "PARLEY_GC_MIN_HEAP", defaultGCMinHeapMiB, "smallest heap goal given to Go's garbage collector (MiB): while the live heap is small, GOGC is raised so the node is not collected dozens of times a second; 0: Go's own GOGC alone")
 	// Observability (issue 21): a listener for /metrics that a reverse proxy does not expose.
 	f.str(&cfg.MetricsAddr, "metrics-addr", "PARLEY_METRICS_ADDR", d.MetricsAddr, "separate listen address (host:port) serving /metrics alone, for Prometheus on an internal network; the main listener then answers 404 for /metrics; empty: /metrics on --addr")

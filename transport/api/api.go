@@ -167,6 +167,10 @@ type Deps struct {
 	// OutgoingURLs checks outgoing-webhook URLs at creation (ADR 0037); nil: an
 	// integrations.Client that refuses private addresses.
 	OutgoingURLs URLChecker
+	// Commands runs slash commands (ADR 0038) and SlashURLs checks their URLs at
+	// registration; nil: a command call is 400 unknown_command, registration 503.
+	Commands  Commands
+	SlashURLs URLChecker
 }
 
 // API is the REST API's handlers.
@@ -186,7 +190,10 @@ type API struct {
 	openapi []byte // the OpenAPI document, built once
 
 	presenceSrc PresenceSource // nil: no presence
-	urls        URLChecker
+
+	commands  Commands   // nil: no slash commands (slash.go)
+	slashURLs URLChecker // nil: none can be registered
+	urls      URLChecker // outgoing webhooks' URL check (webhooks_outgoing.go)
 }
 
 // New validates cfg and deps and returns the API.
@@ -239,7 +246,9 @@ func New(cfg Config, deps Deps) (*API, error) {
 		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
 		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m, limits: limits,
-		presenceSrc: deps.Presence, urls: deps.OutgoingURLs,
+		presenceSrc: deps.Presence,
+		commands:    deps.Commands, slashURLs: deps.SlashURLs,
+		urls: deps.OutgoingURLs, // outgoing webhooks (ADR 0037)
 	}, nil
 }
 
@@ -255,11 +264,16 @@ func (a *API) Register(mux *http.ServeMux) {
 		known.HandleFunc(rt.Method+" "+rt.Pattern, func(http.ResponseWriter, *http.Request) {})
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { a.fallback(known, w, r) })
+	mux.HandleFunc(HookPathPrefix, func(w http.ResponseWriter, r *http.Request) { a.fallback(known, w, r) })
 }
 
 // fallback answers a request no route took: 405 with Allow when the path exists with other
 // methods, else 404.
 func (a *API) fallback(known *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if strings.HasPrefix(path, HookPathPrefix) {
+		path = HookPathPrefix + "…" // a hook's URL holds its secret: never echoed
+	}
 	var allow []string
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
@@ -269,11 +283,11 @@ func (a *API) fallback(known *http.ServeMux, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	if len(allow) == 0 {
-		WriteProblem(w, r, fmt.Errorf("no such endpoint %s: %w", r.URL.Path, persistence.ErrNotFound))
+		WriteProblem(w, r, fmt.Errorf("no such endpoint %s: %w", path, persistence.ErrNotFound))
 		return
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	WriteProblem(w, r, fmt.Errorf("%w: %s %s", errcode.ErrMethodNotAllowed, r.Method, r.URL.Path))
+	WriteProblem(w, r, fmt.Errorf("%w: %s %s", errcode.ErrMethodNotAllowed, r.Method, path))
 }
 
 // NopEvents drops every event (no real-time layer).

@@ -15,12 +15,18 @@ import (
 
 // decodeBody reads exactly one JSON value into v, refusing unknown fields. The body size
 // is already bounded by the route wrapper (http.MaxBytesReader).
-func decodeBody(r *http.Request, v any) error {
+func decodeBody(r *http.Request, v any) error { return decodeJSON(r, v, true) }
+
+// decodeJSON is decodeBody; strict refuses unknown fields (the incoming webhooks' bodies
+// are not strict, for Slack's payloads).
+func decodeJSON(r *http.Request, v any, strict bool) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return &persistence.ValidationError{Reason: "Content-Type must be application/json"}
 	}
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err)
 	}

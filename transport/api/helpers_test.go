@@ -30,7 +30,7 @@ const testSecret = "test-secret-test-secret-test-secret!"
 
 // harness is a real API on a fresh database behind an httptest server.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	store   *persistence.Store
 	verify  *auth.Verifier
@@ -53,7 +53,7 @@ type harnessOpts struct {
 	logger      *slog.Logger
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	h := &harness{t: t, events: &recorder{}}
 	var tracer pgx.QueryTracer
@@ -308,7 +308,7 @@ var patterns = sync.OnceValue(func() *http.ServeMux {
 
 // checkAgainstSpec fails the test when a response's status is not documented for its
 // route, or its JSON body does not match the documented schema.
-func checkAgainstSpec(t *testing.T, req *http.Request, resp *http.Response, body []byte) {
+func checkAgainstSpec(t testing.TB, req *http.Request, resp *http.Response, body []byte) {
 	t.Helper()
 	doc, err := spec()
 	if err != nil {

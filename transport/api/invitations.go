@@ -64,6 +64,9 @@ type acceptInvitationRequest struct {
 }
 
 func (a *API) acceptInvitation(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	if err := persistence.RefuseBot(me); err != nil { // a bot belongs to the workspace that made it (ADR 0036)
+		return 0, nil, err
+	}
 	var req acceptInvitationRequest
 	if err := decodeBody(r, &req); err != nil {
 		return 0, nil, err

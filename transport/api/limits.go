@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,9 @@ type Limits struct {
 	// DevLogin: POST /api/auth/dev/login per client address, on top of Unauthenticated.
 	// Default 1/s, burst 10.
 	DevLogin Limit
+	// IncomingWebhook: POST /hooks/{id}/{secret} per hook, on top of Unauthenticated per
+	// address (ADR 0036). Default 10/s, burst 30 (Slack allows about 1/s with bursts).
+	IncomingWebhook Limit
 	// MaxKeys bounds the buckets (users or addresses) each limit keeps; past it idle ones
 	// are forgotten first. Default 100,000.
 	MaxKeys int
@@ -54,6 +58,7 @@ var (
 	DefaultWritesLimit          = Limit{Rate: 10, Burst: 100}
 	DefaultUnauthenticatedLimit = Limit{Rate: 10, Burst: 100}
 	DefaultDevLoginLimit        = Limit{Rate: 1, Burst: 10}
+	DefaultIncomingWebhookLimit = Limit{Rate: 10, Burst: 30}
 )
 
 func (l Limits) withDefaults() Limits {
@@ -61,7 +66,8 @@ func (l Limits) withDefaults() Limits {
 		p   *Limit
 		def Limit
 	}{{&l.Messages, DefaultMessagesLimit}, {&l.Reactions, DefaultReactionsLimit}, {&l.Search, DefaultSearchLimit},
-		{&l.Writes, DefaultWritesLimit}, {&l.Unauthenticated, DefaultUnauthenticatedLimit}, {&l.DevLogin, DefaultDevLoginLimit}} {
+		{&l.Writes, DefaultWritesLimit}, {&l.Unauthenticated, DefaultUnauthenticatedLimit}, {&l.DevLogin, DefaultDevLoginLimit},
+		{&l.IncomingWebhook, DefaultIncomingWebhookLimit}} {
 		if d.p.Rate == 0 {
 			d.p.Rate = d.def.Rate
 		}
@@ -87,12 +93,13 @@ const (
 	limitWrites
 	limitUnauthenticated
 	limitDevLogin
+	limitIncomingWebhook // keyed by hook id (byUser holds it: an int64 key)
 	limitClasses
 )
 
 // limitNames are the limit label values of parley_rate_limited_total.
 var limitNames = [limitClasses]string{"", "rest_messages", "rest_reactions", "rest_search", "rest_writes",
-	"unauthenticated", "dev_login"}
+	"unauthenticated", "dev_login", "incoming_webhook"}
 
 // limiters holds a bucket store per class: by user id, or by client address for the
 // unauthenticated ones.
@@ -135,6 +142,8 @@ func newLimiters(l Limits, ip *clientip.Resolver, reg prometheus.Registerer) (*l
 	perUser(limitWrites, l.Writes, "writes")
 	perAddr(limitUnauthenticated, l.Unauthenticated, "unauthenticated requests")
 	perAddr(limitDevLogin, l.DevLogin, "dev logins")
+	perUser(limitIncomingWebhook, l.IncomingWebhook, "posts")
+	ls.what[limitIncomingWebhook] = strings.Replace(ls.what[limitIncomingWebhook], "per user", "per incoming webhook", 1)
 	return ls, errors.Join(errs...)
 }
 
@@ -184,6 +193,9 @@ func (ls *limiters) user(class limitClass, userID int64) error {
 	}
 	return nil
 }
+
+// hook spends one of incoming webhook id's tokens; nil when allowed.
+func (ls *limiters) hook(id int64) error { return ls.user(limitIncomingWebhook, id) }
 
 // addr spends one of the client address's tokens of class; nil when allowed.
 func (ls *limiters) addr(class limitClass, r *http.Request) error {

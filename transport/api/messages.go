@@ -38,6 +38,14 @@ func (a *API) postMessage(ctx context.Context, r *http.Request, me persistence.U
 	if err := acc.CanPost(); err != nil {
 		return 0, nil, err
 	}
+	if _, _, ok := persistence.ParseSlash(req.Content); ok { // not posted (slash.go, ADR 0038)
+		var parent int64
+		if req.ParentID != nil {
+			parent = int64(*req.ParentID)
+		}
+		return a.runCommand(ctx, me, cid, parent, req.Content)
+	}
+	req.Content = persistence.UnescapeSlash(req.Content)
 	nm := persistence.NewMessage{ID: a.ids.Next(), UserID: me.ID, Content: req.Content, ClientMsgID: req.ClientMsgID}
 	if req.ParentID != nil {
 		nm.ParentID = int64(*req.ParentID)

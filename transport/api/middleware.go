@@ -46,6 +46,9 @@ func (a *API) wrap(rt Route) http.Handler {
 		}
 		me, err := a.admit(rt, r)
 		if err != nil {
+			if status, _ := CodeOf(err); status >= 500 { // a failed sign-in lookup, not a refusal
+				a.log.Error("request failed", "method", r.Method, "route", rt.Pattern, "err", err)
+			}
 			writeLimited(rec, r, err)
 			return
 		}
@@ -54,7 +57,7 @@ func (a *API) wrap(rt Route) http.Handler {
 			if status, _ := CodeOf(err); status >= 500 {
 				a.log.Error("request failed", "method", r.Method, "route", rt.Pattern, "err", err)
 			}
-			WriteProblem(rec, r, err)
+			writeLimited(rec, r, err) // a handler's own limit (incoming webhooks) has a Retry-After too
 			return
 		}
 		writeJSON(rec, status, body)
@@ -134,6 +137,10 @@ func (a *API) authenticate(r *http.Request) (persistence.User, error) {
 		return u, nil
 	}
 	u, err := a.store.UpsertUser(r.Context(), id)
+	if errors.Is(err, persistence.ErrBotSignIn) {
+		// A login naming a bot: bad credentials (401), like any other (ADR 0036).
+		return persistence.User{}, errBotSignIn
+	}
 	if err != nil {
 		return persistence.User{}, err
 	}

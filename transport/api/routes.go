@@ -81,7 +81,7 @@ func (a *API) routes() []Route {
 
 	add(Route{Method: "POST", Pattern: "/api/auth/dev/login", Tag: "auth", Public: true,
 		Summary: "Get a token for any username (dev mode only; 404 otherwise)", Request: devLoginRequest{}, Response: devLoginResponse{},
-		Status: ok, Errors: []int{400, 404}, handler: a.devLogin, limit: limitDevLogin})
+		Status: ok, Errors: []int{400, 403, 404}, handler: a.devLogin, limit: limitDevLogin})
 	add(Route{Method: "GET", Pattern: "/api/users/me", Tag: "users", Summary: "The caller (created on first use)",
 		Response: meResponse{}, Status: ok, handler: a.me})
 	add(Route{Method: "PUT", Pattern: "/api/users/me/dnd", Tag: "notifications", Summary: "Do-not-disturb until a time (RFC 3339, future, within 366 days), or off (null): suppresses notifications, never messages",
@@ -91,7 +91,7 @@ func (a *API) routes() []Route {
 		Request: patchProfileRequest{}, Response: persistence.User{}, Status: ok, Errors: []int{400}, handler: a.patchMe})
 	add(Route{Method: "POST", Pattern: "/api/users/me/tokens", Tag: "users",
 		Summary: "Create a personal API token (name 1-64 characters; expiresIn in seconds, 60 to 366 days, default 90 days): the token (plt_…) is in this response only, only its hash is stored; it is accepted wherever a JWT is",
-		Request: createTokenRequest{}, Response: createTokenResponse{}, Status: created, Errors: []int{400}, handler: a.createToken})
+		Request: createTokenRequest{}, Response: createTokenResponse{}, Status: created, Errors: []int{400, 403}, handler: a.createToken})
 	add(Route{Method: "GET", Pattern: "/api/users/me/tokens", Tag: "users", Summary: "The caller's API tokens, newest first, without their secrets (prefix: the first characters, for recognition)",
 		Response: tokenList{}, Status: ok, handler: a.listTokens})
 	add(Route{Method: "DELETE", Pattern: "/api/users/me/tokens/{id}", Tag: "users",
@@ -101,7 +101,7 @@ func (a *API) routes() []Route {
 		Response: persistence.User{}, Status: ok, Errors: []int{400, 404}, handler: a.getUser})
 
 	add(Route{Method: "POST", Pattern: "/api/workspaces", Tag: "workspaces", Summary: "Create a workspace (caller becomes owner; a public general channel is created)",
-		Request: createWorkspaceRequest{}, Response: persistence.Workspace{}, Status: created, Errors: []int{400}, handler: a.createWorkspace})
+		Request: createWorkspaceRequest{}, Response: persistence.Workspace{}, Status: created, Errors: []int{400, 403}, handler: a.createWorkspace})
 	add(Route{Method: "GET", Pattern: "/api/workspaces", Tag: "workspaces", Summary: "The caller's workspaces",
 		Query: page, Response: Page[persistence.Workspace]{}, Status: ok, Errors: []int{400}, handler: a.listWorkspaces})
 	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}", Tag: "workspaces", Summary: "A workspace",
@@ -147,8 +147,8 @@ func (a *API) routes() []Route {
 	add(Route{Method: "PUT", Pattern: "/api/channels/{cid}/prefs", Tag: "notifications", Summary: "Change the caller's notification preferences for a channel (absent fields keep their value)",
 		Request: putPrefsRequest{}, Response: persistence.ChannelPrefs{}, Status: ok, Errors: rd, handler: a.putPrefs})
 
-	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry",
-		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413}, handler: a.postMessage, limit: limitMessages})
+	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry. A content starting with a registered /command runs it instead: 200 {command, visibility, content, message?} (ADR 0038); unknown /name 400 unknown_command, a failed receiver 502 command_failed; //text posts /text",
+		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413, 502}, handler: a.postMessage, limit: limitMessages})
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "History: newest first below before_seq, or ascending above after_seq; next is the seq to pass back",
 		Query:    []Param{{Name: "before_seq", Type: "integer"}, {Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
 		Response: msgPage, Status: ok, Errors: channelRd, handler: a.listMessages})
@@ -182,15 +182,65 @@ func (a *API) routes() []Route {
 	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Full-text search over the messages the caller can read, newest first",
 		Query:    append([]Param{{Name: "q", Type: "string", Required: true, Description: "web-search syntax, at most 200 characters"}}, page...),
 		Response: msgPage, Status: ok, Errors: rd, handler: a.search, limit: limitSearch})
+
+	// Bot accounts and incoming webhooks (ADR 0036).
+	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/bots", Tag: "integrations",
+		Summary: "Create a bot account (owner, admin): a workspace member with isBot, and its first API token (plt_…, shown once; expiresIn in seconds, default 90 days); username 1-64 characters of a-z, 0-9, '_', '.', '-' (taken: 409)",
+		Request: createBotRequest{}, Response: createBotResponse{}, Status: created, Errors: wr, handler: a.createBot})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/bots", Tag: "integrations", Summary: "The workspace's bot accounts (members)",
+		Response: botList{}, Status: ok, Errors: rd, handler: a.listBots})
+	add(Route{Method: "DELETE", Pattern: "/api/bots/{uid}", Tag: "integrations",
+		Summary: "Deactivate a bot (owner, admin of its workspace): every token revoked at once (open sessions get ERROR token_revoked), no new ones; its messages and memberships stay",
+		Status:  noContent, Errors: rd, handler: a.deactivateBot})
+	add(Route{Method: "POST", Pattern: "/api/bots/{uid}/tokens", Tag: "integrations",
+		Summary: "Mint an API token for a bot (owner, admin of its workspace), as POST /api/users/me/tokens; a deactivated bot: 409",
+		Request: createTokenRequest{}, Response: createTokenResponse{}, Status: created, Errors: wr, handler: a.createBotToken})
+	add(Route{Method: "GET", Pattern: "/api/bots/{uid}/tokens", Tag: "integrations", Summary: "A bot's API tokens without their secrets (owner, admin of its workspace)",
+		Response: tokenList{}, Status: ok, Errors: rd, handler: a.listBotTokens})
+	add(Route{Method: "DELETE", Pattern: "/api/bots/{uid}/tokens/{id}", Tag: "integrations", Summary: "Revoke one of a bot's API tokens (owner, admin of its workspace)",
+		Status: noContent, Errors: rd, handler: a.revokeBotToken})
+	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/webhooks/incoming", Tag: "integrations",
+		Summary: "Create an incoming webhook (a non-guest channel member who may post; not in a direct message): url /hooks/{id}/{secret} is in this response only (only the secret's SHA-256 is stored); the hook posts as a bot user of its own, added to the channel",
+		Request: createIncomingWebhookRequest{}, Response: createIncomingWebhookResponse{}, Status: created, Errors: wr, handler: a.createIncomingWebhook})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/webhooks/incoming", Tag: "integrations", Summary: "The channel's incoming webhooks, newest first, without their URLs (non-guest members; the channel's managers)",
+		Response: incomingWebhookList{}, Status: ok, Errors: rd, handler: a.listIncomingWebhooks})
+	add(Route{Method: "DELETE", Pattern: "/api/webhooks/incoming/{id}", Tag: "integrations",
+		Summary: "Revoke an incoming webhook (its creator; the channel's creator, admins, owner): its URL answers 404 from the next request on, on every node",
+		Status:  noContent, Errors: rd, handler: a.revokeIncomingWebhook})
+	add(Route{Method: "POST", Pattern: "/hooks/{id}/{secret}", Tag: "integrations", Public: true,
+		Summary: "Post to an incoming webhook's channel as its bot, without an Authorization header (the URL is the credential): {content} or Slack's {text}, optional clientMsgId (a retry answers the same message); other fields ignored. Unknown or revoked: 404; archived channel: 409; over the hook's rate: 429 with Retry-After",
+		Request: incomingHookRequest{}, Response: persistence.Message{}, Status: ok, Errors: []int{400, 403, 404, 409, 413}, handler: a.postIncomingHook})
+	// Slash commands (ADR 0038).
+	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/commands", Tag: "integrations",
+		Summary: "Register a slash command (owner, admin): command \"/name\" (1-32 of a-z 0-9 _ -, unique in the workspace: 409), url (http(s); private addresses refused unless the operator allows them); the secret that signs its calls is in this response only. A message starting with /name then runs it instead of being posted",
+		Request: createCommandRequest{}, Response: createCommandResponse{}, Status: created, Errors: wr, handler: a.createCommand})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/commands", Tag: "integrations", Summary: "A workspace's slash commands, by name, without secrets (owner, admin)",
+		Response: commandList{}, Status: ok, Errors: rd, handler: a.listCommands})
+	add(Route{Method: "DELETE", Pattern: "/api/workspaces/{wid}/commands/{id}", Tag: "integrations", Summary: "Delete a slash command (owner, admin); its response URLs stop working",
+		Status: noContent, Errors: rd, handler: a.deleteCommand})
+	add(Route{Method: "POST", Pattern: "/hooks/commands/{token}", Tag: "integrations", Public: true,
+		Summary: "A command's receiver answers later (no Authorization: the response URL is the credential; 30 minutes, 5 uses): {content, visibility:\"ephemeral\"|\"channel\"} as to the call; unknown 404, expired or used up 410",
+		Request: commandResponseRequest{}, Response: persistence.CommandOutcome{}, Status: ok, Errors: []int{400, 404, 409, 410}, handler: a.commandResponse})
+	// Pins, edit history, who reacted (ADR 0042).
+	add(Route{Method: "PUT", Pattern: "/api/messages/{mid}/pin", Tag: "pins", Summary: "Pin a message (whoever may post in its channel; idempotent: a pinned message answers its pin and announces nothing); message.pinned on the channel; at most 100 pins per channel (409)",
+		Response: persistence.Pin{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.putPin})
+	add(Route{Method: "DELETE", Pattern: "/api/messages/{mid}/pin", Tag: "pins", Summary: "Unpin a message (whoever may post in its channel; idempotent); message.unpinned on the channel",
+		Status: noContent, Errors: []int{400, 403, 404, 409}, handler: a.deletePin})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/pins", Tag: "pins", Summary: "A channel's pinned messages, the latest pinned first (at most 100, one page: next is null)",
+		Response: Page[persistence.PinnedMessage]{}, Status: ok, Errors: channelRd, handler: a.listPins})
+	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/history", Tag: "messages", Summary: "Earlier versions of an edited message, newest first, each with when it was written (at most 20 kept); 404 to whoever cannot read it",
+		Response: []persistence.MessageVersion{}, Status: ok, Errors: []int{400, 404}, handler: a.messageHistory})
+	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/reactions", Tag: "reactions", Summary: "A message's reactions with who reacted: userIds, the first 50 per emoji in the order they reacted; 404 to whoever cannot read it",
+		Response: []persistence.ReactionUsers{}, Status: ok, Errors: []int{400, 404}, handler: a.messageReactions})
 	// Outgoing webhooks (ADR 0037).
-	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "webhooks",
-		Summary: "Subscribe a URL to the channel's messages (a member who may post): each message (with triggerWords, only those starting with one of them) is POSTed as {type, channelId, message}, signed with the secret shown here once; a URL to a loopback, link-local or private address is 400 unless the operator allows it",
+	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "integrations",
+		Summary: "Subscribe a URL to the channel's messages (a non-guest member who may post; not in a direct message): each message (with triggerWords, only those starting with one of them) is POSTed as {type, channelId, message}, signed with the secret shown here once; a URL to a loopback, link-local or private address is 400 unless the operator allows it",
 		Request: createOutgoingRequest{}, Response: createOutgoingResponse{}, Status: created, Errors: []int{400, 403, 404, 409}, handler: a.createOutgoingWebhook})
-	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "webhooks", Summary: "The channel's outgoing webhooks, without their secrets",
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "integrations", Summary: "The channel's outgoing webhooks, without their secrets",
 		Response: outgoingList{}, Status: ok, Errors: []int{400, 403, 404}, handler: a.listOutgoingWebhooks})
-	add(Route{Method: "DELETE", Pattern: "/api/channels/{cid}/webhooks/outgoing/{id}", Tag: "webhooks", Summary: "Revoke an outgoing webhook (its creator, a workspace owner or admin): queued deliveries are dropped",
+	add(Route{Method: "DELETE", Pattern: "/api/channels/{cid}/webhooks/outgoing/{id}", Tag: "integrations", Summary: "Revoke an outgoing webhook (its creator; the channel's creator, admins, owner): queued deliveries are dropped",
 		Status: noContent, Errors: []int{400, 403, 404}, handler: a.revokeOutgoingWebhook})
-	add(Route{Method: "GET", Pattern: "/api/webhooks/{id}/deliveries", Tag: "webhooks", Summary: "An outgoing webhook's recent deliveries, newest first (the last 100 are kept): status pending, delivered or failed, attempts, last error, latency from the message's creation",
+	add(Route{Method: "GET", Pattern: "/api/webhooks/{id}/deliveries", Tag: "integrations", Summary: "An outgoing webhook's recent deliveries, newest first (the last 100 are kept): status pending, delivered or failed, attempts, last error, latency from the message's creation",
 		Query: []Param{{Name: "limit", Type: "integer", Description: "default 50, max 100"}}, Response: deliveryList{}, Status: ok, Errors: []int{400, 404}, handler: a.listOutgoingDeliveries})
 	return rs
 }

@@ -41,32 +41,38 @@ type tokenList struct {
 }
 
 func (a *API) createToken(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	// A bot's tokens are minted by the managers of its workspace (POST /api/bots/{uid}/tokens):
+	// a leaked bot token must not be able to outlive the bot's revocation by minting more.
+	if err := persistence.RefuseBot(me); err != nil {
+		return 0, nil, err
+	}
 	var req createTokenRequest
 	if err := decodeBody(r, &req); err != nil {
 		return 0, nil, err
 	}
-	name := strings.TrimSpace(req.Name)
-	if name == "" || utf8.RuneCountInString(name) > maxAPITokenName || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
-		return 0, nil, &persistence.ValidationError{Field: "name", Reason: "1-64 characters, no control characters"}
+	t, err := a.mintToken(ctx, me.ID, req)
+	if err != nil {
+		return 0, nil, err
 	}
-	ttl := DefaultAPITokenTTL
-	if req.ExpiresIn != nil {
-		s := *req.ExpiresIn
-		if s < int64(MinAPITokenTTL/time.Second) || s > int64(MaxAPITokenTTL/time.Second) {
-			return 0, nil, &persistence.ValidationError{Field: "expiresIn", Reason: "seconds, from 60 to 31622400 (366 days)"}
-		}
-		ttl = time.Duration(s) * time.Second
+	return http.StatusCreated, t, nil
+}
+
+// mintToken validates req and stores a new API token of userID (ADR 0035).
+func (a *API) mintToken(ctx context.Context, userID int64, req createTokenRequest) (createTokenResponse, error) {
+	name, ttl, err := checkTokenRequest(req)
+	if err != nil {
+		return createTokenResponse{}, err
 	}
 	raw, hash, shown, err := auth.NewAPIToken()
 	if err != nil {
-		return 0, nil, err
+		return createTokenResponse{}, err
 	}
 	t, err := a.store.CreateAPIToken(ctx, persistence.NewAPIToken{
-		UserID: me.ID, Name: name, Hash: hash, Prefix: shown, ExpiresAt: time.Now().Add(ttl).Truncate(time.Millisecond)})
+		UserID: userID, Name: name, Hash: hash, Prefix: shown, ExpiresAt: time.Now().Add(ttl).Truncate(time.Millisecond)})
 	if err != nil {
-		return 0, nil, err
+		return createTokenResponse{}, err
 	}
-	return http.StatusCreated, createTokenResponse{ID: t.ID, Name: t.Name, Token: raw, Prefix: t.Prefix,
+	return createTokenResponse{ID: t.ID, Name: t.Name, Token: raw, Prefix: t.Prefix,
 		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}, nil
 }
 
@@ -76,6 +82,23 @@ func (a *API) listTokens(ctx context.Context, _ *http.Request, me persistence.Us
 		return 0, nil, err
 	}
 	return http.StatusOK, tokenList{Items: ts}, nil
+}
+
+// checkTokenRequest returns the token's name and lifetime, or why req is refused.
+func checkTokenRequest(req createTokenRequest) (string, time.Duration, error) {
+	name := strings.TrimSpace(req.Name)
+	if name == "" || utf8.RuneCountInString(name) > maxAPITokenName || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return "", 0, &persistence.ValidationError{Field: "name", Reason: "1-64 characters, no control characters"}
+	}
+	ttl := DefaultAPITokenTTL
+	if req.ExpiresIn != nil {
+		s := *req.ExpiresIn
+		if s < int64(MinAPITokenTTL/time.Second) || s > int64(MaxAPITokenTTL/time.Second) {
+			return "", 0, &persistence.ValidationError{Field: "expiresIn", Reason: "seconds, from 60 to 31622400 (366 days)"}
+		}
+		ttl = time.Duration(s) * time.Second
+	}
+	return name, ttl, nil
 }
 
 // revokeToken deletes the caller's token; REST refuses it at once on every node (each

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/parley-chat/parley/persistence"
@@ -28,6 +29,11 @@ func (a *API) devLogin(ctx context.Context, r *http.Request, _ persistence.User)
 	var req devLoginRequest
 	if err := decodeBody(r, &req); err != nil {
 		return 0, nil, err
+	}
+	if bot, err := a.store.IsBotUsername(ctx, strings.ToLower(strings.TrimSpace(req.Username))); err != nil {
+		return 0, nil, err
+	} else if bot {
+		return 0, nil, errBotDevLogin // bots authenticate with API tokens only (ADR 0036)
 	}
 	tok, exp, err := a.verify.Issue(req.Username, a.cfg.DevTokenTTL)
 	if err != nil {

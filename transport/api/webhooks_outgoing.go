@@ -17,12 +17,6 @@ import (
 // Outgoing webhooks (SPEC "Integrations", ADR 0037): the REST side. Delivery is
 // integrations/outgoing's; these handlers only store hooks and read their log.
 
-// URLChecker validates a URL an integration will call, when it is configured
-// (integrations.Client.CheckURL: scheme, host, and the SSRF guard on literal addresses).
-type URLChecker interface {
-	CheckURL(raw string) error
-}
-
 // Bounds of an outgoing webhook's fields.
 const (
 	maxOutgoingURL          = 2048
@@ -63,7 +57,10 @@ func (a *API) createOutgoingWebhook(ctx context.Context, r *http.Request, me per
 	if err := a.validateOutgoing(&req); err != nil {
 		return 0, nil, err
 	}
-	acc, err := a.postableChannel(ctx, me, cid)
+	if err := persistence.RefuseBot(me); err != nil {
+		return 0, nil, err
+	}
+	acc, err := a.outgoingAccess(ctx, me, cid, persistence.Access.CanCreateIncomingWebhook)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -122,20 +119,16 @@ func (a *API) validateOutgoing(req *createOutgoingRequest) error {
 	return nil
 }
 
-// postableChannel is the channel's access for a member who may post in it: who may post
-// there may subscribe a URL to what is posted there.
-func (a *API) postableChannel(ctx context.Context, me persistence.User, cid int64) (persistence.Access, error) {
+// Who may do what with outgoing webhooks is the incoming webhooks' policy (ADR 0036,
+// persistence/policy_integrations.go): a non-guest member who may post creates one (never a
+// bot, never in a DM); those members and whoever manages the channel list them and read
+// their log; the creator or a manager of the channel revokes.
+func (a *API) outgoingAccess(ctx context.Context, me persistence.User, cid int64, check func(persistence.Access) error) (persistence.Access, error) {
 	acc, err := a.store.ChannelAccess(ctx, me.ID, cid)
 	if err != nil {
 		return acc, err
 	}
-	if err := acc.CanPost(); err != nil {
-		return acc, err
-	}
-	if !acc.Member {
-		return acc, fmt.Errorf("only the channel's members manage its webhooks: %w", persistence.ErrForbidden)
-	}
-	return acc, nil
+	return acc, check(acc)
 }
 
 func (a *API) listOutgoingWebhooks(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
@@ -143,7 +136,7 @@ func (a *API) listOutgoingWebhooks(ctx context.Context, r *http.Request, me pers
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := a.postableChannel(ctx, me, cid); err != nil {
+	if _, err := a.outgoingAccess(ctx, me, cid, persistence.Access.CanListIncomingWebhooks); err != nil {
 		return 0, nil, err
 	}
 	hs, err := a.store.OutgoingWebhooks(ctx, cid)
@@ -153,8 +146,8 @@ func (a *API) listOutgoingWebhooks(ctx context.Context, r *http.Request, me pers
 	return http.StatusOK, outgoingList{Items: hs}, nil
 }
 
-// outgoingHook loads a live hook the caller may see (a member of its channel who may post);
-// another channel's, unknown or revoked: 404.
+// outgoingHook loads a live hook the caller may list; another channel's, unknown, revoked,
+// or one the caller may not list: 404.
 func (a *API) outgoingHook(ctx context.Context, r *http.Request, me persistence.User) (persistence.OutgoingWebhook, persistence.Access, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -167,7 +160,7 @@ func (a *API) outgoingHook(ctx context.Context, r *http.Request, me persistence.
 	if cid := r.PathValue("cid"); cid != "" && cid != fmt.Sprint(h.ChannelID) || h.Revoked {
 		return h, persistence.Access{}, persistence.ErrNotFound
 	}
-	acc, err := a.postableChannel(ctx, me, h.ChannelID)
+	acc, err := a.outgoingAccess(ctx, me, h.ChannelID, persistence.Access.CanListIncomingWebhooks)
 	if err != nil {
 		if errors.Is(err, persistence.ErrForbidden) {
 			err = persistence.ErrNotFound // do not confirm a hook's existence to outsiders
@@ -177,14 +170,14 @@ func (a *API) outgoingHook(ctx context.Context, r *http.Request, me persistence.
 	return h, acc, nil
 }
 
-// revokeOutgoingWebhook: the hook's creator or a workspace owner or admin.
+// revokeOutgoingWebhook: the hook's creator, or whoever manages its channel.
 func (a *API) revokeOutgoingWebhook(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
 	h, acc, err := a.outgoingHook(ctx, r, me)
 	if err != nil {
 		return 0, nil, err
 	}
-	if h.CreatorID != me.ID && acc.Role != persistence.RoleOwner && acc.Role != persistence.RoleAdmin {
-		return 0, nil, fmt.Errorf("only the webhook's creator or a workspace admin revokes it: %w", persistence.ErrForbidden)
+	if err := acc.CanRevokeIncomingWebhook(h.CreatorID); err != nil {
+		return 0, nil, err
 	}
 	if err := a.store.RevokeOutgoingWebhook(ctx, h.ID); err != nil {
 		return 0, nil, err

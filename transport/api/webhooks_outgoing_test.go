@@ -72,6 +72,11 @@ func TestOutgoingWebhooksREST(t *testing.T) {
 		t.Fatalf("list: %d %s", st, raw)
 	}
 
+	// A guest may not subscribe a URL.
+	gus := tm.join("gus", "guest")
+	if st, b := gus.do("POST", path, map[string]any{"url": "https://hooks.example.com/x", "events": []string{"message"}}); st != http.StatusForbidden && st != http.StatusNotFound {
+		t.Fatalf("guest creates: %d %s", st, b)
+	}
 	// A private channel the caller is not in: neither create nor list.
 	ops := tm.channel(tm.alice, "ops", "private")
 	opsPath := fmt.Sprintf("/api/channels/%d/webhooks/outgoing", ops)

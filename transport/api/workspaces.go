@@ -18,6 +18,9 @@ type createWorkspaceRequest struct {
 }
 
 func (a *API) createWorkspace(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
+	if err := persistence.RefuseBot(me); err != nil { // it would own it (ADR 0036)
+		return 0, nil, err
+	}
 	var req createWorkspaceRequest
 	if err := decodeBody(r, &req); err != nil {
 		return 0, nil, err
@@ -93,6 +96,9 @@ func (a *API) patchMember(ctx context.Context, r *http.Request, me persistence.U
 		return 0, nil, err
 	}
 	if err := wa.CanChangeRole(target.UserID, target.Role, to); err != nil {
+		return 0, nil, err
+	}
+	if err := target.CanHoldRole(to); err != nil { // a bot is never an owner or admin (ADR 0036)
 		return 0, nil, err
 	}
 	var m persistence.Member

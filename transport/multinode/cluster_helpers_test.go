@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/parley-chat/parley/bench"
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/cluster/redistest"
+	"github.com/parley-chat/parley/integrations/slash"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/persistence/pgtest"
 	"github.com/parley-chat/parley/stomp"
@@ -52,6 +54,7 @@ type node struct {
 	proxy *toxiproxy.Proxy // between the node and Redis, when asked for
 	rdb   *redis.Client    // the test's own client on the real Redis
 	bus   string           // the cluster's bus topic prefix
+	db    string           // the cluster's PostgreSQL URL
 }
 
 type clusterOptions struct {
@@ -60,6 +63,11 @@ type clusterOptions struct {
 	proxied []int
 	// awayAfter is the nodes' actors.Config.AwayAfter (0: the default).
 	awayAfter time.Duration
+	// refusePrivate are the node ids (1-based) that keep the SSRF guard on; the others
+	// let integrations reach the tests' receivers on loopback (--webhook-allow-private).
+	refusePrivate []int
+	// slash is the nodes' slash-command configuration (zero: the defaults).
+	slash slash.Config
 }
 
 // startCluster starts opts.nodes nodes with node ids 1..n, one after the other (the first
@@ -80,7 +88,7 @@ func startCluster(t *testing.T, opts clusterOptions) []*node {
 	}
 	var nodes []*node
 	for i := 1; i <= opts.nodes; i++ {
-		n := &node{id: i, reg: prometheus.NewRegistry(), rdb: rdb, bus: prefix + "bus:"}
+		n := &node{id: i, reg: prometheus.NewRegistry(), rdb: rdb, bus: prefix + "bus:", db: db}
 		redisAddr := redistest.Addr()
 		for _, p := range opts.proxied {
 			if p == i {
@@ -116,6 +124,8 @@ func startCluster(t *testing.T, opts clusterOptions) []*node {
 			GapWait: 50 * time.Millisecond, AnnounceInterval: 200 * time.Millisecond,
 			AwayAfter: opts.awayAfter,
 		}
+		cfg.WebhookAllowPrivate = !slices.Contains(opts.refusePrivate, i)
+		cfg.Slash = opts.slash
 		srv, err := transport.New(ctx, cfg, logger.With("test_node", i), n.reg)
 		if err != nil {
 			t.Fatalf("start node %d: %v", i, err)

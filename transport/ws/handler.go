@@ -18,6 +18,7 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/errcode"
+	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/stomp"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/auth"
@@ -236,6 +237,10 @@ func (h *Handler) connect(f *stomp.Frame, requestToken string) (_ actors.Session
 		return actors.SessionInfo{}, time.Time{}, err
 	}
 	u, err := h.users.UpsertUser(ctx, id)
+	if errors.Is(err, persistence.ErrBotSignIn) {
+		// Bad credentials like any other: bots connect with their API tokens (ADR 0036).
+		return actors.SessionInfo{}, time.Time{}, fmt.Errorf("%w: a bot signs in with its API tokens only", errcode.ErrUnauthorized)
+	}
 	if err != nil {
 		return actors.SessionInfo{}, time.Time{}, err
 	}

@@ -14,6 +14,8 @@ import { displayName } from './view-people.js';
 import * as shell from './view-shell.js';
 import * as chat from './view-chat.js';
 import * as screens from './view-screens.js';
+import * as pins from './view-pins.js';
+import { parse, plainText } from './markdown.js';
 
 const TOKEN_KEY = 'parley.token';
 const TYPING_EVERY_MS = 3000;
@@ -338,6 +340,9 @@ class App {
     if (switched) {
       this.editing = null;
       this.pickerFor = null;
+      // The "New messages" line goes above the first message unread now (view-flow.js).
+      ch.newAfterSeq = ch.lastSeq > ch.lastReadSeq ? ch.lastReadSeq : null;
+      pins.load(this, ch).catch(() => {});
       if (this.threadRootId && !ch.byId.has(this.threadRootId)) this.threadRootId = null;
     }
     // A public channel one has not joined is shown as a preview: watch it while open.
@@ -560,7 +565,11 @@ class App {
         break;
       }
       case 'message.edited': ch.edited(ev); break;
-      case 'message.deleted': ch.deleted(ev); break;
+      case 'message.deleted': ch.deleted(ev); pins.onEvent(ch, ev); break;
+      case 'message.pinned':
+      case 'message.unpinned':
+        pins.onEvent(ch, ev);
+        break;
       case 'reaction': ch.reaction(ev); break;
       case 'read': ch.read(ev); break;
       case 'typing':
@@ -590,7 +599,7 @@ class App {
     const where = ch.info.type === 'dm' ? 'Direct message' : '#' + ch.info.name;
     attention.notify({
       title: ch.info.type === 'dm' ? who : `${who} in ${where}`,
-      body: m.content || '',
+      body: plainText(parse(m.content || '')), // the words, not the Markdown (ADR 0042)
       tag: 'parley-' + ch.id,
       onClick: () => { location.hash = `#/w/${this.wid}/c/${ch.id}`; },
     });
@@ -660,6 +669,7 @@ class App {
       this.retryQueued();
       const ch = this.active();
       if (ch && this.view === 'channel') this.loadHistory(ch);
+      if (ch && this.view === 'channel') pins.load(this, ch).catch(() => {}); // pin events are not replayed
     }
   }
 

@@ -6,12 +6,18 @@ import { splitMentions } from './state.js';
 import { parts } from './view-shell.js';
 import * as dialogs from './view-dialogs.js';
 import * as people from './view-people.js';
+// Rich text, pins, history, reactions (ADR 0042).
+import { render as renderMarkdown } from './markdown.js';
+import * as flow from './view-flow.js';
+import * as pins from './view-pins.js';
+import * as extras from './view-history.js';
+import * as picker from './emoji-picker.js';
 
 // A mention of the reader: @theirname, and the channel-wide @channel, @all and @here.
 const WIDE = new Set(['channel', 'all', 'here']);
 const mentionsReader = (app, name) => name === app.me.username || WIDE.has(name);
 
-const EMOJI = ['👍', '❤️', '😂', '🎉', '👀', '🙏'];
+const mentionClass = (app) => (name) => 'mention' + (mentionsReader(app, name) ? ' mention-me' : '');
 
 // main holds the parts of the channel view, rebuilt only when the view or channel changes.
 let main = null;
@@ -49,6 +55,7 @@ function buildChannel(app, root) {
     type: 'button', 'aria-label': 'Notification preferences', title: 'Notification preferences',
     onclick: () => people.channelPrefs(app, ch),
   }, '🔔');
+  const pinsBtn = pins.headerButton(app, mentionClass(app));
   const joinBtn = h('button.primary', { type: 'button', onclick: () => app.joinChannel(ch.id).catch((e) => app.toast(e.message)) }, 'Join channel');
   const older = h('button.link.load-older', { type: 'button', onclick: () => app.loadOlder().catch((e) => app.toast(e.message)) }, 'Load older messages');
   const list = h('div.msg-list');
@@ -87,7 +94,7 @@ function buildChannel(app, root) {
   const preview = h('div.preview', h('p', 'You are viewing a channel you have not joined.'), joinBtn);
 
   main.root = h('section.channel', { 'aria-labelledby': 'channel-title' },
-    h('header.channel-head', h('div.head-row', title, prefsBtn), topic), scroller, typing, composer, preview);
+    h('header.channel-head', h('div.head-row', title, pinsBtn, prefsBtn), topic), scroller, typing, composer, preview);
   title.id = 'channel-title';
   root.append(main.root);
   main.typing = typing;
@@ -101,6 +108,7 @@ function buildChannel(app, root) {
     } else {
       title.textContent = (c.info.type === 'private' ? '🔒 ' : '# ') + c.info.name;
     }
+    pins.updateHeaderButton(pinsBtn, c);
     prefsBtn.textContent = c.info.prefs && (c.info.prefs.muted || c.info.prefs.notify === 'none') ? '🔕' : '🔔';
     topic.textContent = c.info.topic || '';
     topic.hidden = !c.info.topic;
@@ -112,7 +120,8 @@ function buildChannel(app, root) {
 
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     const oldHeight = scroller.scrollHeight, oldTop = scroller.scrollTop;
-    const items = [...c.roots(), ...[...c.pending.values()].filter((p) => !p.parentId)];
+    const items = [...flow.layout(c.roots(), { newAfterSeq: c.newAfterSeq ?? null, myId: app.me.id }),
+      ...[...c.pending.values()].filter((p) => !p.parentId)];
     reconcile(list, items, itemKey, (m) => itemVersion(app, m), (m) => renderItem(app, c, m));
     if (opts.keepScroll) scroller.scrollTop = oldTop + (scroller.scrollHeight - oldHeight);
     else if (opts.scrollToBottom || atBottom) scroller.scrollTop = scroller.scrollHeight;
@@ -122,15 +131,21 @@ function buildChannel(app, root) {
   };
 }
 
-function itemKey(m) { return m.seq ? 's' + m.seq : 'p' + m.clientMsgId; }
+function itemKey(m) {
+  if (flow.isSeparator(m)) return m.key;
+  return m.seq ? 's' + m.seq : 'p' + m.clientMsgId;
+}
 
 function itemVersion(app, m) {
+  if (flow.isSeparator(m)) return m.label || m.kind;
   if (!m.seq) return [m.status, m.error].join('|');
   return JSON.stringify([m.content, m.editedAt, m.deleted, m.reactions, m.replyCount, app.editing === m.id,
-    app.pickerFor === m.id, app.userName(m.userId), app.threadRootId === m.id]);
+    app.pickerFor === m.id, app.userName(m.userId), app.threadRootId === m.id,
+    !!m.cont, pins.isPinned(app.channels.get(m.channelId), m.id), app.pickerExpanded === m.id]);
 }
 
 function renderItem(app, ch, m) {
+  if (flow.isSeparator(m)) return flow.renderSeparator(m);
   if (!m.seq) return renderPending(app, ch, m);
   return renderMessage(app, ch, m, { inThread: false });
 }
@@ -146,10 +161,9 @@ function renderPending(app, ch, p) {
       h('button.link', { type: 'button', onclick: () => app.discardPending(ch.id, p.clientMsgId) }, 'Discard')) : null);
 }
 
+// contentNodes renders a message's Markdown as DOM nodes (markdown.js: no HTML is parsed).
 function contentNodes(app, text) {
-  return splitMentions(text).map((p) => (p.mention
-    ? h('span', { class: 'mention' + (mentionsReader(app, p.mention) ? ' mention-me' : '') }, p.text)
-    : p.text));
+  return renderMarkdown(text, { mentionClass: mentionClass(app) });
 }
 
 function renderMessage(app, ch, m, { inThread }) {
@@ -162,11 +176,19 @@ function renderMessage(app, ch, m, { inThread }) {
     'aria-label': `${author}, ${formatTime(m.createdAt)}`,
   });
   if (mine) el.classList.add('mine');
+  if (m.cont && !inThread) el.classList.add('cont');
+  const pinned = pins.isPinned(ch, m.id);
+  if (pinned) el.classList.add('pinned');
   if (!m.deleted && splitMentions(m.content).some((p) => mentionsReader(app, p.mention))) el.classList.add('mentions-me');
   const meta = h('div.meta',
     h('button.link.author', { type: 'button', onclick: () => people.profile(app, m.userId) }, author),
+    app.members.get(m.userId)?.isBot ? h('span.badge.bot', { title: 'bot' }, 'BOT') : null,
     h('time', { datetime: m.createdAt, title: new Date(m.createdAt).toLocaleString() }, formatTime(m.createdAt)),
-    m.editedAt && !m.deleted ? h('span.edited', '(edited)') : null);
+    m.editedAt && !m.deleted ? h('button.link.edited', {
+      type: 'button', title: 'Show earlier versions', 'aria-label': 'Edited: show earlier versions',
+      onclick: () => extras.openHistory(app, m, mentionClass(app)),
+    }, '(edited)') : null,
+    pinned && !m.deleted ? h('span.pin-mark', { title: 'Pinned' }, '📌 Pinned') : null);
   el.append(meta);
 
   if (m.deleted) {
@@ -183,6 +205,8 @@ function renderMessage(app, ch, m, { inThread }) {
         type: 'button', 'aria-pressed': String(!!r.me),
         'aria-label': `${r.emoji} ${r.count}, ${r.me ? 'remove your reaction' : 'react'}`,
         onclick: () => app.toggleReaction(m, r.emoji).catch((e) => app.toast(e.message)),
+        onmouseenter: (e) => extras.whoReacted(app, m, r, e.currentTarget),
+        onfocus: (e) => extras.whoReacted(app, m, r, e.currentTarget),
       }, r.emoji, ' ', h('span.count', String(r.count))))));
   }
   if (!inThread && m.replyCount) {
@@ -192,11 +216,10 @@ function renderMessage(app, ch, m, { inThread }) {
     }, `${m.replyCount} ${m.replyCount === 1 ? 'reply' : 'replies'}`));
   }
   if (app.pickerFor === m.id) {
-    el.append(h('div.picker', { role: 'group', 'aria-label': 'Pick a reaction' },
-      EMOJI.map((e) => h('button.icon', {
-        type: 'button', 'aria-label': 'React with ' + e,
-        onclick: () => app.toggleReaction(m, e).catch((err) => app.toast(err.message)),
-      }, e))));
+    el.append(picker.render(m, (e) => app.toggleReaction(m, e).catch((err) => app.toast(err.message)), {
+      expanded: app.pickerExpanded === m.id,
+      onExpand: () => { app.pickerExpanded = m.id; app.render(); },
+    }));
   }
   if (!m.deleted && app.editing !== m.id) {
     const actions = h('div.actions', { role: 'group', 'aria-label': 'Message actions' },
@@ -208,6 +231,11 @@ function renderMessage(app, ch, m, { inThread }) {
         type: 'button', 'aria-label': 'Reply in thread', title: 'Reply in thread', dataset: { action: 'reply' },
         onclick: () => app.openThread(m.id).catch((e) => app.toast(e.message)),
       }, 'Reply'),
+      ch.info.archived ? null : h('button.icon', {
+        type: 'button', 'aria-label': pinned ? 'Unpin message' : 'Pin message', title: pinned ? 'Unpin' : 'Pin to channel',
+        dataset: { action: 'pin' },
+        onclick: () => pins.toggle(app, m).catch((e) => app.toast(e.message)),
+      }, pinned ? 'Unpin' : 'Pin'),
       mine ? h('button.icon', {
         type: 'button', 'aria-label': 'Edit message', title: 'Edit', dataset: { action: 'edit' },
         onclick: () => { app.editing = m.id; app.render(); },
