@@ -29,7 +29,7 @@ type relay struct {
 }
 
 func newRelay(cfg Config, store Store, log *slog.Logger, m *metrics) *relay {
-	return &relay{cfg: cfg, store: store, log: log, m: m, kick: make(chan struct{}, 1), w: &kafka.Writer{
+	return &relay{cfg: cfg, store: store, log: log, m: m, w: &kafka.Writer{
 		// An own transport with a short metadata TTL, as the receipt producer's (a cached
 		// failed refresh would hold writes back for seconds after a broker returns).
 		Transport:       &kafka.Transport{MetadataTTL: time.Second, DialTimeout: 5 * time.Second, ClientID: "parley-outgoing"},
@@ -46,16 +46,8 @@ func newRelay(cfg Config, store Store, log *slog.Logger, m *metrics) *relay {
 	}}
 }
 
-// Kick asks for a relay round now instead of at the next poll (a hint; never blocks).
-func (r *relay) Kick() {
-	select {
-	case r.kick <- struct{}{}:
-	default:
-	}
-}
-
-// run relays until ctx ends: a round whenever the poll interval passes or a kick arrives,
-// and rounds back to back while they come back full.
+// run relays until ctx ends: a round whenever the poll interval passes, and rounds back to
+// back while they come back full.
 func (r *relay) run(ctx context.Context) {
 	t := time.NewTicker(r.cfg.PollInterval)
 	defer t.Stop()
@@ -81,7 +73,6 @@ func (r *relay) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-r.kick:
 		}
 	}
 }

@@ -86,9 +86,6 @@ func (s *Service) Start() {
 	}()
 }
 
-// Kick asks the relay for a round now (after a commit it knows of); never blocks.
-func (s *Service) Kick() { s.relay.Kick() }
-
 // Close stops the relay and the consumer. Deliveries in progress are not committed: the
 // group delivers them again (same delivery ids).
 func (s *Service) Close() error {
