@@ -32,11 +32,12 @@ type RelayBatch struct {
 // cursor to its last message's seq only if produce returned nil. produce returns nil once
 // the batches are durable elsewhere (acknowledged by Kafka); a crash after that and before
 // the commit produces them again, which is the "at least once" of ADR 0037. It returns how
-// many messages it relayed.
-func (s *Store) RelayOutgoing(ctx context.Context, maxHooks, maxMessages int, produce func(context.Context, []RelayBatch) error) (int, error) {
+// many hooks it claimed and the most messages it read for one of them: either at its bound
+// means more may be waiting.
+func (s *Store) RelayOutgoing(ctx context.Context, maxHooks, maxMessages int, produce func(context.Context, []RelayBatch) error) (hooksClaimed, mostMessages int, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("relay outgoing: begin: %w", err)
+		return 0, 0, fmt.Errorf("relay outgoing: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	rows, err := tx.Query(ctx, `SELECT h.id, h.channel_id, h.bot_user_id, h.cursor_seq, h.trigger_words
@@ -44,7 +45,7 @@ func (s *Store) RelayOutgoing(ctx context.Context, maxHooks, maxMessages int, pr
 		WHERE h.revoked_at IS NULL AND c.last_seq > h.cursor_seq
 		ORDER BY h.id LIMIT $1 FOR UPDATE OF h SKIP LOCKED`, maxHooks)
 	if err != nil {
-		return 0, fmt.Errorf("relay outgoing: claim: %w", err)
+		return 0, 0, fmt.Errorf("relay outgoing: claim: %w", err)
 	}
 	hooks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RelayHook, error) {
 		var h RelayHook
@@ -52,18 +53,18 @@ func (s *Store) RelayOutgoing(ctx context.Context, maxHooks, maxMessages int, pr
 		return h, err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("relay outgoing: claim: %w", err)
+		return 0, 0, fmt.Errorf("relay outgoing: claim: %w", err)
 	}
 	if len(hooks) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	batches := make([]RelayBatch, 0, len(hooks))
 	authors := map[int64]bool{}
-	n := 0
+	most := 0
 	for _, h := range hooks {
 		ms, err := s.MessagesAfter(ctx, h.ChannelID, h.CursorSeq, maxMessages)
 		if err != nil {
-			return 0, fmt.Errorf("relay outgoing: %w", err)
+			return 0, 0, fmt.Errorf("relay outgoing: %w", err)
 		}
 		if len(ms) == 0 {
 			continue
@@ -71,7 +72,7 @@ func (s *Store) RelayOutgoing(ctx context.Context, maxHooks, maxMessages int, pr
 		for _, m := range ms {
 			authors[m.UserID] = false
 		}
-		n += len(ms)
+		most = max(most, len(ms))
 		batches = append(batches, RelayBatch{Hook: h, Messages: ms})
 	}
 	ids := make([]int64, 0, len(authors))
@@ -81,11 +82,11 @@ func (s *Store) RelayOutgoing(ctx context.Context, maxHooks, maxMessages int, pr
 	bots := map[int64]bool{}
 	brows, err := tx.Query(ctx, `SELECT id FROM users WHERE id = ANY($1) AND is_bot`, ids)
 	if err != nil {
-		return 0, fmt.Errorf("relay outgoing: bot authors: %w", err)
+		return 0, 0, fmt.Errorf("relay outgoing: bot authors: %w", err)
 	}
 	botIDs, err := pgx.CollectRows(brows, pgx.RowTo[int64])
 	if err != nil {
-		return 0, fmt.Errorf("relay outgoing: bot authors: %w", err)
+		return 0, 0, fmt.Errorf("relay outgoing: bot authors: %w", err)
 	}
 	for _, id := range botIDs {
 		bots[id] = true
@@ -94,16 +95,16 @@ func (s *Store) RelayOutgoing(ctx context.Context, maxHooks, maxMessages int, pr
 		batches[i].BotAuthors = bots
 	}
 	if err := produce(ctx, batches); err != nil {
-		return 0, fmt.Errorf("relay outgoing: %w", err)
+		return 0, 0, fmt.Errorf("relay outgoing: %w", err)
 	}
 	for _, b := range batches {
 		last := b.Messages[len(b.Messages)-1].Seq
 		if _, err := tx.Exec(ctx, `UPDATE outgoing_webhooks SET cursor_seq = $2 WHERE id = $1`, b.Hook.ID, last); err != nil {
-			return 0, fmt.Errorf("relay outgoing: move cursor of %d: %w", b.Hook.ID, err)
+			return 0, 0, fmt.Errorf("relay outgoing: move cursor of %d: %w", b.Hook.ID, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("relay outgoing: commit: %w", err)
+		return 0, 0, fmt.Errorf("relay outgoing: commit: %w", err)
 	}
-	return n, nil
+	return len(hooks), most, nil
 }

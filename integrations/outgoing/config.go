@@ -166,7 +166,7 @@ func (c Config) backoff(n int) time.Duration {
 
 // Store is what the relay and the deliverer need from PostgreSQL; *persistence.Store.
 type Store interface {
-	RelayOutgoing(ctx context.Context, maxHooks, maxMessages int, produce func(context.Context, []persistence.RelayBatch) error) (int, error)
+	RelayOutgoing(ctx context.Context, maxHooks, maxMessages int, produce func(context.Context, []persistence.RelayBatch) error) (int, int, error)
 	OutgoingWebhookByID(ctx context.Context, id int64) (persistence.OutgoingWebhook, error)
 	OutgoingDeliveryState(ctx context.Context, hookID int64, deliveryID string) (string, int, error)
 	RecordOutgoingDelivery(ctx context.Context, hookID int64, deliveryID string, seq int64, a persistence.DeliveryAttempt) error

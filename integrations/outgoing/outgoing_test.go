@@ -233,3 +233,66 @@ func TestPrivateReceiverRefusedAtDelivery(t *testing.T) {
 		t.Fatalf("the loopback receiver got %d requests", n)
 	}
 }
+
+// Two nodes (two services on one database and one Kafka): the relay's SKIP LOCKED claim and
+// the consumer group share the work; every message reaches each hook, the first delivery of
+// each in seq order per hook, a repeat (allowed while the group rebalances) with the same
+// delivery id and body.
+func TestTwoNodesShareTheWork(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	other := e.channel("other")
+	h1, h2 := e.hook(e.recv.srv.URL+"/a"), e.hookIn(other, e.recv.srv.URL+"/b")
+	e.service(true, nil)
+	e.service(true, nil)
+	const each = 20
+	var wg sync.WaitGroup
+	for _, ch := range []int64{e.ch, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				res, err := e.store.AppendMessages(e.ctx, ch, []persistence.NewMessage{{ID: e.ids.Next(), UserID: e.user.ID, Content: fmt.Sprint(i)}})
+				if err != nil || res[0].Err != nil {
+					t.Errorf("post: %v %v", err, res[0].Err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	first := func() map[int64][]int64 { // channel → seqs of first deliveries, in arrival order
+		out := map[int64][]int64{}
+		seen := map[string]hit{}
+		for _, hi := range e.recv.delivered() {
+			if prev, ok := seen[hi.delivery]; ok {
+				if !bytes.Equal(prev.body, hi.body) {
+					t.Fatalf("delivery %s repeated with another body", hi.delivery)
+				}
+				continue
+			}
+			seen[hi.delivery] = hi
+			ev := decodeEvent(t, hi.body)
+			out[ev.Message.ChannelID] = append(out[ev.Message.ChannelID], ev.Message.Seq)
+		}
+		return out
+	}
+	waitFor(t, 60*time.Second, "every message at both hooks", func() bool {
+		f := first()
+		return len(f[e.ch]) == each && len(f[other]) == each
+	})
+	for ch, seqs := range first() {
+		for i, s := range seqs {
+			if s != int64(i+1) {
+				t.Fatalf("channel %d: first deliveries in order %v", ch, seqs)
+			}
+		}
+	}
+	for _, h := range []persistence.OutgoingWebhook{h1, h2} {
+		for _, hi := range e.recv.delivered() {
+			if strings.Contains(hi.delivery, strconv.FormatInt(h.ID, 10)) {
+				verify(t, h.Secret, hi)
+			}
+		}
+	}
+	t.Logf("%d requests for %d messages", len(e.recv.snapshot()), 2*each)
+}

@@ -53,7 +53,7 @@ func (r *relay) run(ctx context.Context) {
 	defer t.Stop()
 	failures := 0
 	for {
-		n, err := r.round(ctx)
+		hooks, most, err := r.round(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -65,8 +65,9 @@ func (r *relay) run(ctx context.Context) {
 				return
 			}
 			continue
-		case n >= r.cfg.RelayMessages:
-			continue // more is waiting
+		case hooks >= r.cfg.RelayHooks || most >= r.cfg.RelayMessages:
+			failures = 0
+			continue // more may be waiting
 		}
 		failures = 0
 		select {
@@ -77,8 +78,9 @@ func (r *relay) run(ctx context.Context) {
 	}
 }
 
-// round is one relay transaction; it returns how many messages it read.
-func (r *relay) round(ctx context.Context) (int, error) {
+// round is one relay transaction; it returns how many hooks it claimed and the most
+// messages it read for one.
+func (r *relay) round(ctx context.Context) (int, int, error) {
 	return r.store.RelayOutgoing(ctx, r.cfg.RelayHooks, r.cfg.RelayMessages, func(ctx context.Context, batches []persistence.RelayBatch) error {
 		var msgs []kafka.Message
 		for _, b := range batches {
