@@ -108,6 +108,9 @@ type appendInput struct {
 	widePosters []int64
 	here        bool
 	online      map[int64]bool
+	// files are the ids the batch attaches (ADR 0041): only then does the append look
+	// files up, on the general path.
+	files []int64
 }
 
 func newAppendInput(batch []NewMessage) appendInput {
@@ -121,6 +124,7 @@ func newAppendInput(batch []NewMessage) appendInput {
 			in.dupUsers = append(in.dupUsers, m.UserID)
 			in.dupIDs = append(in.dupIDs, m.ClientMsgID)
 		}
+		in.files = append(in.files, m.FileIDs...)
 		if m.ParentID != 0 && !seenParent[m.ParentID] {
 			seenParent[m.ParentID] = true
 			in.parents = append(in.parents, m.ParentID)
@@ -165,7 +169,7 @@ type mentionCandidate struct {
 // fast reports whether the batch can take the one-statement path: it looks nothing up
 // but clientMsgId duplicates.
 func (in appendInput) fast() bool {
-	return len(in.parents) == 0 && len(in.usernames) == 0 && len(in.widePosters) == 0
+	return len(in.parents) == 0 && len(in.usernames) == 0 && len(in.widePosters) == 0 && len(in.files) == 0
 }
 
 // appendState is what the first round trip found.
@@ -180,6 +184,7 @@ type appendState struct {
 	// Only for a batch with channel-wide mentions (store_mentions_channel.go).
 	posterRoles map[int64]Role
 	readers     []channelReader
+	files       map[int64]FileRow // the batch's attachments that exist (store_files.go)
 }
 
 func (s *Store) loadAppendState(ctx context.Context, conn *pgx.Conn, channelID int64, in appendInput) (*appendState, error) {
@@ -256,6 +261,10 @@ func (s *Store) loadAppendState(ctx context.Context, conn *pgx.Conn, channelID i
 	}
 	if len(in.widePosters) > 0 {
 		queueChannelWide(b, channelID, in, st, s.cfg.ChannelMentionMax, now)
+	}
+	if len(in.files) > 0 {
+		st.files = make(map[int64]FileRow, len(in.files))
+		queueFileLookup(b, in.files, st)
 	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -335,6 +344,14 @@ func (s *Store) planAppend(channelID int64, batch []NewMessage, in appendInput, 
 				continue
 			}
 		}
+		var files []File
+		if len(nm.FileIDs) > 0 {
+			var err error
+			if files, err = filesOf(nm, st); err != nil {
+				res.Err = err
+				continue
+			}
+		}
 		var parent *int64
 		if nm.ParentID != 0 {
 			pi, ok := st.parents[nm.ParentID]
@@ -355,6 +372,7 @@ func (s *Store) planAppend(channelID int64, batch []NewMessage, in appendInput, 
 		res.Message = Message{
 			ID: id, ChannelID: channelID, Seq: seq, UserID: nm.UserID, ParentID: parent,
 			Content: nm.Content, ClientMsgID: nm.ClientMsgID, CreatedAt: Time{p.now}, Reactions: []Reaction{},
+			Files: files,
 		}
 		p.newMsgs = append(p.newMsgs, i)
 		p.readers[nm.UserID] = seq

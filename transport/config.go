@@ -116,6 +116,8 @@ type Config struct {
 	// sweeping); zero fields take the defaults (KeyPrefix: RedisPrefix + "presence:").
 	// Every node of a cluster needs the same KeyPrefix and should use the same TTL.
 	Presence cluster.PresenceConfig
+	// Files configures uploads: the local directory or S3 store, limits, janitor (ADR 0041).
+	Files FilesConfig
 }
 
 // DevJWTSecret is the HS256 secret used in dev mode when none is configured, so that
@@ -238,6 +240,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Realtime.ReplayBudget < 0 {
 		errs = append(errs, fmt.Errorf("replay-budget %d: want a positive number of messages a minute", c.Realtime.ReplayBudget))
+	}
+	if err := c.Files.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DrainTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("drain-timeout %s: must be positive", c.DrainTimeout))

@@ -44,6 +44,7 @@ import (
 
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/errcode"
+	"github.com/parley-chat/parley/files"
 	"github.com/parley-chat/parley/integrations"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
@@ -171,6 +172,8 @@ type Deps struct {
 	// registration; nil: a command call is 400 unknown_command, registration 503.
 	Commands  Commands
 	SlashURLs URLChecker
+	// Files stores uploads (ADR 0041); nil: the file routes answer 503.
+	Files *files.Service
 }
 
 // API is the REST API's handlers.
@@ -191,9 +194,10 @@ type API struct {
 
 	presenceSrc PresenceSource // nil: no presence
 
-	commands  Commands   // nil: no slash commands (slash.go)
-	slashURLs URLChecker // nil: none can be registered
-	urls      URLChecker // outgoing webhooks' URL check (webhooks_outgoing.go)
+	commands  Commands       // nil: no slash commands (slash.go)
+	slashURLs URLChecker     // nil: none can be registered
+	files     *files.Service // nil: no file storage
+	urls      URLChecker     // outgoing webhooks' URL check (webhooks_outgoing.go)
 }
 
 // New validates cfg and deps and returns the API.
@@ -246,8 +250,8 @@ func New(cfg Config, deps Deps) (*API, error) {
 		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
 		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m, limits: limits,
-		presenceSrc: deps.Presence,
-		commands:    deps.Commands, slashURLs: deps.SlashURLs,
+		presenceSrc: deps.Presence, files: deps.Files,
+		commands: deps.Commands, slashURLs: deps.SlashURLs,
 		urls: deps.OutgoingURLs, // outgoing webhooks (ADR 0037)
 	}, nil
 }

@@ -29,6 +29,11 @@ type Route struct {
 
 	handler handlerFunc
 	limit   limitClass // its own rate limit; none: by method (limitFor)
+	// Upload: the body is a file (multipart/form-data or raw), not JSON; Download: the
+	// answer is a file's bytes or a redirect to them (files.go).
+	Upload, Download bool
+	// bodyLimit, when set, raises the body limit above Config.MaxBodyBytes (uploads).
+	bodyLimit func() int64
 }
 
 // Param is a query parameter.
@@ -232,6 +237,17 @@ func (a *API) routes() []Route {
 		Response: []persistence.MessageVersion{}, Status: ok, Errors: []int{400, 404}, handler: a.messageHistory})
 	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/reactions", Tag: "reactions", Summary: "A message's reactions with who reacted: userIds, the first 50 per emoji in the order they reacted; 404 to whoever cannot read it",
 		Response: []persistence.ReactionUsers{}, Status: ok, Errors: []int{400, 404}, handler: a.messageReactions})
+	// Files (ADR 0041).
+	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/files", Tag: "files",
+		Summary: "Upload a file (workspace members): multipart/form-data with a field named file, or a raw body named by ?name=; at most the size limit (default 25 MiB, 413 above); the type is sniffed from the bytes; images get a thumbnail; an upload no message or avatar uses is deleted after 24 h",
+		Query:   []Param{{Name: "name", Type: "string", Description: "the file name (raw bodies; overrides a multipart file name)"}},
+		Upload:  true, Response: persistence.File{}, Status: created, Errors: []int{400, 404, 413}, handler: a.uploadFile, bodyLimit: a.uploadBodyLimit})
+	add(Route{Method: "GET", Pattern: "/api/files/{id}", Tag: "files", Summary: "A file's description: to its uploader, to anyone who can read a channel where a message carries it, and (avatars) to anyone sharing a workspace with its user; anyone else 404",
+		Response: persistence.File{}, Status: ok, Errors: rd, handler: a.getFile})
+	add(Route{Method: "GET", Pattern: "/api/files/{id}/content", Tag: "files", Summary: "A file's bytes (same access as the file): served with its sniffed type, nosniff, a sandboxing CSP and Content-Disposition attachment unless a raster image; with an S3 store a 302 to a presigned URL valid at most 5 minutes",
+		Download: true, Status: ok, Errors: rd, handler: a.getFileContent})
+	add(Route{Method: "GET", Pattern: "/api/files/{id}/thumbnail", Tag: "files", Summary: "An image's thumbnail (PNG or JPEG, at most 320 px a side), as the content route; 404 when the file has none",
+		Download: true, Status: ok, Errors: rd, handler: a.getFileThumbnail})
 	// Outgoing webhooks (ADR 0037).
 	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "integrations",
 		Summary: "Subscribe a URL to the channel's messages (a non-guest member who may post; not in a direct message): each message (with triggerWords, only those starting with one of them) is POSTed as {type, channelId, message}, signed with the secret shown here once; a URL to a loopback, link-local or private address is 400 unless the operator allows it",

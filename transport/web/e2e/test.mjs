@@ -287,6 +287,50 @@ try {
   await oops.getByRole('button', { name: 'Delete message' }).click(); // confirm() is accepted
   await alice.locator(`#messages article.msg[data-seq="${oopsSeq}"] .deleted`, { hasText: 'This message was deleted.' }).waitFor();
 
+  begin('files: alice attaches by button, drop and paste; bob sees a preview and downloads');
+  {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAACgAAAAoCAIAAAADnC86AAAAL0lEQVR4nO3NMQ0AAAgDsCmZfynIwgQJT5P+zbQvIhaLxWKxWCwWi8VisVgsFt9ZEe9ZW8NE4AYAAAAASUVORK5CYII=';
+    await alice.locator('input.file-picker').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('the file body') });
+    await alice.evaluate((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const drop = new DataTransfer();
+      drop.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+      const zone = document.querySelector('section.channel');
+      zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: drop, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: drop, bubbles: true, cancelable: true }));
+      const paste = new DataTransfer();
+      paste.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
+      document.querySelector('#composer-input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
+    }, png);
+    await waitFor('three uploads ready', async () => (await alice.locator('.file-chip[data-status="ready"]').count()) === 3);
+    await send(alice, 'three files for you');
+    const msg = messages(bob, 'three files for you');
+    await msg.locator('.files a.download', { hasText: 'notes.txt' }).waitFor();
+    await waitFor('both image previews loaded for bob', () => msg.evaluate((el) => {
+      const imgs = [...el.querySelectorAll('.files img')];
+      return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth === 40);
+    }));
+    const href = await msg.locator('.files a.download').getAttribute('href');
+    const body = await bob.evaluate((u) => fetch(u).then((r) => r.text()), href);
+    if (body !== 'the file body') throw new Error('bob downloaded ' + JSON.stringify(body));
+    if (await alice.locator('.file-tray').isVisible()) throw new Error('the tray is still shown after sending');
+    await shot(bob, 'bob-files');
+
+    // alice sets an avatar in her profile; bob sees it when he opens hers.
+    await alice.getByRole('button', { name: /Your profile/ }).click();
+    await alice.getByRole('button', { name: 'Edit profile' }).click();
+    await alice.locator('#pf-avatar').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
+    await alice.getByRole('button', { name: 'Save' }).click();
+    await alice.locator('dialog').waitFor({ state: 'detached' });
+    await msg.locator('button.author').click();
+    await waitFor("alice's avatar in her profile, for bob", () => bob.evaluate(() => {
+      const img = document.querySelector('dialog img.avatar');
+      return img && img.complete && img.naturalWidth === 40;
+    }));
+    await bob.keyboard.press('Escape');
+    await bob.locator('dialog').waitFor({ state: 'detached' });
+  }
+
   begin('a private channel is not shown to others');
   await alice.getByRole('button', { name: 'Create channel' }).click();
   await alice.getByLabel('Name').fill('secret');

@@ -82,8 +82,8 @@ export class Api {
     return this.get(`/api/channels/${cid}/messages?${q}`).then(items);
   }
   message(mid) { return this.get(`/api/messages/${mid}`); }
-  postMessage(cid, content, parentId, clientMsgId) {
-    return this.post(`/api/channels/${cid}/messages`, { content, parentId, clientMsgId });
+  postMessage(cid, content, parentId, clientMsgId, fileIds) {
+    return this.post(`/api/channels/${cid}/messages`, { content, parentId, clientMsgId, fileIds });
   }
   editMessage(mid, content) { return this.patch(`/api/messages/${mid}`, { content }); }
   deleteMessage(mid) { return this.del(`/api/messages/${mid}`); }

@@ -426,10 +426,13 @@ class App {
 
   // ---- messages
 
-  async send(content, parentId = null) {
+  async send(content, parentId = null, files = []) {
     const ch = this.active();
+    // A message of files alone says what it carries (content may not be blank).
+    if (!content.trim() && files.length) content = files.map((f) => f.name).join(', ');
     if (!ch || !content.trim()) return;
     const p = { clientMsgId: newClientMsgId(), content, parentId, status: 'sending', createdAt: new Date().toISOString() };
+    if (files.length) p.fileIds = files.map((f) => f.id);
     ch.pending.set(p.clientMsgId, p);
     this.render({ scrollToBottom: !parentId });
     // The others clear our typing line when the message lands: the next keystroke says so again.
@@ -443,10 +446,10 @@ class App {
     p.status = 'sending';
     try {
       if (this.rt.online()) {
-        await this.rt.sendMessage(ch.id, p.content, p.parentId, p.clientMsgId);
+        await this.rt.sendMessage(ch.id, p.content, p.parentId, p.clientMsgId, p.fileIds);
         if (ch.pending.has(p.clientMsgId)) p.status = 'sent'; // the event is on its way
       } else {
-        const m = await this.api.postMessage(ch.id, p.content, p.parentId || undefined, p.clientMsgId);
+        const m = await this.api.postMessage(ch.id, p.content, p.parentId || undefined, p.clientMsgId, p.fileIds);
         ch.addMessage(m);
       }
     } catch (e) {
