@@ -262,5 +262,15 @@ func (a *API) routes() []Route {
 		Download: true, Status: ok, Errors: rd, handler: a.getFileContent})
 	add(Route{Method: "GET", Pattern: "/api/files/{id}/thumbnail", Tag: "files", Summary: "An image's thumbnail (PNG or JPEG, at most 320 px a side), as the content route; 404 when the file has none",
 		Download: true, Status: ok, Errors: rd, handler: a.getFileThumbnail})
+	// Outgoing webhooks (ADR 0037).
+	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "integrations",
+		Summary: "Subscribe a URL to the channel's messages (a non-guest member who may post; not in a direct message): each message (with triggerWords, only those starting with one of them) is POSTed as {type, channelId, message}, signed with the secret shown here once; a URL to a loopback, link-local or private address is 400 unless the operator allows it",
+		Request: createOutgoingRequest{}, Response: createOutgoingResponse{}, Status: created, Errors: []int{400, 403, 404, 409}, handler: a.createOutgoingWebhook})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "integrations", Summary: "The channel's outgoing webhooks, without their secrets",
+		Response: outgoingList{}, Status: ok, Errors: []int{400, 403, 404}, handler: a.listOutgoingWebhooks})
+	add(Route{Method: "DELETE", Pattern: "/api/channels/{cid}/webhooks/outgoing/{id}", Tag: "integrations", Summary: "Revoke an outgoing webhook (its creator; the channel's creator, admins, owner): queued deliveries are dropped",
+		Status: noContent, Errors: []int{400, 403, 404}, handler: a.revokeOutgoingWebhook})
+	add(Route{Method: "GET", Pattern: "/api/webhooks/{id}/deliveries", Tag: "integrations", Summary: "An outgoing webhook's recent deliveries, newest first (the last 100 are kept): status pending, delivered or failed, attempts, last error, latency from the message's creation",
+		Query: []Param{{Name: "limit", Type: "integer", Description: "default 50, max 100"}}, Response: deliveryList{}, Status: ok, Errors: []int{400, 404}, handler: a.listOutgoingDeliveries})
 	return rs
 }
