@@ -109,6 +109,9 @@ type AppendResult struct {
 	Duplicate bool
 	// Mentions made by this message (users who can read the channel, never the author).
 	Mentions []Mention
+	// ThreadUpdates are the followers to tell of this reply's thread (on the batch's last
+	// reply to each thread; never the only replier of the batch): ADR 0040.
+	ThreadUpdates []ThreadUpdate
 	// Err is a per-message rejection (ErrBadParent); the rest of the batch still commits.
 	Err error
 }

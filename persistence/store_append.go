@@ -156,6 +156,7 @@ type parentInfo struct {
 	isRoot       bool
 	replyCount   int
 	participants []int64
+	author       int64 // the root's author, who follows the thread from its first reply
 }
 
 type mentionCandidate struct {
@@ -221,15 +222,15 @@ func (s *Store) loadAppendState(ctx context.Context, conn *pgx.Conn, channelID i
 			})
 	}
 	if len(in.parents) > 0 {
-		b.Queue(`SELECT m.id, m.channel_id, m.parent_id IS NULL, COALESCE(t.reply_count, 0), COALESCE(t.participants, '{}')
+		b.Queue(`SELECT m.id, m.channel_id, m.parent_id IS NULL, COALESCE(t.reply_count, 0), COALESCE(t.participants, '{}'), m.user_id
 			FROM unnest($1::bigint[]) AS p(id)
-			CROSS JOIN LATERAL (SELECT id, channel_id, parent_id FROM messages WHERE id = p.id LIMIT 1) m
+			CROSS JOIN LATERAL (SELECT id, channel_id, parent_id, user_id FROM messages WHERE id = p.id LIMIT 1) m
 			LEFT JOIN LATERAL (SELECT reply_count, participants FROM threads WHERE root_id = m.id LIMIT 1) t ON true`, in.parents).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var id int64
 					var p parentInfo
-					if err := rows.Scan(&id, &p.channelID, &p.isRoot, &p.replyCount, &p.participants); err != nil {
+					if err := rows.Scan(&id, &p.channelID, &p.isRoot, &p.replyCount, &p.participants, &p.author); err != nil {
 						return err
 					}
 					st.parents[id] = p
@@ -286,6 +287,7 @@ type appendPlan struct {
 	roots    []int64 // keys of threads in first-reply order
 	mentions []Mention
 	readers  map[int64]int64 // poster → newest seq
+	follows  threadFollows   // who starts following which thread (store_append_follows.go)
 	now      time.Time
 }
 
@@ -307,6 +309,7 @@ func (p *appendPlan) readerMarks() (users, seqs []int64) {
 
 type threadUpdate struct {
 	added        int
+	total        int // reply_count after the batch
 	lastSeq      int64
 	participants []int64
 }
@@ -381,6 +384,7 @@ func (s *Store) planAppend(channelID int64, batch []NewMessage, in appendInput, 
 		}
 		res.Mentions = s.mentionsOf(res.Message, in.mentions[i], in.wide[i], in.online, st, p.now)
 		p.mentions = append(p.mentions, res.Mentions...)
+		p.follows.add(i, res.Message, st.parents, res.Mentions)
 	}
 	for _, d := range dupOfBatch {
 		p.results[d[0]] = AppendResult{Message: p.results[d[1]].Message, Duplicate: true}
@@ -406,6 +410,7 @@ func (p *appendPlan) addReply(root, user, seq int64, pi parentInfo) {
 		p.roots = append(p.roots, root)
 	}
 	t.added++
+	t.total = pi.replyCount + t.added
 	t.lastSeq = seq
 	if len(t.participants) < maxParticipants && !containsID(t.participants, user) {
 		t.participants = append(t.participants, user)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/integrations/outgoing"
 	"github.com/parley-chat/parley/integrations/slash"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/api"
@@ -60,6 +61,9 @@ type Config struct {
 	RedisURL string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
 	KafkaBrokers []string
+	// OutgoingWebhooks configures the relay and deliverer of outgoing webhooks (ADR 0037);
+	// Brokers and Health are set by the server. Zero values are its defaults.
+	OutgoingWebhooks outgoing.Config
 	// DevMode enables POST /api/auth/dev/login and the built-in JWT secret when none is set.
 	// Default DevAuto: on only when neither JWTSecret nor JWKSURL is set; Validate decides it.
 	DevMode DevMode

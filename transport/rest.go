@@ -28,6 +28,8 @@ func (s *Server) startAPI() error {
 		Commands:    s.realtime,
 		SlashURLs:   s.slashClient,
 		Files:       s.files,
+		// Outgoing webhooks (ADR 0037).
+		OutgoingURLs: s.outgoingURLs,
 	})
 	if err != nil {
 		return err

@@ -65,7 +65,8 @@ type Server struct {
 	receipts      *actors.Receipts
 	actors        *actors.Actors // the actor system realtime and receipts share
 	markers       *cluster.Markers
-	files         *files.Service // uploads (files.go)
+	outgoingURLs  *integrations.Client // outgoing webhooks' URL check (outgoing.go)
+	files         *files.Service       // uploads (files.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -125,6 +126,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		return nil, err
 	}
 	if err := s.startRealtime(); err != nil {
+		return nil, err
+	}
+	if err := s.startOutgoing(); err != nil {
 		return nil, err
 	}
 	if err := s.startFiles(ctx); err != nil {

@@ -72,6 +72,9 @@ func (a *API) listMessages(ctx context.Context, r *http.Request, me persistence.
 	if q.Has("before_seq") && q.Has("after_seq") {
 		return 0, nil, &persistence.ValidationError{Field: "after_seq", Reason: "give before_seq or after_seq, not both"}
 	}
+	if q.Has("around_seq") {
+		return a.listMessagesAround(ctx, r, me)
+	}
 	before, err := queryInt(r, "before_seq", 0)
 	if err != nil {
 		return 0, nil, err

@@ -74,6 +74,7 @@ func bodies(v *victims, self int64) map[string]any {
 		"createTokenRequest":           map[string]string{"name": "stolen"},
 		"createIncomingWebhookRequest": map[string]string{"name": "stolen"},
 		"createCommandRequest":         map[string]string{"command": "/stolen", "url": "https://example.com/hook"},
+		"createOutgoingRequest":        map[string]any{"url": "https://example.com/hook", "events": []string{"message"}},
 	}
 }
 

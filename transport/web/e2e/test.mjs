@@ -400,6 +400,66 @@ try {
     await alice.getByRole('button', { name: 'Load older messages' }).waitFor({ state: 'hidden' });
   }
 
+  begin('threads view: a reply by alice raises bob\'s unread badge live; opening the thread pages replies both ways and clears it');
+  {
+    const aliceToken = await alice.evaluate(() => localStorage.getItem('parley.token'));
+    const bobToken = await bob.evaluate(() => localStorage.getItem('parley.token'));
+    const cid = await alice.evaluate(() => [...window.parley.channels.values()].find((c) => c.info.name === 'general').id);
+    const root = await post(`${direct}/api/channels/${cid}/messages`, { content: 'e2e followed thread root' }, aliceToken);
+    await post(`${direct}/api/channels/${cid}/messages`, { content: 'bob follows by replying', parentId: root.id }, bobToken);
+    await bob.getByRole('link', { name: /Threads/ }).click();
+    const item = bob.locator('.thread-item', { hasText: 'e2e followed thread root' });
+    await item.waitFor();
+    for (let i = 1; i <= 25; i++) await post(`${direct}/api/channels/${cid}/messages`, { content: `thread reply ${i}`, parentId: root.id }, aliceToken);
+    await waitFor('25 unread replies on the thread, live', async () => (await item.locator('.thread-unread').textContent().catch(() => '')) === '25');
+    await waitFor('the Threads link badge', async () => (await bob.locator('.threads-link .badge').textContent()) === '1');
+    await shot(bob, 'bob-threads-unread');
+    await item.getByRole('button').first().click();
+    const replies = bob.locator('.thread-replies li.reply');
+    await bob.locator('.thread-replies li.reply', { hasText: 'thread reply 20' }).waitFor();
+    if (await replies.count() !== 20) throw new Error(`first page shows ${await replies.count()} replies, want 20`);
+    await bob.getByRole('button', { name: 'Newer replies' }).click();
+    await bob.locator('.thread-replies li.reply', { hasText: 'thread reply 25' }).waitFor();
+    await bob.getByRole('button', { name: 'Earlier replies' }).click();
+    await bob.locator('.thread-replies li.reply', { hasText: 'bob follows by replying' }).waitFor();
+    if (await replies.count() !== 26) throw new Error(`after paging both ways ${await replies.count()} replies, want 26`);
+    await waitFor('the unread badge cleared', async () => (await item.locator('.thread-unread').count()) === 0);
+    await waitFor('the Threads link badge cleared', async () => bob.locator('.threads-link .badge').isHidden());
+    await shot(bob, 'bob-thread-read');
+    await channelLink(bob, 'general').click();
+  }
+
+  begin('search: Ctrl+K, a bad filter named, results by channel, escaped highlight, jump with context');
+  {
+    const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
+    const wid = await alice.evaluate(() => window.parley.wid);
+    const ch = await post(`${direct}/api/workspaces/${wid}/channels`, { name: 'archive', type: 'public' }, token);
+    for (let i = 1; i <= 80; i++) {
+      const content = i === 10 ? 'the zebra <b>& "stripes"</b>' : `filler ${i}`;
+      await post(`${direct}/api/channels/${ch.id}/messages`, { content }, token);
+    }
+    await bob.evaluate(() => window.parley.refreshChannels());
+    await bob.keyboard.press('Control+k');
+    await waitFor('search box focused', () => bob.evaluate(() => document.activeElement?.id === 'search-input'));
+    await bob.keyboard.type('zebra colour:red');
+    await bob.keyboard.press('Enter');
+    await bob.locator('#search-panel .search-status', { hasText: 'colour:red' }).waitFor();
+    await bob.locator('#search-input').fill('zebra in:#archive');
+    await bob.locator('#search-input').press('Enter');
+    const hit = bob.locator('#search-panel .search-group[data-channel="' + ch.id + '"] .search-hit');
+    await hit.waitFor();
+    const snippet = await hit.locator('.snippet').evaluate((e) => ({ text: e.textContent, marks: [...e.querySelectorAll('mark')].map((m) => m.textContent), tags: e.querySelectorAll('b').length }));
+    if (snippet.text !== 'the zebra <b>& "stripes"</b>' || snippet.marks.join() !== 'zebra' || snippet.tags !== 0) throw new Error('snippet ' + JSON.stringify(snippet));
+    await shot(bob, 'bob-search');
+    await hit.click();
+    await bob.locator('#messages article.msg#m-10.jump-target').waitFor();
+    await messages(bob, 'filler 9').first().waitFor();
+    await messages(bob, 'filler 11').first().waitFor();
+    const st = await seqState(bob);
+    if (st.dupes || !st.seqs.includes(1) || !st.seqs.includes(80)) throw new Error('after the jump: ' + JSON.stringify(st));
+    await shot(bob, 'bob-search-jump');
+  }
+
   if (control) {
     begin('the server drops every connection: both show reconnecting');
     await channelLink(alice, 'general').click();

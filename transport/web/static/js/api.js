@@ -100,6 +100,23 @@ export class Api {
 
   markMentionRead(id) { return this.put(`/api/mentions/${id}/read`); }
 
+  // Threads you follow (view-threads.js).
+  followedThreads({ unread = false, limit = 20, cursor = '' } = {}) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (unread) q.set('unread', 'true');
+    if (cursor) q.set('cursor', cursor);
+    return this.get(`/api/threads?${q}`);
+  }
+  repliesPage(mid, { after = 0, before = 0, limit = 20 } = {}) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (before) q.set('before_seq', String(before));
+    else if (after) q.set('after_seq', String(after));
+    return this.get(`/api/messages/${mid}/replies?${q}`);
+  }
+  follow(mid) { return this.put(`/api/messages/${mid}/follow`); }
+  unfollow(mid) { return this.del(`/api/messages/${mid}/follow`); }
+  threadRead(mid, seq) { return this.put(`/api/messages/${mid}/thread-read`, { seq }); }
+
   openDM(wid, userIds) { return this.post(`/api/workspaces/${wid}/dms`, { userIds }); }
   user(uid) { return this.get(`/api/users/${uid}`); }
   updateProfile(fields) { return this.patch('/api/users/me', fields); }

@@ -6,6 +6,7 @@ import { splitMentions } from './state.js';
 import { parts } from './view-shell.js';
 import * as dialogs from './view-dialogs.js';
 import * as people from './view-people.js';
+import * as threads from './view-threads.js';
 // Rich text, pins, history, reactions (ADR 0042).
 import { render as renderMarkdown } from './markdown.js';
 import * as flow from './view-flow.js';
@@ -32,6 +33,7 @@ export function renderMain(app, opts = {}) {
     clear(ui.main);
     main = { key };
     if (app.view === 'mentions') buildMentions(app, ui.main);
+    else if (app.view === 'threads') threads.build(app, ui.main, main);
     else if (app.view === 'channel' && app.active()) buildChannel(app, ui.main);
     else buildEmpty(app, ui.main);
   }
