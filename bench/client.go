@@ -150,6 +150,10 @@ func (c *client) onMessage(f *stomp.Frame, received time.Time) {
 // so a slow server shows up as latency rather than as a lower offered rate.
 func (c *client) post(channel int64) {
 	w := c.w
+	if w.hooks != nil { // incoming scenario: through the channel's webhook instead
+		c.postHook(channel)
+		return
+	}
 	conn := c.conn.Load()
 	if conn == nil {
 		w.skip("not connected", 1)

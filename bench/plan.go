@@ -22,6 +22,9 @@ type Plan struct {
 	ReceiptTimeout   time.Duration
 	MaxInflight      int
 	Load             LoadModel
+	// Hooks are the incoming webhooks' paths (/hooks/{id}/{secret}) by channel id, with
+	// Load.IncomingHooks.
+	Hooks map[int64]string `json:",omitempty"`
 }
 
 // LoadModel is what clients do once the run starts, beyond receiving.
@@ -45,6 +48,9 @@ type LoadModel struct {
 	// ReadEvents: receivers time the `read` events they see against the mark that caused
 	// them (receipts scenario).
 	ReadEvents bool
+	// IncomingHooks: senders post through their channel's incoming webhook (Plan.Hooks,
+	// HTTP on the client's node) instead of a STOMP SEND (incoming scenario).
+	IncomingHooks bool
 }
 
 // ClientSpec is one client: a user with its token, where it connects, what it subscribes to

@@ -32,6 +32,7 @@ type Report struct {
 	Ordering *OrderingReport `json:"ordering,omitempty"`
 	Receipts *ReceiptsReport `json:"receipts,omitempty"`
 	Outgoing *OutgoingReport `json:"outgoing,omitempty"`
+	Incoming *IncomingReport `json:"incoming,omitempty"`
 	Soak     *SoakReport     `json:"soak,omitempty"`
 	Server   []NodeMetrics   `json:"server"`
 	// WAL is PostgreSQL's write-ahead log during the load (with --db-url).
@@ -430,6 +431,9 @@ func (rep *Report) Summary() string {
 		b.WriteString(sr.summary())
 	}
 	if o := rep.Outgoing; o != nil {
+		b.WriteString(o.summary())
+	}
+	if o := rep.Incoming; o != nil {
 		b.WriteString(o.summary())
 	}
 	for _, w := range rep.Warnings {

@@ -32,6 +32,9 @@ type runner struct {
 	cancelWorkers context.CancelFunc
 	// webhooks is the outgoing scenario's receiver.
 	webhooks *webhookReceiver
+	// hooks are the incoming scenario's webhook paths by channel.
+	hooks    map[int64]string
+	hookBots map[int64]int64
 }
 
 type linkEvent struct {
@@ -170,6 +173,7 @@ func (r *runner) startWorkers(ctx context.Context) error {
 			GoroutineReaders: cfg.GoroutineReaders,
 			Warmup:           cfg.Warmup, Duration: cfg.Duration, Drain: cfg.Drain, MessageBytes: cfg.MessageBytes,
 			ReceiptTimeout: cfg.ReceiptTimeout, MaxInflight: cfg.MaxInflight, Load: lm,
+			Hooks: r.hooks,
 		}
 		for i := k; i < len(r.specs); i += cfg.Procs {
 			p.Clients = append(p.Clients, r.specs[i])

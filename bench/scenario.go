@@ -153,6 +153,22 @@ var scenarios = map[string]*scenario{
 		prepare:       prepareOutgoing,
 		analyse:       analyseOutgoing,
 	},
+	"incoming": {
+		name: "incoming",
+		about: "fanout whose senders post through an incoming webhook per channel (HTTP) instead of STOMP SEND " +
+			"(node: raise --incoming-webhook-limit and --unauthenticated-limit); posts/s, send→deliver; reference: fanout, same flags",
+		defaults: func(c *Config) {
+			setInt(&c.Connections, 20)
+			setInt(&c.Channels, 4)
+			setInt(&c.Senders, min(4, c.Connections))
+			setFloat(&c.Rate, 20)
+			setDur(&c.Duration, 10*time.Second)
+		},
+		subscriptions: consecutive,
+		load:          func(*Config) LoadModel { return LoadModel{IncomingHooks: true} },
+		prepare:       prepareIncoming,
+		analyse:       analyseIncoming,
+	},
 }
 
 // ScenarioNames lists the scenarios, sorted.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-chat/parley/persistence/pgtest"
 	"github.com/parley-chat/parley/transport"
+	"github.com/parley-chat/parley/transport/api"
 )
 
 // workerEnv makes the test binary a bench worker (TestMain), so that --procs runs can
@@ -43,6 +44,9 @@ func startNode(t *testing.T) (string, string) {
 	cfg.NodeID = 1
 	cfg.DrainTimeout = 5 * time.Second
 	cfg.WebhookAllowPrivate = true // the outgoing scenario's receiver is on loopback
+	// The incoming scenario posts to its hooks from one address, as perfnode allows.
+	open := api.Limit{Rate: 1e6, Burst: 1e6}
+	cfg.RateLimits.IncomingWebhook, cfg.RateLimits.Unauthenticated = open, open
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("PARLEY_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -144,6 +148,7 @@ func TestScenariosSmoke(t *testing.T) {
 			RESTInterval: time.Second, ReconnectPerMin: 20, Duration: 3 * time.Second, Warmup: time.Nanosecond},
 		"connections": {Connections: 20, Duration: time.Second},
 		"outgoing":    {Connections: 4, Channels: 2, Senders: 2, Rate: 10, Duration: 2 * time.Second},
+		"incoming":    {Connections: 4, Channels: 2, Senders: 2, Rate: 10, Duration: 2 * time.Second},
 		"soak": {Connections: 10, Channels: 2, Senders: 4, Rate: 10, ReconnectPerMin: 30, Duration: 3 * time.Second,
 			Warmup: time.Nanosecond, SampleEvery: 500 * time.Millisecond},
 	}
@@ -171,6 +176,14 @@ func TestScenariosSmoke(t *testing.T) {
 			case "outgoing":
 				if o := rep.Outgoing; o == nil || o.Acked == 0 || o.Delivered != o.Acked || o.Hooks != 2 || o.P50Ms <= 0 {
 					t.Fatalf("outgoing: %+v", o)
+				}
+			case "incoming":
+				// Every post acknowledged over HTTP reached its channel's 2 subscribers (smoke
+				// checks lost, duplicated, reordered and PostgreSQL), timed send → deliver.
+				ck := rep.Check
+				if o := rep.Incoming; o == nil || o.Hooks != 2 || o.Verified != 2 || o.Acked == 0 || o.Acked != ck.Acked || o.Refused != 0 ||
+					ck.Expected != 2*ck.Acked || o.Deliver.Count == 0 || o.HTTP.Count == 0 {
+					t.Fatalf("incoming: %+v, check %+v", o, ck)
 				}
 			case "soak":
 				if rep.Soak == nil || rep.Soak.Nodes[0].Samples < 3 || rep.Run.Counts.Reconnects == 0 {

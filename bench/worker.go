@@ -25,6 +25,8 @@ type worker struct {
 	log  *slog.Logger
 	emit func(workerEvent)
 	rest *restClient
+	// hooks posts through incoming webhooks (Load.IncomingHooks); nil otherwise.
+	hooks *hookPoster
 
 	clients []*client
 	poller  *stompclient.Poller // nil: each client reads on its own goroutine
@@ -68,6 +70,9 @@ func newWorker(plan *Plan, log *slog.Logger, emit func(workerEvent)) *worker {
 		deliver: newRecorder(shards), receipt: newRecorder(shards), restLat: newRecorder(shards),
 		readAck: newRecorder(shards), readEv: newRecorder(shards),
 		readSent: make(map[readKey]readNote),
+	}
+	if plan.Load.IncomingHooks {
+		w.hooks = newHookPoster(plan)
 	}
 	w.clients = make([]*client, len(plan.Clients))
 	for i := range plan.Clients {
@@ -430,6 +435,9 @@ func (w *worker) closeAll() {
 		_ = w.poller.Close()
 	}
 	w.rest.close()
+	if w.hooks != nil {
+		w.hooks.close()
+	}
 }
 
 // cpuSeconds is this process's user + system CPU time so far.

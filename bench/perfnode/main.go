@@ -110,7 +110,8 @@ func run(o options) error {
 	// The setup's owner invites every user over REST (10,000 writes at 10,000 users): a
 	// bench node does not limit REST writes; messages follow -send-rate.
 	open := api.Limit{Rate: 1e6, Burst: 1e6}
-	cfg.RateLimits = api.Limits{Writes: open, Reactions: open, Search: open, Unauthenticated: open, DevLogin: open}
+	cfg.RateLimits = api.Limits{Writes: open, Reactions: open, Search: open, Unauthenticated: open, DevLogin: open,
+		IncomingWebhook: open} // `parley bench incoming` posts every hook from one address
 	if o.readEventDelay != 0 {
 		cfg.WebSocket.Outbound.ReadEventDelay = o.readEventDelay
 	}
