@@ -269,7 +269,9 @@ func (b *RedisBus) publish(ctx context.Context, name string, payload []byte) err
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
 	if b.isShardedTopic(name) {
-		err = b.rdb.SPublish(ctx, name, env).Err()
+		cmd := spublish(ctx, name, env)
+		_ = b.rdb.Process(ctx, cmd)
+		err = cmd.Err()
 	} else {
 		err = b.rdb.Publish(ctx, name, env).Err()
 	}

@@ -114,3 +114,12 @@ func (l *busLane) setTopics(n int64) {
 	l.b.stats.topics.Add(n - l.ntopics)
 	l.ntopics = n
 }
+
+// spublish is SPUBLISH with its key position set, so the cluster client routes it to the
+// slot's master directly (without COMMAND info it would send it to a random node and
+// follow MOVED, and during a failover keep trying nodes that are gone).
+func spublish(ctx context.Context, name string, env []byte) *redis.IntCmd {
+	cmd := redis.NewIntCmd(ctx, "spublish", name, env)
+	cmd.SetFirstKeyPos(1)
+	return cmd
+}

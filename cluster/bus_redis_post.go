@@ -91,7 +91,7 @@ func (b *RedisBus) flush(batch []postItem) []postItem {
 	cmds, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, it := range batch {
 			if b.isShardedTopic(it.topic) {
-				p.SPublish(ctx, it.topic, it.env)
+				_ = p.Process(ctx, spublish(ctx, it.topic, it.env))
 			} else {
 				p.Publish(ctx, it.topic, it.env)
 			}
