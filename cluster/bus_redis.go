@@ -43,7 +43,7 @@ type RedisBus struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when every lane's subscriber loop has stopped
 
-	sharded bool        // Redis Cluster: sharded Pub/Sub over lanes[1:]
+	sharded bool       // Redis Cluster: sharded Pub/Sub over lanes[1:]
 	lanes   []*busLane // lanes[0] plain Pub/Sub; lanes[1:] sharded, one per hash tag
 
 	mu       sync.RWMutex
