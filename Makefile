@@ -164,7 +164,7 @@ redis-cluster:
 redis-cluster-stop:
 	@# A master given SIGTERM waits (up to 10 s) for its replicas; wait for every process.
 	@pids=$$(cat $(REDIS_CLUSTER_DIR)/*/redis.pid 2>/dev/null); [ -n "$$pids" ] && kill -TERM $$pids 2>/dev/null; \
-	for p in $$pids; do for t in $$(seq 1 150); do kill -0 $$p 2>/dev/null || break; sleep 0.1; done; done; \
+	for p in $$pids; do for t in $$(seq 1 150); do kill -0 $$p 2>/dev/null || break; sleep 0.1; done; kill -KILL $$p 2>/dev/null; done; \
 	rm -rf $(REDIS_CLUSTER_DIR)
 
 clean:

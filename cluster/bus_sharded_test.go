@@ -131,7 +131,19 @@ func TestRedisClusterBusMasterFailover(t *testing.T) {
 	const ch = 77
 	pub := newClusterBus(t, rc.Addrs(), "f:", 2)
 	sub := newClusterBus(t, rc.Addrs(), "f:", 2)
+	checkFailover(t, pub, sub, ch, func() {
+		master, err := rc.MasterOf(ctx, sub.channelTopic(ch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		master.Kill()
+	})
+}
 
+// checkFailover streams Posts from pub to sub on channel ch, calls kill once traffic flows,
+// and checks that sub resyncs and that every message acknowledged after its Resync arrives,
+// in order.
+func checkFailover(t *testing.T, pub, sub *RedisBus, ch int64, kill func()) {
 	var mu sync.Mutex
 	var got []uint64
 	var resyncs atomic.Int64
@@ -189,11 +201,7 @@ func TestRedisClusterBusMasterFailover(t *testing.T) {
 	}()
 	waitFor(t, "traffic before the kill", func() bool { return delivered() >= 100 })
 
-	master, err := rc.MasterOf(ctx, sub.channelTopic(ch))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master.Kill()
+	kill()
 	deadline := time.Now().Add(30 * time.Second)
 	for resyncs.Load() < 2 || !sub.Healthy() {
 		if time.Now().After(deadline) {
