@@ -212,3 +212,31 @@ func StopShared() {
 		shared.c.Stop()
 	}
 }
+
+// WaitFailover waits until no live node names dead as the master of any slot any more (its
+// replica was promoted) and the cluster is ok again. Call it after killing a master.
+func (c *Cluster) WaitFailover(ctx context.Context, dead *Server) error {
+	err := poll(ctx, "replica of "+dead.Addr+" promoted", func() bool {
+		for _, n := range c.Nodes {
+			if !n.Alive() {
+				continue
+			}
+			cl := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
+			slots, err := cl.ClusterSlots(ctx).Result()
+			cl.Close()
+			if err != nil {
+				return false
+			}
+			for _, r := range slots {
+				if len(r.Nodes) > 0 && r.Nodes[0].Addr == dead.Addr {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return c.WaitOK(ctx)
+}
