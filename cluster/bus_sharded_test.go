@@ -254,3 +254,43 @@ func checkFailover(t *testing.T, pub, sub *RedisBus, ch int64, kill func()) {
 	}
 	t.Logf("failover: %d delivered, %d acknowledged after resync all delivered, %d resyncs", len(got), checked, final)
 }
+
+// A lane's slot moves to another master while its traffic flows: Redis unsubscribes the
+// lane's topics (sunsubscribe), the lane reconnects to the new owner and resyncs, publishers
+// follow MOVED, and every message acknowledged after the Resync arrives.
+func TestRedisClusterBusSlotMigration(t *testing.T) {
+	t.Parallel()
+	if err := redistest.Available(); err != nil {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rc, err := redistest.StartCluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rc.Stop)
+	const ch = 78
+	pub := newClusterBus(t, rc.Addrs(), "m:", 1)
+	sub := newClusterBus(t, rc.Addrs(), "m:", 1)
+	checkFailover(t, pub, sub, ch, func() {
+		topic := sub.channelTopic(ch)
+		src, err := rc.MasterOf(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dst *redistest.Server
+		for _, n := range rc.Nodes[:3] {
+			if n != src {
+				dst = n
+				break
+			}
+		}
+		if err := rc.MoveSlot(ctx, topic, dst); err != nil {
+			t.Fatal(err)
+		}
+		if now, err := rc.MasterOf(ctx, topic); err != nil || now != dst {
+			t.Fatalf("slot not moved: %v %v", now, err)
+		}
+	})
+}

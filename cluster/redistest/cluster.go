@@ -240,3 +240,52 @@ func (c *Cluster) WaitFailover(ctx context.Context, dead *Server) error {
 	}
 	return c.WaitOK(ctx)
 }
+
+// MoveSlot moves the (keyless) slot of key to master dst, as `redis-cli --cluster reshard`
+// does for an empty slot: IMPORTING on dst, MIGRATING on the owner, then SETSLOT NODE on
+// every master. Sharded Pub/Sub subscribers of the slot are unsubscribed by Redis.
+func (c *Cluster) MoveSlot(ctx context.Context, key string, dst *Server) error {
+	src, err := c.MasterOf(ctx, key)
+	if err != nil {
+		return err
+	}
+	client := func(s *Server) *redis.Client { return redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1}) }
+	sc, dc := client(src), client(dst)
+	defer sc.Close()
+	defer dc.Close()
+	slot, err := sc.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		return err
+	}
+	srcID, err1 := sc.ClusterMyID(ctx).Result()
+	dstID, err2 := dc.ClusterMyID(ctx).Result()
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	steps := []struct {
+		c    *redis.Client
+		args []any
+	}{
+		{dc, []any{"cluster", "setslot", slot, "importing", srcID}},
+		{sc, []any{"cluster", "setslot", slot, "migrating", dstID}},
+		{dc, []any{"cluster", "setslot", slot, "node", dstID}},
+		{sc, []any{"cluster", "setslot", slot, "node", dstID}},
+	}
+	for _, s := range steps {
+		if err := s.c.Do(ctx, s.args...).Err(); err != nil {
+			return fmt.Errorf("redistest: %v: %w", s.args, err)
+		}
+	}
+	for _, n := range c.Nodes[:3] {
+		if n == src || n == dst || !n.Alive() {
+			continue
+		}
+		oc := client(n)
+		err := oc.Do(ctx, "cluster", "setslot", slot, "node", dstID).Err()
+		oc.Close()
+		if err != nil {
+			return fmt.Errorf("redistest: setslot on %s: %w", n.Addr, err)
+		}
+	}
+	return c.WaitOK(ctx)
+}
