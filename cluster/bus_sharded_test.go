@@ -205,7 +205,7 @@ func checkFailover(t *testing.T, pub, sub *RedisBus, ch int64, kill func()) {
 	deadline := time.Now().Add(30 * time.Second)
 	for resyncs.Load() < 2 || !sub.Healthy() {
 		if time.Now().After(deadline) {
-			t.Fatalf("no resync after the master died (resyncs %d, healthy %v)", resyncs.Load(), sub.Healthy())
+			t.Fatalf("no resync after the fault (resyncs %d, healthy %v)", resyncs.Load(), sub.Healthy())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
