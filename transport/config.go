@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"time"
 
-
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/integrations/slash"
