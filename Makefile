@@ -11,7 +11,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 RACE      ?= -race
 TESTFLAGS ?=
 
-.PHONY: run build test npm lint bench cluster cluster-stop clean
+.PHONY: run build test npm lint bench cluster cluster-stop redis-cluster redis-cluster-stop clean
 
 run: build
 	$(BIN) serve
@@ -95,12 +95,31 @@ CLUSTER_PREFIX     ?= parley
 CLUSTER_PORTS      ?= 9001 9002 9003
 CLUSTER_KAFKA_PORT ?= 19092
 CLUSTER_DIR        ?= .cluster
+# REDIS_MODE=cluster runs the nodes on a local Redis Cluster (ADR 0043) started by
+# `make redis-cluster` (3 masters + 3 replicas on REDIS_CLUSTER_PORTS, data in
+# $(CLUSTER_DIR)/redis-cluster) instead of CLUSTER_REDIS; `make cluster-stop` stops it too.
+REDIS_MODE          ?= single
+REDIS_CLUSTER_PORTS ?= 17001 17002 17003 17004 17005 17006
+REDIS_CLUSTER_DIR   ?= $(CLUSTER_DIR)/redis-cluster
+comma := ,
+empty :=
+space := $(empty) $(empty)
+REDIS_CLUSTER_ADDRS ?= $(subst $(space),$(comma),$(foreach p,$(REDIS_CLUSTER_PORTS),127.0.0.1:$(p)))
+ifeq ($(REDIS_MODE),cluster)
+CLUSTER_REDIS_ENV = REDIS_CLUSTER_ADDRS='$(REDIS_CLUSTER_ADDRS)'
+CLUSTER_REDIS_DEP = redis-cluster
+else ifeq ($(REDIS_MODE),single)
+CLUSTER_REDIS_ENV = REDIS_URL='$(CLUSTER_REDIS)'
+CLUSTER_REDIS_DEP =
+else
+$(error REDIS_MODE=$(REDIS_MODE): want single or cluster)
+endif
 
-cluster: build
+cluster: build $(CLUSTER_REDIS_DEP)
 	@mkdir -p $(CLUSTER_DIR)
 	@$(BIN) kafka --port $(CLUSTER_KAFKA_PORT) > $(CLUSTER_DIR)/kafka.log 2>&1 & echo $$! > $(CLUSTER_DIR)/kafka.pid
 	@i=0; for port in $(CLUSTER_PORTS); do i=$$((i+1)); \
-		PARLEY_ADDR=127.0.0.1:$$port PARLEY_NODE_ID=$$i DATABASE_URL='$(CLUSTER_DB)' REDIS_URL='$(CLUSTER_REDIS)' \
+		PARLEY_ADDR=127.0.0.1:$$port PARLEY_NODE_ID=$$i DATABASE_URL='$(CLUSTER_DB)' $(CLUSTER_REDIS_ENV) \
 		PARLEY_REDIS_PREFIX='$(CLUSTER_PREFIX)' KAFKA_BROKERS=127.0.0.1:$(CLUSTER_KAFKA_PORT) \
 		$(BIN) serve > $(CLUSTER_DIR)/node$$i.log 2>&1 & echo $$! > $(CLUSTER_DIR)/node$$i.pid; \
 	done
@@ -118,7 +137,35 @@ cluster-stop:
 		rm -f $$f; \
 	done; \
 	[ -f $(CLUSTER_DIR)/kafka.pid ] && kill -TERM $$(cat $(CLUSTER_DIR)/kafka.pid) 2>/dev/null; rm -f $(CLUSTER_DIR)/kafka.pid; \
+	$(MAKE) --no-print-directory redis-cluster-stop REDIS_CLUSTER_DIR='$(REDIS_CLUSTER_DIR)'; \
 	echo "cluster stopped"
+
+# A local Redis Cluster: 3 masters + 3 replicas (redis-server 7 --cluster-enabled), joined by
+# redis-cli --cluster create, ready when every node reports cluster_state:ok. Idempotent.
+redis-cluster:
+	@mkdir -p $(REDIS_CLUSTER_DIR)
+	@if [ -f $(REDIS_CLUSTER_DIR)/created ]; then echo "redis cluster already up: $(REDIS_CLUSTER_ADDRS)"; exit 0; fi; \
+	for p in $(REDIS_CLUSTER_PORTS); do mkdir -p $(REDIS_CLUSTER_DIR)/$$p; \
+		redis-server --port $$p --bind 127.0.0.1 --dir $(abspath $(REDIS_CLUSTER_DIR))/$$p --cluster-enabled yes \
+			--cluster-config-file nodes.conf --cluster-node-timeout 2000 --appendonly no --save '' \
+			--daemonize yes --pidfile $(abspath $(REDIS_CLUSTER_DIR))/$$p/redis.pid --logfile redis.log || exit 1; \
+	done; \
+	for p in $(REDIS_CLUSTER_PORTS); do \
+		for t in $$(seq 1 100); do redis-cli -p $$p ping >/dev/null 2>&1 && break; sleep 0.05; done; \
+	done; \
+	redis-cli --cluster create $(foreach p,$(REDIS_CLUSTER_PORTS),127.0.0.1:$(p)) --cluster-replicas 1 --cluster-yes >$(REDIS_CLUSTER_DIR)/create.log 2>&1 \
+		|| { echo "redis-cli --cluster create failed, see $(REDIS_CLUSTER_DIR)/create.log"; exit 1; }; \
+	for p in $(REDIS_CLUSTER_PORTS); do \
+		for t in $$(seq 1 150); do redis-cli -p $$p cluster info | grep -q cluster_state:ok && break; sleep 0.1; done; \
+		redis-cli -p $$p cluster info | grep -q cluster_state:ok || { echo "redis node $$p not ok"; exit 1; }; \
+	done; \
+	touch $(REDIS_CLUSTER_DIR)/created; echo "redis cluster ready: $(REDIS_CLUSTER_ADDRS)"
+
+redis-cluster-stop:
+	@# A master given SIGTERM waits (up to 10 s) for its replicas; wait for every process.
+	@pids=$$(cat $(REDIS_CLUSTER_DIR)/*/redis.pid 2>/dev/null); [ -n "$$pids" ] && kill -TERM $$pids 2>/dev/null; \
+	for p in $$pids; do for t in $$(seq 1 150); do kill -0 $$p 2>/dev/null || break; sleep 0.1; done; kill -KILL $$p 2>/dev/null; done; \
+	rm -rf $(REDIS_CLUSTER_DIR)
 
 clean:
 	rm -rf bin .cluster

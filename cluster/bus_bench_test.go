@@ -20,7 +20,18 @@ import (
 func BenchmarkBusPublishToReceive(b *testing.B) {
 	rdb, prefix := redistest.Client(b)
 	cfg := testBusConfig(prefix)
-	pub, sub := newTestBus(b, rdb, cfg), newTestBus(b, rdb, cfg)
+	benchPublishToReceive(b, newTestBus(b, rdb, cfg), newTestBus(b, rdb, cfg))
+}
+
+// BenchmarkBusPublishToReceiveCluster is the same over a local 3+3 Redis Cluster (sharded
+// Pub/Sub, ADR 0043), for the ratio against the single Redis in the same run.
+func BenchmarkBusPublishToReceiveCluster(b *testing.B) {
+	rc := redistest.SharedCluster(b)
+	_, prefix := rc.Client(b)
+	benchPublishToReceive(b, newClusterBus(b, rc.Addrs(), prefix, 16), newClusterBus(b, rc.Addrs(), prefix, 16))
+}
+
+func benchPublishToReceive(b *testing.B, pub, sub *RedisBus) {
 	got := make(chan struct{}, 1)
 	live := make(chan struct{}, 1)
 	sub.SubscribeChannel(1, HandlerFuncs{

@@ -20,6 +20,8 @@ const (
 	DefaultBusPostQueue      = 8192
 	DefaultBusPostBatch      = 256
 	DefaultBusSlowHandler    = 10 * time.Millisecond
+	DefaultBusShardLanes     = 16
+	maxBusShardLanes         = 1024
 	maxBusPayload            = 64 << 20
 	maxBusPublishTimeout     = 30 * time.Second
 	maxBusPostBatch          = 4096
@@ -73,6 +75,11 @@ type BusConfig struct {
 	// parley_bus_slow_handler_calls_total, since it delays every topic of the node.
 	// Default 10ms.
 	SlowHandler time.Duration
+	// ShardLanes is, on a Redis Cluster, how many sharded subscriber connections a node
+	// spreads its channel and user topics over (ADR 0043): each lane is one hash tag, so one
+	// slot and one master. More lanes spread the topics over the shards more evenly and cost
+	// one connection each per node. Ignored on a single Redis. Default 16, at most 1024.
+	ShardLanes int
 	// Health, when set, hears the subscriber connection's losses and recoveries and failed
 	// publishes, and logs them as Redis's state changes (ADR 0028); the bus then logs no
 	// per-attempt warnings of its own. Nil: the bus logs losses and recoveries itself.
@@ -110,6 +117,9 @@ func (c BusConfig) withDefaults() BusConfig {
 	if c.SlowHandler == 0 {
 		c.SlowHandler = DefaultBusSlowHandler
 	}
+	if c.ShardLanes == 0 {
+		c.ShardLanes = DefaultBusShardLanes
+	}
 	return c
 }
 
@@ -143,6 +153,9 @@ func (c BusConfig) validate() error {
 	}
 	if c.PostBatch < 0 || c.PostBatch > maxBusPostBatch {
 		errs = append(errs, fmt.Errorf("bus PostBatch %d is outside 1..%d", c.PostBatch, maxBusPostBatch))
+	}
+	if c.ShardLanes < 0 || c.ShardLanes > maxBusShardLanes {
+		errs = append(errs, fmt.Errorf("bus ShardLanes %d is outside 1..%d", c.ShardLanes, maxBusShardLanes))
 	}
 	return errors.Join(errs...)
 }

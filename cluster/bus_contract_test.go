@@ -93,3 +93,51 @@ func TestRedisBusContract(t *testing.T) {
 		},
 	})
 }
+
+// The same contract on a local Redis Cluster (ADR 0043): channel and user topics go over
+// sharded Pub/Sub lanes. Cut closes a node's every connection through its dialer.
+func TestRedisClusterBusContract(t *testing.T) {
+	t.Parallel()
+	rc := redistest.SharedCluster(t)
+	var mu sync.Mutex
+	dialers := map[cluster.Bus]*redistest.CutDialer{}
+	bustest.Run(t, bustest.Harness{
+		NewCluster: func(t *testing.T) func() cluster.Bus {
+			_, prefix := rc.Client(t)
+			cfg := cluster.BusConfig{
+				TopicPrefix:    prefix + "bus:",
+				PublishTimeout: 500 * time.Millisecond,
+				ConnectTimeout: 2 * time.Second,
+				PingInterval:   500 * time.Millisecond,
+				ReconnectMin:   10 * time.Millisecond,
+				ReconnectMax:   200 * time.Millisecond,
+				ShardLanes:     4,
+			}
+			return func() cluster.Bus {
+				d := &redistest.CutDialer{}
+				rdb := redis.NewClusterClient(&redis.ClusterOptions{
+					Addrs: rc.Addrs(), Dialer: d.Dial,
+					DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond,
+					WriteTimeout: 500 * time.Millisecond,
+				})
+				t.Cleanup(func() { _ = rdb.Close() })
+				b, err := cluster.NewRedisBus(rdb, cfg, nil, prometheus.NewRegistry())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = b.Close() })
+				mu.Lock()
+				dialers[b] = d
+				mu.Unlock()
+				return b
+			}
+		},
+		Cut: func(t *testing.T, node cluster.Bus) func() {
+			mu.Lock()
+			d := dialers[node]
+			mu.Unlock()
+			d.Cut()
+			return d.Restore
+		},
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,13 @@ import (
 // goroutine; a lost connection is re-established with backoff, every topic resubscribed
 // and every Handler told to Resync.
 //
+// On a Redis Cluster (ADR 0043) channel and user topics are sharded Pub/Sub channels
+// (SPUBLISH/SSUBSCRIBE), so their traffic stays on the shard owning the topic's slot
+// instead of being rebroadcast to every node of the cluster. Each such topic carries one of
+// ShardLanes hash tags; a lane is one subscriber connection to the master serving its tag's
+// slot, with the same session life as above. Lane 0 (plain SUBSCRIBE) carries the broadcast
+// topic and topics without a tag (presence's).
+//
 // All methods are safe for concurrent use.
 type RedisBus struct {
 	rdb    redis.UniversalClient
@@ -33,16 +41,15 @@ type RedisBus struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the subscriber loop has stopped
-	wake   chan struct{} // capacity 1: the topic set changed
+	done   chan struct{} // closed when every lane's subscriber loop has stopped
+
+	sharded bool       // Redis Cluster: sharded Pub/Sub over lanes[1:]
+	lanes   []*busLane // lanes[0] plain Pub/Sub; lanes[1:] sharded, one per hash tag
 
 	mu       sync.RWMutex
 	topics   map[string]*topic
-	dirty    map[string]struct{} // topics whose Redis subscription may need to change
 	resyncFn []func()
 	closed   bool
-
-	healthy atomic.Bool
 
 	postMu     sync.RWMutex // write-held only by Close, so no Post races the final drain
 	postClosed bool
@@ -55,6 +62,7 @@ type RedisBus struct {
 // topic is the node's state of one Redis channel. Guarded by Bus.mu.
 type topic struct {
 	kind busInterest
+	lane *busLane
 	// subs is copied on write, so the reader can use a snapshot without holding the lock.
 	subs []*redisSubscription
 	// sent: a SUBSCRIBE for the topic was written on the current connection and no
@@ -86,6 +94,10 @@ func NewRedisBus(rdb redis.UniversalClient, cfg BusConfig, logger *slog.Logger, 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	sharded := IsRedisCluster(rdb)
+	if sharded && strings.ContainsAny(cfg.TopicPrefix, "{}") {
+		return nil, fmt.Errorf("bus TopicPrefix %q: no { or } on a Redis Cluster, where the bus's own hash tags place topics", cfg.TopicPrefix)
+	}
 	origin := make([]byte, busOriginLen)
 	_, _ = rand.Read(origin)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -97,9 +109,8 @@ func NewRedisBus(rdb redis.UniversalClient, cfg BusConfig, logger *slog.Logger, 
 		ctx:      ctx,
 		cancel:   cancel,
 		done:     make(chan struct{}),
-		wake:     make(chan struct{}, 1),
+		sharded:  sharded,
 		topics:   make(map[string]*topic),
-		dirty:    make(map[string]struct{}),
 		postq:    make(chan postItem, cfg.PostQueue),
 		postDone: make(chan struct{}),
 	}
@@ -109,18 +120,31 @@ func NewRedisBus(rdb redis.UniversalClient, cfg BusConfig, logger *slog.Logger, 
 			return nil, fmt.Errorf("bus: register metrics: %w", err)
 		}
 	}
-	go b.run()
+	nl := 1
+	if sharded {
+		nl += cfg.ShardLanes
+	}
+	for i := range nl {
+		b.lanes = append(b.lanes, newBusLane(b, i))
+	}
+	var wg sync.WaitGroup
+	for _, l := range b.lanes {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.run() }()
+	}
+	go func() { wg.Wait(); close(b.done) }()
 	go b.postLoop()
 	return b, nil
 }
 
-// Topic names. The interest kind is the first byte after the prefix.
+// Topic names. The interest kind is the first byte after the prefix; on a Redis Cluster
+// a lane's hash tag ends the name.
 func (b *RedisBus) channelTopic(channelID int64) string {
-	return b.cfg.TopicPrefix + "c:" + strconv.FormatInt(channelID, 10)
+	return b.tagged(b.cfg.TopicPrefix+"c:"+strconv.FormatInt(channelID, 10), channelID)
 }
 
 func (b *RedisBus) userTopic(userID int64) string {
-	return b.cfg.TopicPrefix + "u:" + strconv.FormatInt(userID, 10)
+	return b.tagged(b.cfg.TopicPrefix+"u:"+strconv.FormatInt(userID, 10), userID)
 }
 
 func (b *RedisBus) broadcastTopic() string { return b.cfg.TopicPrefix + "all" }
@@ -166,17 +190,17 @@ func (b *RedisBus) subscribe(name string, kind busInterest, h Handler) *redisSub
 	}
 	t := b.topics[name]
 	if t == nil {
-		t = &topic{kind: kind}
+		t = &topic{kind: kind, lane: b.laneOf(name)}
 		b.topics[name] = t
 	}
 	t.subs = append(slices.Clip(t.subs), s)
 	first, live := len(t.subs) == 1, t.live
 	if first {
-		b.dirty[name] = struct{}{}
+		t.lane.dirty[name] = struct{}{}
 	}
 	b.mu.Unlock()
 	if first {
-		b.poke()
+		t.lane.poke()
 	}
 	if live {
 		h.Resync()
@@ -201,18 +225,11 @@ func (s *redisSubscription) Close() {
 		}
 	}
 	if last {
-		b.dirty[s.name] = struct{}{}
+		t.lane.dirty[s.name] = struct{}{}
 	}
 	b.mu.Unlock()
 	if last {
-		b.poke()
-	}
-}
-
-func (b *RedisBus) poke() {
-	select {
-	case b.wake <- struct{}{}:
-	default:
+		t.lane.poke()
 	}
 }
 
@@ -225,8 +242,16 @@ func (b *RedisBus) OnResync(f func()) {
 	b.mu.Unlock()
 }
 
-// Healthy reports whether the subscriber connection is up and all topics are subscribed.
-func (b *RedisBus) Healthy() bool { return b.healthy.Load() }
+// Healthy reports whether every subscriber connection (lane) is up and all topics are
+// subscribed.
+func (b *RedisBus) Healthy() bool {
+	for _, l := range b.lanes {
+		if !l.healthy.Load() {
+			return false
+		}
+	}
+	return true
+}
 
 // Ping reports whether the bus can both receive (subscriber connection up) and publish
 // (a PING through the client's pool answers), for /readyz.
@@ -258,7 +283,6 @@ func (b *RedisBus) Close() error {
 		b.cancel()
 		<-b.done
 		<-b.postDone
-		b.healthy.Store(false)
 	})
 	return nil
 }

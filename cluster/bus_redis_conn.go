@@ -24,13 +24,13 @@ import (
 //     the link is silent and gives the connection up when the ping goes unanswered.
 
 // run is the subscriber loop: connect, serve until the connection fails, back off, repeat.
-func (b *RedisBus) run() {
-	defer close(b.done)
+func (l *busLane) run() {
+	b := l.b
 	failures := 0
 	everUp := false
 	for {
-		up, err := b.session(everUp)
-		b.disconnected()
+		up, err := l.session(everUp)
+		l.disconnected()
 		if b.ctx.Err() != nil {
 			return
 		}
@@ -44,9 +44,14 @@ func (b *RedisBus) run() {
 		case up:
 			everUp = true
 			failures = 0
-			b.log.Warn("redis bus connection lost; reconnecting", "err", err)
+			b.log.Warn("redis bus connection lost; reconnecting", "lane", l.idx, "err", err)
 		case failures == 0 || failures%20 == 0:
-			b.log.Warn("redis bus cannot connect", "err", err, "attempt", failures+1)
+			b.log.Warn("redis bus cannot connect", "lane", l.idx, "err", err, "attempt", failures+1)
+		}
+		if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+			// A shard's master may have died or its slots moved: the next connection must
+			// ask the cluster where the lane's slot lives now.
+			cc.ReloadState(b.ctx)
 		}
 		d := backoff(failures, b.cfg.ReconnectMin, b.cfg.ReconnectMax)
 		failures++
@@ -74,10 +79,11 @@ func backoff(n int, lo, hi time.Duration) time.Duration {
 
 // session serves one subscriber connection until it fails. up reports whether it got as far
 // as being healthy.
-func (b *RedisBus) session(reconnect bool) (up bool, err error) {
+func (l *busLane) session(reconnect bool) (up bool, err error) {
+	b := l.b
 	ctx, cancel := context.WithCancelCause(b.ctx)
 	defer cancel(nil)
-	ps := b.rdb.Subscribe(ctx)
+	ps := l.newPubSub(ctx)
 	// Closing the PubSub is the only way to interrupt a blocked read; it also stops the
 	// session whichever side fails first.
 	stopped := make(chan struct{})
@@ -90,7 +96,7 @@ func (b *RedisBus) session(reconnect bool) (up bool, err error) {
 
 	token := fmt.Sprintf("resync-%x", rand.Uint64())
 	syncBy := time.Now().Add(b.cfg.ConnectTimeout)
-	if err := b.subscribeInitial(ctx, ps, token); err != nil {
+	if err := l.subscribeInitial(ctx, ps, token); err != nil {
 		return false, err
 	}
 
@@ -101,7 +107,7 @@ func (b *RedisBus) session(reconnect bool) (up bool, err error) {
 		started = true
 		go func() {
 			defer close(syncerDone)
-			b.syncTopics(ctx, ps, cancel)
+			l.syncTopics(ctx, ps, cancel)
 		}()
 	}
 	defer func() {
@@ -143,8 +149,15 @@ func (b *RedisBus) session(reconnect bool) (up bool, err error) {
 		case *redis.Message:
 			b.dispatch(m)
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
+			switch m.Kind {
+			case "subscribe", "ssubscribe":
 				b.confirmed(m.Channel)
+			case "sunsubscribe":
+				// Redis unsubscribes a sharded topic itself when its slot moves to another
+				// shard: a new session finds the slot's owner and resubscribes everything.
+				if l.stillWanted(m.Channel) {
+					return up, fmt.Errorf("redis moved sharded topic %s (slot migrated)", m.Channel)
+				}
 			}
 		case *redis.Pong:
 			if !up && m.Payload == token {
@@ -157,7 +170,7 @@ func (b *RedisBus) session(reconnect bool) (up bool, err error) {
 				}
 				b.cfg.Health.OK()
 				startSyncer()
-				b.resynced()
+				l.resynced()
 			}
 		}
 	}
@@ -165,13 +178,17 @@ func (b *RedisBus) session(reconnect bool) (up bool, err error) {
 
 // subscribeInitial subscribes every held topic on a new connection (which dials it) and
 // sends the ping whose answer marks them all live.
-func (b *RedisBus) subscribeInitial(ctx context.Context, ps *redis.PubSub, token string) error {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.ConnectTimeout)
+func (l *busLane) subscribeInitial(ctx context.Context, ps *redis.PubSub, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, l.b.cfg.ConnectTimeout)
 	defer cancel()
-	names := b.planInitial()
+	names := l.planInitial()
+	if l.anchor != "" {
+		// First, so that the connection is dialled to the master of the lane's slot.
+		names = append([]string{l.anchor}, names...)
+	}
 	for len(names) > 0 {
 		n := min(len(names), busSubscribeChunk)
-		if err := ps.Subscribe(ctx, names[:n]...); err != nil {
+		if err := l.sub(ctx, ps, names[:n]...); err != nil {
 			return fmt.Errorf("subscribe: %w", err)
 		}
 		names = names[n:]
@@ -184,17 +201,18 @@ func (b *RedisBus) subscribeInitial(ctx context.Context, ps *redis.PubSub, token
 
 // syncTopics writes the SUBSCRIBE and UNSUBSCRIBE commands that the changing Subscriptions
 // call for, until the session ends. A failed write ends the session.
-func (b *RedisBus) syncTopics(ctx context.Context, ps *redis.PubSub, fail context.CancelCauseFunc) {
+func (l *busLane) syncTopics(ctx context.Context, ps *redis.PubSub, fail context.CancelCauseFunc) {
+	b := l.b
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-b.wake:
+		case <-l.wake:
 		}
-		sub, unsub := b.planChanges()
+		sub, unsub := l.planChanges()
 		for len(unsub) > 0 {
 			n := min(len(unsub), busSubscribeChunk)
-			if err := b.write(ctx, func(ctx context.Context) error { return ps.Unsubscribe(ctx, unsub[:n]...) }); err != nil {
+			if err := b.write(ctx, func(ctx context.Context) error { return l.unsub(ctx, ps, unsub[:n]...) }); err != nil {
 				fail(fmt.Errorf("unsubscribe: %w", err))
 				return
 			}
@@ -202,7 +220,7 @@ func (b *RedisBus) syncTopics(ctx context.Context, ps *redis.PubSub, fail contex
 		}
 		for len(sub) > 0 {
 			n := min(len(sub), busSubscribeChunk)
-			if err := b.write(ctx, func(ctx context.Context) error { return ps.Subscribe(ctx, sub[:n]...) }); err != nil {
+			if err := b.write(ctx, func(ctx context.Context) error { return l.sub(ctx, ps, sub[:n]...) }); err != nil {
 				fail(fmt.Errorf("subscribe: %w", err))
 				return
 			}
@@ -250,7 +268,14 @@ func (b *RedisBus) publish(ctx context.Context, name string, payload []byte) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	if err := b.rdb.Publish(ctx, name, env).Err(); err != nil {
+	if b.isShardedTopic(name) {
+		cmd := spublish(ctx, name, env)
+		_ = b.rdb.Process(ctx, cmd)
+		err = cmd.Err()
+	} else {
+		err = b.rdb.Publish(ctx, name, env).Err()
+	}
+	if err != nil {
 		b.stats.publishErrors.Add(1)
 		b.cfg.Health.Fail(fmt.Errorf("bus publish: %w", err))
 		return fmt.Errorf("bus: publish %s: %w", name, err)
@@ -298,12 +323,16 @@ func (b *RedisBus) confirmed(name string) {
 }
 
 // planInitial marks every held topic as subscribed on a new connection and returns them.
-func (b *RedisBus) planInitial() []string {
+func (l *busLane) planInitial() []string {
+	b := l.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	clear(b.dirty)
+	clear(l.dirty)
 	names := make([]string, 0, len(b.topics))
 	for name, t := range b.topics {
+		if t.lane != l {
+			continue
+		}
 		if len(t.subs) == 0 {
 			delete(b.topics, name)
 			continue
@@ -311,16 +340,17 @@ func (b *RedisBus) planInitial() []string {
 		t.sent, t.pending, t.live = true, 1, false
 		names = append(names, name)
 	}
-	b.stats.topics.Store(int64(len(names)))
+	l.setTopics(int64(len(names)))
 	return names
 }
 
 // planChanges returns the topics to subscribe and unsubscribe on the current connection to
 // match the Subscriptions held, and records them as written.
-func (b *RedisBus) planChanges() (sub, unsub []string) {
+func (l *busLane) planChanges() (sub, unsub []string) {
+	b := l.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for name := range b.dirty {
+	for name := range l.dirty {
 		t := b.topics[name]
 		switch {
 		case t == nil:
@@ -338,30 +368,38 @@ func (b *RedisBus) planChanges() (sub, unsub []string) {
 			delete(b.topics, name)
 		}
 	}
-	clear(b.dirty)
-	b.stats.topics.Add(int64(len(sub) - len(unsub)))
+	clear(l.dirty)
+	l.setTopics(l.ntopics + int64(len(sub)-len(unsub)))
 	return sub, unsub
 }
 
 // disconnected resets the per-connection state of every topic.
-func (b *RedisBus) disconnected() {
-	b.healthy.Store(false)
+func (l *busLane) disconnected() {
+	b := l.b
+	l.healthy.Store(false)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for name, t := range b.topics {
+		if t.lane != l {
+			continue
+		}
 		if len(t.subs) == 0 {
 			delete(b.topics, name)
 			continue
 		}
 		t.sent, t.pending, t.live = false, 0, false
 	}
-	clear(b.dirty)
-	b.stats.topics.Store(0)
+	clear(l.dirty)
+	l.setTopics(0)
 }
 
-// resynced marks the connection healthy and runs the OnResync callbacks.
-func (b *RedisBus) resynced() {
-	b.healthy.Store(true)
+// resynced marks the lane healthy and, once every lane is, runs the OnResync callbacks.
+func (l *busLane) resynced() {
+	b := l.b
+	l.healthy.Store(true)
+	if !b.Healthy() {
+		return // the last lane to come up runs them
+	}
 	b.mu.RLock()
 	fns := b.resyncFn
 	b.mu.RUnlock()

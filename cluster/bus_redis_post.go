@@ -90,7 +90,11 @@ func (b *RedisBus) flush(batch []postItem) []postItem {
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.PublishTimeout)
 	cmds, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, it := range batch {
-			p.Publish(ctx, it.topic, it.env)
+			if b.isShardedTopic(it.topic) {
+				_ = p.Process(ctx, spublish(ctx, it.topic, it.env))
+			} else {
+				p.Publish(ctx, it.topic, it.env)
+			}
 		}
 		return nil
 	})

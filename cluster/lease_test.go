@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/cluster/redistest"
 )
@@ -19,6 +21,18 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func TestLeasesNeverCollide(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := redistest.Client(t)
+	testLeasesNeverCollide(t, rdb, prefix)
+}
+
+// On a Redis Cluster each id's key is its own (one key per script: no hash tag needed) and
+// the 64 keys land on every master.
+func TestLeasesNeverCollideOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.SharedCluster(t).Client(t)
+	testLeasesNeverCollide(t, rdb, prefix)
+}
+
+func testLeasesNeverCollide(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	ctx := context.Background()
 	cfg := cluster.LeaseConfig{KeyPrefix: prefix + "node:", TTL: 5 * time.Second}
 	const nodes = 64

@@ -42,6 +42,13 @@ type MarkersConfig struct {
 	// crashed node had in memory stays here. It never expires. Shared by all nodes so that
 	// any node re-sends what a dead one left. Default "parley:receipts:parked".
 	ParkedKey string
+	// Partitions splits the parked hash in this many, each with its own hash tag shared by
+	// the marker hashes of the users it parks for ("{rN}" after KeyPrefix and ParkedKey), so
+	// that SetMax's two keys are in one slot of a Redis Cluster and the parked markers are
+	// spread over its shards (ADR 0043). 0 or 1: one parked hash, keys exactly as named
+	// above (a single Redis keeps its existing keys). On a Redis Cluster 0 means 16.
+	// At most 1024.
+	Partitions int
 }
 
 func (c MarkersConfig) withDefaults() MarkersConfig {
@@ -75,6 +82,17 @@ func NewMarkers(rdb redis.UniversalClient, cfg MarkersConfig) (*Markers, error) 
 	if rdb == nil {
 		return nil, errors.New("markers: nil redis client")
 	}
+	if cfg.Partitions < 0 || cfg.Partitions > 1024 {
+		return nil, fmt.Errorf("markers: partitions %d is outside 0..1024", cfg.Partitions)
+	}
+	if cfg.Partitions == 0 && IsRedisCluster(rdb) {
+		cfg.Partitions = 16
+	}
+	if cfg.Partitions <= 1 {
+		cfg.Partitions = 1
+	} else if strings.ContainsAny(cfg.KeyPrefix+cfg.ParkedKey, "{}") {
+		return nil, fmt.Errorf("markers: KeyPrefix %q and ParkedKey %q must not contain { or } when partitioned (the partitions' hash tags go there)", cfg.KeyPrefix, cfg.ParkedKey)
+	}
 	if cfg.TTL < time.Second {
 		return nil, fmt.Errorf("markers: ttl %s is below 1s", cfg.TTL)
 	}
@@ -82,7 +100,25 @@ func NewMarkers(rdb redis.UniversalClient, cfg MarkersConfig) (*Markers, error) 
 }
 
 func (m *Markers) userKey(userID int64) string {
-	return m.cfg.KeyPrefix + strconv.FormatInt(userID, 10)
+	if m.cfg.Partitions == 1 {
+		return m.cfg.KeyPrefix + strconv.FormatInt(userID, 10)
+	}
+	return m.cfg.KeyPrefix + partTag(m.partition(userID)) + strconv.FormatInt(userID, 10)
+}
+
+// partition is the parked-hash partition of a user's markers.
+func (m *Markers) partition(userID int64) int {
+	return int((uint64(userID) * 0x9E3779B97F4A7C15 >> 32) % uint64(m.cfg.Partitions))
+}
+
+func partTag(p int) string { return "{r" + strconv.Itoa(p) + "}" }
+
+// parkedKey is partition p's parked hash.
+func (m *Markers) parkedKey(p int) string {
+	if m.cfg.Partitions == 1 {
+		return m.cfg.ParkedKey
+	}
+	return m.cfg.ParkedKey + partTag(p)
 }
 
 // SetMax raises the marker of (userID, channelID) to seq unless it is already at or above
@@ -103,7 +139,7 @@ func (m *Markers) SetMaxThread(ctx context.Context, userID, channelID, rootID, s
 		return 0, false, ErrNegativeSeq
 	}
 	sq := strconv.FormatInt(seq, 10)
-	res, err := setMaxScript.Run(ctx, m.rdb, []string{m.userKey(userID), m.cfg.ParkedKey},
+	res, err := setMaxScript.Run(ctx, m.rdb, []string{m.userKey(userID), m.parkedKey(m.partition(userID))},
 		markerField(channelID, rootID), sq, m.cfg.TTL.Milliseconds(),
 		parkedField(userID, channelID, rootID), sq+":"+strconv.FormatInt(time.Now().UnixMilli(), 10)).Slice()
 	if err != nil {

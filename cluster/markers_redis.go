@@ -65,27 +65,41 @@ func parkedField(userID, channelID, rootID int64) string {
 	return strconv.FormatInt(userID, 10) + ":" + markerField(channelID, rootID)
 }
 
+// byPartition groups markers by parked-hash partition, keeping their order within each.
+func (m *Markers) byPartition(markers []ReadMarker) map[int][]ReadMarker {
+	out := map[int][]ReadMarker{}
+	for _, mk := range markers {
+		p := m.partition(mk.UserID)
+		out[p] = append(out[p], mk)
+	}
+	return out
+}
+
 // ParkReceipts max-merges markers into the parked hash and returns how many entries it
 // holds afterwards.
 func (m *Markers) ParkReceipts(ctx context.Context, markers []ReadMarker) (int64, error) {
-	var parked int64
-	for start := 0; start < len(markers); start += parkChunk {
-		chunk := markers[start:min(start+parkChunk, len(markers))]
-		args := make([]any, 0, 2*len(chunk))
-		for _, mk := range chunk {
-			if mk.Seq < 0 {
-				return 0, ErrNegativeSeq
-			}
-			args = append(args, parkedField(mk.UserID, mk.ChannelID, mk.ThreadID),
-				strconv.FormatInt(mk.Seq, 10)+":"+strconv.FormatInt(mk.ReadAt.UnixMilli(), 10))
+	for _, mk := range markers {
+		if mk.Seq < 0 {
+			return 0, ErrNegativeSeq
 		}
-		n, err := parkScript.Run(ctx, m.rdb, []string{m.cfg.ParkedKey}, args...).Int64()
-		if err != nil {
-			return 0, fmt.Errorf("park read markers: %w", err)
-		}
-		parked = n
 	}
-	if len(markers) == 0 {
+	var parked int64
+	for part, pm := range m.byPartition(markers) {
+		for start := 0; start < len(pm); start += parkChunk {
+			chunk := pm[start:min(start+parkChunk, len(pm))]
+			args := make([]any, 0, 2*len(chunk))
+			for _, mk := range chunk {
+				args = append(args, parkedField(mk.UserID, mk.ChannelID, mk.ThreadID),
+					strconv.FormatInt(mk.Seq, 10)+":"+strconv.FormatInt(mk.ReadAt.UnixMilli(), 10))
+			}
+			n, err := parkScript.Run(ctx, m.rdb, []string{m.parkedKey(part)}, args...).Int64()
+			if err != nil {
+				return 0, fmt.Errorf("park read markers: %w", err)
+			}
+			parked = n
+		}
+	}
+	if len(markers) == 0 || m.cfg.Partitions > 1 {
 		return m.ParkedCount(ctx)
 	}
 	return parked, nil
@@ -95,23 +109,35 @@ func (m *Markers) ParkReceipts(ctx context.Context, markers []ReadMarker) (int64
 // if no newer value for its key was parked since (compare-and-delete in one script per
 // 500 markers), so it never drops a marker Kafka has not got, whatever the order of calls.
 func (m *Markers) UnparkReceipts(ctx context.Context, markers []ReadMarker) error {
-	for start := 0; start < len(markers); start += parkChunk {
-		chunk := markers[start:min(start+parkChunk, len(markers))]
-		args := make([]any, 0, 2*len(chunk))
-		for _, mk := range chunk {
-			args = append(args, parkedField(mk.UserID, mk.ChannelID, mk.ThreadID), strconv.FormatInt(mk.Seq, 10))
-		}
-		if err := unparkScript.Run(ctx, m.rdb, []string{m.cfg.ParkedKey}, args...).Err(); err != nil {
-			return fmt.Errorf("unpark read markers: %w", err)
+	for part, pm := range m.byPartition(markers) {
+		for start := 0; start < len(pm); start += parkChunk {
+			chunk := pm[start:min(start+parkChunk, len(pm))]
+			args := make([]any, 0, 2*len(chunk))
+			for _, mk := range chunk {
+				args = append(args, parkedField(mk.UserID, mk.ChannelID, mk.ThreadID), strconv.FormatInt(mk.Seq, 10))
+			}
+			if err := unparkScript.Run(ctx, m.rdb, []string{m.parkedKey(part)}, args...).Err(); err != nil {
+				return fmt.Errorf("unpark read markers: %w", err)
+			}
 		}
 	}
 	return nil
 }
 
+// parkedCursorShift: a partitioned scan's cursor carries the partition above this bit and
+// HSCAN's own cursor (a hash-table index, far below 2^54) beneath.
+const parkedCursorShift = 54
+
 // ParkedReceipts reads one page of the parked hash from cursor (0 to start); the returned
-// cursor is 0 when the scan is complete. count is a hint, as for HSCAN.
+// cursor is 0 when the scan is complete. count is a hint, as for HSCAN. Partitioned, the
+// scan walks the partitions one after the other.
 func (m *Markers) ParkedReceipts(ctx context.Context, cursor uint64, count int) ([]ReadMarker, uint64, error) {
-	kv, next, err := m.rdb.HScan(ctx, m.cfg.ParkedKey, cursor, "", int64(count)).Result()
+	part := int(cursor >> parkedCursorShift)
+	inner := cursor & (1<<parkedCursorShift - 1)
+	if part >= m.cfg.Partitions {
+		return nil, 0, fmt.Errorf("scan parked read markers: bad cursor %d", cursor)
+	}
+	kv, next, err := m.rdb.HScan(ctx, m.parkedKey(part), inner, "", int64(count)).Result()
 	if err != nil {
 		return nil, 0, fmt.Errorf("scan parked read markers: %w", err)
 	}
@@ -123,16 +149,29 @@ func (m *Markers) ParkedReceipts(ctx context.Context, cursor uint64, count int) 
 		}
 		out = append(out, mk)
 	}
-	return out, next, nil
+	switch {
+	case next != 0:
+		return out, uint64(part)<<parkedCursorShift | next, nil
+	case part+1 < m.cfg.Partitions:
+		// Partition done; the next starts at its HSCAN cursor 0. A nonzero cursor, since
+		// part+1 ≥ 1.
+		return out, uint64(part+1) << parkedCursorShift, nil
+	default:
+		return out, 0, nil
+	}
 }
 
-// ParkedCount is the number of parked markers.
+// ParkedCount is the number of parked markers, over every partition.
 func (m *Markers) ParkedCount(ctx context.Context) (int64, error) {
-	n, err := m.rdb.HLen(ctx, m.cfg.ParkedKey).Result()
-	if err != nil {
-		return 0, fmt.Errorf("count parked read markers: %w", err)
+	var total int64
+	for p := range m.cfg.Partitions {
+		n, err := m.rdb.HLen(ctx, m.parkedKey(p)).Result()
+		if err != nil {
+			return 0, fmt.Errorf("count parked read markers: %w", err)
+		}
+		total += n
 	}
-	return n, nil
+	return total, nil
 }
 
 func parseParked(field, value string) (ReadMarker, error) {

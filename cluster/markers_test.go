@@ -7,23 +7,59 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/cluster/redistest"
 )
 
-func newMarkers(t *testing.T) *cluster.Markers {
+// The markers tests run on a single Redis with today's key layout, on a single Redis with
+// the partitioned layout, and on a Redis Cluster (ADR 0043), where SetMax's two keys
+// answer CROSSSLOT unless they share a hash tag.
+func TestMarkers(t *testing.T) {
+	t.Parallel()
+	engines := map[string]func(t *testing.T) *cluster.Markers{
+		"single": func(t *testing.T) *cluster.Markers {
+			rdb, prefix := redistest.Client(t)
+			return mustMarkers(t, rdb, cluster.MarkersConfig{KeyPrefix: prefix + "read:", ParkedKey: prefix + "parked"})
+		},
+		"single-partitioned": func(t *testing.T) *cluster.Markers {
+			rdb, prefix := redistest.Client(t)
+			return mustMarkers(t, rdb, cluster.MarkersConfig{KeyPrefix: prefix + "read:", ParkedKey: prefix + "parked", Partitions: 4})
+		},
+		"cluster": func(t *testing.T) *cluster.Markers {
+			rdb, prefix := redistest.SharedCluster(t).Client(t)
+			return mustMarkers(t, rdb, cluster.MarkersConfig{KeyPrefix: prefix + "read:", ParkedKey: prefix + "parked"})
+		},
+	}
+	tests := map[string]func(t *testing.T, m *cluster.Markers){
+		"SetMaxNeverMovesBack":     testMarkersSetMaxNeverMovesBack,
+		"ConcurrentWritersKeepMax": testMarkersConcurrentWritersKeepMax,
+		"GetManyAndForUsers":       testMarkersGetManyAndForUsers,
+		"Parking":                  testMarkersParking,
+		"SetMaxParks":              testMarkersSetMaxParks,
+		"Threads":                  testMarkersThreads,
+	}
+	for engine, newM := range engines {
+		for name, f := range tests {
+			t.Run(engine+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				f(t, newM(t))
+			})
+		}
+	}
+}
+
+func mustMarkers(t *testing.T, rdb redis.UniversalClient, cfg cluster.MarkersConfig) *cluster.Markers {
 	t.Helper()
-	rdb, prefix := redistest.Client(t)
-	m, err := cluster.NewMarkers(rdb, cluster.MarkersConfig{KeyPrefix: prefix + "read:", ParkedKey: prefix + "parked"})
+	m, err := cluster.NewMarkers(rdb, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func TestMarkersSetMaxNeverMovesBack(t *testing.T) {
-	t.Parallel()
-	m := newMarkers(t)
+func testMarkersSetMaxNeverMovesBack(t *testing.T, m *cluster.Markers) {
 	ctx := context.Background()
 	steps := []struct {
 		seq      int64
@@ -52,9 +88,7 @@ func TestMarkersSetMaxNeverMovesBack(t *testing.T) {
 	}
 }
 
-func TestMarkersConcurrentWritersKeepMax(t *testing.T) {
-	t.Parallel()
-	m := newMarkers(t)
+func testMarkersConcurrentWritersKeepMax(t *testing.T, m *cluster.Markers) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -78,9 +112,7 @@ func TestMarkersConcurrentWritersKeepMax(t *testing.T) {
 	}
 }
 
-func TestMarkersGetManyAndForUsers(t *testing.T) {
-	t.Parallel()
-	m := newMarkers(t)
+func testMarkersGetManyAndForUsers(t *testing.T, m *cluster.Markers) {
 	ctx := context.Background()
 	for _, s := range [][3]int64{{1, 10, 3}, {1, 11, 4}, {2, 10, 8}} {
 		if _, _, err := m.SetMax(ctx, s[0], s[1], s[2]); err != nil {
@@ -109,9 +141,7 @@ func TestMarkersGetManyAndForUsers(t *testing.T) {
 	}
 }
 
-func TestMarkersParking(t *testing.T) {
-	t.Parallel()
-	m := newMarkers(t)
+func testMarkersParking(t *testing.T, m *cluster.Markers) {
 	ctx := context.Background()
 	at := time.UnixMilli(1_700_000_000_123)
 	var batch []cluster.ReadMarker
@@ -150,10 +180,7 @@ func TestMarkersParking(t *testing.T) {
 	if err := m.UnparkReceipts(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	page, _, err := m.ParkedReceipts(ctx, 0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := scanParked(t, m)
 	if len(page) != 1 || page[0].UserID != 1 || page[0].Seq != 12 {
 		t.Fatalf("after unpark: %+v", page)
 	}
@@ -165,16 +192,11 @@ func TestMarkersParking(t *testing.T) {
 // SetMax parks every marker it advances in the same script (write-ahead parking), stamped
 // with the time of the call; unparking what Kafka acknowledged never drops a newer value,
 // in whatever order SetMax and UnparkReceipts run.
-func TestMarkersSetMaxParks(t *testing.T) {
-	t.Parallel()
-	m := newMarkers(t)
+func testMarkersSetMaxParks(t *testing.T, m *cluster.Markers) {
 	ctx := context.Background()
 	parked := func() map[[2]int64]cluster.ReadMarker {
 		t.Helper()
-		page, next, err := m.ParkedReceipts(ctx, 0, 1000)
-		if err != nil || next != 0 {
-			t.Fatalf("scan parked: next %d, %v", next, err)
-		}
+		page := scanParked(t, m)
 		out := map[[2]int64]cluster.ReadMarker{}
 		for _, mk := range page {
 			out[[2]int64{mk.UserID, mk.ChannelID}] = mk
@@ -231,4 +253,24 @@ func TestMarkersSetMaxParks(t *testing.T) {
 	if mk := parked()[[2]int64{3, 10}]; mk.Seq != 9 || !mk.ReadAt.Equal(before.Truncate(time.Millisecond)) {
 		t.Fatalf("parked (3,10) = %+v, want seq 9 as parked", mk)
 	}
+}
+
+// scanParked reads every parked marker, page after page (a partitioned hash has one or
+// more pages per partition).
+func scanParked(t *testing.T, m *cluster.Markers) []cluster.ReadMarker {
+	t.Helper()
+	var out []cluster.ReadMarker
+	var cursor uint64
+	for range 10000 {
+		page, next, err := m.ParkedReceipts(context.Background(), cursor, 1000)
+		if err != nil {
+			t.Fatalf("scan parked: %v", err)
+		}
+		out = append(out, page...)
+		if cursor = next; cursor == 0 {
+			return out
+		}
+	}
+	t.Fatal("scan parked: no end")
+	return nil
 }

@@ -11,9 +11,8 @@ import (
 // A thread marker (ADR 0040) is a marker of its own beside the channel's: its own max-merge,
 // its own parked entry (user:channel:root) that round-trips through ParkedReceipts, read back
 // by ReadMarkers with ThreadID and listed by ThreadMarkers.
-func TestMarkersThreads(t *testing.T) {
-	t.Parallel()
-	m := newMarkers(t)
+// It runs in TestMarkers on every engine (single, partitioned, Redis Cluster).
+func testMarkersThreads(t *testing.T, m *cluster.Markers) {
 	ctx := context.Background()
 	if _, _, err := m.SetMax(ctx, 1, 10, 50); err != nil {
 		t.Fatal(err)
@@ -38,13 +37,18 @@ func TestMarkersThreads(t *testing.T) {
 	if err != nil || !maps.Equal(threads, map[int64]int64{777: 40, 888: 12}) {
 		t.Fatalf("ThreadMarkers: %v %v", threads, err)
 	}
-	parked, _, err := m.ParkedReceipts(ctx, 0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
 	byKey := map[[3]int64]int64{}
-	for _, p := range parked {
-		byKey[[3]int64{p.UserID, p.ChannelID, p.ThreadID}] = p.Seq
+	for cursor := uint64(0); ; { // every page: partitioned, a page is one partition's
+		parked, next, err := m.ParkedReceipts(ctx, cursor, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parked {
+			byKey[[3]int64{p.UserID, p.ChannelID, p.ThreadID}] = p.Seq
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
 	}
 	if !maps.Equal(byKey, map[[3]int64]int64{{1, 10, 0}: 50, {1, 10, 777}: 40, {1, 10, 888}: 12}) {
 		t.Fatalf("parked %v", byKey)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,6 +173,11 @@ func NewPresence(rdb redis.UniversalClient, bus *RedisBus, cfg PresenceConfig, l
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if IsRedisCluster(rdb) && !strings.ContainsAny(cfg.KeyPrefix, "{}") {
+		// The scripts touch a user's hash, a node's set and the registry together, so on a
+		// Redis Cluster every presence key shares one hash tag (one slot; ADR 0043).
+		cfg.KeyPrefix += "{presence}"
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -22,8 +22,10 @@ import (
 // status from all fields and, when it differs from "s", stores it and PUBLISHes it once on
 // the user's presence topic: one publish per change whatever the number of watchers, and
 // atomic, so two nodes changing one user at once cannot publish out of order. The scripts
-// name keys they build from the prefix; they need a single Redis (or Sentinel), not Redis
-// Cluster.
+// name keys they build from the prefix; on a Redis Cluster the prefix carries a hash tag so
+// all of them are in one slot, and the registry key is passed as KEYS[1] so that the call
+// goes to that slot's master (ADR 0043). The PUBLISH of a change reaches every node of a
+// cluster, as the bus's plain (untagged) presence topics expect.
 
 // presenceSettle recomputes user uid's status from hash h and publishes it if it changed.
 const presenceSettle = `
@@ -143,7 +145,7 @@ func (p *Presence) flush(ctx context.Context) error {
 			args = append(args, strconv.FormatInt(it.uid, 10), it.v)
 		}
 		wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
-		res, err := presenceSetScript.Run(wctx, p.rdb, nil, args...).StringSlice()
+		res, err := presenceSetScript.Run(wctx, p.rdb, p.routeKeys(), args...).StringSlice()
 		cancel()
 		if err != nil {
 			p.stats.errors.Inc()
@@ -240,7 +242,7 @@ func (p *Presence) sweepLoop() {
 func (p *Presence) sweep(ctx context.Context) error {
 	for range 1000 {
 		wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
-		res, err := presenceSweepScript.Run(wctx, p.rdb, nil, p.cfg.KeyPrefix, p.cfg.TTL.Milliseconds(),
+		res, err := presenceSweepScript.Run(wctx, p.rdb, p.routeKeys(), p.cfg.KeyPrefix, p.cfg.TTL.Milliseconds(),
 			p.topicPrefix(), p.envelope(), p.cfg.Batch).StringSlice()
 		cancel()
 		if err != nil {
@@ -303,3 +305,7 @@ func (s *presenceStats) register(reg prometheus.Registerer) error {
 	}
 	return nil
 }
+
+// routeKeys is the key a script call declares so a cluster client sends it to the master
+// of the presence slot; the scripts build their other keys from the prefix.
+func (p *Presence) routeKeys() []string { return []string{p.cfg.KeyPrefix + "nodes"} }

@@ -104,6 +104,17 @@ func TestPresenceConfigDefaultsAndValidation(t *testing.T) {
 // watcher on the other node, and a node that dies is swept within TTL + SweepInterval.
 func TestPresenceAcrossNodesAndDeadNode(t *testing.T) {
 	rdb, prefix := redistest.Client(t)
+	testPresenceAcrossNodes(t, rdb, prefix)
+}
+
+// The same on a Redis Cluster: the scripts' keys share a hash tag, the bus is sharded.
+func TestPresenceAcrossNodesOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := redistest.SharedCluster(t).Client(t)
+	testPresenceAcrossNodes(t, rdb, prefix)
+}
+
+func testPresenceAcrossNodes(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	cfg := PresenceConfig{TTL: 600 * time.Millisecond, RenewInterval: 100 * time.Millisecond, SweepInterval: 100 * time.Millisecond}
 	a := newTestPresence(t, rdb, prefix, cfg)
 	b := newTestPresence(t, rdb, prefix, cfg)
@@ -154,7 +165,7 @@ func TestPresenceAcrossNodesAndDeadNode(t *testing.T) {
 	if got := status(t, b, alice); got != StatusOffline {
 		t.Errorf("Statuses after the death: %q", got)
 	}
-	if left, _ := rdb.Exists(context.Background(), prefix+"presence:n:"+a.token).Result(); left != 0 {
+	if left, _ := rdb.Exists(context.Background(), a.cfg.KeyPrefix+"n:"+a.token).Result(); left != 0 {
 		t.Errorf("the dead node's user set is still there")
 	}
 }
@@ -171,7 +182,7 @@ func TestPresenceSweptNodeRewritesItsUsers(t *testing.T) {
 	ctx := context.Background()
 	rdb.ZAdd(ctx, prefix+"presence:nodes", redis.Z{Score: 1, Member: a.token})
 	waitFor(t, "online again after the false death", func() bool { return status(t, a, 7) == StatusOnline })
-	if _, err := presenceSweepScript.Run(ctx, rdb, nil, a.cfg.KeyPrefix, 1, a.topicPrefix(), a.envelope(), 10).Result(); err != nil {
+	if _, err := presenceSweepScript.Run(ctx, rdb, a.routeKeys(), a.cfg.KeyPrefix, 1, a.topicPrefix(), a.envelope(), 10).Result(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "online after renewal", func() bool { return status(t, a, 7) == StatusOnline })

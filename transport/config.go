@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/integrations/outgoing"
@@ -59,6 +57,14 @@ type Config struct {
 	Slash slash.Config
 	// RedisURL is the Redis URL (redis://host:port/db). Empty: an embedded in-process Redis.
 	RedisURL string
+	// RedisClusterAddrs are seed host:port addresses of a Redis Cluster, and
+	// RedisSentinelAddrs/RedisSentinelMaster a Sentinel-watched master (ADR 0043); at most
+	// one of RedisURL, RedisClusterAddrs and RedisSentinelAddrs is set. RedisPassword is
+	// sent to cluster nodes and the Sentinel master (a single server's is in its URL).
+	RedisClusterAddrs   []string
+	RedisSentinelAddrs  []string
+	RedisSentinelMaster string
+	RedisPassword       string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
 	KafkaBrokers []string
 	// OutgoingWebhooks configures the relay and deliverer of outgoing webhooks (ADR 0037);
@@ -182,9 +188,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("kafka broker %q: want host:port", b))
 		}
 	}
-	if c.RedisURL != "" {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			errs = append(errs, fmt.Errorf("redis url: want redis://[user:password@]host:port[/db]: %w", err))
+	if rc := c.redisClientConfig(); rc.URL != "" || len(rc.ClusterAddrs) > 0 || len(rc.SentinelAddrs) > 0 || rc.SentinelMaster != "" {
+		if _, err := rc.Mode(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 30*time.Second {
@@ -258,4 +264,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("jwt-secret: %d bytes, want at least 32", len(c.JWTSecret)))
 	}
 	return errors.Join(errs...)
+}
+
+// redisClientConfig is the Redis the node was told to use (all empty: embedded).
+func (c Config) redisClientConfig() cluster.RedisClientConfig {
+	return cluster.RedisClientConfig{
+		URL: c.RedisURL, ClusterAddrs: c.RedisClusterAddrs,
+		SentinelAddrs: c.RedisSentinelAddrs, SentinelMaster: c.RedisSentinelMaster,
+		Password: c.RedisPassword,
+	}
 }

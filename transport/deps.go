@@ -17,38 +17,41 @@ import (
 // startRedis connects to REDIS_URL or starts the embedded Redis, then settles the node id:
 // configured, or leased in Redis so that two live nodes never share one.
 func (s *Server) startRedis(ctx context.Context) error {
-	url := s.cfg.RedisURL
+	rc := s.cfg.redisClientConfig()
 	where := "external"
-	if url == "" {
+	if rc.URL == "" && len(rc.ClusterAddrs) == 0 && len(rc.SentinelAddrs) == 0 {
 		e, err := cluster.StartEmbeddedRedis("127.0.0.1:0")
 		if err != nil {
 			return err
 		}
 		s.embeddedRedis = e
 		s.closers.push("embedded redis", func(context.Context) error { e.Close(); return nil })
-		url, where = e.URL(), "embedded"
+		rc.URL, where = e.URL(), "embedded"
 	}
-	opts, err := redis.ParseURL(url)
+	rdb, mode, addr, err := cluster.NewRedisClient(rc)
 	if err != nil {
-		return fmt.Errorf("redis url: %w", err)
+		return err
 	}
+	s.closers.push("redis client", func(context.Context) error { return rdb.Close() })
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	// One plain dial first: through the client, an unreachable address makes go-redis log a
-	// line of its own for every retry of the ping before the error reaches the operator.
-	var d net.Dialer
-	conn, err := d.DialContext(pctx, opts.Network, opts.Addr)
-	if err != nil {
-		return fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
+	if mode == cluster.RedisModeSingle {
+		// One plain dial first: through the client, an unreachable address makes go-redis
+		// log a line of its own for every retry of the ping before the error reaches the
+		// operator.
+		opts, _ := redis.ParseURL(rc.URL) // valid: NewRedisClient parsed it
+		var d net.Dialer
+		conn, err := d.DialContext(pctx, opts.Network, addr)
+		if err != nil {
+			return fmt.Errorf("connect to redis at %s: %w", addr, err)
+		}
+		conn.Close()
 	}
-	conn.Close()
-	rdb := redis.NewClient(opts)
-	s.closers.push("redis client", func(context.Context) error { return rdb.Close() })
 	if err := rdb.Ping(pctx).Err(); err != nil {
-		return fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
+		return fmt.Errorf("connect to redis (%s) at %s: %w", mode, addr, err)
 	}
 	s.redis = rdb
-	s.logger.Info("redis", "mode", where, "addr", opts.Addr)
+	s.logger.Info("redis", "where", where, "mode", mode, "addr", addr)
 
 	node := s.cfg.NodeID
 	if node < 0 {

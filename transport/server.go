@@ -49,7 +49,7 @@ type Server struct {
 	deps        dependencies // one state tracker per dependency (dependencies.go)
 
 	embeddedRedis *cluster.EmbeddedRedis
-	redis         *redis.Client
+	redis         redis.UniversalClient
 	lease         *cluster.Lease
 	kafkaBrokers  []string
 	db            *pgxpool.Pool

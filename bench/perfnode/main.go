@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,6 +35,7 @@ import (
 // options are perfnode's flags.
 type options struct {
 	addr, pprofAddr, pgURL, redisURL string
+	redisClusterAddrs                string
 	noPoller                         bool
 	sendRate                         float64
 	sendBurst, maxBatch, dbConns     int
@@ -54,6 +56,7 @@ func main() {
 	flag.IntVar(&o.blockRate, "block-rate", 0, "runtime.SetBlockProfileRate (ns; 0: off)")
 	flag.IntVar(&o.mutexFrac, "mutex-fraction", 0, "runtime.SetMutexProfileFraction (0: off)")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (1: every allocation; 0: Go's default)")
+	flag.StringVar(&o.redisClusterAddrs, "redis-cluster-addrs", "", "external Redis Cluster seeds, comma-separated host:port (instead of --redis-url; ADR 0043)")
 	flag.StringVar(&o.redisURL, "redis-url", "", "external Redis (redis://host:port/db; keys under a fresh prefix); empty: embedded, like `parley serve`")
 	flag.BoolVar(&o.noPoller, "no-poller", false, "read each WebSocket on a goroutine of its own (ws.Config.NoPoller)")
 	flag.DurationVar(&o.explain, "explain", 0, "log the plan (auto_explain, ANALYZE, BUFFERS) of every statement slower than this to the PostgreSQL server log (0: off)")
@@ -96,6 +99,9 @@ func run(o options) error {
 	cfg.Addr = o.addr
 	cfg.NodeID = 1
 	cfg.RedisURL = o.redisURL
+	if o.redisClusterAddrs != "" {
+		cfg.RedisClusterAddrs = strings.Split(o.redisClusterAddrs, ",")
+	}
 	cfg.RedisPrefix = db + ":"
 	cfg.WebSocket.NoPoller = o.noPoller
 	// The harness opens tens of thousands of sockets from a few loopback addresses: the

@@ -194,7 +194,7 @@ func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "PARLEY_") || k == "DATABASE_URL" || k == "REDIS_URL" || k == "KAFKA_BROKERS" {
+		if strings.HasPrefix(k, "PARLEY_") || k == "DATABASE_URL" || strings.HasPrefix(k, "REDIS_") || k == "KAFKA_BROKERS" {
 			continue
 		}
 		env = append(env, kv)

@@ -30,3 +30,31 @@ func TestServeBadRedisURLIsOneLine(t *testing.T) {
 		}
 	}
 }
+
+// ADR 0043: exactly one of REDIS_URL, REDIS_CLUSTER_ADDRS and REDIS_SENTINEL_ADDRS (with
+// REDIS_SENTINEL_MASTER); anything else stops the start with one line naming the settings.
+func TestServeRedisModesAreExclusive(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"REDIS_URL=redis://127.0.0.1:6379/0", "REDIS_CLUSTER_ADDRS=127.0.0.1:7000"}, "exactly one"},
+		{[]string{"REDIS_CLUSTER_ADDRS=127.0.0.1:7000", "REDIS_SENTINEL_ADDRS=127.0.0.1:26379", "REDIS_SENTINEL_MASTER=m"}, "exactly one"},
+		{[]string{"REDIS_SENTINEL_ADDRS=127.0.0.1:26379"}, "redis-sentinel-master"},
+		{[]string{"REDIS_CLUSTER_ADDRS=127.0.0.1"}, "redis-cluster-addrs"},
+	} {
+		cmd := exec.Command(binary, "serve")
+		cmd.Env = append(append(cleanEnv(), c.env...), "PARLEY_ADDR=127.0.0.1:0",
+			"DATABASE_URL=postgres://postgres@127.0.0.1:1/unused?sslmode=disable")
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("%v: started", c.env)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], c.want) {
+			t.Errorf("%v: want one line naming %q, got %d:\n%s", c.env, c.want, len(lines), out)
+		}
+	}
+}

@@ -68,6 +68,9 @@ type clusterOptions struct {
 	refusePrivate []int
 	// slash is the nodes' slash-command configuration (zero: the defaults).
 	slash slash.Config
+	// redisCluster, when set, is the Redis Cluster the nodes use (REDIS_CLUSTER_ADDRS)
+	// instead of the test Redis (ADR 0043); proxied is then ignored.
+	redisCluster *redistest.Cluster
 }
 
 // startCluster starts opts.nodes nodes with node ids 1..n, one after the other (the first
@@ -106,6 +109,9 @@ func startCluster(t *testing.T, opts clusterOptions) []*node {
 		cfg.NodeID = i
 		cfg.DatabaseURL = db
 		cfg.RedisURL = "redis://" + redisAddr
+		if opts.redisCluster != nil {
+			cfg.RedisURL, cfg.RedisClusterAddrs = "", opts.redisCluster.Addrs()
+		}
 		cfg.RedisPrefix = prefix
 		// A dead node's users go offline within 1.5 s (ADR 0033).
 		cfg.Presence = cluster.PresenceConfig{TTL: time.Second, SweepInterval: 200 * time.Millisecond}
