@@ -28,14 +28,14 @@ type KafkaTopic struct {
 	Retention time.Duration
 }
 
-// validateReplication checks a replication factor and min.insync.replicas pair: a
+// ValidateKafkaReplication checks a replication factor and min.insync.replicas pair: a
 // min.insync.replicas above the replication factor makes every acks=all write fail, so
 // it is refused here rather than found in production. Equal is allowed (one broker down
 // then stops writes, which the receipt pipeline rides out in Redis) but not the default
 // (ADR 0045).
-func validateReplication(rf, minISR int) error {
+func ValidateKafkaReplication(rf, minISR int) error {
 	if rf < -1 || rf > 32767 {
-		return fmt.Errorf("kafka replication factor %d: want -1 (broker default) or 1 to 32767", rf)
+		return fmt.Errorf("kafka replication factor %d: want -1 or 0 (broker default) or 1 to 32767", rf)
 	}
 	if minISR < 0 {
 		return fmt.Errorf("kafka min.insync.replicas %d is negative", minISR)
@@ -57,7 +57,7 @@ func EnsureKafkaTopics(ctx context.Context, brokers []string, topics ...KafkaTop
 		if t.Name == "" || t.Partitions < 1 {
 			return fmt.Errorf("kafka topic %q: a name and positive partitions (got %d) are required", t.Name, t.Partitions)
 		}
-		if err := validateReplication(t.ReplicationFactor, t.MinInsyncReplicas); err != nil {
+		if err := ValidateKafkaReplication(t.ReplicationFactor, t.MinInsyncReplicas); err != nil {
 			return fmt.Errorf("kafka topic %s: %w", t.Name, err)
 		}
 		rf := t.ReplicationFactor

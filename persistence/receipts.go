@@ -103,7 +103,7 @@ func (c *ReceiptTopics) validate() error {
 	if c.Retention < time.Minute {
 		return fmt.Errorf("receipt topic retention %s is below 1m", c.Retention)
 	}
-	return validateReplication(c.ReplicationFactor, c.MinInsyncReplicas)
+	return ValidateKafkaReplication(c.ReplicationFactor, c.MinInsyncReplicas)
 }
 
 // EnsureReceiptTopics creates the receipt topic and its DLT when they are missing, with

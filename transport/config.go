@@ -60,6 +60,12 @@ type Config struct {
 	RedisURL string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
 	KafkaBrokers []string
+	// KafkaReplicationFactor and KafkaMinInsyncReplicas are what topics parley creates on
+	// an external Kafka get (ADR 0045): -1 (or 0) and 0 take the broker's defaults
+	// (default.replication.factor, min.insync.replicas); production runs 3 and 2. The
+	// embedded one-broker Kafka ignores them.
+	KafkaReplicationFactor int
+	KafkaMinInsyncReplicas int
 	// DevMode enables POST /api/auth/dev/login and the built-in JWT secret when none is set.
 	// Default DevAuto: on only when neither JWTSecret nor JWKSURL is set; Validate decides it.
 	DevMode DevMode
@@ -141,6 +147,8 @@ func DefaultConfig() Config {
 		IdleTimeout:         DefaultIdleTimeout,
 		RedisPrefix:         "parley:",
 		Version:             "dev",
+
+		KafkaReplicationFactor: -1,
 	}
 }
 
@@ -175,6 +183,10 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			errs = append(errs, fmt.Errorf("kafka broker %q: want host:port", b))
 		}
+	}
+	if err := persistence.ValidateKafkaReplication(c.KafkaReplicationFactor, c.KafkaMinInsyncReplicas); err != nil {
+		errs = append(errs, fmt.Errorf("kafka-replication-factor %d, kafka-min-insync-replicas %d: %w",
+			c.KafkaReplicationFactor, c.KafkaMinInsyncReplicas, err))
 	}
 	if c.RedisURL != "" {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
