@@ -92,3 +92,46 @@ func TestReceiptsThreeBrokersOneStopsUnderLoad(t *testing.T) {
 		t.Fatalf("%d markers still parked (%v)", n, err)
 	}
 }
+
+// Two of three brokers down: fewer in-sync replicas than min.insync.replicas 2, so every
+// acks=all write is refused (NOT_ENOUGH_REPLICAS, which the embedded cluster answers as a
+// real one does). Acknowledged markers wait in Redis; once a second broker is back they
+// all reach PostgreSQL and nothing stays parked.
+func TestReceiptsBelowMinInsyncReplicasWaitInRedis(t *testing.T) {
+	t.Parallel()
+	e := newRcptEnvKafka(t, 20, 3, persistence.EmbeddedKafkaConfig{Brokers: 3})
+	e.persister()
+	r, reg := e.receipts(ReceiptsConfig{RetryInterval: 500 * time.Millisecond})
+	ctx := context.Background()
+	for _, b := range []int{0, 1} {
+		if err := e.kafka.StopBroker(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[receiptKey]int64{}
+	for u := int64(1); u <= 20; u++ {
+		for c := int64(1001); c <= 1003; c++ {
+			if _, err := r.MarkRead(ctx, u, c, u+c); err != nil {
+				t.Fatal(err)
+			}
+			want[receiptKey{u, c}] = u + c
+		}
+	}
+	rcptWaitFor(t, 20*time.Second, "Kafka to refuse the markers", func() bool {
+		return rcptMetric(t, reg, "parley_read_receipts_kafka_fallback_total") >= float64(len(want))
+	})
+	if n := len(e.table()); n != 0 {
+		t.Fatalf("%d markers reached PostgreSQL with one broker of three", n)
+	}
+	if n, err := e.markers.ParkedCount(ctx); err != nil || n != int64(len(want)) {
+		t.Fatalf("%d parked (%v), want %d", n, err, len(want))
+	}
+	if err := e.kafka.StartBroker(1); err != nil {
+		t.Fatal(err)
+	}
+	e.waitTable(30*time.Second, want)
+	rcptWaitFor(t, 10*time.Second, "nothing left parked", func() bool {
+		n, _ := e.markers.ParkedCount(ctx)
+		return n == 0
+	})
+}

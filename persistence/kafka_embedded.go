@@ -33,15 +33,20 @@ type EmbeddedKafkaConfig struct {
 // are accepted, stored and described as a real broker does, but not enforced. What a
 // several-broker cluster tests is the clients — leaders moving, a broker refusing
 // connections, the group coordinator moving — not the brokers' replication (ADR 0045).
+// Only StopBroker enforces min.insync.replicas, for writes: with fewer brokers running
+// than it, every produce request is answered NOT_ENOUGH_REPLICAS, as a real cluster
+// answers acks=all writes.
 type EmbeddedKafka struct {
 	c     *kfake.Cluster
 	addrs []string
 	nodes []int32 // node id of broker i, in addrs order (guarded by mu)
 
 	mu      sync.Mutex
-	retired map[int32]bool // node ids StopBroker took down; StartBroker gives a new one
-	down    int            // brokers stopped now
-	control bool           // the connection-dropping control is installed
+	retired map[int32]bool     // node ids StopBroker took down; StartBroker gives a new one
+	down    int                // brokers stopped now
+	control bool               // the connection-dropping control is installed
+	minISR  int                // min.insync.replicas of the topics (1 when the broker's)
+	isr     *kfake.FaultHandle // refuses produce requests while fewer than minISR run
 }
 
 // StartEmbeddedKafka starts the brokers and creates the receipt topic (8 partitions, 48 h
@@ -80,7 +85,7 @@ func StartEmbeddedKafka(ctx context.Context, cfg EmbeddedKafkaConfig) (*Embedded
 	if err != nil {
 		return nil, fmt.Errorf("embedded kafka: %w", err)
 	}
-	e := &EmbeddedKafka{c: c, addrs: c.ListenAddrs(), retired: map[int32]bool{}}
+	e := &EmbeddedKafka{c: c, addrs: c.ListenAddrs(), retired: map[int32]bool{}, minISR: max(topics.MinInsyncReplicas, 1)}
 	// kfake numbers its brokers 0..n-1 in listening order.
 	for i := range e.addrs {
 		e.nodes = append(e.nodes, int32(i))

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -44,6 +46,11 @@ func (e *EmbeddedKafka) StopBroker(i int) error {
 	}
 	e.retired[node] = true
 	e.down++
+	if len(e.nodes)-e.down < e.minISR && e.isr == nil {
+		// Fewer replicas than min.insync.replicas: a real cluster refuses acks=all writes
+		// (and parley writes nothing with fewer acks). Every topic, as ours share the setting.
+		e.isr = e.c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.NotEnoughReplicas, Count: -1})
+	}
 	return nil
 }
 
@@ -72,6 +79,10 @@ func (e *EmbeddedKafka) StartBroker(i int) error {
 	}
 	e.nodes[i] = node
 	e.down--
+	if len(e.nodes)-e.down >= e.minISR && e.isr != nil {
+		e.isr.Remove()
+		e.isr = nil
+	}
 	return nil
 }
 
