@@ -111,8 +111,8 @@ func TestEnsureKafkaTopicsRefusesBadReplication(t *testing.T) {
 }
 
 // A stopped broker refuses connections and its partitions move to the others: a producer
-// with all three addresses keeps writing, and the group's lag counts what is not committed.
-// The last broker running cannot be stopped.
+// with all three addresses keeps writing; with two stopped, writes are refused (min ISR 2);
+// the group's lag counts what is not committed. The last broker running cannot be stopped.
 func TestEmbeddedKafkaStopStartBroker(t *testing.T) {
 	t.Parallel()
 	k := rcptKafka(t, persistence.EmbeddedKafkaConfig{Brokers: 3})
@@ -147,6 +147,15 @@ func TestEmbeddedKafkaStopStartBroker(t *testing.T) {
 	if err := k.StopBroker(2); err == nil || !strings.Contains(err.Error(), "last one") {
 		t.Fatalf("stopping the last broker: %v", err)
 	}
+	// One broker of three is below min.insync.replicas 2: acks=all writes are refused.
+	// (The first tries may still meet the stopped brokers' addresses: connection errors.)
+	rcptWaitFor(t, 20*time.Second, "a write to be refused with NOT_ENOUGH_REPLICAS", func() bool {
+		err := prod.SendReceipts(context.Background(), events(5))
+		if err == nil {
+			t.Fatal("a write was acknowledged with one broker of three")
+		}
+		return strings.Contains(err.Error(), "Not Enough Replicas")
+	})
 	if err := k.StartBroker(0); err != nil {
 		t.Fatal(err)
 	}
