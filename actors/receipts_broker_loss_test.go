@@ -37,7 +37,7 @@ func TestReceiptsThreeBrokersOneStopsUnderLoad(t *testing.T) {
 
 	// The coordinator the persister has joined through: stopping it moves the group too.
 	// One marker through the whole pipeline first: the persister has joined its group.
-	latest := map[receiptKey]int64{{1, 1001}: 1}
+	latest := map[receiptKey]int64{{1, 1001, 0}: 1}
 	if _, err := r.MarkRead(ctx, 1, 1001, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestReceiptsThreeBrokersOneStopsUnderLoad(t *testing.T) {
 			}
 			up = time.Now()
 		}
-		k := receiptKey{int64(1 + rng.IntN(users)), int64(1001 + rng.IntN(chans))}
+		k := receiptKey{int64(1 + rng.IntN(users)), int64(1001 + rng.IntN(chans)), 0}
 		seq := latest[k] + int64(1+rng.IntN(3))
 		if _, err := r.MarkRead(ctx, k.user, k.channel, seq); err != nil {
 			t.Fatal(err) // MarkRead acknowledges once Redis has it; Kafka is behind it
@@ -114,7 +114,7 @@ func TestReceiptsBelowMinInsyncReplicasWaitInRedis(t *testing.T) {
 			if _, err := r.MarkRead(ctx, u, c, u+c); err != nil {
 				t.Fatal(err)
 			}
-			want[receiptKey{u, c}] = u + c
+			want[receiptKey{u, c, 0}] = u + c
 		}
 	}
 	rcptWaitFor(t, 20*time.Second, "Kafka to refuse the markers", func() bool {
