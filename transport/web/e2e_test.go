@@ -26,7 +26,8 @@ const chromiumPath = "/usr/bin/chromium"
 
 // TestBrowserE2E runs e2e/test.mjs: two people in Debian's chromium (playwright-core)
 // against a real parley node — its own database, embedded Redis and Kafka, dev mode —
-// reached through a TCP proxy that the script can cut to drop every WebSocket at once.
+// reached through a TCP proxy that the script can cut to drop every WebSocket at once —
+// and, for the integrations (issue 24), a loopback HTTP receiver the script runs itself.
 func TestBrowserE2E(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("browser test skipped: %s is not installed (apt-get install chromium)", chromiumPath)
@@ -44,6 +45,8 @@ func TestBrowserE2E(t *testing.T) {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DatabaseURL = pgtest.NewDatabase(t)
 	cfg.Files.Dir = t.TempDir()
+	// The script's loopback receiver answers slash commands and takes outgoing webhooks.
+	cfg.WebhookAllowPrivate = true
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("PARLEY_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -11,6 +11,8 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
@@ -78,6 +80,35 @@ async function post(url, body, token) {
     if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${text}`);
     return text ? JSON.parse(text) : null;
   }
+}
+
+// startReceiver is a loopback HTTP server standing for a team's CI: it answers slash
+// commands (POST /slash) and takes outgoing webhook deliveries (POST /events), checking each
+// signature with node's own HMAC, against the secret the UI showed (secrets[path]).
+function startReceiver() {
+  const got = [];
+  const secrets = {};
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const ts = String(req.headers['x-parley-timestamp'] || '');
+      const sig = Buffer.from(String(req.headers['x-parley-signature'] || ''));
+      const secret = secrets[req.url];
+      const want = Buffer.from(secret ? 'sha256=' + createHmac('sha256', secret).update(ts + '.').update(body).digest('hex') : '');
+      const signed = !!secret && sig.length === want.length && timingSafeEqual(sig, want);
+      let json = null;
+      try { json = JSON.parse(body.toString()); } catch { /* recorded as null */ }
+      got.push({ path: req.url, signed, delivery: req.headers['x-parley-delivery'], json });
+      res.setHeader('Content-Type', 'application/json');
+      res.end(req.url === '/slash' ? JSON.stringify({ content: `Deploying ${json && json.text} for you`, visibility: 'ephemeral' }) : '{}');
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    server.unref();
+    resolve({ url: (path) => `http://127.0.0.1:${server.address().port}${path}`, got, secrets });
+  }));
 }
 
 async function signIn(page, username) {
@@ -535,6 +566,145 @@ try {
   await messages(bob, 'a question for @bob in random').waitFor();
   await waitFor('title count cleared after reading', async () => !(await bob.title()).startsWith('('));
 
+  begin('alice creates an API token: its secret is shown once, signs in, and is refused once revoked');
+  {
+    const auth = (t) => ({ headers: { Authorization: 'Bearer ' + t } });
+    await alice.getByRole('button', { name: 'API tokens' }).click();
+    const dlg = alice.getByRole('dialog', { name: 'API tokens' });
+    await dlg.getByLabel('Token name').fill('e2e laptop');
+    await dlg.getByRole('button', { name: 'Create token' }).click();
+    const secret = await dlg.locator('#new-token-secret').inputValue();
+    if (!/^plt_/.test(secret)) throw new Error('unexpected token ' + secret);
+    await dlg.getByText('it will not be shown again').waitFor();
+    await dlg.locator('tr', { hasText: 'e2e laptop' }).waitFor();
+    const me = await fetch(`${direct}/api/users/me`, auth(secret)).then((r) => r.json());
+    if (me.username !== 'alice') throw new Error('the token does not act as alice: ' + JSON.stringify(me));
+    await shot(alice, 'alice-token-once');
+    await dlg.getByRole('button', { name: 'Close' }).click();
+    // Opened again: listed by name and prefix, the secret nowhere on the page.
+    await alice.getByRole('button', { name: 'API tokens' }).click();
+    const again = alice.getByRole('dialog', { name: 'API tokens' });
+    const row = again.locator('tr', { hasText: 'e2e laptop' });
+    const prefix = (await row.locator('code').textContent()).replace('…', '');
+    if (prefix.length < 6 || !secret.startsWith(prefix)) throw new Error(`listed prefix ${prefix} is not the token's`);
+    const shownAgain = await alice.evaluate((s) => document.body.innerHTML.includes(s) ||
+      [...document.querySelectorAll('input')].some((i) => i.value === s), secret);
+    if (shownAgain) throw new Error('the token secret is shown a second time');
+    await row.getByRole('button', { name: 'Revoke token e2e laptop' }).click(); // confirm() is accepted
+    await row.waitFor({ state: 'detached' });
+    await waitFor('the revoked token refused', async () => (await fetch(`${direct}/api/users/me`, auth(secret))).status === 401, 2000);
+    await again.getByRole('button', { name: 'Close' }).click();
+  }
+
+  // A loopback receiver stands for the team's CI (the node runs with webhook-allow-private).
+  const receiver = await startReceiver();
+
+  begin('alice adds an incoming webhook to #deploys in the UI; a POST to its URL shows a BOT-tagged message');
+  {
+    await alice.getByRole('button', { name: 'Create channel' }).click();
+    await alice.getByLabel('Name').fill('deploys');
+    await alice.getByRole('button', { name: 'Create', exact: true }).click();
+    await alice.locator('#channel-title', { hasText: 'deploys' }).waitFor();
+    await waitFor('deploys listed for bob', async () => (await channelLink(bob, 'deploys').count()) > 0, 5000);
+    await channelLink(bob, 'deploys').click();
+    await bob.getByRole('button', { name: 'Join channel' }).click();
+    await bob.locator('#composer-input').waitFor();
+
+    await alice.getByRole('button', { name: 'Webhooks of this channel' }).click();
+    const dlg = alice.getByRole('dialog', { name: 'Webhooks of #deploys' });
+    await dlg.getByLabel('Webhook name').fill('CI builds');
+    await dlg.getByRole('button', { name: 'Create incoming webhook' }).click();
+    const url = await dlg.locator('#incoming-url').inputValue();
+    if (!url.startsWith(base + '/hooks/')) throw new Error('unexpected webhook URL ' + url);
+    await dlg.locator('tr', { hasText: 'CI builds' }).waitFor();
+    await dlg.getByRole('button', { name: 'Close' }).click();
+    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text: 'build 42 passed' }) });
+    if (res.status !== 200) throw new Error(`POST to the webhook: ${res.status} ${await res.text()}`);
+    for (const page of [alice, bob]) await messages(page, 'build 42 passed').locator('.badge.bot', { hasText: 'BOT' }).waitFor();
+    await shot(bob, 'bob-bot-message');
+  }
+
+  begin('alice creates a bot and registers /deploy in Integrations; each secret is shown once');
+  {
+    await alice.getByRole('button', { name: 'Integrations' }).click();
+    const dlg = alice.getByRole('dialog', { name: /^Integrations of / });
+    await dlg.getByLabel('Bot username').fill('deploybot');
+    await dlg.getByRole('button', { name: 'Create bot' }).click();
+    const botToken = await dlg.locator('#bot-token').inputValue();
+    const bot = await fetch(`${direct}/api/users/me`, { headers: { Authorization: 'Bearer ' + botToken } }).then((r) => r.json());
+    if (!bot.isBot || bot.username !== 'deploybot') throw new Error('the bot token acts as ' + JSON.stringify(bot));
+    await dlg.locator('tr', { hasText: 'deploybot' }).locator('.badge.bot').waitFor();
+    await dlg.getByRole('button', { name: 'Tokens of deploybot' }).click();
+    await dlg.locator('.bot-detail tr', { hasText: 'default' }).waitFor();
+    await dlg.getByRole('button', { name: 'Mint token' }).click();
+    const minted = await dlg.locator('#bot-mint-secret').inputValue();
+    if (!minted.startsWith('plt_') || minted === botToken) throw new Error('unexpected minted token ' + minted);
+    await dlg.locator('.bot-detail tbody tr').nth(1).waitFor();
+    if ((await fetch(`${direct}/api/users/me`, { headers: { Authorization: 'Bearer ' + minted } })).status !== 200) throw new Error('the minted token is refused');
+    await dlg.getByRole('button', { name: 'Deactivate deploybot' }).click(); // confirm() is accepted
+    await dlg.locator('tr', { hasText: 'deploybot' }).getByText('deactivated').waitFor();
+    await waitFor("the deactivated bot's tokens refused", async () => (await fetch(`${direct}/api/users/me`, { headers: { Authorization: 'Bearer ' + minted } })).status === 401, 2000);
+    await dlg.getByLabel('Command', { exact: true }).fill('/deploy');
+    await dlg.getByLabel('Receiver URL').fill(receiver.url('/slash'));
+    await dlg.getByRole('button', { name: 'Register command' }).click();
+    receiver.secrets['/slash'] = await dlg.locator('#command-secret').inputValue();
+    await dlg.locator('tr', { hasText: '/deploy' }).waitFor();
+    await shot(alice, 'alice-integrations');
+    await dlg.getByRole('button', { name: 'Close' }).click();
+  }
+
+  begin("a slash command's ephemeral response is shown only in alice's browser; an unknown one is an error note");
+  {
+    await send(alice, '/deploy staging');
+    const note = alice.locator('#messages .ephemeral', { hasText: 'Deploying staging for you' });
+    await note.getByText('Only visible to you').waitFor();
+    const call = receiver.got.find((r) => r.path === '/slash');
+    if (!call || !call.signed || call.json.command !== '/deploy' || call.json.text !== 'staging') {
+      throw new Error('the command call is missing, badly signed or wrong: ' + JSON.stringify(call));
+    }
+    // A message sent after the command reaches bob after anything the command could have.
+    await send(alice, 'staging is on its way');
+    await messages(bob, 'staging is on its way').waitFor();
+    if (await messages(bob, 'staging is on its way').locator('.badge.bot').count()) throw new Error("a person's message is tagged BOT");
+    if (await bob.locator('.ephemeral').count() || await bob.getByText('Deploying staging').count() || await messages(bob, '/deploy staging').count()) {
+      throw new Error('bob sees the command or its response');
+    }
+    if (await messages(alice, '/deploy staging').count()) throw new Error('the command was posted as a message');
+    await shot(alice, 'alice-ephemeral');
+    await send(alice, '/nosuch thing');
+    const err = alice.locator('#messages .ephemeral.error-note', { hasText: '/nosuch' });
+    await err.getByText('Only visible to you').waitFor();
+    if (await alice.locator('.toast', { hasText: /unknown/i }).count()) throw new Error('the command error is also a toast');
+    await err.getByRole('button', { name: 'Dismiss this note' }).click();
+    await err.waitFor({ state: 'detached' });
+    if (await bob.locator('.ephemeral').count()) throw new Error('bob sees a command error');
+  }
+
+  begin('an outgoing webhook made in the UI delivers only trigger-word messages, signed; its deliveries table says so');
+  {
+    await alice.getByRole('button', { name: 'Webhooks of this channel' }).click();
+    const dlg = alice.getByRole('dialog', { name: 'Webhooks of #deploys' });
+    await dlg.getByLabel('Receiver URL').fill(receiver.url('/events'));
+    await dlg.getByLabel(/Trigger words/).fill('ship');
+    await dlg.getByRole('button', { name: 'Create outgoing webhook' }).click();
+    receiver.secrets['/events'] = await dlg.locator('#outgoing-secret').inputValue();
+    await dlg.locator('tr', { hasText: receiver.url('/events') }).waitFor();
+    await dlg.getByRole('button', { name: 'Close' }).click();
+    await send(alice, 'not for the hook');
+    await send(alice, 'ship v1.2.3');
+    const ev = await waitFor('a delivery', () => receiver.got.find((r) => r.path === '/events'));
+    const all = receiver.got.filter((r) => r.path === '/events');
+    if (!ev.signed || !ev.delivery || ev.json.message.content !== 'ship v1.2.3' || all.some((r) => r.json.message.content !== 'ship v1.2.3')) {
+      throw new Error('deliveries: ' + JSON.stringify(all));
+    }
+    await alice.getByRole('button', { name: 'Webhooks of this channel' }).click();
+    const again = alice.getByRole('dialog', { name: 'Webhooks of #deploys' });
+    await again.getByRole('button', { name: 'Deliveries to ' + receiver.url('/events') }).click();
+    await again.locator('.deliveries tr', { hasText: 'delivered' }).waitFor();
+    await shot(alice, 'alice-deliveries');
+    await again.getByRole('button', { name: 'Close' }).click();
+  }
+
   begin('mentions view and phone width');
   await channelLink(bob, 'random').click();
   await bob.getByRole('link', { name: /Mentions/ }).click();
@@ -574,6 +744,18 @@ try {
     await page.getByRole('button', { name: 'Create channel' }).click();
     await page.getByLabel('Name').waitFor();
     await audit('create-channel dialog');
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'API tokens' }).click();
+    await page.getByRole('dialog', { name: 'API tokens' }).locator('.token-list > *').waitFor(); // the list, or "No tokens yet."
+    await audit('API tokens dialog');
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Webhooks of this channel' }).click();
+    await page.getByRole('dialog', { name: /^Webhooks of / }).getByText('No outgoing webhooks').or(page.locator('dialog table').nth(1)).first().waitFor();
+    await audit('webhooks dialog');
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Integrations' }).click();
+    await page.getByRole('dialog', { name: /^Integrations of / }).locator('tr', { hasText: 'deploybot' }).waitFor();
+    await audit('integrations dialog');
     await ctx.close();
   }
 

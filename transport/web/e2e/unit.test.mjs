@@ -178,3 +178,35 @@ test('mentionCount: a replay of what the server already counted is not counted t
   dm.addMessage({ id: 'd2', seq: 2, userId: 'u', content: 'second' }, { live: true });
   assert.equal(dm.mentionCount(), 2);
 });
+
+// ---- integrations (issue 24): slash-command notes and parsing
+
+test('slash commands: commandOf follows the server rule (a leading /word)', async () => {
+  const { commandOf } = await import('../static/js/view-commands.js');
+  assert.equal(commandOf('/deploy prod'), '/deploy');
+  assert.equal(commandOf('/Deploy'), '/deploy');
+  assert.equal(commandOf('/usr/bin is here'), '');
+  assert.equal(commandOf('// a comment'), '');
+  assert.equal(commandOf('hello /deploy'), '');
+});
+
+test('slash commands: notes sit after the messages they followed, per thread', async () => {
+  const { withNotes } = await import('../static/js/view-commands.js');
+  const app = { ephemeralNotes: [
+    { id: 'a', ephemeral: true, channelId: '1', parentId: null, afterSeq: 2 },
+    { id: 'b', ephemeral: true, channelId: '1', parentId: '9', afterSeq: 2 },
+    { id: 'c', ephemeral: true, channelId: '2', parentId: null, afterSeq: 0 },
+    { id: 'd', ephemeral: true, channelId: '1', parentId: null, afterSeq: 5 },
+  ] };
+  const items = [{ kind: 'day', key: 'day' }, { seq: 1 }, { seq: 2 }, { kind: 'new', key: 'new' }, { seq: 3 }, { clientMsgId: 'x' }];
+  const key = (m) => m.id || m.seq || m.clientMsgId || m.key;
+  assert.deepEqual(withNotes(app, '1', null, items).map(key), ['day', 1, 2, 'new', 'a', 3, 'd', 'x']);
+  assert.deepEqual(withNotes(app, '1', '9', [{ seq: 4 }]).map(key), ['b', 4]);
+  assert.equal(withNotes(app, '3', null, items), items);
+});
+
+test('outgoing webhooks: trigger words split on commas and spaces', async () => {
+  const { splitWords } = await import('../static/js/view-webhooks.js');
+  assert.deepEqual(splitWords(' deploy, ship  release,,'), ['deploy', 'ship', 'release']);
+  assert.deepEqual(splitWords(''), []);
+});

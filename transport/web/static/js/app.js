@@ -18,6 +18,7 @@ import * as threads from './view-threads.js';
 import * as search from './view-search.js';
 import * as pins from './view-pins.js';
 import { parse, plainText } from './markdown.js';
+import { commands } from './view-integrations.js';
 
 const TOKEN_KEY = 'parley.token';
 const TYPING_EVERY_MS = 3000;
@@ -454,14 +455,17 @@ class App {
     p.status = 'sending';
     try {
       if (this.rt.online()) {
-        await this.rt.sendMessage(ch.id, p.content, p.parentId, p.clientMsgId, p.fileIds);
-        if (ch.pending.has(p.clientMsgId)) p.status = 'sent'; // the event is on its way
+        const r = await this.rt.sendMessage(ch.id, p.content, p.parentId, p.clientMsgId, p.fileIds);
+        if (r.command) commands.commandDone(this, ch, p); // a slash command ran: nothing posted
+        else if (ch.pending.has(p.clientMsgId)) p.status = 'sent'; // the event is on its way
       } else {
         const m = await this.api.postMessage(ch.id, p.content, p.parentId || undefined, p.clientMsgId, p.fileIds);
-        ch.addMessage(m);
+        if (m && m.command && !m.seq) commands.commandDone(this, ch, p, m);
+        else ch.addMessage(m);
       }
     } catch (e) {
       if (!ch.pending.has(p.clientMsgId)) return;
+      if (commands.commandFailed(this, ch, p, e)) return; // shown as a note to the caller
       p.status = this.rt.online() || (e.status && e.status < 500) ? 'failed' : 'queued';
       p.error = e.message;
     }
@@ -634,7 +638,10 @@ class App {
         this.api.markMentionRead(mention.id).catch(() => {});
       }
       this.render();
+    } else if (dest.endsWith('/ephemeral')) {
+      commands.onEphemeral(this, ev);
     } else if (dest.endsWith('/errors')) {
+      if (commands.handledError(ev)) return; // a slash command's error: a note already
       this.toast(ev.detail || ev.message || 'The server reported an error.');
     } else {
       this.onNotification(ev);

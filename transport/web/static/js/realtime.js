@@ -6,7 +6,9 @@
 
 import { StompClient } from './stomp.js';
 
-const USER_QUEUES = ['/user/queue/mentions', '/user/queue/notifications', '/user/queue/presence', '/user/queue/errors'];
+const USER_QUEUES = ['/user/queue/mentions', '/user/queue/notifications', '/user/queue/presence', '/user/queue/ephemeral', '/user/queue/errors'];
+// A server without slash commands refuses /user/queue/ephemeral: the session goes on without it.
+const OPTIONAL_QUEUES = new Set(['/user/queue/ephemeral']);
 const MAX_WATCH = 500; // the server's limit on /app/presence.watch
 
 export class Realtime {
@@ -81,7 +83,9 @@ export class Realtime {
       await client.connect();
       if (gen !== this.generation) return;
       for (const dest of USER_QUEUES) {
-        await client.subscribe(dest, (f) => this.deliverUser(dest, f));
+        await client.subscribe(dest, (f) => this.deliverUser(dest, f)).catch((e) => {
+          if (!OPTIONAL_QUEUES.has(dest) || !(e && e.frame)) throw e;
+        });
       }
       // Channels watched from here on subscribe themselves (watch sees a connected client).
       await Promise.all([...this.channels.keys()].map((cid) => this.subscribeChannel(cid, gen)));
@@ -165,14 +169,15 @@ export class Realtime {
 
   online() { return this.status === 'online' && this.client && !this.client.closed; }
 
-  // sendMessage resolves with {messageId, seq} once the message is committed.
+  // sendMessage resolves with {messageId, seq} once the message is committed; a content that
+  // ran a slash command instead resolves with {command, visibility} (RECEIPT headers).
   async sendMessage(channelId, content, parentId, clientMsgId, fileIds) {
     if (!this.online()) throw new Error('offline');
     const body = { channelId, content, clientMsgId };
     if (parentId) body.parentId = parentId;
     if (fileIds && fileIds.length) body.fileIds = fileIds;
     const r = await this.client.sendWithReceipt('/app/message.send', body, 15000);
-    return { messageId: r.headers['message-id'], seq: Number(r.headers.seq) };
+    return { messageId: r.headers['message-id'], seq: Number(r.headers.seq), command: r.headers.command, visibility: r.headers.visibility };
   }
 
   markRead(channelId, seq) {

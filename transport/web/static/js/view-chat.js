@@ -14,6 +14,7 @@ import * as pins from './view-pins.js';
 import * as extras from './view-history.js';
 import * as picker from './emoji-picker.js';
 import * as files from './view-files.js';
+import * as integrations from './view-integrations.js';
 
 // A mention of the reader: @theirname, and the channel-wide @channel, @all and @here.
 const WIDE = new Set(['channel', 'all', 'here']);
@@ -59,6 +60,7 @@ function buildChannel(app, root) {
     onclick: () => people.channelPrefs(app, ch),
   }, '🔔');
   const pinsBtn = pins.headerButton(app, mentionClass(app));
+  const hooksBtn = integrations.webhooksButton(app, ch);
   const joinBtn = h('button.primary', { type: 'button', onclick: () => app.joinChannel(ch.id).catch((e) => app.toast(e.message)) }, 'Join channel');
   const older = h('button.link.load-older', { type: 'button', onclick: () => app.loadOlder().catch((e) => app.toast(e.message)) }, 'Load older messages');
   const list = h('div.msg-list');
@@ -100,7 +102,7 @@ function buildChannel(app, root) {
   const preview = h('div.preview', h('p', 'You are viewing a channel you have not joined.'), joinBtn);
 
   main.root = h('section.channel', { 'aria-labelledby': 'channel-title' },
-    h('header.channel-head', h('div.head-row', title, pinsBtn, prefsBtn), topic), scroller, typing, att.tray, composer, preview);
+    h('header.channel-head', h('div.head-row', title, pinsBtn, prefsBtn, hooksBtn), topic), scroller, typing, att.tray, composer, preview);
   att.dropOn(main.root); // files dropped anywhere on the channel are attached
   title.id = 'channel-title';
   root.append(main.root);
@@ -120,6 +122,7 @@ function buildChannel(app, root) {
     topic.textContent = c.info.topic || '';
     topic.hidden = !c.info.topic;
     const member = c.info.isMember !== false;
+    integrations.updateWebhooksButton(app, hooksBtn, c);
     composer.hidden = !member || c.info.archived;
     preview.hidden = member;
     older.hidden = !c.hasMore || !c.historyLoaded;
@@ -127,8 +130,8 @@ function buildChannel(app, root) {
 
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     const oldHeight = scroller.scrollHeight, oldTop = scroller.scrollTop;
-    const items = [...flow.layout(c.roots(), { newAfterSeq: c.newAfterSeq ?? null, myId: app.me.id }),
-      ...[...c.pending.values()].filter((p) => !p.parentId)];
+    const items = integrations.commands.withNotes(app, c.id, null, [...flow.layout(c.roots(), { newAfterSeq: c.newAfterSeq ?? null, myId: app.me.id }),
+      ...[...c.pending.values()].filter((p) => !p.parentId)]);
     reconcile(list, items, itemKey, (m) => itemVersion(app, m), (m) => renderItem(app, c, m));
     if (opts.keepScroll) scroller.scrollTop = oldTop + (scroller.scrollHeight - oldHeight);
     else if (opts.scrollToBottom || atBottom) scroller.scrollTop = scroller.scrollHeight;
@@ -140,19 +143,22 @@ function buildChannel(app, root) {
 
 function itemKey(m) {
   if (flow.isSeparator(m)) return m.key;
+  if (m.ephemeral) return 'e' + m.id;
   return m.seq ? 's' + m.seq : 'p' + m.clientMsgId;
 }
 
 function itemVersion(app, m) {
   if (flow.isSeparator(m)) return m.label || m.kind;
+  if (m.ephemeral) return 'note';
   if (!m.seq) return [m.status, m.error].join('|');
   return JSON.stringify([m.content, m.editedAt, m.deleted, m.reactions, m.replyCount, app.editing === m.id,
     app.pickerFor === m.id, app.userName(m.userId), app.threadRootId === m.id,
-    !!m.cont, pins.isPinned(app.channels.get(m.channelId), m.id), app.pickerExpanded === m.id]);
+    !!m.cont, pins.isPinned(app.channels.get(m.channelId), m.id), app.pickerExpanded === m.id, integrations.isBot(app, m.userId)]);
 }
 
 function renderItem(app, ch, m) {
   if (flow.isSeparator(m)) return flow.renderSeparator(m);
+  if (m.ephemeral) return integrations.commands.renderNote(app, m);
   if (!m.seq) return renderPending(app, ch, m);
   return renderMessage(app, ch, m, { inThread: false });
 }
@@ -363,8 +369,8 @@ export function renderThread(app) {
   const pend = [...ch.pending.values()].filter((p) => p.parentId === app.threadRootId);
   const n = Math.max(replies.length, root ? root.replyCount || 0 : 0);
   thread.count.textContent = n === 1 ? '1 reply' : `${n} replies`;
-  reconcile(thread.list, [...replies, ...pend], itemKey, (m) => itemVersion(app, m),
-    (m) => (m.seq ? renderMessage(app, ch, m, { inThread: true }) : renderPending(app, ch, m)));
+  reconcile(thread.list, integrations.commands.withNotes(app, ch.id, app.threadRootId, [...replies, ...pend]), itemKey, (m) => itemVersion(app, m),
+    (m) => (m.ephemeral ? integrations.commands.renderNote(app, m) : m.seq ? renderMessage(app, ch, m, { inThread: true }) : renderPending(app, ch, m)));
   if (atBottom) thread.scroller.scrollTop = thread.scroller.scrollHeight;
 }
 

@@ -5,6 +5,7 @@ import { fileUrl, upload } from './view-files.js';
 import { h } from './dom.js';
 import { modal, field } from './view-dialogs.js';
 import * as attention from './attention.js';
+import { botTag } from './integrations-ui.js';
 
 // presenceDot is the small status mark beside a name; its text is for screen readers.
 export function presenceDot(status) {
@@ -31,7 +32,7 @@ export function newDM(app, preset = []) {
   }
   const boxes = people.map((u) => h('label.check',
     h('input', { type: 'checkbox', name: 'user', value: u.id, checked: preset.includes(u.id) }),
-    ' ', presenceDot(app.presence.get(u.id)), ' ', displayName(u), u.displayName ? h('span.muted', ` @${u.username}`) : null));
+    ' ', presenceDot(app.presence.get(u.id)), ' ', displayName(u), u.displayName ? h('span.muted', ` @${u.username}`) : null, u.isBot ? [' ', botTag()] : null));
   modal('New direct message', [
     h('fieldset.people', h('legend', 'With (up to 7 people)'), boxes),
   ], 'Open', async (form) => {
@@ -50,7 +51,7 @@ export function profile(app, uid) {
     const local = user.timezone ? localTime(user.timezone) : '';
     body.replaceChildren(
       user.avatarUrl ? h('img.avatar', { src: fileUrl(app, user.avatarUrl), alt: '', width: '96', height: '96' }) : null,
-      h('p.profile-name', presenceDot(status), ' ', h('strong', displayName(user)), user.displayName ? h('span.muted', ` @${user.username}`) : null),
+      h('p.profile-name', presenceDot(status), ' ', h('strong', displayName(user)), user.displayName ? h('span.muted', ` @${user.username}`) : null, user.isBot ? [' ', botTag()] : null),
       user.statusText || user.statusEmoji ? h('p.profile-status', `${user.statusEmoji || ''} ${user.statusText || ''}`.trim()) : null,
       h('p.muted', status === 'online' ? 'Active now' : status === 'away' ? 'Away' : 'Offline'),
       local ? h('p.muted', `Local time ${local} (${user.timezone})`) : null);

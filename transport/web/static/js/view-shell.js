@@ -5,6 +5,7 @@ import { h, clear, reconcile } from './dom.js';
 import * as dialogs from './view-dialogs.js';
 import * as people from './view-people.js';
 import * as attention from './attention.js';
+import * as integrations from './view-integrations.js';
 
 let ui = null;
 let keysBound = false;
@@ -28,7 +29,7 @@ export function ensure(app) {
   ui.me = h('button.link.me', { type: 'button', 'aria-label': 'Your profile, signed in as ' + app.me.username, onclick: () => people.profile(app, app.me.id) }, '@' + app.me.username);
   ui.away = h('button.link', { type: 'button', onclick: () => app.setAway(!app.selfAway) }, 'Set away');
   ui.dnd = h('button.link', { type: 'button', onclick: () => people.dnd(app) }, 'Do not disturb');
-  ui.userBox = h('div.user-box', ui.me, ui.away, ui.dnd,
+  ui.userBox = h('div.user-box', ui.me, ui.away, ui.dnd, integrations.tokensButton(app),
     h('button.link', { type: 'button', onclick: () => app.logout() }, 'Sign out'));
   const top = h('header.topbar', ui.navToggle, ui.wsName, ui.status, ui.userBox);
 
@@ -48,6 +49,7 @@ export function ensure(app) {
       renderSidebar(app);
     },
   }, 'Enable desktop notifications');
+  ui.integrationsBtn = integrations.workspaceButton(app);
   ui.sidebar = h('nav.sidebar#sidebar', { 'aria-label': 'Workspace navigation' },
     h('div.ws-picker',
       h('label', { for: 'ws-select' }, 'Workspace'),
@@ -66,6 +68,7 @@ export function ensure(app) {
       h('button.icon', { type: 'button', 'aria-label': 'New direct message', title: 'New direct message', onclick: () => people.newDM(app) }, '+')),
     ui.dmList,
     h('button.invite-btn', { type: 'button', onclick: () => dialogs.invite(app) }, 'Invite people'),
+    ui.integrationsBtn,
     ui.notifyBtn);
   ui.main = h('main.main#main', { tabindex: '-1' });
   ui.thread = h('aside.thread#thread', { 'aria-label': 'Thread', hidden: true });
@@ -183,6 +186,7 @@ export function renderSidebar(app) {
   const dndOn = app.me.dndUntil && Date.parse(app.me.dndUntil) > Date.now();
   ui.dnd.textContent = dndOn ? 'Do not disturb: on' : 'Do not disturb';
   renderInvites(app);
+  integrations.updateWorkspaceButton(app, ui.integrationsBtn);
   ui.otherHeading.hidden = others.length === 0;
   ui.otherList.hidden = others.length === 0;
 
