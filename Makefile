@@ -85,7 +85,9 @@ bench-smoke:
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x $(TESTFLAGS) ./...
 
 # Three nodes on 127.0.0.1:9001-9003 sharing the local PostgreSQL (database parley) and
-# Redis (127.0.0.1:6379) and one embedded Kafka broker run as its own process (:19092).
+# Redis (127.0.0.1:6379) and an embedded three-broker Kafka run as its own process
+# (:19092-19094; topics with replication factor 3 and min.insync.replicas 2, ADR 0045;
+# CLUSTER_KAFKA_BROKERS=1 for one broker).
 # Logs and pids go to .cluster/; `make cluster-stop` stops them all. Every setting can be
 # overridden (cmd/parley/cluster_make_test.go runs the target on its own ports, database,
 # Redis prefix and directory).
@@ -94,6 +96,7 @@ CLUSTER_REDIS      ?= redis://127.0.0.1:6379/0
 CLUSTER_PREFIX     ?= parley
 CLUSTER_PORTS      ?= 9001 9002 9003
 CLUSTER_KAFKA_PORT ?= 19092
+CLUSTER_KAFKA_BROKERS ?= 3
 CLUSTER_DIR        ?= .cluster
 # REDIS_MODE=cluster runs the nodes on a local Redis Cluster (ADR 0043) started by
 # `make redis-cluster` (3 masters + 3 replicas on REDIS_CLUSTER_PORTS, data in
@@ -117,10 +120,13 @@ endif
 
 cluster: build $(CLUSTER_REDIS_DEP)
 	@mkdir -p $(CLUSTER_DIR)
-	@$(BIN) kafka --port $(CLUSTER_KAFKA_PORT) > $(CLUSTER_DIR)/kafka.log 2>&1 & echo $$! > $(CLUSTER_DIR)/kafka.pid
-	@i=0; for port in $(CLUSTER_PORTS); do i=$$((i+1)); \
+	@$(BIN) kafka --port $(CLUSTER_KAFKA_PORT) --brokers $(CLUSTER_KAFKA_BROKERS) > $(CLUSTER_DIR)/kafka.log 2>&1 & echo $$! > $(CLUSTER_DIR)/kafka.pid
+	@brokers=; rf=-1; isr=0; [ $(CLUSTER_KAFKA_BROKERS) -ge 3 ] && rf=3 && isr=2; \
+	for b in $$(seq 0 $$(($(CLUSTER_KAFKA_BROKERS)-1))); do brokers=$$brokers$${brokers:+,}127.0.0.1:$$(($(CLUSTER_KAFKA_PORT)+b)); done; \
+	i=0; for port in $(CLUSTER_PORTS); do i=$$((i+1)); \
 		PARLEY_ADDR=127.0.0.1:$$port PARLEY_NODE_ID=$$i DATABASE_URL='$(CLUSTER_DB)' $(CLUSTER_REDIS_ENV) \
-		PARLEY_REDIS_PREFIX='$(CLUSTER_PREFIX)' KAFKA_BROKERS=127.0.0.1:$(CLUSTER_KAFKA_PORT) \
+		PARLEY_REDIS_PREFIX='$(CLUSTER_PREFIX)' KAFKA_BROKERS=$$brokers \
+		KAFKA_REPLICATION_FACTOR=$$rf KAFKA_MIN_INSYNC_REPLICAS=$$isr \
 		$(BIN) serve > $(CLUSTER_DIR)/node$$i.log 2>&1 & echo $$! > $(CLUSTER_DIR)/node$$i.pid; \
 	done
 	@i=0; for port in $(CLUSTER_PORTS); do i=$$((i+1)); \

@@ -30,7 +30,7 @@ type rcptEnv struct {
 
 	kcfg  persistence.EmbeddedKafkaConfig
 	kafka *persistence.EmbeddedKafka
-	addr  string
+	addrs []string // the brokers' addresses, kept across restarts
 }
 
 func rcptLogger() *slog.Logger {
@@ -49,13 +49,23 @@ func rcptRoot(c int64) int64 { return c + 10_000 }
 // (with a DataDir when durable, so a restart keeps what it acknowledged).
 func newRcptEnv(t *testing.T, nUsers, nChannels int, durable bool) *rcptEnv {
 	t.Helper()
+	var kcfg persistence.EmbeddedKafkaConfig
+	if durable {
+		kcfg.DataDir = t.TempDir()
+	}
+	return newRcptEnvKafka(t, nUsers, nChannels, kcfg)
+}
+
+// newRcptEnvKafka is newRcptEnv with the broker (or cluster) of kcfg.
+func newRcptEnvKafka(t *testing.T, nUsers, nChannels int, kcfg persistence.EmbeddedKafkaConfig) *rcptEnv {
+	t.Helper()
 	pool, _ := pgtest.NewPool(t, nil)
 	rdb, prefix := redistest.Client(t)
 	markers, err := cluster.NewMarkers(rdb, cluster.MarkersConfig{KeyPrefix: prefix + "read:", ParkedKey: prefix + "parked"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &rcptEnv{t: t, pool: pool, markers: markers, log: rcptLogger()}
+	e := &rcptEnv{t: t, pool: pool, markers: markers, log: rcptLogger(), kcfg: kcfg}
 	ctx := context.Background()
 	users := make([]int64, nUsers)
 	for i := range users {
@@ -80,9 +90,6 @@ func newRcptEnv(t *testing.T, nUsers, nChannels int, durable bool) *rcptEnv {
 	if err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	if durable {
-		e.kcfg.DataDir = t.TempDir()
-	}
 	e.startKafka()
 	t.Cleanup(func() { e.stopKafka() })
 	return e
@@ -95,10 +102,12 @@ func (e *rcptEnv) startKafka() {
 		e.t.Fatal(err)
 	}
 	e.kafka = k
-	if e.addr == "" {
-		e.addr = k.Addrs()[0]
-		_, port, _ := net.SplitHostPort(e.addr)
-		e.kcfg.Port, _ = strconv.Atoi(port)
+	if e.addrs == nil {
+		e.addrs = k.Addrs()
+		if len(e.addrs) == 1 { // a restart binds the same port (a cluster's need not be consecutive)
+			_, port, _ := net.SplitHostPort(e.addrs[0])
+			e.kcfg.Port, _ = strconv.Atoi(port)
+		}
 	}
 }
 
@@ -110,7 +119,7 @@ func (e *rcptEnv) stopKafka() {
 }
 
 func (e *rcptEnv) topics() persistence.ReceiptTopics {
-	return persistence.ReceiptTopics{Brokers: []string{e.addr}}
+	return persistence.ReceiptTopics{Brokers: e.addrs}
 }
 
 // receipts builds a node's aggregator with its own producer and registry, started, and

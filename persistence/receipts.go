@@ -51,8 +51,13 @@ type ReceiptTopics struct {
 	// DLTPartitions of DLTTopic when EnsureReceiptTopics creates it. Default 1: the DLT
 	// carries only what failed.
 	DLTPartitions int
-	// ReplicationFactor of created topics; -1 (the default) takes the broker's.
+	// ReplicationFactor of created topics; -1 (the default) takes the broker's
+	// default.replication.factor. Production runs 3 (ADR 0045).
 	ReplicationFactor int
+	// MinInsyncReplicas of created topics: with acks=all a write is acknowledged once
+	// this many replicas hold it. 0 (the default) takes the broker's
+	// min.insync.replicas. Production runs 2 with ReplicationFactor 3 (ADR 0045).
+	MinInsyncReplicas int
 	// Retention of created topics. Default 48 h: a persister can be down for two days
 	// and still catch up from its committed offsets.
 	Retention time.Duration
@@ -101,38 +106,21 @@ func (c *ReceiptTopics) validate() error {
 	if c.Retention < time.Minute {
 		return fmt.Errorf("receipt topic retention %s is below 1m", c.Retention)
 	}
-	return nil
+	return ValidateKafkaReplication(c.ReplicationFactor, c.MinInsyncReplicas)
 }
 
 // EnsureReceiptTopics creates the receipt topic and its DLT when they are missing, with
-// the configured partitions and retention. Existing topics are left as they are.
+// the configured partitions, replication and retention. Existing topics are left as they are.
 func EnsureReceiptTopics(ctx context.Context, topics ReceiptTopics) error {
 	topics = topics.withDefaults()
 	if err := topics.validate(); err != nil {
 		return err
 	}
-	retention := strconv.FormatInt(topics.Retention.Milliseconds(), 10)
-	mk := func(name string, parts int) kafka.TopicConfig {
-		return kafka.TopicConfig{Topic: name, NumPartitions: parts, ReplicationFactor: topics.ReplicationFactor,
-			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: retention}}}
+	mk := func(name string, parts int) KafkaTopic {
+		return KafkaTopic{Name: name, Partitions: parts, ReplicationFactor: topics.ReplicationFactor,
+			MinInsyncReplicas: topics.MinInsyncReplicas, Retention: topics.Retention}
 	}
-	// An own transport, closed after use: kafka-go's DefaultTransport keeps pooled
-	// connections (and their goroutines) alive for the life of the process.
-	tr := &kafka.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(topics.Brokers...), Timeout: 10 * time.Second, Transport: tr}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
-		mk(topics.Topic, topics.Partitions), mk(topics.DLTTopic, topics.DLTPartitions),
-	}})
-	if err != nil {
-		return fmt.Errorf("create receipt topics: %w", err)
-	}
-	for name, err := range resp.Errors {
-		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %w", name, err)
-		}
-	}
-	return nil
+	return EnsureKafkaTopics(ctx, topics.Brokers, mk(topics.Topic, topics.Partitions), mk(topics.DLTTopic, topics.DLTPartitions))
 }
 
 // receiptValue is a marker on the wire: JSON, ids as decimal strings as everywhere in

@@ -67,6 +67,12 @@ type Config struct {
 	RedisPassword       string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
 	KafkaBrokers []string
+	// KafkaReplicationFactor and KafkaMinInsyncReplicas are what topics parley creates on
+	// an external Kafka get (ADR 0045): -1 (or 0) and 0 take the broker's defaults
+	// (default.replication.factor, min.insync.replicas); production runs 3 and 2. The
+	// embedded one-broker Kafka ignores them.
+	KafkaReplicationFactor int
+	KafkaMinInsyncReplicas int
 	// OutgoingWebhooks configures the relay and deliverer of outgoing webhooks (ADR 0037);
 	// Brokers and Health are set by the server. Zero values are its defaults.
 	OutgoingWebhooks outgoing.Config
@@ -153,6 +159,8 @@ func DefaultConfig() Config {
 		IdleTimeout:         DefaultIdleTimeout,
 		RedisPrefix:         "parley:",
 		Version:             "dev",
+
+		KafkaReplicationFactor: -1,
 	}
 }
 
@@ -187,6 +195,10 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			errs = append(errs, fmt.Errorf("kafka broker %q: want host:port", b))
 		}
+	}
+	if err := persistence.ValidateKafkaReplication(c.KafkaReplicationFactor, c.KafkaMinInsyncReplicas); err != nil {
+		errs = append(errs, fmt.Errorf("kafka-replication-factor %d, kafka-min-insync-replicas %d: %w",
+			c.KafkaReplicationFactor, c.KafkaMinInsyncReplicas, err))
 	}
 	if rc := c.redisClientConfig(); rc.URL != "" || len(rc.ClusterAddrs) > 0 || len(rc.SentinelAddrs) > 0 || rc.SentinelMaster != "" {
 		if _, err := rc.Mode(); err != nil {

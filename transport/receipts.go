@@ -27,6 +27,9 @@ func (s *Server) startReceipts(ctx context.Context) error {
 	}
 	s.markers = markers
 	topics := persistence.ReceiptTopics{Brokers: s.kafkaBrokers}
+	if len(s.cfg.KafkaBrokers) > 0 { // the embedded broker is one broker: its defaults fit
+		topics.ReplicationFactor, topics.MinInsyncReplicas = s.cfg.KafkaReplicationFactor, s.cfg.KafkaMinInsyncReplicas
+	}
 	consumers, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if len(s.cfg.KafkaBrokers) > 0 {

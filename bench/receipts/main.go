@@ -3,7 +3,7 @@
 // persister) per second, database statements and rows per event, and the event-to-
 // PostgreSQL lag. It creates a database of its own and drops it at the end.
 //
-//	go run ./bench/receipts -duration 20s -users 2000 -channels 5
+//	go run ./bench/receipts -duration 20s -users 2000 -channels 5 [-brokers 3]
 package main
 
 import (
@@ -39,6 +39,7 @@ type options struct {
 	users, channels     int
 	workers             int
 	rate                int
+	brokers             int
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	flag.IntVar(&o.channels, "channels", 5, "channels each reader reads (keys = users × channels)")
 	flag.IntVar(&o.workers, "workers", 16, "concurrent event sources")
 	flag.IntVar(&o.rate, "rate", 0, "target read events/s in total; 0: as fast as they go")
+	flag.IntVar(&o.brokers, "brokers", 1, "kfake brokers; 3 or more: topics with replication factor 3, min.insync.replicas 2 (ADR 0045)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "receipts bench:", err)
@@ -109,7 +111,7 @@ func run(o options) error {
 		return err
 	}
 
-	k, err := persistence.StartEmbeddedKafka(ctx, persistence.EmbeddedKafkaConfig{})
+	k, err := persistence.StartEmbeddedKafka(ctx, persistence.EmbeddedKafkaConfig{Brokers: o.brokers})
 	if err != nil {
 		return err
 	}

@@ -8,16 +8,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/parley-chat/parley/cluster/redistest"
 	"github.com/parley-chat/parley/persistence/pgtest"
 	"github.com/parley-chat/parley/stomp/stompclient"
 )
 
-// `make cluster` as a user runs it (three `parley serve` processes and a Kafka process),
+// `make cluster` as a user runs it (three `parley serve` processes and a three-broker Kafka
+// process, ADR 0045),
 // on this test's own ports, database, Redis prefix and directory: an API token minted on
 // node 1 works on every node, and once revoked on node 1 it is refused by REST on every
 // node and the STOMP sessions it opened on every node get ERROR token_revoked within 1 s
@@ -31,10 +35,11 @@ func TestMakeClusterRevokesATokenOnEveryNode(t *testing.T) {
 		t.Skip("no make")
 	}
 	rdb, prefix := redistest.Client(t)
-	ports := make([]string, 4) // three nodes and the broker
-	for i := range ports {
+	ports := make([]string, 4) // three nodes and the first of three brokers
+	for i := range ports[:3] {
 		_, ports[i], _ = net.SplitHostPort(freeAddr(t))
 	}
+	ports[3] = strconv.Itoa(freePortRun(t, 3))
 	dir := t.TempDir()
 	vars := []string{"BIN=" + filepath.Join(dir, "parley"), "CLUSTER_DIR=" + dir,
 		"CLUSTER_DB=" + pgtest.NewDatabase(t), "CLUSTER_REDIS=redis://" + redistest.Addr(), "CLUSTER_PREFIX=" + prefix,
@@ -60,6 +65,16 @@ func TestMakeClusterRevokesATokenOnEveryNode(t *testing.T) {
 	if out, err := makeIt("cluster"); err != nil {
 		logs, _ := os.ReadFile(filepath.Join(dir, "node1.log"))
 		t.Fatalf("make cluster: %v\n%s\nnode 1:\n%s", err, out, logs)
+	}
+	// The nodes were given all three brokers and the receipt topic is replicated on them.
+	conn, err := kafka.Dial("tcp", "127.0.0.1:"+ports[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions("read-receipts")
+	conn.Close()
+	if err != nil || len(parts) == 0 || len(parts[0].Replicas) != 3 {
+		t.Fatalf("read-receipts on make cluster's Kafka: %v, %+v; want 3 replicas", err, parts)
 	}
 	bases := make([]string, 3)
 	for i, p := range ports[:3] {
@@ -127,4 +142,28 @@ func TestMakeClusterRevokesATokenOnEveryNode(t *testing.T) {
 		}
 	}
 	t.Logf("revoked on node 1; every node refused it within %s", time.Since(revoked).Round(time.Millisecond))
+}
+
+// freePortRun finds n consecutive free ports on 127.0.0.1 (`parley kafka --brokers n`
+// listens on port..port+n-1) and returns the first.
+func freePortRun(t *testing.T, n int) int {
+	t.Helper()
+	for range 100 {
+		_, p, _ := net.SplitHostPort(freeAddr(t))
+		first, _ := strconv.Atoi(p)
+		free := first+n-1 <= 65535
+		for i := 1; i < n && free; i++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(first+i)))
+			if err != nil {
+				free = false
+				break
+			}
+			ln.Close()
+		}
+		if free {
+			return first
+		}
+	}
+	t.Fatalf("no %d consecutive free ports", n)
+	return 0
 }

@@ -50,6 +50,18 @@ func readCompose(t *testing.T) (composeFile, string) {
 	return doc, string(raw)
 }
 
+// kafkaBrokers are the Kafka services (kafka1, kafka2, …).
+func kafkaBrokers(doc composeFile) []string {
+	var bs []string
+	for name := range doc.Services {
+		if strings.HasPrefix(name, "kafka") {
+			bs = append(bs, name)
+		}
+	}
+	slices.Sort(bs)
+	return bs
+}
+
 // parleyNodes are the services running parley serve.
 func parleyNodes(doc composeFile) []string {
 	var nodes []string
@@ -75,19 +87,21 @@ func TestDockerComposeMatchesConfiguration(t *testing.T) {
 	for _, env := range f.env {
 		known[env] = true
 	}
-	for _, name := range []string{"postgres", "redis", "kafka", "parley1", "parley2", "parley3", "nginx", "prometheus", "grafana"} {
+	for _, name := range []string{"postgres", "redis", "kafka1", "kafka2", "kafka3", "parley1", "parley2", "parley3", "nginx", "prometheus", "grafana"} {
 		if _, ok := doc.Services[name]; !ok {
 			t.Errorf("service %q missing", name)
 		}
 	}
-	wantImage := map[string]string{"postgres": "postgres:16", "redis": "redis:7", "kafka": "apache/kafka:3.", "grafana": "grafana/grafana:"}
+	wantImage := map[string]string{"postgres": "postgres:16", "redis": "redis:7", "kafka1": "apache/kafka:3.", "kafka2": "apache/kafka:3.", "kafka3": "apache/kafka:3.", "grafana": "grafana/grafana:"}
 	for svc, prefix := range wantImage {
 		if img := doc.Services[svc].Image; !strings.HasPrefix(img, prefix) {
 			t.Errorf("service %s image %q, want %s*", svc, img, prefix)
 		}
 	}
-	if doc.Services["kafka"].Environment["KAFKA_PROCESS_ROLES"] != "broker,controller" {
-		t.Error("kafka is not in KRaft mode")
+	for _, b := range kafkaBrokers(doc) {
+		if doc.Services[b].Environment["KAFKA_PROCESS_ROLES"] != "broker,controller" {
+			t.Errorf("%s is not in KRaft combined mode", b)
+		}
 	}
 	nodes := parleyNodes(doc)
 	for _, name := range nodes {
@@ -156,7 +170,7 @@ func TestDockerComposeWiring(t *testing.T) {
 	nodes := parleyNodes(doc)
 	for _, n := range nodes {
 		svc := doc.Services[n]
-		for _, dep := range []string{"postgres", "redis", "kafka"} {
+		for _, dep := range append([]string{"postgres", "redis"}, kafkaBrokers(doc)...) {
 			if svc.DependsOn[dep].Condition != "service_healthy" {
 				t.Errorf("%s does not wait for %s to be healthy", n, dep)
 			}

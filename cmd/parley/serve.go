@@ -41,6 +41,8 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.str(&cfg.RedisPassword, "redis-password", "REDIS_PASSWORD", "", "password for Redis Cluster nodes and the Sentinel-watched master (a single server's goes in its URL)")
 	f.str(&cfg.RedisPrefix, "redis-prefix", "PARLEY_REDIS_PREFIX", d.RedisPrefix, "prefix of every Redis key and channel (leases, read markers, bus); the same on all nodes of a cluster")
 	f.strings(&cfg.KafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "Kafka bootstrap brokers, comma-separated host:port; empty: embedded in-process broker")
+	f.integer(&cfg.KafkaReplicationFactor, "kafka-replication-factor", "KAFKA_REPLICATION_FACTOR", d.KafkaReplicationFactor, "replication factor of the topics parley creates on --kafka-brokers; -1: the broker's default.replication.factor (production: 3)")
+	f.integer(&cfg.KafkaMinInsyncReplicas, "kafka-min-insync-replicas", "KAFKA_MIN_INSYNC_REPLICAS", d.KafkaMinInsyncReplicas, "min.insync.replicas of the topics parley creates on --kafka-brokers (writes use acks=all); 0: the broker's default (production: 2)")
 	f.value(&cfg.DevMode, "dev", "PARLEY_DEV", "dev mode (true, false or auto): POST /api/auth/dev/login mints a token for any username, and a built-in JWT secret verifies tokens; auto is on only when neither --jwt-secret nor --jwks-url is set (give --dev explicitly to keep it on with either, which logs a warning)")
 	f.str(&cfg.JWTSecret, "jwt-secret", "PARLEY_JWT_SECRET", "", "HS256 shared secret, at least 32 bytes; setting it turns dev mode off unless --dev is given")
 	f.str(&cfg.JWKSURL, "jwks-url", "PARLEY_JWKS_URL", "", "identity provider's JWKS URL for RS256/ES256 tokens; setting it turns dev mode off unless --dev is given")

@@ -58,3 +58,27 @@ func TestServeRedisModesAreExclusive(t *testing.T) {
 		}
 	}
 }
+
+// ADR 0045: a min.insync.replicas above the replication factor would fail every acks=all
+// write once a topic exists; the node refuses it at start, naming both settings.
+func TestServeBadKafkaReplicationIsOneLine(t *testing.T) {
+	t.Parallel()
+	for _, env := range [][]string{
+		{"KAFKA_REPLICATION_FACTOR=2", "KAFKA_MIN_INSYNC_REPLICAS=3"},
+		{"KAFKA_REPLICATION_FACTOR=-5"},
+		{"KAFKA_MIN_INSYNC_REPLICAS=-1"},
+	} {
+		cmd := exec.Command(binary, "serve")
+		cmd.Env = append(append(cleanEnv(), env...), "PARLEY_ADDR=127.0.0.1:0", "KAFKA_BROKERS=127.0.0.1:1",
+			"DATABASE_URL=postgres://postgres@127.0.0.1:1/unused?sslmode=disable")
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("%v: started", env)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], "kafka-replication-factor") {
+			t.Errorf("%v: want one line naming kafka-replication-factor, got %d:\n%s", env, len(lines), out)
+		}
+	}
+}
