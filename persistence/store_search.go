@@ -36,7 +36,7 @@ func (s *Store) Search(ctx context.Context, viewerID int64, channelIDs []int64, 
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
-	ms, err := s.queryMessages(ctx, `SELECT `+messageColumns(5)+messageFrom+`
+	ms, err := s.readMessages(ctx, `SELECT `+messageColumns(5)+messageFrom+`
 		WHERE m.channel_id = ANY($1) AND m.deleted_at IS NULL AND m.id < $3
 		  AND m.tsv @@ websearch_to_tsquery('simple', $2)
 		ORDER BY m.id DESC LIMIT $4`, channelIDs, q, beforeID, limit, viewerID)
