@@ -136,7 +136,7 @@ func (p *Primary) NewReplica(t testing.TB) *Server {
 	}
 	r := &Server{Dir: filepath.Join(p.base, "replica"+strconv.Itoa(n)), Port: port, bin: p.bin, cred: p.cred}
 	if err := r.run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(p.Port), "-U", "postgres",
-		"-D", r.Dir, "-R", "-X", "stream", "--no-sync"); err != nil {
+		"-D", r.Dir, "-R", "-X", "stream", "--no-sync", "--checkpoint=fast"); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.start(); err != nil {
