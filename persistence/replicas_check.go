@@ -49,7 +49,9 @@ func (r *Replicas) checkAll(ctx context.Context) {
 
 // check reads rep's lag and puts it in or out of rotation.
 func (r *Replicas) check(ctx context.Context, rep *replica) {
-	cctx, cancel := context.WithTimeout(ctx, r.cfg.CheckInterval)
+	// A second at least: on a busy machine a check slower than a short interval is not a
+	// sick replica (it still leaves the fresh set after two intervals without a good check).
+	cctx, cancel := context.WithTimeout(ctx, max(r.cfg.CheckInterval, time.Second))
 	defer cancel()
 	var recovering, streaming bool
 	var lagSec *float64
