@@ -192,10 +192,12 @@ func TestReplicaLagFallback(t *testing.T) {
 	rf := newReplicaFixture(t, persistence.ReplicaConfig{MaxLag: 300 * time.Millisecond, CheckInterval: 100 * time.Millisecond})
 	rf.pauseReplay(t)
 	rf.post(t, "while paused")
+	start := time.Now()
 	// Out for its lag (measured over the bound), not for a failed check.
 	rcptWaitFor(t, 10*time.Second, "the lagging replica out of rotation", func() bool {
 		return rf.reps.InRotation() == 0 && replicaMetric(t, rf.reg, "parley_db_replica_lag_seconds", "") >= 0.3
 	})
+	t.Logf("out of rotation %s after the write (bound 300ms, checks every 100ms)", time.Since(start).Round(time.Millisecond))
 	if g := replicaMetric(t, rf.reg, "parley_db_replica_in_rotation", ""); g != 0 {
 		t.Fatalf("parley_db_replica_in_rotation = %v, want 0", g)
 	}
