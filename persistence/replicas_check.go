@@ -11,14 +11,15 @@ import (
 // replicaLagQuery reads a replica's state from the replica itself (ADR 0044):
 //   - in recovery: a promoted replica is another primary, not ours to read from;
 //   - streaming: with its WAL receiver gone a replica replays nothing new, and its
-//     "nothing pending" below would be a lie;
+//     "nothing pending" below would be a lie. A role without pg_read_all_stats sees the
+//     receiver's row with its status NULL: then a receiver that exists counts;
 //   - lag: 0 when everything received has been replayed. Only otherwise is it now minus
 //     the commit time of the last replayed transaction: on an idle primary that time is
 //     old while nothing is pending, and reading it alone would drop every replica of a
 //     quiet system. The first write after a long idle stretch can read as a large lag for
 //     one check; that errs towards the primary.
 const replicaLagQuery = `SELECT pg_is_in_recovery(),
-	COALESCE((SELECT status = 'streaming' FROM pg_stat_wal_receiver), false),
+	EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE COALESCE(status, 'streaming') = 'streaming'),
 	CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
 	     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END`
 
