@@ -79,6 +79,9 @@ type replica struct {
 	ok      bool      // last check passed and the lag was within the bound
 	checked time.Time // when ok was last set true by a check
 	lag     time.Duration
+	// caughtUp is the replica's clock at the last check that found everything received
+	// replayed: it then had every commit older than that.
+	caughtUp time.Time
 }
 
 // NewReplicas validates cfg, opens a pool per replica (a replica that cannot be reached

@@ -13,30 +13,40 @@ import (
 //   - streaming: with its WAL receiver gone a replica replays nothing new, and its
 //     "nothing pending" below would be a lie. A role without pg_read_all_stats sees the
 //     receiver's row with its status NULL: then a receiver that exists counts;
-//   - lag: 0 when everything received has been replayed. Only otherwise is it now minus
-//     the commit time of the last replayed transaction: on an idle primary that time is
-//     old while nothing is pending, and reading it alone would drop every replica of a
-//     quiet system. The first write after a long idle stretch can read as a large lag for
-//     one check; that errs towards the primary.
+//   - lag: 0 when everything received has been replayed (caught up). Otherwise now minus
+//     the later of the commit time of the last replayed transaction and the last check
+//     that found it caught up: it has everything committed before either. The commit time
+//     alone would be old on an idle primary while nothing is pending — every replica of a
+//     quiet system would leave rotation at each first write after a quiet second.
 const replicaLagQuery = `SELECT pg_is_in_recovery(),
 	EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE COALESCE(status, 'streaming') = 'streaming'),
-	CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-	     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END`
+	COALESCE(pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn(), false),
+	now(), pg_last_xact_replay_timestamp()`
 
-// run checks every replica each CheckInterval until ctx ends, and forgets writers whose
-// window has passed.
+// retryInterval is how soon a replica out of rotation is checked again when CheckInterval
+// is longer: one that comes back (or was not ready at start) rejoins quickly, and a check
+// of a dead one is a refused connection.
+const retryInterval = 200 * time.Millisecond
+
+// run checks every replica each CheckInterval (sooner while one is out) until ctx ends,
+// and forgets writers whose window has passed.
 func (r *Replicas) run(ctx context.Context) {
 	defer close(r.done)
-	t := time.NewTicker(r.cfg.CheckInterval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		r.checkAll(ctx)
-		r.prune(time.Now())
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		r.checkAll(ctx)
+		r.prune(time.Now())
+		next := r.cfg.CheckInterval
+		if r.InRotation() < len(r.all) {
+			next = min(next, retryInterval)
+		}
+		t.Reset(next)
 	}
 }
 
@@ -54,9 +64,10 @@ func (r *Replicas) check(ctx context.Context, rep *replica) {
 	// sick replica (it still leaves the fresh set after two intervals without a good check).
 	cctx, cancel := context.WithTimeout(ctx, max(r.cfg.CheckInterval, time.Second))
 	defer cancel()
-	var recovering, streaming bool
-	var lagSec *float64
-	err := rep.pool.QueryRow(cctx, replicaLagQuery).Scan(&recovering, &streaming, &lagSec)
+	var recovering, streaming, caughtUp bool
+	var now time.Time
+	var replayed *time.Time
+	err := rep.pool.QueryRow(cctx, replicaLagQuery).Scan(&recovering, &streaming, &caughtUp, &now, &replayed)
 	if ctx.Err() != nil {
 		return // shutting down
 	}
@@ -67,16 +78,37 @@ func (r *Replicas) check(ctx context.Context, rep *replica) {
 		r.setState(rep, false, -1, errors.New("not in recovery: promoted, or not a replica"))
 	case !streaming:
 		r.setState(rep, false, -1, errors.New("WAL receiver not streaming"))
-	case lagSec == nil:
-		r.setState(rep, false, -1, errors.New("nothing replayed yet"))
 	default:
-		lag := time.Duration(*lagSec * float64(time.Second))
+		lag, known := rep.lagAt(now, caughtUp, replayed)
+		if !known {
+			r.setState(rep, false, -1, errors.New("nothing replayed yet"))
+			return
+		}
 		if lag > r.cfg.MaxLag {
 			r.setState(rep, false, lag, fmt.Errorf("replay lag %s over the bound %s", lag.Round(time.Millisecond), r.cfg.MaxLag))
 			return
 		}
 		r.setState(rep, true, lag, nil)
 	}
+}
+
+// lagAt turns a check's readings (on the replica's clock) into a lag: how much older than
+// now a commit can be and still be missing on the replica.
+func (rep *replica) lagAt(now time.Time, caughtUp bool, replayed *time.Time) (time.Duration, bool) {
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	if caughtUp {
+		rep.caughtUp = now
+		return 0, true
+	}
+	since := rep.caughtUp
+	if replayed != nil && replayed.After(since) {
+		since = *replayed
+	}
+	if since.IsZero() {
+		return 0, false
+	}
+	return max(now.Sub(since), 0), true
 }
 
 // setState records a check's (or a failed read's) outcome; lag < 0 is unknown. Changes of
