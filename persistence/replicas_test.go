@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,5 +229,33 @@ func TestReplicaLoss(t *testing.T) {
 	}
 	if rf.reps.InRotation() != 0 {
 		t.Fatal("the dead replica is still in rotation")
+	}
+}
+
+// TestNewReplicasRejectsBadConfig: a bad setting is a clear error at start, and no URLs is
+// no replicas (every read on the primary).
+func TestNewReplicasRejectsBadConfig(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, c := range []struct {
+		cfg  persistence.ReplicaConfig
+		want string
+	}{
+		{persistence.ReplicaConfig{URLs: []string{"postgres://u:secret@127.0.0.1:notaport/db"}}, "database replica url 1"},
+		{persistence.ReplicaConfig{URLs: []string{"postgres://127.0.0.1/db"}, MaxLag: -time.Second}, "replica max lag"},
+		{persistence.ReplicaConfig{URLs: []string{"postgres://127.0.0.1/db"}, CheckInterval: time.Millisecond}, "replica check interval"},
+	} {
+		r, err := persistence.NewReplicas(context.Background(), c.cfg, logger, prometheus.NewRegistry())
+		if err == nil {
+			r.Close()
+			t.Errorf("%+v: accepted", c.cfg)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%+v: error %q, want one naming %q without the password", c.cfg, err, c.want)
+		}
+	}
+	r, err := persistence.NewReplicas(context.Background(), persistence.ReplicaConfig{}, logger, prometheus.NewRegistry())
+	if r != nil || err != nil {
+		t.Fatalf("no URLs: %v, %v; want nil, nil", r, err)
 	}
 }
