@@ -271,6 +271,11 @@ func prepareResults(sys *System, dest string, res []persistence.AppendResult) []
 				}
 			}
 		}
+		for _, tu := range r.res.ThreadUpdates { // thread.updated to the followers (ADR 0040)
+			if ue := newUserEvent(sys, tu.UserID, persistence.QueueNotifications, persistence.NewThreadUpdatedEvent(tu)); ue != nil {
+				r.mentions = append(r.mentions, ue)
+			}
+		}
 	}
 	return out
 }

@@ -46,6 +46,8 @@ type (
 		Content     string `json:"content"`
 		ParentID    flexID `json:"parentId"`
 		ClientMsgID string `json:"clientMsgId"`
+		// FileIDs attaches uploads of the sender (ADR 0041); the commit checks them.
+		FileIDs []flexID `json:"fileIds"`
 	}
 	readBody struct {
 		ChannelID flexID `json:"channelId"`
@@ -113,6 +115,14 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 	if err == nil {
 		err = persistence.ValidateClientMsgID(b.ClientMsgID)
 	}
+	var fileIDs []int64
+	if err == nil && len(b.FileIDs) > 0 {
+		fileIDs = make([]int64, len(b.FileIDs))
+		for i, id := range b.FileIDs {
+			fileIDs[i] = int64(id)
+		}
+		err = persistence.ValidateFileIDs(fileIDs)
+	}
 	if err != nil {
 		c.fail(err, receipt, dest)
 		return
@@ -124,7 +134,7 @@ func (c *connActor) sendMessage(body []byte, receipt string) {
 	}
 	b.Content = persistence.UnescapeSlash(b.Content)
 	msg := persistence.NewMessage{ID: c.sys.ids.Next(), UserID: c.info.UserID, ParentID: int64(b.ParentID),
-		Content: b.Content, ClientMsgID: b.ClientMsgID}
+		Content: b.Content, ClientMsgID: b.ClientMsgID, FileIDs: fileIDs}
 	c.begin()
 	post := func(err error) {
 		if err != nil {

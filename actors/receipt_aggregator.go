@@ -9,7 +9,9 @@ import (
 	"github.com/parley-chat/parley/persistence"
 )
 
-type receiptKey struct{ user, channel int64 }
+// receiptKey is a marker's identity: a user's marker in a channel (thread 0) or in the
+// thread of root id thread (ADR 0040).
+type receiptKey struct{ user, channel, thread int64 }
 
 type receiptEntry struct {
 	seq int64
@@ -28,7 +30,7 @@ func mergeReceipt(m map[receiptKey]receiptEntry, k receiptKey, e receiptEntry) b
 func toMarkers(m map[receiptKey]receiptEntry) []persistence.ReadMarker {
 	out := make([]persistence.ReadMarker, 0, len(m))
 	for k, e := range m {
-		out = append(out, persistence.ReadMarker{UserID: k.user, ChannelID: k.channel, Seq: e.seq, ReadAt: e.at})
+		out = append(out, persistence.ReadMarker{UserID: k.user, ChannelID: k.channel, ThreadID: k.thread, Seq: e.seq, ReadAt: e.at})
 	}
 	return out
 }

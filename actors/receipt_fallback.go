@@ -87,7 +87,7 @@ func (f *receiptFallback) Receive(ctx actor.Context) {
 		f.stopTick()
 	case *fallbackAdd:
 		for _, m := range msg.batch {
-			k, e := receiptKey{m.UserID, m.ChannelID}, receiptEntry{seq: m.Seq, at: m.ReadAt}
+			k, e := receiptKey{m.UserID, m.ChannelID, m.ThreadID}, receiptEntry{seq: m.Seq, at: m.ReadAt}
 			if _, ok := st.held[k]; ok || len(st.held) < f.r.cfg.FallbackMaxKeys {
 				mergeReceipt(st.held, k, e)
 			} else {
@@ -116,7 +116,7 @@ func (f *receiptFallback) Receive(ctx actor.Context) {
 			return // the next tick retries
 		}
 		for _, m := range msg.batch {
-			k := receiptKey{m.UserID, m.ChannelID}
+			k := receiptKey{m.UserID, m.ChannelID, m.ThreadID}
 			if e, ok := st.toPark[k]; ok && e.seq <= m.Seq {
 				delete(st.toPark, k)
 			}
@@ -130,7 +130,7 @@ func (f *receiptFallback) Receive(ctx actor.Context) {
 		st.busy = false
 		f.r.met.fallbackOK.Add(float64(len(msg.fromMemory) + msg.fromRedis))
 		for _, m := range msg.fromMemory {
-			k := receiptKey{m.UserID, m.ChannelID}
+			k := receiptKey{m.UserID, m.ChannelID, m.ThreadID}
 			if e, ok := st.held[k]; ok && e.seq <= m.Seq {
 				delete(st.held, k)
 			}

@@ -89,6 +89,8 @@ type ReceiptMarkers interface {
 	// as well (ReceiptParking), in the same atomic step: that is what makes a crash of
 	// this node before the next flush lose nothing.
 	SetMax(ctx context.Context, userID, channelID, seq int64) (newValue int64, advanced bool, err error)
+	// SetMaxThread is SetMax for userID's marker in the thread of rootID (ADR 0040).
+	SetMaxThread(ctx context.Context, userID, channelID, rootID, seq int64) (newValue int64, advanced bool, err error)
 }
 
 // ReceiptSender writes markers to Kafka and returns once the broker has acknowledged all of
@@ -202,13 +204,28 @@ func (r *Receipts) Start(context.Context) error {
 // marker after the call. When Redis fails the event is still recorded (every later stage
 // max-merges too) and seq is returned.
 func (r *Receipts) MarkRead(ctx context.Context, userID, channelID, seq int64) (int64, error) {
-	v, advanced, err := r.deps.Markers.SetMax(ctx, userID, channelID, seq)
+	return r.mark(ctx, receiptKey{userID, channelID, 0}, seq)
+}
+
+// MarkThreadRead is MarkRead for userID's marker in the thread of rootID (PUT
+// /api/messages/{mid}/thread-read): the same Redis max-merge and parking, the same
+// aggregator, Kafka topic, persister and fallback, with the thread in the marker's key
+// (ADR 0040).
+func (r *Receipts) MarkThreadRead(ctx context.Context, userID, channelID, rootID, seq int64) (int64, error) {
+	if rootID <= 0 {
+		return 0, fmt.Errorf("receipts: invalid thread %d", rootID)
+	}
+	return r.mark(ctx, receiptKey{userID, channelID, rootID}, seq)
+}
+
+func (r *Receipts) mark(ctx context.Context, k receiptKey, seq int64) (int64, error) {
+	v, advanced, err := r.deps.Markers.SetMaxThread(ctx, k.user, k.channel, k.thread, seq)
 	if err != nil {
-		r.log.Warn("read marker not cached in Redis, recording it anyway", "err", err, "user", userID, "channel", channelID)
+		r.log.Warn("read marker not cached in Redis, recording it anyway", "err", err, "user", k.user, "channel", k.channel, "thread", k.thread)
 		v, advanced = seq, true
 	}
 	if advanced {
-		if err := r.Record(userID, channelID, v); err != nil {
+		if err := r.record(k, v); err != nil {
 			return v, err
 		}
 	}
@@ -218,8 +235,17 @@ func (r *Receipts) MarkRead(ctx context.Context, userID, channelID, seq int64) (
 // Record hands a marker to the aggregator without blocking. Callers that did not
 // max-merge it into Redis first should use MarkRead.
 func (r *Receipts) Record(userID, channelID, seq int64) error {
-	if userID <= 0 || channelID <= 0 || seq < 0 {
-		return fmt.Errorf("receipts: invalid marker user %d channel %d seq %d", userID, channelID, seq)
+	return r.record(receiptKey{userID, channelID, 0}, seq)
+}
+
+// RecordThread is Record for a thread marker.
+func (r *Receipts) RecordThread(userID, channelID, rootID, seq int64) error {
+	return r.record(receiptKey{userID, channelID, rootID}, seq)
+}
+
+func (r *Receipts) record(k receiptKey, seq int64) error {
+	if k.user <= 0 || k.channel <= 0 || k.thread < 0 || seq < 0 {
+		return fmt.Errorf("receipts: invalid marker user %d channel %d thread %d seq %d", k.user, k.channel, k.thread, seq)
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -227,7 +253,7 @@ func (r *Receipts) Record(userID, channelID, seq int64) error {
 		return ErrReceiptsStopped
 	}
 	r.met.recorded.Inc()
-	r.as.Root.Send(r.pid, &receiptRecord{key: receiptKey{userID, channelID}, entry: receiptEntry{seq: seq, at: time.Now()}})
+	r.as.Root.Send(r.pid, &receiptRecord{key: k, entry: receiptEntry{seq: seq, at: time.Now()}})
 	return nil
 }
 

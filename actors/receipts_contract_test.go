@@ -88,6 +88,14 @@ func TestReceiptsReadMarkersContract(t *testing.T) {
 				stored, err := store.ReadMarker(ctx, userID, channelID)
 				return max(cached[0], stored), err
 			},
+			ReadThread: func(ctx context.Context, userID, channelID, rootID int64) (int64, error) {
+				cached, err := markers.ReadMarkers(ctx, []cluster.ReadMarker{{UserID: userID, ChannelID: channelID, ThreadID: rootID}})
+				if err != nil {
+					return 0, err
+				}
+				stored, err := store.ThreadReadMarker(ctx, userID, rootID)
+				return max(cached[0], stored), err
+			},
 			Settle: 30 * time.Second,
 			// Known gap: Redis does not see the marker posting sets in PostgreSQL, so
 			// MarkRead can answer below it; PUT …/read makes up for it with a PostgreSQL

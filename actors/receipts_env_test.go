@@ -40,7 +40,12 @@ func rcptLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// newRcptEnv seeds users 1..nUsers and channels 1001..1000+nChannels and starts a broker
+// rcptRoot is the id of the thread root seeded in channel c: thread markers (ADR 0040) go
+// through the same pipeline, and the fault tests mix them with channel markers.
+func rcptRoot(c int64) int64 { return c + 10_000 }
+
+// newRcptEnv seeds users 1..nUsers, channels 1001..1000+nChannels with one thread root each
+// (rcptRoot) and starts a broker
 // (with a DataDir when durable, so a restart keeps what it acknowledged).
 func newRcptEnv(t *testing.T, nUsers, nChannels int, durable bool) *rcptEnv {
 	t.Helper()
@@ -67,6 +72,10 @@ func newRcptEnv(t *testing.T, nUsers, nChannels int, durable bool) *rcptEnv {
 	if err == nil {
 		_, err = pool.Exec(ctx, `INSERT INTO channels (id, workspace_id, name, type, created_by, last_seq)
 			SELECT id, 1, 'c' || id, 'public', 1, 1000000000 FROM unnest($1::bigint[]) AS id`, channels)
+	}
+	if err == nil {
+		_, err = pool.Exec(ctx, `INSERT INTO messages (id, channel_id, seq, user_id, content)
+			SELECT id + 10000, id, 1, 1, 'root' FROM unnest($1::bigint[]) AS id`, channels)
 	}
 	if err != nil {
 		t.Fatalf("seed: %v", err)
@@ -162,20 +171,25 @@ func (e *rcptEnv) persister() *prometheus.Registry {
 	return reg
 }
 
+// markersSQL reads every marker, channel and thread, as (user, channel, thread, seq).
+const markersSQL = `SELECT user_id, channel_id, 0, last_read_seq FROM read_receipts
+	UNION ALL SELECT user_id, channel_id, root_id, last_read_seq FROM thread_reads`
+
 func (e *rcptEnv) table() map[receiptKey]int64 {
 	e.t.Helper()
-	rows, err := e.pool.Query(context.Background(), `SELECT user_id, channel_id, last_read_seq FROM read_receipts`)
+	rows, err := e.pool.Query(context.Background(), markersSQL)
 	if err != nil {
 		e.t.Fatalf("read markers: %v", err)
 	}
 	defer rows.Close()
 	out := map[receiptKey]int64{}
 	for rows.Next() {
-		var u, c, s int64
-		if err := rows.Scan(&u, &c, &s); err != nil {
+		var k receiptKey
+		var s int64
+		if err := rows.Scan(&k.user, &k.channel, &k.thread, &s); err != nil {
 			e.t.Fatal(err)
 		}
-		out[receiptKey{u, c}] = s
+		out[k] = s
 	}
 	return out
 }
@@ -221,16 +235,16 @@ func (e *rcptEnv) sampleMonotonic() (stop func() (samples int)) {
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			rows, err := e.pool.Query(context.Background(), `SELECT user_id, channel_id, last_read_seq FROM read_receipts`)
+			rows, err := e.pool.Query(context.Background(), markersSQL)
 			if err != nil {
 				continue
 			}
 			for rows.Next() {
-				var u, c, s int64
-				if rows.Scan(&u, &c, &s) != nil {
+				var k receiptKey
+				var s int64
+				if rows.Scan(&k.user, &k.channel, &k.thread, &s) != nil {
 					break
 				}
-				k := receiptKey{u, c}
 				if prev, ok := seen[k]; ok && s < prev {
 					e.t.Errorf("marker %v moved back from %d to %d", k, prev, s)
 				}

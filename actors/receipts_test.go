@@ -52,7 +52,7 @@ func TestReceiptsCoalesceIntoPostgres(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				want[receiptKey{u, c}] = seq
+				want[receiptKey{u, c, 0}] = seq
 			}
 		}
 	}
@@ -99,7 +99,7 @@ func TestReceiptsFlushAtSizeAndOnShutdown(t *testing.T) {
 	e.persister()
 	want := map[receiptKey]int64{}
 	for u := int64(1); u <= 1250; u++ {
-		want[receiptKey{u, 1001}] = 7
+		want[receiptKey{u, 1001, 0}] = 7
 	}
 	e.waitTable(20*time.Second, want)
 }
@@ -117,7 +117,7 @@ func TestReceiptsShutdownParksWhenKafkaDown(t *testing.T) {
 			if _, err := r.MarkRead(context.Background(), u, c, u+c); err != nil {
 				t.Fatal(err)
 			}
-			want[receiptKey{u, c}] = u + c
+			want[receiptKey{u, c, 0}] = u + c
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -158,7 +158,7 @@ func TestReceiptsFallbackSurvivesRestart(t *testing.T) {
 		if _, err := r.MarkRead(context.Background(), u, 1001, 9); err != nil {
 			t.Fatal(err)
 		}
-		want[receiptKey{u, 1001}] = 9
+		want[receiptKey{u, 1001, 0}] = 9
 	}
 	// 25 in memory (the bound), all 40 parked.
 	rcptWaitFor(t, 10*time.Second, "the fallback to hold and park the markers", func() bool {
@@ -198,7 +198,7 @@ func TestReceiptsResendSkipsYoungParked(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, reg := e.receipts(ReceiptsConfig{RetryInterval: 50 * time.Millisecond, ResendAfter: time.Hour})
-	e.waitTable(20*time.Second, map[receiptKey]int64{{1, 1001}: 4})
+	e.waitTable(20*time.Second, map[receiptKey]int64{{1, 1001, 0}: 4})
 	rcptWaitFor(t, 10*time.Second, "the old marker to be unparked", func() bool {
 		n, _ := e.markers.ParkedCount(ctx)
 		return n == 1 && rcptMetric(t, reg, "parley_read_receipts_parked") == 1

@@ -110,10 +110,10 @@ type countIDs struct{ n atomic.Int64 }
 
 func (c *countIDs) Next() int64 { return c.n.Add(1) }
 
-// A SEND's outcome reaches its connection actor as one postDone message whether the commit
-// succeeded or failed: RECEIPT (with message-id and seq) or ERROR, and in both cases the
-// SEND counts as answered, so the DISCONNECT behind it gets its RECEIPT and the session
-// closes.
+// A SEND's outcome is one postDone handed to its Session whether the commit succeeded or
+// failed: RECEIPT (with message-id and seq, queued on the channel actor) or ERROR (through
+// the connection actor), and in both cases the SEND counts as answered, so the DISCONNECT
+// behind it gets its RECEIPT and the session closes.
 func TestSendOutcomeTakesOneRoute(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -31,6 +31,7 @@ type Report struct {
 
 	Ordering *OrderingReport `json:"ordering,omitempty"`
 	Receipts *ReceiptsReport `json:"receipts,omitempty"`
+	Outgoing *OutgoingReport `json:"outgoing,omitempty"`
 	Soak     *SoakReport     `json:"soak,omitempty"`
 	Server   []NodeMetrics   `json:"server"`
 	// WAL is PostgreSQL's write-ahead log during the load (with --db-url).
@@ -427,6 +428,9 @@ func (rep *Report) Summary() string {
 	}
 	if sr := rep.Soak; sr != nil {
 		b.WriteString(sr.summary())
+	}
+	if o := rep.Outgoing; o != nil {
+		b.WriteString(o.summary())
 	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(&b, "WARNING   %s\n", w)

@@ -30,6 +30,8 @@ type runner struct {
 	// cancelWorkers ends the workers' context: only after a failure, since a child process
 	// is killed with it.
 	cancelWorkers context.CancelFunc
+	// webhooks is the outgoing scenario's receiver.
+	webhooks *webhookReceiver
 }
 
 type linkEvent struct {

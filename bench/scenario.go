@@ -24,6 +24,8 @@ type scenario struct {
 	load func(cfg *Config) LoadModel
 	// analyse, when set, runs after the checker with every worker's results.
 	analyse func(ctx context.Context, r *runner, rep *Report) error
+	// prepare, when set, runs at the end of the setup with the channels made.
+	prepare func(ctx context.Context, r *runner, owner ClientSpec, channels []int64) error
 }
 
 var scenarios = map[string]*scenario{
@@ -136,6 +138,21 @@ var scenarios = map[string]*scenario{
 		},
 		analyse: analyseReceipts,
 	},
+	"outgoing": {
+		name:  "outgoing",
+		about: "fanout with an outgoing webhook on each of K channels to a receiver on loopback (node: --webhook-allow-private); deliveries/s, send→delivery latency",
+		defaults: func(c *Config) {
+			setInt(&c.Connections, 20)
+			setInt(&c.Channels, 4)
+			setInt(&c.Senders, min(4, c.Connections))
+			setFloat(&c.Rate, 20)
+			setDur(&c.Duration, 10*time.Second)
+		},
+		subscriptions: consecutive,
+		load:          func(*Config) LoadModel { return LoadModel{} },
+		prepare:       prepareOutgoing,
+		analyse:       analyseOutgoing,
+	},
 }
 
 // ScenarioNames lists the scenarios, sorted.
@@ -203,4 +220,5 @@ func sample(rng *rand.Rand, n, k int) []int {
 		picked = append(picked, t)
 	}
 	return picked
+
 }

@@ -116,6 +116,11 @@ func (r *runner) setup(ctx context.Context, specs []ClientSpec, subs [][]int) (S
 	if err != nil {
 		return st, err
 	}
+	if r.sc.prepare != nil {
+		if err := r.sc.prepare(ctx, r, *owner, channels); err != nil {
+			return st, fmt.Errorf("setup: %w", err)
+		}
+	}
 	for i := range specs {
 		for _, ci := range subs[i] {
 			specs[i].Channels = append(specs[i].Channels, channels[ci])

@@ -42,6 +42,7 @@ func startNode(t *testing.T) (string, string) {
 	cfg.DatabaseURL = db
 	cfg.NodeID = 1
 	cfg.DrainTimeout = 5 * time.Second
+	cfg.WebhookAllowPrivate = true // the outgoing scenario's receiver is on loopback
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("PARLEY_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -142,6 +143,7 @@ func TestScenariosSmoke(t *testing.T) {
 		"users": {Connections: 10, Channels: 4, SubsPerConn: 2, PostInterval: 500 * time.Millisecond, ReadInterval: time.Second,
 			RESTInterval: time.Second, ReconnectPerMin: 20, Duration: 3 * time.Second, Warmup: time.Nanosecond},
 		"connections": {Connections: 20, Duration: time.Second},
+		"outgoing":    {Connections: 4, Channels: 2, Senders: 2, Rate: 10, Duration: 2 * time.Second},
 		"soak": {Connections: 10, Channels: 2, Senders: 4, Rate: 10, ReconnectPerMin: 30, Duration: 3 * time.Second,
 			Warmup: time.Nanosecond, SampleEvery: 500 * time.Millisecond},
 	}
@@ -165,6 +167,10 @@ func TestScenariosSmoke(t *testing.T) {
 				c := rep.Run.Counts
 				if c.Reconnects == 0 || c.RESTCalls == 0 || c.ReadMarks == 0 || c.Acks == 0 {
 					t.Fatalf("users did not do everything: %+v", c)
+				}
+			case "outgoing":
+				if o := rep.Outgoing; o == nil || o.Acked == 0 || o.Delivered != o.Acked || o.Hooks != 2 || o.P50Ms <= 0 {
+					t.Fatalf("outgoing: %+v", o)
 				}
 			case "soak":
 				if rep.Soak == nil || rep.Soak.Nodes[0].Samples < 3 || rep.Run.Counts.Reconnects == 0 {

@@ -83,3 +83,14 @@ func IDTime(id int64) time.Time {
 
 // IDNode returns the node id inside an id.
 func IDNode(id int64) int { return int(id>>seqBits) & MaxNodeID }
+
+// IDFloor returns the smallest id made in t's millisecond or later: every id made at or
+// after t (by a clock that was not behind) is >= IDFloor(t). Search uses it to bound date
+// filters on the primary key (ADR 0039).
+func IDFloor(t time.Time) int64 {
+	ms := t.Sub(Epoch).Milliseconds()
+	if ms < 0 {
+		return 0
+	}
+	return ms << (nodeBits + seqBits)
+}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// ReadMarker is the highest seq a user has read in a channel, and when that was recorded.
+// ReadMarker is the highest seq a user has read in a channel, or in one thread of it
+// (ThreadID, the root's id: replies take the channel's seqs), and when that was recorded.
 //
 // It is an alias of an unnamed struct type, declared identically in persistence and here:
 // identical unnamed struct types are one type in Go, so the receipt aggregator can hand the
@@ -19,6 +21,7 @@ import (
 type ReadMarker = struct {
 	UserID    int64
 	ChannelID int64
+	ThreadID  int64 // the thread's root id; 0: the channel's own marker (ADR 0040)
 	Seq       int64
 	ReadAt    time.Time
 }
@@ -26,14 +29,15 @@ type ReadMarker = struct {
 // MarkersConfig configures the Redis read-marker cache.
 type MarkersConfig struct {
 	// KeyPrefix of the per-user marker hashes; user u's markers live in the hash
-	// KeyPrefix+u, one field per channel id. Default "parley:read:".
+	// KeyPrefix+u, one field per channel id ("c") and per thread ("c:root", ADR 0040).
+	// Default "parley:read:".
 	KeyPrefix string
 	// TTL of a user's marker hash, renewed on every write, so Redis holds the markers of
 	// active users only. PostgreSQL is the source of truth: readers take the larger of the
 	// cached and the stored value. Default 7 days.
 	TTL time.Duration
 	// ParkedKey is the hash of markers Kafka has not acknowledged yet (field
-	// "user:channel", value "seq:readAtMillis"): SetMax writes every marker it advances
+	// "user:channel" or "user:channel:root", value "seq:readAtMillis"): SetMax writes every marker it advances
 	// there too, and the receipt aggregator removes it once Kafka has it, so what a
 	// crashed node had in memory stays here. It never expires. Shared by all nodes so that
 	// any node re-sends what a dead one left. Default "parley:receipts:parked".
@@ -89,13 +93,19 @@ func (m *Markers) userKey(userID int64) string {
 // the call, in the same script: until Kafka acknowledges it (UnparkReceipts), it survives
 // a crash of the node that took it, and the parked re-send brings it to PostgreSQL.
 func (m *Markers) SetMax(ctx context.Context, userID, channelID, seq int64) (newValue int64, advanced bool, err error) {
+	return m.SetMaxThread(ctx, userID, channelID, 0, seq)
+}
+
+// SetMaxThread is SetMax for the marker of the thread of rootID in channelID (rootID 0:
+// the channel's marker): the same script, the same parking, a field of its own.
+func (m *Markers) SetMaxThread(ctx context.Context, userID, channelID, rootID, seq int64) (newValue int64, advanced bool, err error) {
 	if seq < 0 {
 		return 0, false, ErrNegativeSeq
 	}
 	sq := strconv.FormatInt(seq, 10)
 	res, err := setMaxScript.Run(ctx, m.rdb, []string{m.userKey(userID), m.cfg.ParkedKey},
-		strconv.FormatInt(channelID, 10), sq, m.cfg.TTL.Milliseconds(),
-		parkedField(userID, channelID), sq+":"+strconv.FormatInt(time.Now().UnixMilli(), 10)).Slice()
+		markerField(channelID, rootID), sq, m.cfg.TTL.Milliseconds(),
+		parkedField(userID, channelID, rootID), sq+":"+strconv.FormatInt(time.Now().UnixMilli(), 10)).Slice()
 	if err != nil {
 		return 0, false, fmt.Errorf("set read marker: %w", err)
 	}
@@ -158,7 +168,7 @@ func (m *Markers) GetForUsers(ctx context.Context, channelID int64, userIDs []in
 	return m.ReadMarkers(ctx, keys)
 }
 
-// ReadMarkers returns the cached marker of each (UserID, ChannelID) in keys (their Seq is
+// ReadMarkers returns the cached marker of each (UserID, ChannelID, ThreadID) in keys (their Seq is
 // ignored), 0 where none is cached. The DLT reconciler reads the newest values with it.
 func (m *Markers) ReadMarkers(ctx context.Context, keys []ReadMarker) ([]int64, error) {
 	out := make([]int64, len(keys))
@@ -168,7 +178,7 @@ func (m *Markers) ReadMarkers(ctx context.Context, keys []ReadMarker) ([]int64, 
 	cmds := make([]*redis.StringCmd, len(keys))
 	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
-			cmds[i] = p.HGet(ctx, m.userKey(k.UserID), strconv.FormatInt(k.ChannelID, 10))
+			cmds[i] = p.HGet(ctx, m.userKey(k.UserID), markerField(k.ChannelID, k.ThreadID))
 		}
 		return nil
 	})
@@ -196,4 +206,38 @@ func parseSeq(s string) (int64, error) {
 		return 0, fmt.Errorf("bad read marker %q in redis: %w", s, err)
 	}
 	return v, nil
+}
+
+// markerField is a marker's field in its user's hash: "channel", or "channel:root" for a
+// thread's.
+func markerField(channelID, rootID int64) string {
+	if rootID == 0 {
+		return strconv.FormatInt(channelID, 10)
+	}
+	return strconv.FormatInt(channelID, 10) + ":" + strconv.FormatInt(rootID, 10)
+}
+
+// ThreadMarkers returns every thread marker cached for userID (root id → seq): one HGETALL
+// of the user's hash, which holds the markers of what they read within TTL, so the thread
+// list needs no list of roots first.
+func (m *Markers) ThreadMarkers(ctx context.Context, userID int64) (map[int64]int64, error) {
+	all, err := m.rdb.HGetAll(ctx, m.userKey(userID)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("get thread markers: %w", err)
+	}
+	out := map[int64]int64{}
+	for f, v := range all {
+		_, r, ok := strings.Cut(f, ":")
+		if !ok {
+			continue
+		}
+		root, err := strconv.ParseInt(r, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad thread marker field %q in redis: %w", f, err)
+		}
+		if out[root], err = parseSeq(v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -61,8 +61,8 @@ return n
 // long.
 const parkChunk = 500
 
-func parkedField(userID, channelID int64) string {
-	return strconv.FormatInt(userID, 10) + ":" + strconv.FormatInt(channelID, 10)
+func parkedField(userID, channelID, rootID int64) string {
+	return strconv.FormatInt(userID, 10) + ":" + markerField(channelID, rootID)
 }
 
 // ParkReceipts max-merges markers into the parked hash and returns how many entries it
@@ -76,7 +76,7 @@ func (m *Markers) ParkReceipts(ctx context.Context, markers []ReadMarker) (int64
 			if mk.Seq < 0 {
 				return 0, ErrNegativeSeq
 			}
-			args = append(args, parkedField(mk.UserID, mk.ChannelID),
+			args = append(args, parkedField(mk.UserID, mk.ChannelID, mk.ThreadID),
 				strconv.FormatInt(mk.Seq, 10)+":"+strconv.FormatInt(mk.ReadAt.UnixMilli(), 10))
 		}
 		n, err := parkScript.Run(ctx, m.rdb, []string{m.cfg.ParkedKey}, args...).Int64()
@@ -99,7 +99,7 @@ func (m *Markers) UnparkReceipts(ctx context.Context, markers []ReadMarker) erro
 		chunk := markers[start:min(start+parkChunk, len(markers))]
 		args := make([]any, 0, 2*len(chunk))
 		for _, mk := range chunk {
-			args = append(args, parkedField(mk.UserID, mk.ChannelID), strconv.FormatInt(mk.Seq, 10))
+			args = append(args, parkedField(mk.UserID, mk.ChannelID, mk.ThreadID), strconv.FormatInt(mk.Seq, 10))
 		}
 		if err := unparkScript.Run(ctx, m.rdb, []string{m.cfg.ParkedKey}, args...).Err(); err != nil {
 			return fmt.Errorf("unpark read markers: %w", err)
@@ -139,13 +139,18 @@ func parseParked(field, value string) (ReadMarker, error) {
 	u, c, ok1 := strings.Cut(field, ":")
 	s, at, ok2 := strings.Cut(value, ":")
 	var mk ReadMarker
-	var e1, e2, e3, e4 error
+	var e1, e2, e3, e4, e5 error
+	if c, r, thread := strings.Cut(c, ":"); thread {
+		mk.ThreadID, e5 = strconv.ParseInt(r, 10, 64)
+		mk.ChannelID, e2 = strconv.ParseInt(c, 10, 64)
+	} else {
+		mk.ChannelID, e2 = strconv.ParseInt(c, 10, 64)
+	}
 	mk.UserID, e1 = strconv.ParseInt(u, 10, 64)
-	mk.ChannelID, e2 = strconv.ParseInt(c, 10, 64)
 	mk.Seq, e3 = strconv.ParseInt(s, 10, 64)
 	var ms int64
 	ms, e4 = strconv.ParseInt(at, 10, 64)
-	if !ok1 || !ok2 || e1 != nil || e2 != nil || e3 != nil || e4 != nil {
+	if !ok1 || !ok2 || e1 != nil || e2 != nil || e3 != nil || e4 != nil || e5 != nil {
 		return ReadMarker{}, fmt.Errorf("bad parked read marker %q=%q", field, value)
 	}
 	mk.ReadAt = time.UnixMilli(ms)

@@ -29,7 +29,7 @@ const (
 	QueueErrors   = "/user/queue/errors"
 	// QueueNotifications carries the events of a live workspace (SPEC "Notifications"):
 	// mention (when it notifies), channel.created, channel.added, channel.updated,
-	// workspace.invited, member.joined. See docs/PROTOCOL.md.
+	// workspace.invited, member.joined, thread.updated (ADR 0040). See docs/PROTOCOL.md.
 	QueueNotifications = "/user/queue/notifications"
 )
 

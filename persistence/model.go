@@ -60,6 +60,9 @@ type Message struct {
 	// Thread statistics, present on roots that have replies.
 	ReplyCount  int   `json:"replyCount,omitempty"`
 	LastReplyAt *Time `json:"lastReplyAt,omitempty"`
+	// Files attached when it was posted, in the order given (absent when none, which keeps
+	// the common MESSAGE frame as it was; ADR 0041). A tombstone has none.
+	Files []File `json:"files,omitempty"`
 }
 
 // Reaction is one emoji's tally on a message; Me is relative to the reader (false in
@@ -93,6 +96,9 @@ type NewMessage struct {
 	ParentID    int64 // 0: a root message
 	Content     string
 	ClientMsgID string // "" when the client gave none
+	// FileIDs are uploads of UserID in the channel's workspace to attach (at most
+	// MaxFilesPerMessage); the append checks them in its transaction.
+	FileIDs []int64
 }
 
 // AppendResult is the outcome of one NewMessage in a batch.
@@ -103,6 +109,9 @@ type AppendResult struct {
 	Duplicate bool
 	// Mentions made by this message (users who can read the channel, never the author).
 	Mentions []Mention
+	// ThreadUpdates are the followers to tell of this reply's thread (on the batch's last
+	// reply to each thread; never the only replier of the batch): ADR 0040.
+	ThreadUpdates []ThreadUpdate
 	// Err is a per-message rejection (ErrBadParent); the rest of the batch still commits.
 	Err error
 }

@@ -10,7 +10,9 @@ import (
 // The integrations' rows of the permission table (ADR 0036).
 func TestIntegrationsPolicy(t *testing.T) {
 	t.Parallel()
-	ws := func(role Role, bot bool) WorkspaceAccess { return WorkspaceAccess{WorkspaceID: 1, UserID: 2, Role: role, Bot: bot} }
+	ws := func(role Role, bot bool) WorkspaceAccess {
+		return WorkspaceAccess{WorkspaceID: 1, UserID: 2, Role: role, Bot: bot}
+	}
 	for _, c := range []struct {
 		what string
 		err  error

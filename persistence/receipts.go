@@ -20,8 +20,10 @@ import (
 // with one GREATEST upsert; batches the database keeps refusing go to "read-receipts-dlt",
 // whose consumer reconciles each key from the Redis cache.
 
-// ReadMarker is the highest seq a user has read in a channel, and when that was recorded
-// (the lag metric measures from ReadAt to the PostgreSQL commit).
+// ReadMarker is the highest seq a user has read in a channel, or in one thread of it
+// (ThreadID, the root's id; replies take the channel's seqs), and when that was recorded
+// (the lag metric measures from ReadAt to the PostgreSQL commit). A thread marker takes
+// the same path as a channel marker (ADR 0040): only the table it lands in differs.
 //
 // It is an alias of an unnamed struct type, declared identically in cluster and here:
 // identical unnamed struct types are one type in Go, so the receipt aggregator hands the
@@ -30,6 +32,7 @@ import (
 type ReadMarker = struct {
 	UserID    int64
 	ChannelID int64
+	ThreadID  int64 // the thread's root id; 0: the channel's own marker (ADR 0040)
 	Seq       int64
 	ReadAt    time.Time
 }
@@ -137,6 +140,7 @@ func EnsureReceiptTopics(ctx context.Context, topics ReceiptTopics) error {
 type receiptValue struct {
 	UserID    int64 `json:"userId,string"`
 	ChannelID int64 `json:"channelId,string"`
+	ThreadID  int64 `json:"threadId,string,omitempty"`
 	Seq       int64 `json:"seq"`
 	ReadAtMS  int64 `json:"readAt"`
 }
@@ -148,6 +152,10 @@ func encodeReceipt(m ReadMarker) kafka.Message {
 	v = strconv.AppendInt(v, m.UserID, 10)
 	v = append(v, `","channelId":"`...)
 	v = append(v, key...)
+	if m.ThreadID != 0 {
+		v = append(v, `","threadId":"`...)
+		v = strconv.AppendInt(v, m.ThreadID, 10)
+	}
 	v = append(v, `","seq":`...)
 	v = strconv.AppendInt(v, m.Seq, 10)
 	v = append(v, `,"readAt":`...)
@@ -161,20 +169,20 @@ func decodeReceipt(b []byte) (ReadMarker, error) {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return ReadMarker{}, fmt.Errorf("decode read receipt: %w", err)
 	}
-	if v.UserID <= 0 || v.ChannelID <= 0 || v.Seq < 0 {
+	if v.UserID <= 0 || v.ChannelID <= 0 || v.ThreadID < 0 || v.Seq < 0 {
 		return ReadMarker{}, fmt.Errorf("invalid read receipt %s", b)
 	}
-	return ReadMarker{UserID: v.UserID, ChannelID: v.ChannelID, Seq: v.Seq, ReadAt: time.UnixMilli(v.ReadAtMS)}, nil
+	return ReadMarker{UserID: v.UserID, ChannelID: v.ChannelID, ThreadID: v.ThreadID, Seq: v.Seq, ReadAt: time.UnixMilli(v.ReadAtMS)}, nil
 }
 
-// dedupeMarkers keeps the highest seq per (user, channel), sorted by key so that
+// dedupeMarkers keeps the highest seq per (user, channel, thread), sorted by key so that
 // concurrent upserts lock rows in one order and cannot deadlock.
 func dedupeMarkers(in []ReadMarker) []ReadMarker {
-	type key struct{ u, c int64 }
+	type key struct{ u, c, t int64 }
 	idx := make(map[key]int, len(in))
 	out := make([]ReadMarker, 0, len(in))
 	for _, m := range in {
-		k := key{m.UserID, m.ChannelID}
+		k := key{m.UserID, m.ChannelID, m.ThreadID}
 		if i, ok := idx[k]; ok {
 			if m.Seq > out[i].Seq {
 				out[i] = m
@@ -185,7 +193,7 @@ func dedupeMarkers(in []ReadMarker) []ReadMarker {
 		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b ReadMarker) int {
-		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.ChannelID, b.ChannelID))
+		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.ChannelID, b.ChannelID), cmp.Compare(a.ThreadID, b.ThreadID))
 	})
 	return out
 }
@@ -208,16 +216,38 @@ ON CONFLICT (user_id, channel_id) DO UPDATE
 SET last_read_seq = GREATEST(read_receipts.last_read_seq, EXCLUDED.last_read_seq), updated_at = now()
 WHERE read_receipts.last_read_seq < EXCLUDED.last_read_seq`
 
-// upsertReadMarkers writes deduplicated markers with one statement.
+// upsertThreadMarkersSQL is upsertReadMarkersSQL for thread markers (thread_reads). A
+// marker of a root that is gone, or that names another channel, is dropped by the join.
+const upsertThreadMarkersSQL = `INSERT INTO thread_reads (user_id, root_id, channel_id, last_read_seq, updated_at)
+SELECT t.user_id, m.id, m.channel_id, t.seq, now()
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS t(user_id, channel_id, root_id, seq)
+JOIN users u ON u.id = t.user_id
+JOIN messages m ON m.id = t.root_id AND m.channel_id = t.channel_id AND m.parent_id IS NULL
+ON CONFLICT (user_id, root_id) DO UPDATE
+SET last_read_seq = GREATEST(thread_reads.last_read_seq, EXCLUDED.last_read_seq), updated_at = now()
+WHERE thread_reads.last_read_seq < EXCLUDED.last_read_seq`
+
+// upsertReadMarkers writes deduplicated markers with one statement per kind (channel
+// markers, thread markers). Both are max-merges, so a retry after the second failed
+// redoes the first harmlessly.
 func upsertReadMarkers(ctx context.Context, db execer, markers []ReadMarker) error {
-	users := make([]int64, len(markers))
-	channels := make([]int64, len(markers))
-	seqs := make([]int64, len(markers))
-	for i, m := range markers {
-		users[i], channels[i], seqs[i] = m.UserID, m.ChannelID, m.Seq
+	var users, channels, seqs, tusers, tchannels, troots, tseqs []int64
+	for _, m := range markers {
+		if m.ThreadID != 0 {
+			tusers, tchannels, troots, tseqs = append(tusers, m.UserID), append(tchannels, m.ChannelID), append(troots, m.ThreadID), append(tseqs, m.Seq)
+			continue
+		}
+		users, channels, seqs = append(users, m.UserID), append(channels, m.ChannelID), append(seqs, m.Seq)
 	}
-	if _, err := db.Exec(ctx, upsertReadMarkersSQL, users, channels, seqs); err != nil {
-		return fmt.Errorf("upsert %d read markers: %w", len(markers), err)
+	if len(users) > 0 {
+		if _, err := db.Exec(ctx, upsertReadMarkersSQL, users, channels, seqs); err != nil {
+			return fmt.Errorf("upsert %d read markers: %w", len(users), err)
+		}
+	}
+	if len(tusers) > 0 {
+		if _, err := db.Exec(ctx, upsertThreadMarkersSQL, tusers, tchannels, troots, tseqs); err != nil {
+			return fmt.Errorf("upsert %d thread read markers: %w", len(tusers), err)
+		}
 	}
 	return nil
 }

@@ -165,9 +165,24 @@ func TestReplicaServesReadsAndReadYourWrites(t *testing.T) {
 		t.Fatalf("bob's history did not come from the paused replica: %v", got)
 	}
 	bob := persistence.ForUser(rf.ctx, rf.users["bob"])
-	found, err := rf.store.Search(bob, rf.users["bob"], []int64{rf.ch}, "second", 0, 10)
+	wa, err := rf.store.WorkspaceAccess(rf.ctx, rf.users["bob"], rf.ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq, err := persistence.ParseSearch("second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := rf.store.SearchMessages(bob, wa, sq, persistence.SearchOptions{Limit: 10})
 	if err != nil || len(found) != 0 {
 		t.Fatalf("bob's search should come from the paused replica: %v %v", found, err)
+	}
+	waAlice, err := rf.store.WorkspaceAccess(rf.ctx, rf.users["alice"], rf.ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found, err := rf.store.SearchMessages(persistence.ForUser(rf.ctx, rf.users["alice"]), waAlice, sq, persistence.SearchOptions{Limit: 10}); err != nil || len(found) != 1 {
+		t.Fatalf("alice's search, on the primary after her write: %d hits, %v; want 1", len(found), err)
 	}
 	_, total, err := rf.store.Unreads(bob, rf.users["bob"], persistence.SortNewest, persistence.UnreadCursor{}, 10, nil)
 	if err != nil || total != 1 {

@@ -109,6 +109,9 @@ type appendInput struct {
 	widePosters []int64
 	here        bool
 	online      map[int64]bool
+	// files are the ids the batch attaches (ADR 0041): only then does the append look
+	// files up, on the general path.
+	files []int64
 }
 
 func newAppendInput(batch []NewMessage) appendInput {
@@ -122,6 +125,7 @@ func newAppendInput(batch []NewMessage) appendInput {
 			in.dupUsers = append(in.dupUsers, m.UserID)
 			in.dupIDs = append(in.dupIDs, m.ClientMsgID)
 		}
+		in.files = append(in.files, m.FileIDs...)
 		if m.ParentID != 0 && !seenParent[m.ParentID] {
 			seenParent[m.ParentID] = true
 			in.parents = append(in.parents, m.ParentID)
@@ -153,6 +157,7 @@ type parentInfo struct {
 	isRoot       bool
 	replyCount   int
 	participants []int64
+	author       int64 // the root's author, who follows the thread from its first reply
 }
 
 type mentionCandidate struct {
@@ -166,7 +171,7 @@ type mentionCandidate struct {
 // fast reports whether the batch can take the one-statement path: it looks nothing up
 // but clientMsgId duplicates.
 func (in appendInput) fast() bool {
-	return len(in.parents) == 0 && len(in.usernames) == 0 && len(in.widePosters) == 0
+	return len(in.parents) == 0 && len(in.usernames) == 0 && len(in.widePosters) == 0 && len(in.files) == 0
 }
 
 // appendState is what the first round trip found.
@@ -181,6 +186,7 @@ type appendState struct {
 	// Only for a batch with channel-wide mentions (store_mentions_channel.go).
 	posterRoles map[int64]Role
 	readers     []channelReader
+	files       map[int64]FileRow // the batch's attachments that exist (store_files.go)
 }
 
 func (s *Store) loadAppendState(ctx context.Context, conn *pgx.Conn, channelID int64, in appendInput) (*appendState, error) {
@@ -217,15 +223,15 @@ func (s *Store) loadAppendState(ctx context.Context, conn *pgx.Conn, channelID i
 			})
 	}
 	if len(in.parents) > 0 {
-		b.Queue(`SELECT m.id, m.channel_id, m.parent_id IS NULL, COALESCE(t.reply_count, 0), COALESCE(t.participants, '{}')
+		b.Queue(`SELECT m.id, m.channel_id, m.parent_id IS NULL, COALESCE(t.reply_count, 0), COALESCE(t.participants, '{}'), m.user_id
 			FROM unnest($1::bigint[]) AS p(id)
-			CROSS JOIN LATERAL (SELECT id, channel_id, parent_id FROM messages WHERE id = p.id LIMIT 1) m
+			CROSS JOIN LATERAL (SELECT id, channel_id, parent_id, user_id FROM messages WHERE id = p.id LIMIT 1) m
 			LEFT JOIN LATERAL (SELECT reply_count, participants FROM threads WHERE root_id = m.id LIMIT 1) t ON true`, in.parents).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var id int64
 					var p parentInfo
-					if err := rows.Scan(&id, &p.channelID, &p.isRoot, &p.replyCount, &p.participants); err != nil {
+					if err := rows.Scan(&id, &p.channelID, &p.isRoot, &p.replyCount, &p.participants, &p.author); err != nil {
 						return err
 					}
 					st.parents[id] = p
@@ -258,6 +264,10 @@ func (s *Store) loadAppendState(ctx context.Context, conn *pgx.Conn, channelID i
 	if len(in.widePosters) > 0 {
 		queueChannelWide(b, channelID, in, st, s.cfg.ChannelMentionMax, now)
 	}
+	if len(in.files) > 0 {
+		st.files = make(map[int64]FileRow, len(in.files))
+		queueFileLookup(b, in.files, st)
+	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
@@ -278,6 +288,7 @@ type appendPlan struct {
 	roots    []int64 // keys of threads in first-reply order
 	mentions []Mention
 	readers  map[int64]int64 // poster → newest seq
+	follows  threadFollows   // who starts following which thread (store_append_follows.go)
 	now      time.Time
 }
 
@@ -299,6 +310,7 @@ func (p *appendPlan) readerMarks() (users, seqs []int64) {
 
 type threadUpdate struct {
 	added        int
+	total        int // reply_count after the batch
 	lastSeq      int64
 	participants []int64
 }
@@ -336,6 +348,14 @@ func (s *Store) planAppend(channelID int64, batch []NewMessage, in appendInput, 
 				continue
 			}
 		}
+		var files []File
+		if len(nm.FileIDs) > 0 {
+			var err error
+			if files, err = filesOf(nm, st); err != nil {
+				res.Err = err
+				continue
+			}
+		}
 		var parent *int64
 		if nm.ParentID != 0 {
 			pi, ok := st.parents[nm.ParentID]
@@ -356,6 +376,7 @@ func (s *Store) planAppend(channelID int64, batch []NewMessage, in appendInput, 
 		res.Message = Message{
 			ID: id, ChannelID: channelID, Seq: seq, UserID: nm.UserID, ParentID: parent,
 			Content: nm.Content, ClientMsgID: nm.ClientMsgID, CreatedAt: Time{p.now}, Reactions: []Reaction{},
+			Files: files,
 		}
 		p.newMsgs = append(p.newMsgs, i)
 		p.readers[nm.UserID] = seq
@@ -364,6 +385,7 @@ func (s *Store) planAppend(channelID int64, batch []NewMessage, in appendInput, 
 		}
 		res.Mentions = s.mentionsOf(res.Message, in.mentions[i], in.wide[i], in.online, st, p.now)
 		p.mentions = append(p.mentions, res.Mentions...)
+		p.follows.add(i, res.Message, st.parents, res.Mentions)
 	}
 	for _, d := range dupOfBatch {
 		p.results[d[0]] = AppendResult{Message: p.results[d[1]].Message, Duplicate: true}
@@ -389,6 +411,7 @@ func (p *appendPlan) addReply(root, user, seq int64, pi parentInfo) {
 		p.roots = append(p.roots, root)
 	}
 	t.added++
+	t.total = pi.replyCount + t.added
 	t.lastSeq = seq
 	if len(t.participants) < maxParticipants && !containsID(t.participants, user) {
 		t.participants = append(t.participants, user)

@@ -174,3 +174,46 @@ func (c *backendCPU) stop() (time.Duration, bool) {
 	after := c.read()
 	return after - c.before, c.ok
 }
+
+// BenchmarkAppendReplies is the append of replies (the general path, which also writes
+// thread statistics, and since ADR 0040 the follows and the repliers' thread markers, and
+// reads the followers' counts for thread.updated): one channel, ten threads, two
+// repliers, batches of the given size. Compare before and after a change to the reply path
+// in the same run.
+func BenchmarkAppendReplies(b *testing.B) {
+	for _, batchSize := range []int{1, 10} {
+		b.Run(fmt.Sprintf("batch=%d", batchSize), func(b *testing.B) {
+			f := newFixture(b, "alice", "bob")
+			users := []int64{f.users["alice"], f.users["bob"]}
+			roots := make([]persistence.NewMessage, 10)
+			for i := range roots {
+				roots[i] = persistence.NewMessage{UserID: users[0], Content: fmt.Sprintf("root %d", i)}
+			}
+			res, err := f.store.AppendMessages(f.ctx, f.ch, roots)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cpu := newBackendCPU(b, f.store.Pool())
+			batch := make([]persistence.NewMessage, batchSize)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu.start()
+			for i := range b.N {
+				for j := range batch {
+					batch[j] = persistence.NewMessage{UserID: users[(i+j)%2], ParentID: res[(i+j)%len(res)].Message.ID,
+						Content:     fmt.Sprintf("re %d %d xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i, j),
+						ClientMsgID: fmt.Sprintf("r-%d-%d", i, j)}
+				}
+				if _, err := f.store.AppendMessages(f.ctx, f.ch, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			msgs := float64(b.N * batchSize)
+			b.ReportMetric(msgs/b.Elapsed().Seconds(), "msgs/s")
+			if d, ok := cpu.stop(); ok {
+				b.ReportMetric(float64(d.Microseconds())/msgs, "pg-µs/msg")
+			}
+		})
+	}
+}

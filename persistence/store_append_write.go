@@ -61,6 +61,10 @@ func (s *Store) writeAppend(ctx context.Context, conn *pgx.Conn, channelID int64
 	if len(p.mentions) > 0 {
 		queueMentions(b, p.mentions, p.now)
 	}
+	if st.files != nil {
+		queueAttach(b, p)
+	}
+	queueFollows(b, channelID, p)
 	readers, marks := p.readerMarks()
 	b.Queue(`INSERT INTO read_receipts (user_id, channel_id, last_read_seq, updated_at)
 		SELECT u, $1, s, $4 FROM unnest($2::bigint[], $3::bigint[]) AS x(u, s)

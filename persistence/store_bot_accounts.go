@@ -132,6 +132,9 @@ func (s *Store) DeactivateBot(ctx context.Context, userID int64) ([]int64, error
 
 // IsBotUsername reports whether username names a bot user (dev login refuses those).
 func (s *Store) IsBotUsername(ctx context.Context, username string) (bool, error) {
+	if ValidateUsername(username) != nil {
+		return false, nil // no bot has it: every bot's name passed ValidateUsername
+	}
 	var bot bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE username = $1 AND is_bot)`, username).Scan(&bot)
 	if err != nil {

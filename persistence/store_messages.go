@@ -19,7 +19,8 @@ func messageColumns(viewer int) string {
 		m.created_at, m.edited_at, m.deleted_at, COALESCE(t.reply_count, 0), t.last_reply_at,
 		COALESCE((SELECT json_agg(json_build_object('emoji', r.emoji, 'count', r.n, 'me', r.me) ORDER BY r.first, r.emoji)
 		          FROM (SELECT emoji, count(*) AS n, bool_or(user_id = ` + v + `) AS me, min(created_at) AS first
-		                FROM reactions WHERE message_id = m.id GROUP BY emoji) r), '[]')`
+		                FROM reactions WHERE message_id = m.id GROUP BY emoji) r), '[]'),
+		` + messageFilesColumn
 }
 
 // messageFrom is the FROM clause matching messageColumns.
@@ -29,7 +30,7 @@ const messageFrom = ` FROM messages m LEFT JOIN threads t ON t.root_id = m.id `
 func scanMessage(row pgx.Row, m *Message, extra ...any) error {
 	var edited, deleted, lastReply *time.Time
 	dest := []any{&m.ID, &m.ChannelID, &m.Seq, &m.UserID, &m.ParentID, &m.Content, &m.ClientMsgID,
-		&m.CreatedAt.Time, &edited, &deleted, &m.ReplyCount, &lastReply, &m.Reactions}
+		&m.CreatedAt.Time, &edited, &deleted, &m.ReplyCount, &lastReply, &m.Reactions, &m.Files}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return err
 	}
@@ -144,8 +145,9 @@ func (s *Store) MessageAccess(ctx context.Context, userID, id int64) (Access, Me
 }
 
 // DeleteMessage turns message id into a tombstone (empty content, its reactions, mentions,
-// pin and edit history removed; replies and thread statistics stay). deleted is false when
-// it already was one.
+// pin, edit history and attachments removed, a file no other message or avatar uses marked
+// deleted for the janitor; replies and thread statistics stay). deleted is false when it
+// already was one.
 func (s *Store) DeleteMessage(ctx context.Context, id int64) (deleted bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE messages SET content = '', deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL`, id, s.nowUTC())
@@ -158,6 +160,7 @@ func (s *Store) DeleteMessage(ctx context.Context, id int64) (deleted bool, err 
 		b.Queue(`DELETE FROM mentions WHERE message_id = $1`, id)
 		b.Queue(`DELETE FROM pins WHERE message_id = $1`, id)             // ADR 0042
 		b.Queue(`DELETE FROM message_versions WHERE message_id = $1`, id) // ADR 0042
+		queueDetach(b, id, s.nowUTC())
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {

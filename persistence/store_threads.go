@@ -50,3 +50,14 @@ func (s *Store) Replies(ctx context.Context, viewerID, rootID, afterSeq int64, l
 	}
 	return ms, nil
 }
+
+// RepliesBefore lists the replies of rootID descending by seq below beforeSeq, at most
+// limit: the other direction of Replies, for a client that opens a thread at its end.
+func (s *Store) RepliesBefore(ctx context.Context, viewerID, rootID, beforeSeq int64, limit int) ([]Message, error) {
+	ms, err := s.queryMessages(ctx, `SELECT `+messageColumns(4)+messageFrom+`
+		WHERE m.parent_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, rootID, beforeSeq, limit, viewerID)
+	if err != nil {
+		return nil, fmt.Errorf("replies of %d: %w", rootID, err)
+	}
+	return ms, nil
+}

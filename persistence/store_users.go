@@ -23,18 +23,40 @@ type User struct {
 	Profile
 }
 
-// Profile is what a user says about themselves besides their name. AvatarURL is always
-// null until file uploads exist (a later issue).
+// Profile is what a user says about themselves besides their name. AvatarFileID is an
+// image the user uploaded (ADR 0041); AvatarURL is its download path (null without one),
+// readable by anyone who shares a workspace with the user.
 type Profile struct {
-	StatusText  string  `json:"statusText"`
-	StatusEmoji string  `json:"statusEmoji"`
-	Timezone    string  `json:"timezone"` // an IANA zone name, "" when not set
-	AvatarURL   *string `json:"avatarUrl"`
+	StatusText   string  `json:"statusText"`
+	StatusEmoji  string  `json:"statusEmoji"`
+	Timezone     string  `json:"timezone"` // an IANA zone name, "" when not set
+	AvatarFileID *int64  `json:"avatarFileId,string,omitempty"`
+	AvatarURL    *string `json:"avatarUrl"`
 }
 
-func profileDest(p *Profile) []any { return []any{&p.StatusText, &p.StatusEmoji, &p.Timezone} }
+func profileDest(p *Profile) []any {
+	return []any{&p.StatusText, &p.StatusEmoji, &p.Timezone, avatarDest{p}}
+}
 
-const userColumns = `u.id, u.username, u.display_name, u.email, u.created_at, u.is_bot, u.status_text, u.status_emoji, u.timezone`
+// avatarDest scans avatar_file_id into both AvatarFileID and AvatarURL, so that every
+// query selecting a profile renders the URL without a step of its own.
+type avatarDest struct{ p *Profile }
+
+// Scan implements sql.Scanner.
+func (d avatarDest) Scan(src any) error {
+	d.p.AvatarFileID, d.p.AvatarURL = nil, nil
+	switch v := src.(type) {
+	case nil:
+		return nil
+	case int64:
+		url := FileURL(v)
+		d.p.AvatarFileID, d.p.AvatarURL = &v, &url
+		return nil
+	}
+	return fmt.Errorf("avatar_file_id: unexpected %T", src)
+}
+
+const userColumns = `u.id, u.username, u.display_name, u.email, u.created_at, u.is_bot, u.status_text, u.status_emoji, u.timezone, u.avatar_file_id`
 
 // userDest is where a row of userColumns goes; em receives the nullable email.
 func userDest(u *User, em **string) []any {

@@ -98,7 +98,7 @@ func (s *Store) Workspaces(ctx context.Context, userID, afterID int64, limit int
 	return collect(rows, scanWorkspace)
 }
 
-const memberColumns = `u.id, u.username, u.display_name, wm.role, wm.joined_at, u.is_bot, u.status_text, u.status_emoji, u.timezone`
+const memberColumns = `u.id, u.username, u.display_name, wm.role, wm.joined_at, u.is_bot, u.status_text, u.status_emoji, u.timezone, u.avatar_file_id`
 
 func scanMember(row pgx.Row, m *Member) error {
 	return row.Scan(append([]any{&m.UserID, &m.Username, &m.DisplayName, &m.Role, &m.JoinedAt.Time, &m.IsBot}, profileDest(&m.Profile)...)...)

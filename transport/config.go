@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/integrations/outgoing"
 	"github.com/parley-chat/parley/integrations/slash"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/api"
@@ -65,6 +66,9 @@ type Config struct {
 	RedisURL string
 	// KafkaBrokers are the Kafka bootstrap brokers. Empty: an embedded in-process broker.
 	KafkaBrokers []string
+	// OutgoingWebhooks configures the relay and deliverer of outgoing webhooks (ADR 0037);
+	// Brokers and Health are set by the server. Zero values are its defaults.
+	OutgoingWebhooks outgoing.Config
 	// DevMode enables POST /api/auth/dev/login and the built-in JWT secret when none is set.
 	// Default DevAuto: on only when neither JWTSecret nor JWKSURL is set; Validate decides it.
 	DevMode DevMode
@@ -117,6 +121,8 @@ type Config struct {
 	// sweeping); zero fields take the defaults (KeyPrefix: RedisPrefix + "presence:").
 	// Every node of a cluster needs the same KeyPrefix and should use the same TTL.
 	Presence cluster.PresenceConfig
+	// Files configures uploads: the local directory or S3 store, limits, janitor (ADR 0041).
+	Files FilesConfig
 }
 
 // DevJWTSecret is the HS256 secret used in dev mode when none is configured, so that
@@ -243,6 +249,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Realtime.ReplayBudget < 0 {
 		errs = append(errs, fmt.Errorf("replay-budget %d: want a positive number of messages a minute", c.Realtime.ReplayBudget))
+	}
+	if err := c.Files.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DrainTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("drain-timeout %s: must be positive", c.DrainTimeout))

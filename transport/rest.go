@@ -27,6 +27,9 @@ func (s *Server) startAPI() error {
 		ClientIP:    s.clientIP,
 		Commands:    s.realtime,
 		SlashURLs:   s.slashClient,
+		Files:       s.files,
+		// Outgoing webhooks (ADR 0037).
+		OutgoingURLs: s.outgoingURLs,
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/files"
 	"github.com/parley-chat/parley/integrations"
 	"github.com/parley-chat/parley/integrations/slash"
 	"github.com/parley-chat/parley/persistence"
@@ -65,6 +66,8 @@ type Server struct {
 	receipts      *actors.Receipts
 	actors        *actors.Actors // the actor system realtime and receipts share
 	markers       *cluster.Markers
+	outgoingURLs  *integrations.Client // outgoing webhooks' URL check (outgoing.go)
+	files         *files.Service       // uploads (files.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -124,6 +127,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		return nil, err
 	}
 	if err := s.startRealtime(); err != nil {
+		return nil, err
+	}
+	if err := s.startOutgoing(); err != nil {
+		return nil, err
+	}
+	if err := s.startFiles(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startAPI(); err != nil {

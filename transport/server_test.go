@@ -27,6 +27,7 @@ func startServer(t *testing.T, mutate func(*transport.Config)) (*transport.Serve
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DatabaseURL = pgtest.NewDatabase(t)
 	cfg.DrainTimeout = 10 * time.Second
+	cfg.Files.Dir = t.TempDir()
 	if mutate != nil {
 		mutate(&cfg)
 	}

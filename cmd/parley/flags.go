@@ -59,6 +59,11 @@ func (f *envFlags) integer(p *int, name, env string, def int, usage string) {
 	f.bind(name, env)
 }
 
+func (f *envFlags) int64(p *int64, name, env string, def int64, usage string) {
+	f.bind(name, env)
+	f.Int64Var(p, name, def, usage)
+}
+
 func (f *envFlags) float(p *float64, name, env string, def float64, usage string) {
 	f.Float64Var(p, name, def, usage)
 	f.bind(name, env)

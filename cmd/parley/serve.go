@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/files"
 	"github.com/parley-chat/parley/transport"
 	"github.com/parley-chat/parley/transport/api"
 	"github.com/parley-chat/parley/transport/outbound"
@@ -88,6 +89,14 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.integer(gcMinHeapMiB, "gc-min-heap", "PARLEY_GC_MIN_HEAP", defaultGCMinHeapMiB, "smallest heap goal given to Go's garbage collector (MiB): while the live heap is small, GOGC is raised so the node is not collected dozens of times a second; 0: Go's own GOGC alone")
 	// Observability (issue 21): a listener for /metrics that a reverse proxy does not expose.
 	f.str(&cfg.MetricsAddr, "metrics-addr", "PARLEY_METRICS_ADDR", d.MetricsAddr, "separate listen address (host:port) serving /metrics alone, for Prometheus on an internal network; the main listener then answers 404 for /metrics; empty: /metrics on --addr")
+	// Files (ADR 0041): a local directory by default, any S3-compatible store in production
+	// (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, never a flag).
+	fc := &cfg.Files
+	f.str(&fc.Dir, "files-dir", "PARLEY_FILES_DIR", "", "directory holding uploaded files when no S3 store is set; empty: "+transport.DefaultFilesDir())
+	f.int64(&fc.Service.MaxSize, "file-max-size", "PARLEY_FILE_MAX_SIZE", files.DefaultMaxSize, "largest upload (bytes); a larger one is refused with 413")
+	f.str(&fc.S3.Endpoint, "s3-endpoint", "PARLEY_S3_ENDPOINT", "", "S3-compatible store for files, http(s)://host[:port] (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); downloads become redirects to presigned URLs valid 5 minutes; empty: --files-dir")
+	f.str(&fc.S3.Bucket, "s3-bucket", "PARLEY_S3_BUCKET", "", "the S3 bucket holding files (must exist)")
+	f.str(&fc.S3.Region, "s3-region", "PARLEY_S3_REGION", "us-east-1", "the S3 bucket's region")
 	logOpts.register(f)
 	f.footer = runtimeEnvHelp
 	return f
@@ -121,6 +130,7 @@ func runServe(args []string) int {
 		return 2
 	}
 	cfg.Realtime.HeartBeat.Recv = cfg.Realtime.HeartBeat.Send
+	cfg.Files.S3.AccessKey, cfg.Files.S3.SecretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
 	logger, err := logOpts.logger()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "parley serve:", err)

@@ -14,7 +14,7 @@ const module = "github.com/parley-chat/parley"
 
 // core are the packages (and everything under them) that must not reach the transport,
 // directly or through any other package of the module.
-var core = []string{"actors", "persistence", "cluster", "internal", "ratelimit", "errcode", "integrations"}
+var core = []string{"actors", "persistence", "cluster", "internal", "ratelimit", "errcode", "integrations", "files"}
 
 // allowed are edges into the transport that still exist, each to be deleted by the change
 // that removes it. None is left.

@@ -9,6 +9,8 @@
 //   - RunReadMarkers: api.ReadMarkers / actors.ReadMarks — persistence.Store,
 //     api.StoreReadMarkers and actors.Receipts (the Redis → aggregator → Kafka → persister
 //     pipeline).
+//   - RunBlobs: files.Blobs — files.DirBlobs and files.S3Blobs (against gofakes3, a real S3
+//     protocol server in process), with files.Presigner when the store is one.
 //
 // The package names no transport package: the interfaces are restated here (Go interfaces
 // are structural), so the core's tests may run the suites too.

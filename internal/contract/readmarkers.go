@@ -13,8 +13,13 @@ import (
 // ReadMarkers is api.ReadMarkers and actors.ReadMarks: MarkRead raises userID's marker in
 // channelID to seq (already clamped to the channel's last seq by the caller) and returns
 // the marker after the call; a marker never moves backwards.
+//
+// MarkThreadRead is the same for userID's marker in the thread of rootID in channelID: the
+// same guarantees, and the suite runs twice, once over channel markers and once over
+// thread markers (ADR 0040).
 type ReadMarkers interface {
 	MarkRead(ctx context.Context, userID, channelID, seq int64) (int64, error)
+	MarkThreadRead(ctx context.Context, userID, channelID, rootID, seq int64) (int64, error)
 }
 
 // ReadMarkersEnv is one ReadMarkers under test over its own database, built afresh for each
@@ -29,6 +34,9 @@ type ReadMarkersEnv struct {
 	// readers with a marker cache take the larger of the cache and PostgreSQL). Nil:
 	// Store.ReadMarker.
 	Read func(ctx context.Context, userID, channelID int64) (int64, error)
+	// ReadThread is Read for the marker of the thread of rootID. Nil:
+	// Store.ThreadReadMarker.
+	ReadThread func(ctx context.Context, userID, channelID, rootID int64) (int64, error)
 	// Settle is how long a marker may take to reach PostgreSQL after MarkRead returns;
 	// 0: it is there when MarkRead returns.
 	Settle time.Duration
@@ -54,23 +62,29 @@ func RunReadMarkers(t *testing.T, newEnv func(t *testing.T) ReadMarkersEnv) {
 		{"ConcurrentRaises", testConcurrentRaises},
 		{"AfterPosting", testMarkAfterPosting},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, newMarkersFixture(t, newEnv(t)))
-		})
+	for _, kind := range []string{"Channel", "Thread"} {
+		for _, tc := range tests {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				tc.fn(t, newMarkersFixture(t, newEnv(t), kind == "Thread"))
+			})
+		}
 	}
 }
 
 // markersFixture: a workspace of alice's with two public channels of markersLastSeq
-// messages each, posted by poster; alice and bob have read nothing yet.
+// messages each, posted by poster; alice and bob have read nothing yet. With thread, the
+// first message of each channel is a thread root and the others its replies, and the
+// suite's markers are the thread's (roots[channel]).
 type markersFixture struct {
 	env               ReadMarkersEnv
 	alice, bob, owner int64
 	ch, ch2           int64
+	thread            bool
+	roots             map[int64]int64
 }
 
-func newMarkersFixture(t *testing.T, env ReadMarkersEnv) *markersFixture {
+func newMarkersFixture(t *testing.T, env ReadMarkersEnv, thread bool) *markersFixture {
 	t.Helper()
 	if env.Markers == nil || env.Store == nil {
 		t.Fatal("contract: ReadMarkersEnv needs Markers and Store")
@@ -81,7 +95,12 @@ func newMarkersFixture(t *testing.T, env ReadMarkersEnv) *markersFixture {
 			return env.Store.ReadMarker(ctx, userID, channelID)
 		}
 	}
-	f := &markersFixture{env: env}
+	if env.ReadThread == nil {
+		env.ReadThread = func(ctx context.Context, userID, _, rootID int64) (int64, error) {
+			return env.Store.ThreadReadMarker(ctx, userID, rootID)
+		}
+	}
+	f := &markersFixture{env: env, thread: thread, roots: map[int64]int64{}}
 	for name, id := range map[string]*int64{"owner": &f.owner, "alice": &f.alice, "bob": &f.bob} {
 		u, err := env.Store.UpsertUser(ctx, persistence.Identity{Subject: "contract-" + name, Username: name})
 		if err != nil {
@@ -109,6 +128,17 @@ func newMarkersFixture(t *testing.T, env ReadMarkersEnv) *markersFixture {
 		for i := range batch {
 			batch[i] = persistence.NewMessage{UserID: f.owner, Content: fmt.Sprintf("m%d", i+1)}
 		}
+		if thread {
+			res, err := env.Store.AppendMessages(ctx, ch.ID, batch[:1])
+			if err != nil || res[0].Err != nil {
+				t.Fatalf("root: %v %v", err, res)
+			}
+			f.roots[ch.ID] = res[0].Message.ID
+			batch = batch[1:]
+			for i := range batch {
+				batch[i].ParentID = res[0].Message.ID
+			}
+		}
 		if _, err := env.Store.AppendMessages(ctx, ch.ID, batch); err != nil {
 			t.Fatal(err)
 		}
@@ -121,9 +151,32 @@ func newMarkersFixture(t *testing.T, env ReadMarkersEnv) *markersFixture {
 	return f
 }
 
+// markRead is MarkRead or, in the thread run, MarkThreadRead of the channel's thread.
+func (f *markersFixture) markRead(ctx context.Context, user, channel, seq int64) (int64, error) {
+	if f.thread {
+		return f.env.Markers.MarkThreadRead(ctx, user, channel, f.roots[channel], seq)
+	}
+	return f.env.Markers.MarkRead(ctx, user, channel, seq)
+}
+
+// read is what readers see, and stored what PostgreSQL holds, of the marker under test.
+func (f *markersFixture) read(ctx context.Context, user, channel int64) (int64, error) {
+	if f.thread {
+		return f.env.ReadThread(ctx, user, channel, f.roots[channel])
+	}
+	return f.env.Read(ctx, user, channel)
+}
+
+func (f *markersFixture) stored(ctx context.Context, user, channel int64) (int64, error) {
+	if f.thread {
+		return f.env.Store.ThreadReadMarker(ctx, user, f.roots[channel])
+	}
+	return f.env.Store.ReadMarker(ctx, user, channel)
+}
+
 func (f *markersFixture) mark(t *testing.T, user, channel, seq int64) int64 {
 	t.Helper()
-	got, err := f.env.Markers.MarkRead(context.Background(), user, channel, seq)
+	got, err := f.markRead(context.Background(), user, channel, seq)
 	if err != nil {
 		t.Fatalf("MarkRead(%d, %d, %d): %v", user, channel, seq, err)
 	}
@@ -134,12 +187,12 @@ func (f *markersFixture) mark(t *testing.T, user, channel, seq int64) int64 {
 func (f *markersFixture) expect(t *testing.T, user, channel, want int64) {
 	t.Helper()
 	ctx := context.Background()
-	if got, err := f.env.Read(ctx, user, channel); err != nil || got != want {
+	if got, err := f.read(ctx, user, channel); err != nil || got != want {
 		t.Errorf("readers see marker %d (%v) of user %d in %d, want %d", got, err, user, channel, want)
 	}
 	deadline := time.Now().Add(f.env.Settle)
 	for {
-		got, err := f.env.Store.ReadMarker(ctx, user, channel)
+		got, err := f.stored(ctx, user, channel)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +242,7 @@ func testConcurrentRaises(t *testing.T, f *markersFixture) {
 			var prev int64
 			for i := range each {
 				seq := int64((c*7+i*13)%(markersLastSeq-1)) + 1 // 1..29, scattered
-				got, err := f.env.Markers.MarkRead(context.Background(), f.bob, f.ch, seq)
+				got, err := f.markRead(context.Background(), f.bob, f.ch, seq)
 				if err != nil {
 					t.Errorf("MarkRead: %v", err)
 					return
@@ -206,11 +259,12 @@ func testConcurrentRaises(t *testing.T, f *markersFixture) {
 }
 
 // testMarkAfterPosting: posting advances the poster's marker to their message (the store
-// does it in the append); a later MarkRead of an older seq does not take it back.
+// does it in the append; in a thread, replying advances the replier's thread marker); a
+// later MarkRead of an older seq does not take it back.
 func testMarkAfterPosting(t *testing.T, f *markersFixture) {
 	ctx := context.Background()
 	f.mark(t, f.alice, f.ch, 10)
-	res, err := f.env.Store.AppendMessages(ctx, f.ch, []persistence.NewMessage{{UserID: f.alice, Content: "mine"}})
+	res, err := f.env.Store.AppendMessages(ctx, f.ch, []persistence.NewMessage{{UserID: f.alice, Content: "mine", ParentID: f.roots[f.ch]}})
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("post: %v %v", err, res)
 	}

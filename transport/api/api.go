@@ -44,6 +44,8 @@ import (
 
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/errcode"
+	"github.com/parley-chat/parley/files"
+	"github.com/parley-chat/parley/integrations"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/transport/auth"
 	"github.com/parley-chat/parley/transport/clientip"
@@ -81,6 +83,9 @@ type ReadMarkers interface {
 	// MarkRead raises userID's marker in channelID to seq (already clamped to the channel's
 	// last seq) and returns the marker after the call.
 	MarkRead(ctx context.Context, userID, channelID, seq int64) (int64, error)
+	// MarkThreadRead is MarkRead for userID's marker in the thread of rootID in channelID
+	// (ADR 0040): the same pipeline and guarantees.
+	MarkThreadRead(ctx context.Context, userID, channelID, rootID, seq int64) (int64, error)
 }
 
 // Config configures the API.
@@ -163,10 +168,15 @@ type Deps struct {
 	// ClientIP says which address a request comes from, for the limits per address; nil:
 	// the peer's (no trusted proxy).
 	ClientIP *clientip.Resolver
+	// OutgoingURLs checks outgoing-webhook URLs at creation (ADR 0037); nil: an
+	// integrations.Client that refuses private addresses.
+	OutgoingURLs URLChecker
 	// Commands runs slash commands (ADR 0038) and SlashURLs checks their URLs at
 	// registration; nil: a command call is 400 unknown_command, registration 503.
 	Commands  Commands
 	SlashURLs URLChecker
+	// Files stores uploads (ADR 0041); nil: the file routes answer 503.
+	Files *files.Service
 }
 
 // API is the REST API's handlers.
@@ -187,8 +197,10 @@ type API struct {
 
 	presenceSrc PresenceSource // nil: no presence
 
-	commands  Commands   // nil: no slash commands (slash.go)
-	slashURLs URLChecker // nil: none can be registered
+	commands  Commands       // nil: no slash commands (slash.go)
+	slashURLs URLChecker     // nil: none can be registered
+	files     *files.Service // nil: no file storage
+	urls      URLChecker     // outgoing webhooks' URL check (webhooks_outgoing.go)
 }
 
 // New validates cfg and deps and returns the API.
@@ -226,6 +238,13 @@ func New(cfg Config, deps Deps) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: invalid config: %w", err)
 	}
+	if deps.OutgoingURLs == nil {
+		c, err := integrations.NewClient(integrations.ClientConfig{})
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		deps.OutgoingURLs = c
+	}
 	doc, err := OpenAPIDocument()
 	if err != nil {
 		return nil, fmt.Errorf("api: openapi document: %w", err)
@@ -234,8 +253,9 @@ func New(cfg Config, deps Deps) (*API, error) {
 		cfg: cfg, store: deps.Store, verify: deps.Verifier, ids: deps.IDs,
 		log: deps.Logger.With("component", "api"), poster: deps.Poster, events: deps.Events,
 		markers: deps.ReadMarkers, cache: deps.MarkerCache, users: newUserCache(cfg.UserCacheSize), metrics: m, limits: limits,
-		presenceSrc: deps.Presence,
-		commands:    deps.Commands, slashURLs: deps.SlashURLs,
+		presenceSrc: deps.Presence, files: deps.Files,
+		commands: deps.Commands, slashURLs: deps.SlashURLs,
+		urls: deps.OutgoingURLs, // outgoing webhooks (ADR 0037)
 	}, nil
 }
 
@@ -319,6 +339,9 @@ func (p *StorePoster) Post(ctx context.Context, userID, channelID int64, m persi
 				p.Events.UserEvent(mn.UserID, persistence.QueueNotifications, persistence.NewMentionNotification(mn, r.Message))
 			}
 		}
+		for _, tu := range r.ThreadUpdates {
+			p.Events.UserEvent(tu.UserID, persistence.QueueNotifications, persistence.NewThreadUpdatedEvent(tu))
+		}
 	}
 	return r, nil
 }
@@ -329,4 +352,9 @@ type StoreReadMarkers struct{ Store *persistence.Store }
 // MarkRead implements ReadMarkers.
 func (m StoreReadMarkers) MarkRead(ctx context.Context, userID, channelID, seq int64) (int64, error) {
 	return m.Store.MarkRead(ctx, userID, channelID, seq)
+}
+
+// MarkThreadRead implements ReadMarkers.
+func (m StoreReadMarkers) MarkThreadRead(ctx context.Context, userID, channelID, rootID, seq int64) (int64, error) {
+	return m.Store.MarkThreadRead(ctx, userID, channelID, rootID, seq)
 }

@@ -197,9 +197,11 @@ func TestSearchOnlyReadableChannels(t *testing.T) {
 	gone := tm.post(tm.alice, "banana split")
 	tm.alice.expect(204, "DELETE", fmt.Sprintf("/api/messages/%d", gone.ID), nil)
 	search := fmt.Sprintf("/api/workspaces/%d/search?q=", tm.ws)
-	var p struct{ Items []persistence.Message }
+	var p struct {
+		Items []struct{ Message persistence.Message }
+	}
 	tm.bob.ok("GET", search+"banana", nil, &p)
-	if len(p.Items) != 1 || p.Items[0].ID != pub.ID {
+	if len(p.Items) != 1 || p.Items[0].Message.ID != pub.ID {
 		t.Fatalf("bob finds %+v", p.Items)
 	}
 	tm.alice.ok("GET", search+"banana", nil, &p)
@@ -207,7 +209,7 @@ func TestSearchOnlyReadableChannels(t *testing.T) {
 		t.Fatalf("alice finds %+v", p.Items)
 	}
 	tm.alice.ok("GET", search+url.QueryEscape(`banana -bread`), nil, &p)
-	if len(p.Items) != 1 || p.Items[0].ChannelID != priv.ID {
+	if len(p.Items) != 1 || p.Items[0].Message.ChannelID != priv.ID {
 		t.Fatalf("websearch syntax: %+v", p.Items)
 	}
 }

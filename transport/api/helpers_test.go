@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/cluster"
+	"github.com/parley-chat/parley/files"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/persistence/pgtest"
 	"github.com/parley-chat/parley/transport/api"
@@ -38,6 +39,7 @@ type harness struct {
 	queries *queryCounter
 	events  *recorder
 	system  bool // messages are posted through actors.System (posters_test.go)
+	blobs   files.Blobs
 }
 
 type harnessOpts struct {
@@ -52,6 +54,8 @@ type harnessOpts struct {
 	system      bool // post through actors.System instead of api.StorePoster
 	presence    api.PresenceSource
 	logger      *slog.Logger
+	blobs       files.Blobs   // the file store; nil: a directory of the test's
+	files       files.Config  // upload limits
 	pool        *pgxpool.Pool // nil: a fresh database on the test server
 }
 
@@ -85,9 +89,19 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		h.system = true
 		poster = h.startSystem(ids)
 	}
+	h.blobs = o.blobs
+	if h.blobs == nil {
+		if h.blobs, err = files.NewDirBlobs(t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsvc, err := files.New(o.files, h.blobs, h.store, o.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := api.New(o.cfg, api.Deps{Store: h.store, Verifier: h.verify, IDs: ids, Events: h.events, Poster: poster,
 		ReadMarkers: o.readMarkers, MarkerCache: o.markerCache, Registerer: o.registerer, ClientIP: o.clientIP,
-		Presence: o.presence, Logger: o.logger})
+		Presence: o.presence, Logger: o.logger, Files: fsvc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ type postMessageRequest struct {
 	Content     string `json:"content"`
 	ParentID    *ID    `json:"parentId,omitempty"`
 	ClientMsgID string `json:"clientMsgId,omitempty"`
+	// FileIDs attaches up to 10 of the caller's uploads in the channel's workspace.
+	FileIDs persistence.IDList `json:"fileIds,omitempty"`
 }
 
 // postMessage appends through the Poster (the same path as a WebSocket send). 201 for a
@@ -31,6 +33,9 @@ func (a *API) postMessage(ctx context.Context, r *http.Request, me persistence.U
 	if err := persistence.ValidateClientMsgID(req.ClientMsgID); err != nil {
 		return 0, nil, err
 	}
+	if err := persistence.ValidateFileIDs(req.FileIDs); err != nil {
+		return 0, nil, err
+	}
 	acc, err := a.store.ChannelAccess(ctx, me.ID, cid)
 	if err != nil {
 		return 0, nil, err
@@ -46,7 +51,7 @@ func (a *API) postMessage(ctx context.Context, r *http.Request, me persistence.U
 		return a.runCommand(ctx, me, cid, parent, req.Content)
 	}
 	req.Content = persistence.UnescapeSlash(req.Content)
-	nm := persistence.NewMessage{ID: a.ids.Next(), UserID: me.ID, Content: req.Content, ClientMsgID: req.ClientMsgID}
+	nm := persistence.NewMessage{ID: a.ids.Next(), UserID: me.ID, Content: req.Content, ClientMsgID: req.ClientMsgID, FileIDs: req.FileIDs}
 	if req.ParentID != nil {
 		nm.ParentID = int64(*req.ParentID)
 	}
@@ -66,6 +71,9 @@ func (a *API) listMessages(ctx context.Context, r *http.Request, me persistence.
 	q := r.URL.Query()
 	if q.Has("before_seq") && q.Has("after_seq") {
 		return 0, nil, &persistence.ValidationError{Field: "after_seq", Reason: "give before_seq or after_seq, not both"}
+	}
+	if q.Has("around_seq") {
+		return a.listMessagesAround(ctx, r, me)
 	}
 	before, err := queryInt(r, "before_seq", 0)
 	if err != nil {

@@ -42,7 +42,11 @@ func (a *API) wrap(rt Route) http.Handler {
 			a.metrics.observe(rt, rec.status, time.Since(start))
 		}()
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(rec, r.Body, a.cfg.MaxBodyBytes)
+			limit := a.cfg.MaxBodyBytes
+			if rt.bodyLimit != nil {
+				limit = max(limit, rt.bodyLimit())
+			}
+			r.Body = http.MaxBytesReader(rec, r.Body, limit)
 		}
 		me, err := a.admit(rt, r)
 		if err != nil {
@@ -63,6 +67,10 @@ func (a *API) wrap(rt Route) http.Handler {
 				a.log.Error("request failed", "method", r.Method, "route", rt.Pattern, "err", err)
 			}
 			writeLimited(rec, r, err) // a handler's own limit (incoming webhooks) has a Retry-After too
+			return
+		}
+		if fr, ok := body.(fileResponse); ok { // a download (files.go)
+			fr.serve(rec, r)
 			return
 		}
 		writeJSON(rec, status, body)

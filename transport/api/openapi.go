@@ -107,8 +107,18 @@ func (g *schemaGen) operation(rt Route) map[string]any {
 			"content":  map[string]any{"application/json": map[string]any{"schema": g.schemaOf(reflect.TypeOf(rt.Request))}},
 		}
 	}
+	if rt.Upload {
+		bin := map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
+		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+			"multipart/form-data": map[string]any{"schema": map[string]any{"type": "object", "required": []string{"file"},
+				"properties": map[string]any{"file": map[string]any{"type": "string", "format": "binary"}}}},
+			"application/octet-stream": bin,
+		}}
+	}
 	ok := map[string]any{"description": http.StatusText(rt.Status)}
 	switch {
+	case rt.Download:
+		ok["content"] = map[string]any{"*/*": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
 	case rt.Response != nil:
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schemaOf(reflect.TypeOf(rt.Response))}}
 	case rt.Pattern == "/metrics":
@@ -130,8 +140,12 @@ func (g *schemaGen) operation(rt Route) map[string]any {
 		responses["200"] = map[string]any{"description": "A retry: the message first stored with this clientMsgId",
 			"content": ok["content"]}
 	}
+	if rt.Download {
+		responses["302"] = map[string]any{"description": "S3 store: the bytes are at Location, a presigned URL valid at most 5 minutes"}
+		responses["304"] = map[string]any{"description": "Not modified (If-None-Match)"}
+	}
 	errs := rt.Errors
-	if rt.Request != nil { // a body that does not arrive within the server's body timeout
+	if rt.Request != nil || rt.Upload { // a body that does not arrive within the server's body timeout
 		errs = append(errs, http.StatusRequestTimeout)
 	}
 	if !rt.Public {

@@ -12,6 +12,8 @@ type patchProfileRequest struct {
 	StatusText  *string `json:"statusText,omitempty"`
 	StatusEmoji *string `json:"statusEmoji,omitempty"`
 	Timezone    *string `json:"timezone,omitempty"`
+	// AvatarFileID is an image the caller uploaded; "" removes the avatar.
+	AvatarFileID *string `json:"avatarFileId,omitempty"`
 }
 
 // patchMe changes the caller's profile: every given field is checked before any is
@@ -21,8 +23,19 @@ func (a *API) patchMe(ctx context.Context, r *http.Request, me persistence.User)
 	if err := decodeBody(r, &req); err != nil {
 		return 0, nil, err
 	}
-	u, err := a.store.UpdateProfile(ctx, me.ID, persistence.ProfileUpdate{
-		DisplayName: req.DisplayName, StatusText: req.StatusText, StatusEmoji: req.StatusEmoji, Timezone: req.Timezone})
+	upd := persistence.ProfileUpdate{
+		DisplayName: req.DisplayName, StatusText: req.StatusText, StatusEmoji: req.StatusEmoji, Timezone: req.Timezone}
+	if req.AvatarFileID != nil {
+		var id int64
+		if *req.AvatarFileID != "" {
+			var err error
+			if id, err = parseID(*req.AvatarFileID); err != nil {
+				return 0, nil, &persistence.ValidationError{Field: "avatarFileId", Reason: err.Error()}
+			}
+		}
+		upd.AvatarFileID = &id
+	}
+	u, err := a.store.UpdateProfile(ctx, me.ID, upd)
 	return http.StatusOK, u, err
 }
 

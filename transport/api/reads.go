@@ -17,6 +17,8 @@ type MarkerCache interface {
 	GetMany(ctx context.Context, userID int64, channelIDs []int64) ([]int64, error)
 	// GetForUsers returns the markers of userIDs in channelID.
 	GetForUsers(ctx context.Context, channelID int64, userIDs []int64) ([]int64, error)
+	// ThreadMarkers returns userID's cached thread markers, root id → seq (ADR 0040).
+	ThreadMarkers(ctx context.Context, userID int64) (map[int64]int64, error)
 }
 
 type markReadRequest struct {

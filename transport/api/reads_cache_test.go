@@ -20,6 +20,11 @@ func (c cacheOnly) MarkRead(ctx context.Context, userID, channelID, seq int64) (
 	return v, err
 }
 
+func (c cacheOnly) MarkThreadRead(ctx context.Context, userID, channelID, rootID, seq int64) (int64, error) {
+	v, _, err := c.m.SetMaxThread(ctx, userID, channelID, rootID, seq)
+	return v, err
+}
+
 // cachedTeam is a team whose API reads markers through a real cluster.Markers, with five
 // messages by alice in general.
 func cachedTeam(t *testing.T, m *cluster.Markers, writer api.ReadMarkers) *team {

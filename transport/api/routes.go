@@ -29,6 +29,11 @@ type Route struct {
 
 	handler handlerFunc
 	limit   limitClass // its own rate limit; none: by method (limitFor)
+	// Upload: the body is a file (multipart/form-data or raw), not JSON; Download: the
+	// answer is a file's bytes or a redirect to them (files.go).
+	Upload, Download bool
+	// bodyLimit, when set, raises the body limit above Config.MaxBodyBytes (uploads).
+	bodyLimit func() int64
 }
 
 // Param is a query parameter.
@@ -150,7 +155,8 @@ func (a *API) routes() []Route {
 	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "Post a message or reply; 200 with the original for a clientMsgId retry. A content starting with a registered /command runs it instead: 200 {command, visibility, content, message?} (ADR 0038); unknown /name 400 unknown_command, a failed receiver 502 command_failed; //text posts /text",
 		Request: postMessageRequest{}, Response: persistence.Message{}, Status: created, Errors: []int{400, 403, 404, 409, 413, 502}, handler: a.postMessage, limit: limitMessages})
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/messages", Tag: "messages", Summary: "History: newest first below before_seq, or ascending above after_seq; next is the seq to pass back",
-		Query:    []Param{{Name: "before_seq", Type: "integer"}, {Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
+		Query: []Param{{Name: "before_seq", Type: "integer"}, {Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"},
+			{Name: "around_seq", Type: "integer", Description: "alone: the page centred on this seq, ascending (next is null)"}},
 		Response: msgPage, Status: ok, Errors: channelRd, handler: a.listMessages})
 	add(Route{Method: "GET", Pattern: "/api/messages/{mid}", Tag: "messages", Summary: "A message",
 		Response: persistence.Message{}, Status: ok, Errors: rd, handler: a.getMessage})
@@ -158,8 +164,8 @@ func (a *API) routes() []Route {
 		Request: patchMessageRequest{}, Response: persistence.Message{}, Status: ok, Errors: []int{400, 403, 404, 409, 410}, handler: a.patchMessage})
 	add(Route{Method: "DELETE", Pattern: "/api/messages/{mid}", Tag: "messages", Summary: "Delete a message, leaving a tombstone (author, admin, owner)",
 		Status: noContent, Errors: wr, handler: a.deleteMessage})
-	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/replies", Tag: "threads", Summary: "Replies of a thread root, ascending; next is the after_seq of the next page",
-		Query:    []Param{{Name: "after_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
+	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/replies", Tag: "threads", Summary: "Replies of a thread root: ascending above after_seq, or newest first below before_seq; next is the seq to pass back",
+		Query:    []Param{{Name: "after_seq", Type: "integer"}, {Name: "before_seq", Type: "integer"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"}},
 		Response: msgPage, Status: ok, Errors: rd, handler: a.listReplies})
 	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/threads", Tag: "threads", Summary: "Threads of a channel, most recent reply first (at most 2 SQL queries)",
 		Query: page, Response: Page[persistence.Thread]{}, Status: ok, Errors: channelRd, handler: a.listThreads})
@@ -179,9 +185,22 @@ func (a *API) routes() []Route {
 		Query: append([]Param{{Name: "unread", Type: "boolean"}}, page...), Response: Page[persistence.MentionItem]{}, Status: ok, Errors: []int{400}, handler: a.listMentions})
 	add(Route{Method: "PUT", Pattern: "/api/mentions/{id}/read", Tag: "mentions", Summary: "Mark one of the caller's mentions read",
 		Status: noContent, Errors: []int{400, 404}, handler: a.markMentionRead})
-	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Full-text search over the messages the caller can read, newest first",
-		Query:    append([]Param{{Name: "q", Type: "string", Required: true, Description: "web-search syntax, at most 200 characters"}}, page...),
-		Response: msgPage, Status: ok, Errors: rd, handler: a.search, limit: limitSearch})
+	// Threads you follow (ADR 0040).
+	add(Route{Method: "PUT", Pattern: "/api/messages/{mid}/follow", Tag: "threads", Summary: "Follow the thread of a root message (idempotent); a reply is 400",
+		Response: followResponse{}, Status: ok, Errors: rd, handler: a.putFollow})
+	add(Route{Method: "DELETE", Pattern: "/api/messages/{mid}/follow", Tag: "threads", Summary: "Unfollow a thread (idempotent); being mentioned again does not follow it again, replying does",
+		Response: followResponse{}, Status: ok, Errors: rd, handler: a.deleteFollow})
+	add(Route{Method: "GET", Pattern: "/api/threads", Tag: "threads", Summary: "Threads the caller follows with at least one reply, across their workspaces, in channels they can read now, most recent reply first; unreadReplies are the live replies by others above the caller's thread marker",
+		Query: []Param{{Name: "unread", Type: "boolean", Description: "only threads with unread replies"}, {Name: "limit", Type: "integer", Description: "default 50, max 100"},
+			{Name: "cursor", Type: "string", Description: "the `next` of the previous page"}},
+		Response: Page[persistence.FollowedThread]{}, Status: ok, Errors: []int{400}, handler: a.listFollowed})
+	add(Route{Method: "PUT", Pattern: "/api/messages/{mid}/thread-read", Tag: "threads", Summary: "Raise the caller's read marker in a thread to the highest reply seq read (never moves backwards; clamped to the channel's last seq; the same pipeline as channel markers)",
+		Request: markReadRequest{}, Response: threadReadResponse{}, Status: ok, Errors: rd, handler: a.markThreadRead})
+	add(Route{Method: "GET", Pattern: "/api/workspaces/{wid}/search", Tag: "search", Summary: "Search the messages the caller can read (channels and DMs) by words, \"phrases\", -exclusions and filters; each hit with its channel and an HTML-escaped snippet with <mark> around matches (ADR 0039)",
+		Query: []Param{{Name: "q", Type: "string", Required: true, Description: "at most 200 characters: words, \"phrases\", -word, from:@user, in:#channel, in:@user, before:/after:/on:YYYY-MM-DD, has:file, has:link, is:thread; an unknown or malformed filter is 400 naming it"},
+			{Name: "sort", Type: "string", Enum: []string{"relevance", "newest"}}, {Name: "limit", Type: "integer", Description: "page size, default 50, max 100"},
+			{Name: "cursor", Type: "string", Description: "the `next` cursor of the previous page (also accepted as `after`)"}, {Name: "after", Type: "string", Description: "same as cursor"}},
+		Response: Page[persistence.SearchHit]{}, Status: ok, Errors: rd, handler: a.search, limit: limitSearch})
 
 	// Bot accounts and incoming webhooks (ADR 0036).
 	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/bots", Tag: "integrations",
@@ -232,5 +251,26 @@ func (a *API) routes() []Route {
 		Response: []persistence.MessageVersion{}, Status: ok, Errors: []int{400, 404}, handler: a.messageHistory})
 	add(Route{Method: "GET", Pattern: "/api/messages/{mid}/reactions", Tag: "reactions", Summary: "A message's reactions with who reacted: userIds, the first 50 per emoji in the order they reacted; 404 to whoever cannot read it",
 		Response: []persistence.ReactionUsers{}, Status: ok, Errors: []int{400, 404}, handler: a.messageReactions})
+	// Files (ADR 0041).
+	add(Route{Method: "POST", Pattern: "/api/workspaces/{wid}/files", Tag: "files",
+		Summary: "Upload a file (workspace members): multipart/form-data with a field named file, or a raw body named by ?name=; at most the size limit (default 25 MiB, 413 above); the type is sniffed from the bytes; images get a thumbnail; an upload no message or avatar uses is deleted after 24 h",
+		Query:   []Param{{Name: "name", Type: "string", Description: "the file name (raw bodies; overrides a multipart file name)"}},
+		Upload:  true, Response: persistence.File{}, Status: created, Errors: []int{400, 404, 413}, handler: a.uploadFile, bodyLimit: a.uploadBodyLimit})
+	add(Route{Method: "GET", Pattern: "/api/files/{id}", Tag: "files", Summary: "A file's description: to its uploader, to anyone who can read a channel where a message carries it, and (avatars) to anyone sharing a workspace with its user; anyone else 404",
+		Response: persistence.File{}, Status: ok, Errors: rd, handler: a.getFile})
+	add(Route{Method: "GET", Pattern: "/api/files/{id}/content", Tag: "files", Summary: "A file's bytes (same access as the file): served with its sniffed type, nosniff, a sandboxing CSP and Content-Disposition attachment unless a raster image; with an S3 store a 302 to a presigned URL valid at most 5 minutes",
+		Download: true, Status: ok, Errors: rd, handler: a.getFileContent})
+	add(Route{Method: "GET", Pattern: "/api/files/{id}/thumbnail", Tag: "files", Summary: "An image's thumbnail (PNG or JPEG, at most 320 px a side), as the content route; 404 when the file has none",
+		Download: true, Status: ok, Errors: rd, handler: a.getFileThumbnail})
+	// Outgoing webhooks (ADR 0037).
+	add(Route{Method: "POST", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "integrations",
+		Summary: "Subscribe a URL to the channel's messages (a non-guest member who may post; not in a direct message): each message (with triggerWords, only those starting with one of them) is POSTed as {type, channelId, message}, signed with the secret shown here once; a URL to a loopback, link-local or private address is 400 unless the operator allows it",
+		Request: createOutgoingRequest{}, Response: createOutgoingResponse{}, Status: created, Errors: []int{400, 403, 404, 409}, handler: a.createOutgoingWebhook})
+	add(Route{Method: "GET", Pattern: "/api/channels/{cid}/webhooks/outgoing", Tag: "integrations", Summary: "The channel's outgoing webhooks, without their secrets",
+		Response: outgoingList{}, Status: ok, Errors: []int{400, 403, 404}, handler: a.listOutgoingWebhooks})
+	add(Route{Method: "DELETE", Pattern: "/api/channels/{cid}/webhooks/outgoing/{id}", Tag: "integrations", Summary: "Revoke an outgoing webhook (its creator; the channel's creator, admins, owner): queued deliveries are dropped",
+		Status: noContent, Errors: []int{400, 403, 404}, handler: a.revokeOutgoingWebhook})
+	add(Route{Method: "GET", Pattern: "/api/webhooks/{id}/deliveries", Tag: "integrations", Summary: "An outgoing webhook's recent deliveries, newest first (the last 100 are kept): status pending, delivered or failed, attempts, last error, latency from the message's creation",
+		Query: []Param{{Name: "limit", Type: "integer", Description: "default 50, max 100"}}, Response: deliveryList{}, Status: ok, Errors: []int{400, 404}, handler: a.listOutgoingDeliveries})
 	return rs
 }

@@ -11,11 +11,19 @@ import (
 // maxThreadPage bounds a page of the thread list.
 const maxThreadPage = 100
 
-// listReplies pages through a thread ascending by seq; next is the after_seq of the next page.
+// listReplies pages through a thread ascending by seq (next is the after_seq of the next
+// page) or, with before_seq, descending below it (next is the before_seq of the next page).
 func (a *API) listReplies(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
 	after, err := queryInt(r, "after_seq", 0)
 	if err != nil {
 		return 0, nil, err
+	}
+	before, err := queryInt(r, "before_seq", 0)
+	if err != nil {
+		return 0, nil, err
+	}
+	if before > 0 && after > 0 {
+		return 0, nil, &persistence.ValidationError{Field: "before_seq", Reason: "give before_seq or after_seq, not both"}
 	}
 	limit, err := queryLimit(r, defaultPage, maxPage)
 	if err != nil {
@@ -31,7 +39,12 @@ func (a *API) listReplies(ctx context.Context, r *http.Request, me persistence.U
 	if ref.ParentID != nil {
 		return 0, nil, &persistence.ValidationError{Field: "mid", Reason: "a reply has no replies; ask its root"}
 	}
-	ms, err := a.store.Replies(ctx, me.ID, ref.ID, after, limit+1)
+	var ms []persistence.Message
+	if before > 0 {
+		ms, err = a.store.RepliesBefore(ctx, me.ID, ref.ID, before, limit+1)
+	} else {
+		ms, err = a.store.Replies(ctx, me.ID, ref.ID, after, limit+1)
+	}
 	return http.StatusOK, pageOf(ms, limit, seqCursor), err
 }
 

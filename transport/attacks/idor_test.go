@@ -57,19 +57,24 @@ func newVictims(n *node) *victims {
 // bodies are valid request bodies by type, so that an answer is about the ids, not the body.
 func bodies(v *victims, self int64) map[string]any {
 	return map[string]any{
-		"createWorkspaceRequest":  map[string]string{"name": "stolen"},
-		"patchMemberRequest":      map[string]string{"role": "admin"},
-		"createInvitationRequest": map[string]string{"username": "mallory"},
-		"acceptInvitationRequest": map[string]string{"token": v.invite},
-		"createChannelRequest":    map[string]string{"name": "stolen", "type": "public"},
-		"patchChannelRequest":     map[string]any{"name": "stolen", "topic": "pwned", "archived": true},
-		"addChannelMemberRequest": map[string]string{"userId": strconv.FormatInt(self, 10)},
-		"postMessageRequest":      map[string]string{"content": "hello from outside"},
-		"patchMessageRequest":     map[string]string{"content": "edited from outside"},
-		"markReadRequest":         map[string]int64{"seq": 1 << 40},
-		"devLoginRequest":         map[string]string{"username": "mallory"},
-		"putPrefsRequest":         map[string]any{"notify": "all", "muted": true, "hidden": true},
-		"openDMRequest":           map[string]any{"userIds": []string{strconv.FormatInt(v.amy.id, 10)}},
+		"createWorkspaceRequest":       map[string]string{"name": "stolen"},
+		"patchMemberRequest":           map[string]string{"role": "admin"},
+		"createInvitationRequest":      map[string]string{"username": "mallory"},
+		"acceptInvitationRequest":      map[string]string{"token": v.invite},
+		"createChannelRequest":         map[string]string{"name": "stolen", "type": "public"},
+		"patchChannelRequest":          map[string]any{"name": "stolen", "topic": "pwned", "archived": true},
+		"addChannelMemberRequest":      map[string]string{"userId": strconv.FormatInt(self, 10)},
+		"postMessageRequest":           map[string]string{"content": "hello from outside"},
+		"patchMessageRequest":          map[string]string{"content": "edited from outside"},
+		"markReadRequest":              map[string]int64{"seq": 1 << 40},
+		"devLoginRequest":              map[string]string{"username": "mallory"},
+		"putPrefsRequest":              map[string]any{"notify": "all", "muted": true, "hidden": true},
+		"openDMRequest":                map[string]any{"userIds": []string{strconv.FormatInt(v.amy.id, 10)}},
+		"createBotRequest":             map[string]string{"username": "stolen-bot", "displayName": "Stolen"},
+		"createTokenRequest":           map[string]string{"name": "stolen"},
+		"createIncomingWebhookRequest": map[string]string{"name": "stolen"},
+		"createCommandRequest":         map[string]string{"command": "/stolen", "url": "https://example.com/hook"},
+		"createOutgoingRequest":        map[string]any{"url": "https://example.com/hook", "events": []string{"message"}},
 	}
 }
 

@@ -43,6 +43,7 @@ func TestBrowserE2E(t *testing.T) {
 	cfg := transport.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DatabaseURL = pgtest.NewDatabase(t)
+	cfg.Files.Dir = t.TempDir()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("PARLEY_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

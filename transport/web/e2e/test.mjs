@@ -287,6 +287,50 @@ try {
   await oops.getByRole('button', { name: 'Delete message' }).click(); // confirm() is accepted
   await alice.locator(`#messages article.msg[data-seq="${oopsSeq}"] .deleted`, { hasText: 'This message was deleted.' }).waitFor();
 
+  begin('files: alice attaches by button, drop and paste; bob sees a preview and downloads');
+  {
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAACgAAAAoCAIAAAADnC86AAAAL0lEQVR4nO3NMQ0AAAgDsCmZfynIwgQJT5P+zbQvIhaLxWKxWCwWi8VisVgsFt9ZEe9ZW8NE4AYAAAAASUVORK5CYII=';
+    await alice.locator('input.file-picker').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('the file body') });
+    await alice.evaluate((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const drop = new DataTransfer();
+      drop.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+      const zone = document.querySelector('section.channel');
+      zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: drop, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: drop, bubbles: true, cancelable: true }));
+      const paste = new DataTransfer();
+      paste.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
+      document.querySelector('#composer-input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
+    }, png);
+    await waitFor('three uploads ready', async () => (await alice.locator('.file-chip[data-status="ready"]').count()) === 3);
+    await send(alice, 'three files for you');
+    const msg = messages(bob, 'three files for you');
+    await msg.locator('.files a.download', { hasText: 'notes.txt' }).waitFor();
+    await waitFor('both image previews loaded for bob', () => msg.evaluate((el) => {
+      const imgs = [...el.querySelectorAll('.files img')];
+      return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth === 40);
+    }));
+    const href = await msg.locator('.files a.download').getAttribute('href');
+    const body = await bob.evaluate((u) => fetch(u).then((r) => r.text()), href);
+    if (body !== 'the file body') throw new Error('bob downloaded ' + JSON.stringify(body));
+    if (await alice.locator('.file-tray').isVisible()) throw new Error('the tray is still shown after sending');
+    await shot(bob, 'bob-files');
+
+    // alice sets an avatar in her profile; bob sees it when he opens hers.
+    await alice.getByRole('button', { name: /Your profile/ }).click();
+    await alice.getByRole('button', { name: 'Edit profile' }).click();
+    await alice.locator('#pf-avatar').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
+    await alice.getByRole('button', { name: 'Save' }).click();
+    await alice.locator('dialog').waitFor({ state: 'detached' });
+    await msg.locator('button.author').click();
+    await waitFor("alice's avatar in her profile, for bob", () => bob.evaluate(() => {
+      const img = document.querySelector('dialog img.avatar');
+      return img && img.complete && img.naturalWidth === 40;
+    }));
+    await bob.keyboard.press('Escape');
+    await bob.locator('dialog').waitFor({ state: 'detached' });
+  }
+
   begin('a private channel is not shown to others');
   await alice.getByRole('button', { name: 'Create channel' }).click();
   await alice.getByLabel('Name').fill('secret');
@@ -323,6 +367,66 @@ try {
     const all = await seqState(alice);
     if (all.seqs.length !== 70 || all.dupes || all.gaps.length) throw new Error('after paging: ' + JSON.stringify(all));
     await alice.getByRole('button', { name: 'Load older messages' }).waitFor({ state: 'hidden' });
+  }
+
+  begin('threads view: a reply by alice raises bob\'s unread badge live; opening the thread pages replies both ways and clears it');
+  {
+    const aliceToken = await alice.evaluate(() => localStorage.getItem('parley.token'));
+    const bobToken = await bob.evaluate(() => localStorage.getItem('parley.token'));
+    const cid = await alice.evaluate(() => [...window.parley.channels.values()].find((c) => c.info.name === 'general').id);
+    const root = await post(`${direct}/api/channels/${cid}/messages`, { content: 'e2e followed thread root' }, aliceToken);
+    await post(`${direct}/api/channels/${cid}/messages`, { content: 'bob follows by replying', parentId: root.id }, bobToken);
+    await bob.getByRole('link', { name: /Threads/ }).click();
+    const item = bob.locator('.thread-item', { hasText: 'e2e followed thread root' });
+    await item.waitFor();
+    for (let i = 1; i <= 25; i++) await post(`${direct}/api/channels/${cid}/messages`, { content: `thread reply ${i}`, parentId: root.id }, aliceToken);
+    await waitFor('25 unread replies on the thread, live', async () => (await item.locator('.thread-unread').textContent().catch(() => '')) === '25');
+    await waitFor('the Threads link badge', async () => (await bob.locator('.threads-link .badge').textContent()) === '1');
+    await shot(bob, 'bob-threads-unread');
+    await item.getByRole('button').first().click();
+    const replies = bob.locator('.thread-replies li.reply');
+    await bob.locator('.thread-replies li.reply', { hasText: 'thread reply 20' }).waitFor();
+    if (await replies.count() !== 20) throw new Error(`first page shows ${await replies.count()} replies, want 20`);
+    await bob.getByRole('button', { name: 'Newer replies' }).click();
+    await bob.locator('.thread-replies li.reply', { hasText: 'thread reply 25' }).waitFor();
+    await bob.getByRole('button', { name: 'Earlier replies' }).click();
+    await bob.locator('.thread-replies li.reply', { hasText: 'bob follows by replying' }).waitFor();
+    if (await replies.count() !== 26) throw new Error(`after paging both ways ${await replies.count()} replies, want 26`);
+    await waitFor('the unread badge cleared', async () => (await item.locator('.thread-unread').count()) === 0);
+    await waitFor('the Threads link badge cleared', async () => bob.locator('.threads-link .badge').isHidden());
+    await shot(bob, 'bob-thread-read');
+    await channelLink(bob, 'general').click();
+  }
+
+  begin('search: Ctrl+K, a bad filter named, results by channel, escaped highlight, jump with context');
+  {
+    const token = await alice.evaluate(() => localStorage.getItem('parley.token'));
+    const wid = await alice.evaluate(() => window.parley.wid);
+    const ch = await post(`${direct}/api/workspaces/${wid}/channels`, { name: 'archive', type: 'public' }, token);
+    for (let i = 1; i <= 80; i++) {
+      const content = i === 10 ? 'the zebra <b>& "stripes"</b>' : `filler ${i}`;
+      await post(`${direct}/api/channels/${ch.id}/messages`, { content }, token);
+    }
+    await bob.evaluate(() => window.parley.refreshChannels());
+    await bob.keyboard.press('Control+k');
+    await waitFor('search box focused', () => bob.evaluate(() => document.activeElement?.id === 'search-input'));
+    await bob.keyboard.type('zebra colour:red');
+    await bob.keyboard.press('Enter');
+    await bob.locator('#search-panel .search-status', { hasText: 'colour:red' }).waitFor();
+    await bob.locator('#search-input').fill('zebra in:#archive');
+    await bob.locator('#search-input').press('Enter');
+    const hit = bob.locator('#search-panel .search-group[data-channel="' + ch.id + '"] .search-hit');
+    await hit.waitFor();
+    const snippet = await hit.locator('.snippet').evaluate((e) => ({ text: e.textContent, marks: [...e.querySelectorAll('mark')].map((m) => m.textContent), tags: e.querySelectorAll('b').length }));
+    if (snippet.text !== 'the zebra <b>& "stripes"</b>' || snippet.marks.join() !== 'zebra' || snippet.tags !== 0) throw new Error('snippet ' + JSON.stringify(snippet));
+    await shot(bob, 'bob-search');
+    await hit.click();
+    await bob.locator('#messages article.msg#m-10.jump-target').waitFor();
+    await messages(bob, 'filler 9').first().waitFor();
+    await messages(bob, 'filler 11').first().waitFor();
+    const st = await seqState(bob);
+    if (st.dupes || !st.seqs.includes(1) || !st.seqs.includes(80)) throw new Error('after the jump: ' + JSON.stringify(st));
+    await shot(bob, 'bob-search-jump');
   }
 
   if (control) {

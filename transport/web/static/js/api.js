@@ -82,8 +82,8 @@ export class Api {
     return this.get(`/api/channels/${cid}/messages?${q}`).then(items);
   }
   message(mid) { return this.get(`/api/messages/${mid}`); }
-  postMessage(cid, content, parentId, clientMsgId) {
-    return this.post(`/api/channels/${cid}/messages`, { content, parentId, clientMsgId });
+  postMessage(cid, content, parentId, clientMsgId, fileIds) {
+    return this.post(`/api/channels/${cid}/messages`, { content, parentId, clientMsgId, fileIds });
   }
   editMessage(mid, content) { return this.patch(`/api/messages/${mid}`, { content }); }
   deleteMessage(mid) { return this.del(`/api/messages/${mid}`); }
@@ -99,6 +99,23 @@ export class Api {
   mentions(unreadOnly = false) { return this.get('/api/mentions?limit=100' + (unreadOnly ? '&unread=true' : '')).then(items); }
 
   markMentionRead(id) { return this.put(`/api/mentions/${id}/read`); }
+
+  // Threads you follow (view-threads.js).
+  followedThreads({ unread = false, limit = 20, cursor = '' } = {}) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (unread) q.set('unread', 'true');
+    if (cursor) q.set('cursor', cursor);
+    return this.get(`/api/threads?${q}`);
+  }
+  repliesPage(mid, { after = 0, before = 0, limit = 20 } = {}) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (before) q.set('before_seq', String(before));
+    else if (after) q.set('after_seq', String(after));
+    return this.get(`/api/messages/${mid}/replies?${q}`);
+  }
+  follow(mid) { return this.put(`/api/messages/${mid}/follow`); }
+  unfollow(mid) { return this.del(`/api/messages/${mid}/follow`); }
+  threadRead(mid, seq) { return this.put(`/api/messages/${mid}/thread-read`, { seq }); }
 
   openDM(wid, userIds) { return this.post(`/api/workspaces/${wid}/dms`, { userIds }); }
   user(uid) { return this.get(`/api/users/${uid}`); }

@@ -3,7 +3,7 @@
 // server (REST through Api, real time through Realtime); the view modules render it.
 //
 // Routes live in the URL fragment: #/login, #/invite/{token}, #/w/{wid}, #/w/{wid}/c/{cid},
-// #/w/{wid}/mentions.
+// #/w/{wid}/mentions, #/w/{wid}/threads.
 
 import { Api } from './api.js';
 import { Realtime } from './realtime.js';
@@ -14,6 +14,8 @@ import { displayName } from './view-people.js';
 import * as shell from './view-shell.js';
 import * as chat from './view-chat.js';
 import * as screens from './view-screens.js';
+import * as threads from './view-threads.js';
+import * as search from './view-search.js';
 import * as pins from './view-pins.js';
 import { parse, plainText } from './markdown.js';
 
@@ -33,7 +35,7 @@ class App {
     this.presence = new Map(); // userId -> online | away | offline (watched users only)
     this.invitations = []; // workspace.invited events not acted on yet
     this.activeCid = null;
-    this.view = 'channel'; // channel | mentions | empty
+    this.view = 'channel'; // channel | mentions | threads | empty
     this.threadRootId = null;
     this.editing = null; // message id being edited
     this.pickerFor = null; // message id whose reaction picker is open
@@ -123,6 +125,7 @@ class App {
       return;
     }
     shell.ensure(this);
+    search.install(this);
     try {
       await this.loadWorkspaces(false);
       let wid = parts[0] === 'w' ? parts[1] : null;
@@ -136,7 +139,12 @@ class App {
         return;
       }
       await this.selectWorkspace(wid);
-      if (parts[2] === 'mentions') {
+      if (!this.threads) threads.load(this).catch(() => {}); // the Threads badge from the start
+      if (parts[2] === 'threads') {
+        this.threadRootId = null;
+        shell.closeNav();
+        this.setView('threads');
+      } else if (parts[2] === 'mentions') {
         await this.openMentions();
       } else if (parts[2] === 'c' && this.channels.has(parts[3])) {
         await this.openChannel(parts[3]);
@@ -426,10 +434,13 @@ class App {
 
   // ---- messages
 
-  async send(content, parentId = null) {
+  async send(content, parentId = null, files = []) {
     const ch = this.active();
+    // A message of files alone says what it carries (content may not be blank).
+    if (!content.trim() && files.length) content = files.map((f) => f.name).join(', ');
     if (!ch || !content.trim()) return;
     const p = { clientMsgId: newClientMsgId(), content, parentId, status: 'sending', createdAt: new Date().toISOString() };
+    if (files.length) p.fileIds = files.map((f) => f.id);
     ch.pending.set(p.clientMsgId, p);
     this.render({ scrollToBottom: !parentId });
     // The others clear our typing line when the message lands: the next keystroke says so again.
@@ -443,10 +454,10 @@ class App {
     p.status = 'sending';
     try {
       if (this.rt.online()) {
-        await this.rt.sendMessage(ch.id, p.content, p.parentId, p.clientMsgId);
+        await this.rt.sendMessage(ch.id, p.content, p.parentId, p.clientMsgId, p.fileIds);
         if (ch.pending.has(p.clientMsgId)) p.status = 'sent'; // the event is on its way
       } else {
-        const m = await this.api.postMessage(ch.id, p.content, p.parentId || undefined, p.clientMsgId);
+        const m = await this.api.postMessage(ch.id, p.content, p.parentId || undefined, p.clientMsgId, p.fileIds);
         ch.addMessage(m);
       }
     } catch (e) {
@@ -652,6 +663,9 @@ class App {
         break;
       case 'mention':
         break; // the mentions queue has already brought it
+      case 'thread.updated':
+        threads.onUpdated(this, ev);
+        break;
       default:
         this.refreshChannelsSoon();
         this.loadWorkspaces().catch(() => {});
@@ -686,6 +700,7 @@ class App {
       if (!this.me || !shell.mounted()) return;
       shell.renderWorkspaces(this);
       shell.renderSidebar(this);
+      threads.renderLink(this);
       this.renderTitle();
       chat.renderMain(this, o);
       chat.renderThread(this);

@@ -166,10 +166,11 @@ export class Realtime {
   online() { return this.status === 'online' && this.client && !this.client.closed; }
 
   // sendMessage resolves with {messageId, seq} once the message is committed.
-  async sendMessage(channelId, content, parentId, clientMsgId) {
+  async sendMessage(channelId, content, parentId, clientMsgId, fileIds) {
     if (!this.online()) throw new Error('offline');
     const body = { channelId, content, clientMsgId };
     if (parentId) body.parentId = parentId;
+    if (fileIds && fileIds.length) body.fileIds = fileIds;
     const r = await this.client.sendWithReceipt('/app/message.send', body, 15000);
     return { messageId: r.headers['message-id'], seq: Number(r.headers.seq) };
   }

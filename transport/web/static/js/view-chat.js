@@ -6,12 +6,14 @@ import { splitMentions } from './state.js';
 import { parts } from './view-shell.js';
 import * as dialogs from './view-dialogs.js';
 import * as people from './view-people.js';
+import * as threads from './view-threads.js';
 // Rich text, pins, history, reactions (ADR 0042).
 import { render as renderMarkdown } from './markdown.js';
 import * as flow from './view-flow.js';
 import * as pins from './view-pins.js';
 import * as extras from './view-history.js';
 import * as picker from './emoji-picker.js';
+import * as files from './view-files.js';
 
 // A mention of the reader: @theirname, and the channel-wide @channel, @all and @here.
 const WIDE = new Set(['channel', 'all', 'here']);
@@ -30,6 +32,7 @@ export function renderMain(app, opts = {}) {
     clear(ui.main);
     main = { key };
     if (app.view === 'mentions') buildMentions(app, ui.main);
+    else if (app.view === 'threads') threads.build(app, ui.main, main);
     else if (app.view === 'channel' && app.active()) buildChannel(app, ui.main);
     else buildEmpty(app, ui.main);
   }
@@ -84,17 +87,21 @@ function buildChannel(app, root) {
   });
   const submit = () => {
     const text = input.value;
-    if (!text.trim()) return;
+    if (att.busy()) { app.toast('Wait for the uploads to finish.'); return; }
+    const attached = att.take();
+    if (!text.trim() && attached.length === 0) return;
     input.value = '';
     autosize(input);
-    app.send(text).catch((e) => app.toast(e.message));
+    app.send(text, null, attached).catch((e) => app.toast(e.message));
   };
+  const att = files.attacher(app, input);
   const composer = h('form.composer', { onsubmit: (e) => { e.preventDefault(); submit(); } },
-    input, h('button.primary.send', { type: 'submit' }, 'Send'));
+    att.controls, input, h('button.primary.send', { type: 'submit' }, 'Send'));
   const preview = h('div.preview', h('p', 'You are viewing a channel you have not joined.'), joinBtn);
 
   main.root = h('section.channel', { 'aria-labelledby': 'channel-title' },
-    h('header.channel-head', h('div.head-row', title, pinsBtn, prefsBtn), topic), scroller, typing, composer, preview);
+    h('header.channel-head', h('div.head-row', title, pinsBtn, prefsBtn), topic), scroller, typing, att.tray, composer, preview);
+  att.dropOn(main.root); // files dropped anywhere on the channel are attached
   title.id = 'channel-title';
   root.append(main.root);
   main.typing = typing;
@@ -198,6 +205,7 @@ function renderMessage(app, ch, m, { inThread }) {
   } else {
     el.append(h('div.body', contentNodes(app, m.content)));
   }
+  if (!m.deleted) el.append(files.renderFiles(app, m.files) || []);
 
   if (!m.deleted && m.reactions && m.reactions.length) {
     el.append(h('div.reactions', { role: 'group', 'aria-label': 'Reactions' },

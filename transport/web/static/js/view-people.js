@@ -1,6 +1,7 @@
 // People: starting a direct message, a person's profile, editing your own, a channel's
 // notification preferences and do-not-disturb. Dialogs built on view-dialogs' modal.
 
+import { fileUrl, upload } from './view-files.js';
 import { h } from './dom.js';
 import { modal, field } from './view-dialogs.js';
 import * as attention from './attention.js';
@@ -48,6 +49,7 @@ export function profile(app, uid) {
     const status = app.presence.get(user.id) || 'offline';
     const local = user.timezone ? localTime(user.timezone) : '';
     body.replaceChildren(
+      user.avatarUrl ? h('img.avatar', { src: fileUrl(app, user.avatarUrl), alt: '', width: '96', height: '96' }) : null,
       h('p.profile-name', presenceDot(status), ' ', h('strong', displayName(user)), user.displayName ? h('span.muted', ` @${user.username}`) : null),
       user.statusText || user.statusEmoji ? h('p.profile-status', `${user.statusEmoji || ''} ${user.statusText || ''}`.trim()) : null,
       h('p.muted', status === 'online' ? 'Active now' : status === 'away' ? 'Away' : 'Offline'),
@@ -81,15 +83,19 @@ export function editProfile(app) {
   const current = me.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone || '';
   const tz = h('input', { name: 'timezone', list: 'tz-list', autocomplete: 'off', value: current, spellcheck: 'false' });
   const list = h('datalist#tz-list', zones.map((z) => h('option', { value: z })));
+  const avatar = h('input', { type: 'file', name: 'avatar', accept: 'image/png,image/jpeg,image/gif,image/webp' });
   modal('Edit your profile', [
     field('pf-name', 'Display name', name),
     field('pf-emoji', 'Status emoji', emoji),
     field('pf-text', 'Status', text),
     field('pf-tz', 'Time zone', tz, 'An IANA name, e.g. Europe/Berlin.'), list,
+    app.wid ? field('pf-avatar', 'Avatar', avatar, 'An image; everyone who shares a workspace with you sees it.') : null,
   ], 'Save', async () => {
-    await app.updateProfile({
+    const patch = {
       displayName: name.value.trim(), statusEmoji: emoji.value.trim(), statusText: text.value.trim(), timezone: tz.value.trim(),
-    });
+    };
+    if (avatar.files && avatar.files[0]) patch.avatarFileId = (await upload(app, app.wid, avatar.files[0])).id;
+    await app.updateProfile(patch);
   });
 }
 
