@@ -51,6 +51,7 @@ func (s *Store) AppendMessages(ctx context.Context, channelID int64, batch []New
 	if err != nil {
 		return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
 	}
+	s.noteAuthors(batch)
 	return out, nil
 }
 

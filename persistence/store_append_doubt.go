@@ -33,6 +33,8 @@ type StoreConfig struct {
 	ChannelMentionMax int
 	// Presence says who is online, for @here. nil: nobody is (ADR 0034).
 	Presence Presence
+	// Replicas serve the reads ADR 0044 lets a replica serve. nil: every read is the primary's.
+	Replicas *Replicas
 }
 
 // inDoubt reports whether err, from the round trip that carried the commit, leaves the

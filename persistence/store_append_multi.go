@@ -81,6 +81,10 @@ func (s *Store) AppendBatches(ctx context.Context, batches []ChannelBatch) (resu
 			}
 		} else if !ok {
 			slow = append(slow, fast...)
+		} else {
+			for _, i := range fast {
+				s.noteAuthors(batches[i].Messages)
+			}
 		}
 	}
 	for _, i := range slow {

@@ -42,7 +42,7 @@ func (s *Store) RemoveChannelMember(ctx context.Context, channelID, userID int64
 // ChannelMembers lists a channel's members by user id after afterID, with their
 // workspace role.
 func (s *Store) ChannelMembers(ctx context.Context, channelID, afterID int64, limit int) ([]Member, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+memberColumns+`
+	ms, err := readRows(ctx, s, scanMember, `SELECT `+memberColumns+`
 		FROM channel_members cm
 		JOIN channels c ON c.id = cm.channel_id
 		JOIN workspace_members wm ON wm.workspace_id = c.workspace_id AND wm.user_id = cm.user_id
@@ -51,5 +51,5 @@ func (s *Store) ChannelMembers(ctx context.Context, channelID, afterID int64, li
 	if err != nil {
 		return nil, fmt.Errorf("members of channel %d: %w", channelID, err)
 	}
-	return collect(rows, scanMember)
+	return ms, nil
 }

@@ -74,11 +74,7 @@ func (s *Store) FollowedThreads(ctx context.Context, userID int64, unreadOnly bo
 	if at.IsZero() {
 		at, rootID = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0
 	}
-	rows, err := s.pool.Query(ctx, followedQuery, userID, roots, seqs, at, rootID, unreadOnly, limit)
-	if err != nil {
-		return nil, fmt.Errorf("followed threads of %d: %w", userID, err)
-	}
-	return collect(rows, func(row pgx.Row, t *FollowedThread) error {
+	ts, err := readRows(ctx, s, func(row pgx.Row, t *FollowedThread) error { // a routed read (ADR 0044)
 		var parts []int64
 		if err := scanMessage(row, &t.Root, &t.ReplyCount, &t.LastReplyAt.Time, &t.LastReplySeq, &t.LastReadSeq, &parts, &t.UnreadReplies); err != nil {
 			return err
@@ -88,7 +84,11 @@ func (s *Store) FollowedThreads(ctx context.Context, userID int64, unreadOnly bo
 			t.Participants = IDList{}
 		}
 		return nil
-	})
+	}, followedQuery, userID, roots, seqs, at, rootID, unreadOnly, limit)
+	if err != nil {
+		return nil, fmt.Errorf("followed threads of %d: %w", userID, err)
+	}
+	return ts, nil
 }
 
 // SetFollow makes userID follow (or, following false, unfollow) the thread of root rootID

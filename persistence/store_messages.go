@@ -82,7 +82,9 @@ func (s *Store) ChannelMessages(ctx context.Context, viewerID, channelID, before
 		if beforeSeq <= 0 {
 			beforeSeq = 1<<63 - 1
 		}
-		ms, err = s.queryMessages(ctx, `SELECT `+messageColumns(4)+messageFrom+`
+		// A page going back may come from a replica; a page going forward is a catch-up
+		// and reads the primary (ADR 0044).
+		ms, err = s.readMessages(ctx, `SELECT `+messageColumns(4)+messageFrom+`
 			WHERE m.channel_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, channelID, beforeSeq, limit, viewerID)
 	}
 	if err != nil {

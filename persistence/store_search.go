@@ -123,19 +123,19 @@ func (s *Store) SearchMessages(ctx context.Context, wa WorkspaceAccess, q Search
 	// statement switches to a generic plan after five runs, which cannot tell a rare word
 	// from a common one and ranked every match of a common word (0.7-1.2 s instead of
 	// ~2 ms at 1,000,000 messages; ADR 0039).
-	rows, err := s.pool.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
 	terms := queryLexemes(tsq)
-	return collect(rows, func(row pgx.Row, h *SearchHit) error {
+	hits, err := readRows(ctx, s, func(row pgx.Row, h *SearchHit) error { // a routed read (ADR 0044)
 		if err := scanMessage(row, &h.Message, &h.rank); err != nil {
 			return err
 		}
 		h.ChannelID = h.Message.ChannelID
 		h.Highlight = Highlight(h.Message.Content, terms)
 		return nil
-	})
+	}, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	return hits, nil
 }
 
 // SearchSQL is the statement SearchMessages runs for q and its arguments ("" when it

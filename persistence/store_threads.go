@@ -21,14 +21,7 @@ func (s *Store) Threads(ctx context.Context, viewerID, channelID, beforeSeq int6
 	if beforeSeq <= 0 {
 		beforeSeq = 1<<63 - 1
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns(4)+`, t.last_reply_seq, t.participants
-		FROM threads t JOIN messages m ON m.id = t.root_id
-		WHERE t.channel_id = $1 AND t.last_reply_seq < $2
-		ORDER BY t.last_reply_seq DESC LIMIT $3`, channelID, beforeSeq, limit, viewerID)
-	if err != nil {
-		return nil, fmt.Errorf("threads of %d: %w", channelID, err)
-	}
-	return collect(rows, func(row pgx.Row, t *Thread) error {
+	ts, err := readRows(ctx, s, func(row pgx.Row, t *Thread) error { // a routed read (ADR 0044)
 		var parts []int64
 		if err := scanMessage(row, &t.Message, &t.LastReplySeq, &parts); err != nil {
 			return err
@@ -38,7 +31,14 @@ func (s *Store) Threads(ctx context.Context, viewerID, channelID, beforeSeq int6
 			t.Participants = IDList{}
 		}
 		return nil
-	})
+	}, `SELECT `+messageColumns(4)+`, t.last_reply_seq, t.participants
+		FROM threads t JOIN messages m ON m.id = t.root_id
+		WHERE t.channel_id = $1 AND t.last_reply_seq < $2
+		ORDER BY t.last_reply_seq DESC LIMIT $3`, channelID, beforeSeq, limit, viewerID)
+	if err != nil {
+		return nil, fmt.Errorf("threads of %d: %w", channelID, err)
+	}
+	return ts, nil
 }
 
 // Replies lists the replies of rootID ascending by seq after afterSeq, at most limit.

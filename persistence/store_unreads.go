@@ -79,15 +79,15 @@ func (s *Store) Unreads(ctx context.Context, userID int64, sort string, cur Unre
 	default:
 		return nil, 0, &ValidationError{Field: "sort", Reason: "one of newest, oldest, channel"}
 	}
-	ms, err := s.queryMessages(ctx, `SELECT `+messageColumns(1)+unreadFrom+where+order, args...)
+	ms, err := s.readMessages(ctx, `SELECT `+messageColumns(1)+unreadFrom+where+order, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("unreads of %d: %w", userID, err)
 	}
-	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+unreadFrom, args[:3]...).Scan(&total); err != nil {
+	totals, err := readRows(ctx, s, func(row pgx.Row, n *int64) error { return row.Scan(n) }, `SELECT count(*)`+unreadFrom, args[:3]...)
+	if err != nil {
 		return nil, 0, fmt.Errorf("unread count of %d: %w", userID, err)
 	}
-	return ms, total, nil
+	return ms, totals[0], nil
 }
 
 // MemberChannelIDs returns the ids of the channels userID is a member of, in every

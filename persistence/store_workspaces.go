@@ -106,13 +106,13 @@ func scanMember(row pgx.Row, m *Member) error {
 
 // Members lists a workspace's members by user id, after afterID, at most limit.
 func (s *Store) Members(ctx context.Context, workspaceID, afterID int64, limit int) ([]Member, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+memberColumns+`
+	ms, err := readRows(ctx, s, scanMember, `SELECT `+memberColumns+`
 		FROM workspace_members wm JOIN users u ON u.id = wm.user_id
 		WHERE wm.workspace_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3`, workspaceID, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("members of %d: %w", workspaceID, err)
 	}
-	return collect(rows, scanMember)
+	return ms, nil
 }
 
 // Member returns one workspace member; ErrNotFound if userID is not one.

@@ -38,6 +38,11 @@ type Config struct {
 	// (the connection broke with COMMIT on the wire) keeps asking PostgreSQL for the outcome
 	// before answering "outcome_unknown". Default 15 s.
 	DatabaseInDoubtWait time.Duration
+	// DatabaseReplicaURLs are PostgreSQL streaming replicas of DatabaseURL for the reads
+	// ADR 0044 routes. Default: none, every read on the primary.
+	DatabaseReplicaURLs []string
+	// ReplicaMaxLag is the replay lag above which a replica leaves rotation. Default 1 s.
+	ReplicaMaxLag time.Duration
 	// ChannelMentionMax is the largest channel (members) where @channel, @all and @here are
 	// allowed; above it a message using them is refused with 400. Default 1,000.
 	ChannelMentionMax int
@@ -151,6 +156,7 @@ func DefaultConfig() Config {
 		NodeID:              -1,
 		DatabaseMaxConns:    16,
 		DatabaseInDoubtWait: persistence.DefaultInDoubtWait,
+		ReplicaMaxLag:       persistence.DefaultReplicaMaxLag,
 		ChannelMentionMax:   persistence.DefaultChannelMentionMax,
 		NotifyFanout:        api.DefaultNotifyFanout,
 		JWTLeeway:           5 * time.Second,
@@ -181,6 +187,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DatabaseMaxConns < 2 {
 		errs = append(errs, fmt.Errorf("db-max-conns %d: want at least 2", c.DatabaseMaxConns))
+	}
+	if c.ReplicaMaxLag <= 0 {
+		errs = append(errs, fmt.Errorf("replica-max-lag %s: want a positive duration", c.ReplicaMaxLag))
 	}
 	if c.DatabaseInDoubtWait <= 0 {
 		errs = append(errs, fmt.Errorf("db-in-doubt-wait %s: want a positive duration", c.DatabaseInDoubtWait))

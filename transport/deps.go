@@ -119,6 +119,16 @@ func (s *Server) startDatabase(ctx context.Context) error {
 	}
 	s.db = pool
 	s.logger.Info("postgres", "mode", where, "database", pool.Config().ConnConfig.Database)
+	reps, err := persistence.NewReplicas(ctx, persistence.ReplicaConfig{URLs: s.cfg.DatabaseReplicaURLs,
+		MaxLag: s.cfg.ReplicaMaxLag}, s.logger, s.reg)
+	if err != nil {
+		return err
+	}
+	if reps != nil {
+		s.closers.push("database replicas", func(context.Context) error { reps.Close(); return nil })
+		s.logger.Info("postgres read replicas", "replicas", len(s.cfg.DatabaseReplicaURLs), "max_lag", s.cfg.ReplicaMaxLag)
+	}
+	s.replicas = reps
 	return nil
 }
 

@@ -53,6 +53,7 @@ type Server struct {
 	lease         *cluster.Lease
 	kafkaBrokers  []string
 	db            *pgxpool.Pool
+	replicas      *persistence.Replicas // nil: no read replicas (ADR 0044)
 	ids           *cluster.IDGenerator
 	verifier      *auth.Verifier
 	store         *persistence.Store
@@ -114,7 +115,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		return nil, err
 	}
 	s.store = persistence.NewStore(s.db, s.ids, persistence.StoreConfig{InDoubtWait: s.cfg.DatabaseInDoubtWait,
-		ChannelMentionMax: s.cfg.ChannelMentionMax, Presence: &s.presenceRef})
+		ChannelMentionMax: s.cfg.ChannelMentionMax, Presence: &s.presenceRef, Replicas: s.replicas})
 	// One actor system for the receipts and the sessions; it stops after both (closers run
 	// in reverse).
 	s.actors = actors.NewActors(s.logger)

@@ -29,6 +29,8 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.integer(&cfg.NodeID, "node-id", "PARLEY_NODE_ID", d.NodeID, "node id 0..1023 inside generated ids; -1 leases a free one in Redis (TTL 30s, renewed)")
 	f.str(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; empty: "+"postgres://postgres@127.0.0.1:5432/parley (created if missing)")
 	f.integer(&cfg.DatabaseMaxConns, "db-max-conns", "PARLEY_DB_MAX_CONNS", d.DatabaseMaxConns, "PostgreSQL pool size (connections)")
+	f.strings(&cfg.DatabaseReplicaURLs, "database-replica-urls", "DATABASE_REPLICA_URLS", "PostgreSQL streaming replicas for history, search, thread, member and unread reads, comma-separated URLs; empty: every read on the primary (ADR 0044)")
+	f.duration(&cfg.ReplicaMaxLag, "replica-max-lag", "PARLEY_REPLICA_MAX_LAG", d.ReplicaMaxLag, "replay lag (read from each replica) above which a replica leaves rotation and its reads go to the primary")
 	f.duration(&cfg.DatabaseInDoubtWait, "db-in-doubt-wait", "PARLEY_DB_IN_DOUBT_WAIT", d.DatabaseInDoubtWait, "how long a send whose commit was cut off keeps asking PostgreSQL whether it was stored before answering outcome_unknown")
 	f.integer(&cfg.ChannelMentionMax, "channel-mention-max", "PARLEY_CHANNEL_MENTION_MAX", d.ChannelMentionMax, "largest channel (members) where @channel, @all and @here are allowed; above it such a message is refused with 400")
 	f.integer(&cfg.NotifyFanout, "notify-fanout", "PARLEY_NOTIFY_FANOUT", d.NotifyFanout, "most users one live-workspace notification (channel.created, channel.updated, member.joined) is posted to, one bus post each (users)")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/cluster"
@@ -53,8 +54,9 @@ type harnessOpts struct {
 	system      bool // post through actors.System instead of api.StorePoster
 	presence    api.PresenceSource
 	logger      *slog.Logger
-	blobs       files.Blobs  // the file store; nil: a directory of the test's
-	files       files.Config // upload limits
+	blobs       files.Blobs   // the file store; nil: a directory of the test's
+	files       files.Config  // upload limits
+	pool        *pgxpool.Pool // nil: a fresh database on the test server
 }
 
 func newHarness(t testing.TB, o harnessOpts) *harness {
@@ -65,7 +67,10 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		h.queries = &queryCounter{}
 		tracer = h.queries
 	}
-	pool, _ := pgtest.NewPool(t, tracer)
+	pool := o.pool
+	if pool == nil {
+		pool, _ = pgtest.NewPool(t, tracer)
+	}
 	ids, err := cluster.NewIDGenerator(7, nil)
 	if err != nil {
 		t.Fatal(err)

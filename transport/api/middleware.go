@@ -56,7 +56,12 @@ func (a *API) wrap(rt Route) http.Handler {
 			writeLimited(rec, r, err)
 			return
 		}
-		status, body, err := rt.handler(r.Context(), r, me)
+		// The caller's routed reads may use a replica, except just after their own writes
+		// (ADR 0044): a request that may write notes it, whatever its outcome.
+		status, body, err := rt.handler(persistence.ForUser(r.Context(), me.ID), r, me)
+		if me.ID != 0 && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			a.store.NoteWrite(me.ID)
+		}
 		if err != nil {
 			if status, _ := CodeOf(err); status >= 500 {
 				a.log.Error("request failed", "method", r.Method, "route", rt.Pattern, "err", err)
