@@ -70,6 +70,7 @@ func seedFollowed(b *testing.B, f *fixture, chans []int64, followed int) {
 	if v, err := strconv.ParseInt(os.Getenv("PARLEY_BENCH_FILLER"), 10, 64); err == nil && v > 0 {
 		filler = v
 	}
+	b.Logf("seeding %d other messages and %d followed threads", filler, followed)
 	rootSeq := filler/10 + 2
 	replySeq := rootSeq + int64(followed)/10 + 2
 	lastSeq := replySeq + int64(followed)/10*5 + 10
