@@ -51,7 +51,7 @@ func (s *Server) startRedis(ctx context.Context) error {
 		return fmt.Errorf("connect to redis (%s) at %s: %w", mode, addr, err)
 	}
 	s.redis = rdb
-	s.logger.Info("redis", "where", where, "mode", mode, "addr", addr)
+	s.logger.Info("redis", "mode", where, "engine", mode, "addr", addr) // mode: embedded or external, as kafka and postgres say
 
 	node := s.cfg.NodeID
 	if node < 0 {
