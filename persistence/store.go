@@ -113,6 +113,7 @@ const (
 	pgUniqueViolation     = "23505"
 	pgForeignKeyViolation = "23503"
 	pgCheckViolation      = "23514"
+	pgDeadlockDetected    = "40P01"
 )
 
 func pgCode(err error) string {

@@ -43,7 +43,16 @@ func (s *Store) AppendMessages(ctx context.Context, channelID int64, batch []New
 	if err != nil {
 		return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
 	}
-	out, err := s.appendOn(ctx, conn.Conn(), channelID, batch, in)
+	var out []AppendResult
+	for attempt := 1; ; attempt++ {
+		out, err = s.appendOn(ctx, conn.Conn(), channelID, batch, in)
+		// PostgreSQL rolled a deadlock's victim back whole, so running the append again is
+		// safe. Replies take thread rows the persister's thread markers and deletions take
+		// too (ADR 0040); the channel's own serial order is untouched.
+		if pgCode(err) != pgDeadlockDetected || attempt == maxAppendDeadlockAttempts || ctx.Err() != nil {
+			break
+		}
+	}
 	conn.Release() // first: settling an append in doubt needs a connection of its own
 	if d, ok := errors.AsType[*inDoubtAppend](err); ok {
 		out, err = s.settle(ctx, d)
@@ -54,6 +63,10 @@ func (s *Store) AppendMessages(ctx context.Context, channelID int64, batch []New
 	s.noteAuthors(batch)
 	return out, nil
 }
+
+// maxAppendDeadlockAttempts bounds AppendMessages's runs of one batch that PostgreSQL
+// chose as a deadlock's victim.
+const maxAppendDeadlockAttempts = 3
 
 func (s *Store) appendOn(ctx context.Context, conn *pgx.Conn, channelID int64, batch []NewMessage, in appendInput) ([]AppendResult, error) {
 	if in.fast() {
