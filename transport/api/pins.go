@@ -14,11 +14,8 @@ import (
 
 // putPin pins {mid}; pinning a pinned message answers its pin and announces nothing.
 func (a *API) putPin(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
-	acc, ref, err := a.messageAccess(ctx, r, me)
+	acc, ref, err := a.readableMessage(ctx, r, me)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := readable(acc); err != nil {
 		return 0, nil, err
 	}
 	if err := acc.CanPost(); err != nil {
@@ -42,11 +39,8 @@ func (a *API) putPin(ctx context.Context, r *http.Request, me persistence.User) 
 
 // deletePin unpins {mid}; unpinning a message without a pin is a no-op (204 all the same).
 func (a *API) deletePin(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
-	acc, ref, err := a.messageAccess(ctx, r, me)
+	acc, ref, err := a.readableMessage(ctx, r, me)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := readable(acc); err != nil {
 		return 0, nil, err
 	}
 	if err := acc.CanPost(); err != nil {
@@ -80,11 +74,8 @@ func (a *API) listPins(ctx context.Context, r *http.Request, me persistence.User
 
 // messageHistory answers the earlier versions of {mid}, the newest first.
 func (a *API) messageHistory(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
-	acc, ref, err := a.messageAccess(ctx, r, me)
+	_, ref, err := a.readableMessage(ctx, r, me)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := readable(acc); err != nil {
 		return 0, nil, err
 	}
 	vs, err := a.store.MessageHistory(ctx, ref.ID)
@@ -93,22 +84,21 @@ func (a *API) messageHistory(ctx context.Context, r *http.Request, me persistenc
 
 // messageReactions answers {mid}'s reactions with who reacted.
 func (a *API) messageReactions(ctx context.Context, r *http.Request, me persistence.User) (int, any, error) {
-	acc, ref, err := a.messageAccess(ctx, r, me)
+	_, ref, err := a.readableMessage(ctx, r, me)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := readable(acc); err != nil {
 		return 0, nil, err
 	}
 	rs, err := a.store.MessageReactionUsers(ctx, ref.ID)
 	return http.StatusOK, rs, err
 }
 
-// readable hides a message from whoever cannot read its channel: 404, as if it did not
-// exist, rather than the 403 that would confirm it does.
-func readable(acc persistence.Access) error {
-	if acc.CanRead() != nil {
-		return persistence.ErrNotFound
+// readableMessage is messageAccess for the caller who may read {mid}'s channel; to anyone
+// else the message is 404, as if it did not exist, rather than the 403 that would confirm
+// it does.
+func (a *API) readableMessage(ctx context.Context, r *http.Request, me persistence.User) (persistence.Access, persistence.MessageRef, error) {
+	acc, ref, err := a.messageAccess(ctx, r, me)
+	if err == nil && acc.CanRead() != nil {
+		err = persistence.ErrNotFound
 	}
-	return nil
+	return acc, ref, err
 }
