@@ -200,7 +200,9 @@ func (a *channelActor) received() {
 	a.sys.met.channelInbox.Dec()
 }
 
-// startCommit sends the queued messages (up to MaxBatch) in one transaction, off the actor.
+// startCommit sends the queued messages (up to MaxBatch) in one transaction, off the actor:
+// through the node's coalescer, which may share the transaction with other channels'
+// batches (ADR 0046), or on its own.
 func (a *channelActor) startCommit() {
 	n := min(len(a.queue), a.sys.cfg.MaxBatch)
 	batch := slices.Clone(a.queue[:n])
@@ -217,12 +219,7 @@ func (a *channelActor) startCommit() {
 		msgs[i] = r.msg
 	}
 	sys, id, dest, self := a.sys, a.id, a.dest, a.self
-	sys.goWork(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), sys.cfg.CommitTimeout)
-		start := time.Now()
-		res, err := sys.store.AppendMessages(ctx, id, msgs)
-		took := time.Since(start)
-		cancel()
+	done := func(res []persistence.AppendResult, err error, took time.Duration) {
 		done := &commitDone{batch: batch, err: err, took: took}
 		if err == nil && len(res) != len(batch) {
 			done.err = errShortResult
@@ -231,6 +228,21 @@ func (a *channelActor) startCommit() {
 			done.results = prepareResults(sys, dest, res)
 		}
 		sys.root.Send(self, done)
+	}
+	// A batch needing lookups (replies, @-names, files) commits on its own, as it did
+	// before ADR 0046: in a shared transaction it would hold the other channels up.
+	if co := sys.coalescer; co != nil && persistence.OneStatement(msgs) {
+		co.submit(&commitReq{channel: id, msgs: msgs, done: done})
+		return
+	}
+	sys.goWork(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), sys.cfg.CommitTimeout)
+		start := time.Now()
+		res, err := sys.store.AppendMessages(ctx, id, msgs)
+		took := time.Since(start)
+		cancel()
+		sys.met.observeCommit(commitOwn, 1, len(msgs))
+		done(res, err, took)
 	})
 }
 

@@ -61,6 +61,9 @@ type Config struct {
 	AwayAfter time.Duration
 	// MaxPresenceWatch is the most users one /app/presence.watch may name. Default 500.
 	MaxPresenceWatch int
+
+	// Coalesce is the node-wide commit coalescer (commit_coalescer.go, ADR 0046).
+	Coalesce CoalesceConfig
 }
 
 // Defaults of Config.
@@ -99,6 +102,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxInflightFrames, DefaultMaxInflightFrames)
 	setDefault(&c.AwayAfter, DefaultAwayAfter)
 	setDefault(&c.MaxPresenceWatch, DefaultMaxPresenceWatch)
+	c.Coalesce = c.Coalesce.withDefaults()
 	if c.NoHeartBeat {
 		c.HeartBeat = stomp.HeartBeat{}
 	} else if c.HeartBeat == (stomp.HeartBeat{}) {
@@ -135,6 +139,9 @@ func (c Config) validate() error {
 	positive("MaxInflightFrames", c.MaxInflightFrames > 0)
 	positive("AwayAfter", c.AwayAfter > 0)
 	positive("MaxPresenceWatch", c.MaxPresenceWatch > 0)
+	if err := c.Coalesce.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.HeartBeat.Send < 0 || c.HeartBeat.Recv < 0 {
 		errs = append(errs, errors.New("actors: HeartBeat intervals must not be negative"))
 	}

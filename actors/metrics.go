@@ -22,6 +22,7 @@ type metrics struct {
 	replayMessages prometheus.Counter
 	restarts       prometheus.Counter // actors restarted after a panic (supervision.go)
 	cl             *clusterMetrics
+	tx             commitMetrics // append transactions (commit_coalescer.go)
 
 	// limited is parley_rate_limited_total{limit}, shared with the REST limits.
 	limited *prometheus.CounterVec
@@ -54,6 +55,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		replayMessages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_replayed_messages_total", Help: "Messages replayed from PostgreSQL (since-seq, resend)."}),
 		cl: newClusterMetrics(),
+		tx: newCommitMetrics(),
 	}
 	limited, err := ratelimit.NewCounter(reg)
 	if err != nil {
@@ -64,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range append([]prometheus.Collector{m.connections, m.channels, m.restarts, m.sends, m.deliveries, m.commitBatch,
-		m.commitLatency, m.queuedSends, m.channelInbox, m.rateLimited, m.replayMessages}, m.cl.collectors()...) {
+		m.commitLatency, m.queuedSends, m.channelInbox, m.rateLimited, m.replayMessages}, append(m.cl.collectors(), m.tx.collectors()...)...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -54,6 +54,9 @@ type System struct {
 	presence *presenceHub
 	// commands runs slash commands (commands.go); nil: none.
 	commands Commands
+	// coalescer shares transactions between channels' commits (ADR 0046); nil: off, or a
+	// Store without AppendBatches.
+	coalescer *coalescer
 
 	// replayBudget is Config.ReplayBudget's bucket per user id (replay.go).
 	replayBudget *ratelimit.Keyed[int64]
@@ -133,6 +136,9 @@ func New(cfg Config, deps Deps) (*System, error) {
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[int64]map[*Session]struct{}),
 		userSubs: make(map[int64]BusSubscription),
+	}
+	if ba, ok := deps.Store.(batchAppender); ok && !cfg.Coalesce.Off {
+		s.coalescer = newCoalescer(s, ba, cfg.Coalesce)
 	}
 	if deps.Presence != nil {
 		s.presence = newPresenceHub(s, deps.Presence, deps.Peers, cfg.AwayAfter)

@@ -64,23 +64,34 @@ func inDoubt(err error) bool {
 // Terminating by pid assumes the pid still names that backend: pids are reused only after
 // the kernel's pid space wraps, and only backends of this role are eligible.
 func (s *Store) resolveAppend(ctx context.Context, pid uint32, id int64) (seq int64, stored bool, err error) {
+	seqs, err := s.resolveAppends(ctx, pid, []int64{id})
+	if err != nil {
+		return 0, false, err
+	}
+	seq, stored = seqs[id]
+	return seq, stored, nil
+}
+
+// resolveAppends is resolveAppend for several messages written by the same transaction
+// (a multi-channel commit, ADR 0046): the seq of each one stored.
+func (s *Store) resolveAppends(ctx context.Context, pid uint32, ids []int64) (map[int64]int64, error) {
 	ctx = context.WithoutCancel(ctx) // the caller may have given up; the answer still matters
 	deadline := time.Now().Add(s.cfg.InDoubtWait)
 	backoff := 50 * time.Millisecond
 	for {
-		seq, stored, err = s.lookupAfterTerminate(ctx, pid, id, deadline)
+		seqs, err := s.lookupAfterTerminate(ctx, pid, ids, deadline)
 		if err == nil {
-			return seq, stored, nil
+			return seqs, nil
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			return 0, false, fmt.Errorf("%w (last attempt: %w)", ErrInDoubt, err)
+			return nil, fmt.Errorf("%w (last attempt: %w)", ErrInDoubt, err)
 		}
 		time.Sleep(backoff)
 		backoff = min(2*backoff, time.Second)
 	}
 }
 
-func (s *Store) lookupAfterTerminate(ctx context.Context, pid uint32, id int64, deadline time.Time) (int64, bool, error) {
+func (s *Store) lookupAfterTerminate(ctx context.Context, pid uint32, ids []int64, deadline time.Time) (map[int64]int64, error) {
 	if d := time.Now().Add(5 * time.Second); d.Before(deadline) {
 		deadline = d
 	}
@@ -88,7 +99,7 @@ func (s *Store) lookupAfterTerminate(ctx context.Context, pid uint32, id int64, 
 	defer cancel()
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return 0, false, err
+		return nil, err
 	}
 	defer conn.Release()
 	var alive bool
@@ -96,20 +107,21 @@ func (s *Store) lookupAfterTerminate(ctx context.Context, pid uint32, id int64, 
 		SELECT coalesce(bool_or(NOT pg_terminate_backend(pid, 3000)), false)
 		FROM pg_stat_activity WHERE pid = $1 AND usename = current_user`, int64(pid)).Scan(&alive)
 	if err != nil {
-		return 0, false, err
+		return nil, err
 	}
 	if alive {
-		return 0, false, fmt.Errorf("backend %d did not exit", pid)
+		return nil, fmt.Errorf("backend %d did not exit", pid)
 	}
-	var seq int64
-	err = conn.QueryRow(ctx, `SELECT seq FROM messages WHERE id = $1`, id).Scan(&seq)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return 0, false, nil
-	case err != nil:
-		return 0, false, err
+	rows, err := conn.Query(ctx, `SELECT id, seq FROM messages WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
 	}
-	return seq, true, nil
+	seqs := make(map[int64]int64, len(ids))
+	var id, seq int64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &seq}, func() error { seqs[id] = seq; return nil }); err != nil {
+		return nil, err
+	}
+	return seqs, nil
 }
 
 // inDoubtAppend is an append whose connection broke with the commit on the wire; settle
