@@ -15,6 +15,8 @@
 //	                                 through the Bus on every node holding the user's topic
 //	channel actor ──Post (committed batch)──▶ Bus ──▶ other nodes' channel actors
 //	Bus reader ──Deliver/Resync (a message)──▶ channel actor ──reorder by seq──▶ Sinks
+//	channel actor ──commitReq (a batch)──▶ coalescer ──writer: AppendBatches of all queued──▶
+//	                 PostgreSQL; the answers go back as commitDone messages (ADR 0046)
 //	connection actor ──slash command (goWork: Commands.Invoke, then System.Post as the bot
 //	                   or a user event)──▶ commandDone ──▶ the same connection actor
 //
@@ -39,6 +41,10 @@
 //     only to send to mailboxes) is the whole index. The actor forgets its cached checks of
 //     the channels concerned and queues a check of those it subscribes to; later operations
 //     on them wait behind it (access.go, ADR 0027).
+//
+//   - A channel actor hands its batch to the node's commit coalescer (commit_coalescer.go)
+//     with submit, which appends to a queue under a leaf mutex and never waits; the
+//     coalescer's writers never call an actor, they only send commitDone to its mailbox.
 //
 //   - No actor blocks on I/O inside Receive. PostgreSQL transactions, access checks and
 //     since-seq replays run in goroutines that report back to the actor with a message to

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -84,7 +85,14 @@ func (s *Store) AppendBatches(ctx context.Context, batches []ChannelBatch) (resu
 	if len(fast) == 1 {
 		slow = append(slow, fast[0]) // AppendMessages has the one-channel statement
 	} else if len(fast) > 1 {
-		left, err := s.appendMultiRetrying(ctx, batches, ins, fast, results)
+		left, settled, err := s.appendMultiRetrying(ctx, batches, ins, fast, results)
+		if settled && len(left) > 0 {
+			// The commit was settled after the caller's deadline, most likely; the channels
+			// it did not write still deserve their answer, within the in-doubt wait.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), max(s.cfg.InDoubtWait, time.Second))
+			defer cancel()
+		}
 		if err != nil {
 			for _, i := range fast {
 				errs[i] = fmt.Errorf("append to channel %d: %w", batches[i].ChannelID, err)
@@ -106,11 +114,11 @@ func (s *Store) AppendBatches(ctx context.Context, batches []ChannelBatch) (resu
 
 // appendMultiRetrying runs appendMulti on a connection of its own, again when PostgreSQL
 // picked it as a deadlock's victim (it rolled back whole), and settles it when its commit
-// was cut off on the wire. left are the batches it did not write.
-func (s *Store) appendMultiRetrying(ctx context.Context, batches []ChannelBatch, ins []appendInput, idx []int, results [][]AppendResult) (left []int, err error) {
+// was cut off on the wire (settled). left are the batches it did not write.
+func (s *Store) appendMultiRetrying(ctx context.Context, batches []ChannelBatch, ins []appendInput, idx []int, results [][]AppendResult) (left []int, settled bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for attempt := 1; ; attempt++ {
 		left, err = s.appendMulti(ctx, conn.Conn(), batches, ins, idx, results)
@@ -120,9 +128,10 @@ func (s *Store) appendMultiRetrying(ctx context.Context, batches []ChannelBatch,
 	}
 	conn.Release() // first: settling needs a connection of its own
 	if d, ok := errors.AsType[*inDoubtMulti](err); ok {
-		return s.settleMulti(ctx, d, results)
+		left, err = s.settleMulti(ctx, d, results)
+		return left, true, err
 	}
-	return left, err
+	return left, false, err
 }
 
 // multiPlan is one channel's share of appendMultiSQL: its plan, seqs relative to the
