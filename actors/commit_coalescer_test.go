@@ -123,7 +123,7 @@ func (e *coalesceEnv) waitQueued(t *testing.T, n int) {
 func TestCoalescerKeepsOrderAcrossChannels(t *testing.T) {
 	t.Parallel()
 	const nChannels, posters, each = 24, 3, 15
-	e := newCoalesceEnv(t, nChannels, func(c *Config) { c.Coalesce.Writers = 1; c.MaxBatch = 4 })
+	e := newCoalesceEnv(t, nChannels, func(c *Config) { c.Coalesce.On, c.Coalesce.Writers = true, 1; c.MaxBatch = 4 })
 	if e.sys.coalescer == nil {
 		t.Fatal("no coalescer on a persistence.Store")
 	}
@@ -210,7 +210,7 @@ func TestCoalescerKeepsOrderAcrossChannels(t *testing.T) {
 func TestCoalescerDuplicateInOneChannel(t *testing.T) {
 	t.Parallel()
 	const nChannels = 6
-	e := newCoalesceEnv(t, nChannels, func(c *Config) { c.Coalesce.Writers = 1 })
+	e := newCoalesceEnv(t, nChannels, func(c *Config) { c.Coalesce.On, c.Coalesce.Writers = true, 1 })
 	orig, err := e.sys.Post(e.ctx, e.alice, e.chans[1], persistence.NewMessage{Content: "orig", ClientMsgID: "c-1"})
 	if err != nil {
 		t.Fatal(err)

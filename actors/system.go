@@ -54,8 +54,8 @@ type System struct {
 	presence *presenceHub
 	// commands runs slash commands (commands.go); nil: none.
 	commands Commands
-	// coalescer shares transactions between channels' commits (ADR 0046); nil: off, or a
-	// Store without AppendBatches.
+	// coalescer shares transactions between channels' commits (ADR 0046); nil: off (the
+	// default), or a Store without AppendBatches.
 	coalescer *coalescer
 
 	// replayBudget is Config.ReplayBudget's bucket per user id (replay.go).
@@ -137,7 +137,7 @@ func New(cfg Config, deps Deps) (*System, error) {
 		users:    make(map[int64]map[*Session]struct{}),
 		userSubs: make(map[int64]BusSubscription),
 	}
-	if ba, ok := deps.Store.(batchAppender); ok && !cfg.Coalesce.Off {
+	if ba, ok := deps.Store.(batchAppender); ok && cfg.Coalesce.On {
 		s.coalescer = newCoalescer(s, ba, cfg.Coalesce)
 	}
 	if deps.Presence != nil {

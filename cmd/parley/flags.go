@@ -175,17 +175,3 @@ func (f *envFlags) limit(p *api.Limit, name, env string, def api.Limit, usage st
 	f.bind(name, env)
 }
 
-// onSwitch is a boolean flag, default true, that sets an Off field: a Config's zero value
-// stays the default.
-type onSwitch bool
-
-func (o *onSwitch) String() string   { return strconv.FormatBool(o == nil || !bool(*o)) }
-func (o *onSwitch) IsBoolFlag() bool { return true }
-func (o *onSwitch) Set(s string) error {
-	v, err := strconv.ParseBool(strings.TrimSpace(s))
-	if err != nil {
-		return fmt.Errorf("%q: want true or false", s)
-	}
-	*o = onSwitch(!v)
-	return nil
-}
