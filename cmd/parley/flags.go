@@ -174,4 +174,3 @@ func (f *envFlags) limit(p *api.Limit, name, env string, def api.Limit, usage st
 	f.Var((*limitFlag)(p), name, usage)
 	f.bind(name, env)
 }
-
