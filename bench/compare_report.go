@@ -115,12 +115,24 @@ func (c *Comparison) Summary() string {
 	fmt.Fprintf(&b, "load      %d connections, %d channels × %d subs/conn, %d senders × %g msg/s, %d receivers, %d-byte messages, %s + %s warmup, %d rounds\n",
 		cf.Connections, cf.Channels, cf.SubsPerConn, cf.Senders, cf.Rate, cf.Receivers, cf.MessageBytes, cf.Duration, cf.Warmup, len(c.Rounds))
 	rs := c.Rounds
-	pP50 := func(r CompareRound) (float64, bool) { return pct(r.Parley != nil, r.Parley, func(p *ParleyFigures) float64 { return p.Deliver.P50 }) }
-	pP99 := func(r CompareRound) (float64, bool) { return pct(r.Parley != nil, r.Parley, func(p *ParleyFigures) float64 { return p.Deliver.P99 }) }
-	cP50 := func(r CompareRound) (float64, bool) { return pct(r.Peer != nil, r.Peer, func(p *PeerRound) float64 { return p.Deliver.P50 }) }
-	cP99 := func(r CompareRound) (float64, bool) { return pct(r.Peer != nil, r.Peer, func(p *PeerRound) float64 { return p.Deliver.P99 }) }
-	fP50 := func(r CompareRound) (float64, bool) { return pct(r.Floor != nil, r.Floor, func(f *FloorRound) float64 { return f.Commit.P50 }) }
-	fP99 := func(r CompareRound) (float64, bool) { return pct(r.Floor != nil, r.Floor, func(f *FloorRound) float64 { return f.Commit.P99 }) }
+	pP50 := func(r CompareRound) (float64, bool) {
+		return pct(r.Parley != nil, r.Parley, func(p *ParleyFigures) float64 { return p.Deliver.P50 })
+	}
+	pP99 := func(r CompareRound) (float64, bool) {
+		return pct(r.Parley != nil, r.Parley, func(p *ParleyFigures) float64 { return p.Deliver.P99 })
+	}
+	cP50 := func(r CompareRound) (float64, bool) {
+		return pct(r.Peer != nil, r.Peer, func(p *PeerRound) float64 { return p.Deliver.P50 })
+	}
+	cP99 := func(r CompareRound) (float64, bool) {
+		return pct(r.Peer != nil, r.Peer, func(p *PeerRound) float64 { return p.Deliver.P99 })
+	}
+	fP50 := func(r CompareRound) (float64, bool) {
+		return pct(r.Floor != nil, r.Floor, func(f *FloorRound) float64 { return f.Commit.P50 })
+	}
+	fP99 := func(r CompareRound) (float64, bool) {
+		return pct(r.Floor != nil, r.Floor, func(f *FloorRound) float64 { return f.Commit.P99 })
+	}
 	fmt.Fprintf(&b, "%-22s %-28s %-28s\n", "median (range)", "P50", "P99")
 	fmt.Fprintf(&b, "%-22s %-28s %-28s\n", "parley send→deliver", column(rs, pP50), column(rs, pP99))
 	hasPeer, hasFloor := slices.ContainsFunc(rs, func(r CompareRound) bool { return r.Peer != nil }), slices.ContainsFunc(rs, func(r CompareRound) bool { return r.Floor != nil })

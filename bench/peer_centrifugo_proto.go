@@ -23,7 +23,7 @@ import (
 // client answers with {}. Several replies or pushes may share one frame, one per line.
 type centClient struct {
 	conn net.Conn
-	wmu  sync.Mutex // the sender's loop and the reader's pong both write
+	wmu  sync.Mutex    // the sender's loop and the reader's pong both write
 	done chan struct{} // closed when the reader goroutine has returned
 
 	mu      sync.Mutex

@@ -64,7 +64,7 @@ type pgFloor struct {
 	// find itself without them.
 	conns    []*pgxpool.Conn
 	channels []int64
-	nextID      atomic.Int64
+	nextID   atomic.Int64
 }
 
 // floorChannelBase keeps the floor's channel ids apart from the user id and workspace id.
