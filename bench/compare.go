@@ -58,6 +58,7 @@ type ParleyFigures struct {
 	Duplicated       int64       `json:"duplicated"`
 	Connected        int         `json:"connected"`
 	RSSPerConn       float64     `json:"rssPerConnectionBytes"`
+	HeapStackPerConn float64     `json:"heapStackPerConnectionBytes"`
 	ServerCPU        float64     `json:"serverCpuSeconds"`
 	Failures         []string    `json:"failures,omitempty"`
 }
@@ -193,16 +194,17 @@ func parleyFigures(rep *Report) *ParleyFigures {
 	p := &ParleyFigures{Deliver: rep.Latency.Deliver, Receipt: rep.Latency.Receipt, SendsPerSec: rep.Run.SendsPerSec,
 		DeliveriesPerSec: rep.Run.DeliveriesPerSec, Lost: rep.Check.Lost, Duplicated: rep.Check.Duplicated,
 		Connected: rep.Connect.Connected, Failures: rep.Failures}
-	var rss float64
+	var rss, hs float64
 	var conns int
 	for _, n := range rep.Server {
 		if n.Connected != nil && n.Before != nil {
 			rss += n.Connected["process_resident_memory_bytes"] - n.Before["process_resident_memory_bytes"]
+			hs += heapStackPerConn(n, 1)
 			conns += n.Connections
 		}
 	}
 	if conns > 0 {
-		p.RSSPerConn = rss / float64(conns)
+		p.RSSPerConn, p.HeapStackPerConn = rss/float64(conns), hs/float64(conns)
 	}
 	for _, c := range rep.Run.ServerCPU {
 		p.ServerCPU += c

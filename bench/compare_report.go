@@ -8,13 +8,13 @@ import (
 )
 
 func (p *ParleyFigures) line() string {
-	return fmt.Sprintf("send→deliver %s; %.0f sends/s, %.0f deliveries/s; lost %d, dup %d; RSS/conn %s; node CPU %.1fs",
-		p.Deliver, p.SendsPerSec, p.DeliveriesPerSec, p.Lost, p.Duplicated, fmtKiB(p.RSSPerConn), p.ServerCPU)
+	return fmt.Sprintf("send→deliver %s; %.0f sends/s, %.0f deliveries/s; lost %d, dup %d; RSS/conn %s (heap+stacks %s); node CPU %.1fs",
+		p.Deliver, p.SendsPerSec, p.DeliveriesPerSec, p.Lost, p.Duplicated, fmtKiB(p.RSSPerConn), fmtKiB(p.HeapStackPerConn), p.ServerCPU)
 }
 
 func (p *PeerRound) line() string {
-	return fmt.Sprintf("send→deliver %s; %.0f sends/s, %.0f deliveries/s; lost %d, dup %d; RSS/conn %s; server CPU %.1fs; %d/%d connected",
-		p.Deliver, p.SendsPerSec, p.DeliveriesPS, p.Lost, p.Duplicated, fmtKiB(p.RSSPerConnection()), p.ServerCPU, p.Connected, p.Connected+p.Failed)
+	return fmt.Sprintf("send→deliver %s; %.0f sends/s, %.0f deliveries/s; lost %d, dup %d; RSS/conn %s (heap+stacks %s); server CPU %.1fs; %d/%d connected",
+		p.Deliver, p.SendsPerSec, p.DeliveriesPS, p.Lost, p.Duplicated, fmtKiB(p.RSSPerConnection()), fmtKiB(p.HeapStackPerConnection()), p.ServerCPU, p.Connected, p.Connected+p.Failed)
 }
 
 func (f *FloorRound) line() string {
@@ -71,6 +71,19 @@ func ratios(rounds []CompareRound, a, b func(CompareRound) float64) ratio {
 	}
 	slices.Sort(rs)
 	return ratio{median: median(rs), lo: rs[0], hi: rs[len(rs)-1], n: len(rs)}
+}
+
+func medianOf(rounds []CompareRound, f func(CompareRound) (float64, bool)) float64 {
+	var v []float64
+	for _, r := range rounds {
+		if x, ok := f(r); ok {
+			v = append(v, x)
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	return median(v)
 }
 
 func median(s []float64) float64 {
@@ -158,8 +171,32 @@ func (c *Comparison) Summary() string {
 			}
 			return r.Peer.RSSPerConnection()
 		})
+		hs := ratios(rs, func(r CompareRound) float64 {
+			if r.Parley == nil {
+				return 0
+			}
+			return r.Parley.HeapStackPerConn
+		}, func(r CompareRound) float64 {
+			if r.Peer == nil {
+				return 0
+			}
+			return r.Peer.HeapStackPerConnection()
+		})
 		if cf.Connections >= 1000 { // below that, a connection's share is lost in the heap's noise
-			fmt.Fprintf(&b, "ratio     parley / centrifugo RSS per connection: %s\n", rss)
+			fmt.Fprintf(&b, "memory    per connection, median: parley RSS %s, heap+stacks %s; centrifugo RSS %s, heap+stacks %s\n",
+				fmtKiB(medianOf(rs, func(r CompareRound) (float64, bool) {
+					return pct(r.Parley != nil, r.Parley, func(p *ParleyFigures) float64 { return p.RSSPerConn })
+				})),
+				fmtKiB(medianOf(rs, func(r CompareRound) (float64, bool) {
+					return pct(r.Parley != nil, r.Parley, func(p *ParleyFigures) float64 { return p.HeapStackPerConn })
+				})),
+				fmtKiB(medianOf(rs, func(r CompareRound) (float64, bool) {
+					return pct(r.Peer != nil, r.Peer, func(p *PeerRound) float64 { return p.RSSPerConnection() })
+				})),
+				fmtKiB(medianOf(rs, func(r CompareRound) (float64, bool) {
+					return pct(r.Peer != nil, r.Peer, func(p *PeerRound) float64 { return p.HeapStackPerConnection() })
+				})))
+			fmt.Fprintf(&b, "ratio     parley / centrifugo per connection: RSS %s, heap+stacks %s\n", rss, hs)
 		}
 	}
 	if hasFloor {

@@ -37,6 +37,23 @@ type PeerRound struct {
 	HarnessCPU     float64          `json:"harnessCpuSeconds"`
 	Elapsed        float64          `json:"elapsedSeconds"`
 	Errors         map[string]int64 `json:"errors,omitempty"`
+	// Metrics are Centrifugo's own /metrics (the same Go collector names as the node's)
+	// before the clients connect, once connected, and after the load.
+	Metrics NodeMetrics `json:"metrics"`
+}
+
+// HeapStackPerConnection is the growth of the Go heap in use plus goroutine stacks per
+// connection once all connected: the part of RSS the process's own allocations explain.
+func (p *PeerRound) HeapStackPerConnection() float64 { return heapStackPerConn(p.Metrics, p.Connected) }
+
+func heapStackPerConn(n NodeMetrics, conns int) float64 {
+	if n.Before == nil || n.Connected == nil || conns == 0 {
+		return 0
+	}
+	hs := func(m map[string]float64) float64 {
+		return m["go_memstats_heap_inuse_bytes"] + m["go_memstats_stack_inuse_bytes"]
+	}
+	return (hs(n.Connected) - hs(n.Before)) / float64(conns)
 }
 
 // RSSPerConnection is the peer's resident memory growth per connection once all connected.
@@ -120,6 +137,16 @@ func runPeerRound(ctx context.Context, cfg *Config, bin string) (*PeerRound, err
 		return nil, fmt.Errorf("centrifugo /proc: %w", err)
 	}
 	out.RSSBefore = before.RSSBytes
+	rc := newRESTClient(1)
+	defer rc.close()
+	metrics := func() map[string]float64 {
+		m, err := scrape(ctx, rc, "http://"+cent.addr)
+		if err != nil {
+			out.Metrics.Error = err.Error()
+		}
+		return m
+	}
+	out.Metrics = NodeMetrics{URL: "http://" + cent.addr, Before: metrics()}
 	r.receiversPer = make([]int64, max(1, cfg.Channels))
 	for i := range cfg.Connections {
 		c := &peerClient{idx: i, channels: consecutive(cfg, i, nil), send: i < cfg.Senders,
@@ -147,11 +174,14 @@ func runPeerRound(ctx context.Context, cfg *Config, bin string) (*PeerRound, err
 	sleep(ctx, 2*time.Second) // as the parley round lets the node settle before reading it
 	conn, _ := cent.proc()
 	out.RSSConnected = conn.RSSBytes
+	out.Metrics.Connected = metrics()
+	out.Metrics.Connections = out.Connected
 	hcpu := cpuSeconds()
 
 	r.load(ctx)
 	r.drain(ctx)
 	after, _ := cent.proc()
+	out.Metrics.After = metrics()
 	out.RSSAfter, out.ServerCPU = after.RSSBytes, after.CPUSeconds-conn.CPUSeconds
 	out.HarnessCPU = cpuSeconds() - hcpu
 	out.Elapsed = time.Since(r.start).Seconds()
