@@ -146,20 +146,25 @@ func (c *Comparison) Summary() string {
 	fP99 := func(r CompareRound) (float64, bool) {
 		return pct(r.Floor != nil, r.Floor, func(f *FloorRound) float64 { return f.Commit.P99 })
 	}
-	fmt.Fprintf(&b, "%-22s %-28s %-28s\n", "median (range)", "P50", "P99")
-	fmt.Fprintf(&b, "%-22s %-28s %-28s\n", "parley send→deliver", column(rs, pP50), column(rs, pP99))
 	hasPeer, hasFloor := slices.ContainsFunc(rs, func(r CompareRound) bool { return r.Peer != nil }), slices.ContainsFunc(rs, func(r CompareRound) bool { return r.Floor != nil })
-	if hasPeer {
-		fmt.Fprintf(&b, "%-22s %-28s %-28s\n", "centrifugo send→deliv", column(rs, cP50), column(rs, cP99))
-	}
-	if hasFloor {
-		fmt.Fprintf(&b, "%-22s %-28s %-28s\n", "PostgreSQL commit", column(rs, fP50), column(rs, fP99))
+	load := cf.Senders > 0 && cf.Rate > 0
+	if load {
+		fmt.Fprintf(&b, "%-22s %-28s %-28s\n", "median (range)", "P50", "P99")
+		fmt.Fprintf(&b, "%-22s %-28s %-28s\n", "parley send→deliver", column(rs, pP50), column(rs, pP99))
+		if hasPeer {
+			fmt.Fprintf(&b, "%-22s %-28s %-28s\n", "centrifugo send→deliv", column(rs, cP50), column(rs, cP99))
+		}
+		if hasFloor {
+			fmt.Fprintf(&b, "%-22s %-28s %-28s\n", "PostgreSQL commit", column(rs, fP50), column(rs, fP99))
+		}
 	}
 	v := func(f func(CompareRound) (float64, bool)) func(CompareRound) float64 {
 		return func(r CompareRound) float64 { x, _ := f(r); return x }
 	}
-	if hasPeer {
+	if hasPeer && load {
 		fmt.Fprintf(&b, "ratio     parley / centrifugo: P50 %s, P99 %s\n", ratios(rs, v(pP50), v(cP50)), ratios(rs, v(pP99), v(cP99)))
+	}
+	if hasPeer {
 		rss := ratios(rs, func(r CompareRound) float64 {
 			if r.Parley == nil {
 				return 0
