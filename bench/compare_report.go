@@ -13,8 +13,8 @@ func (p *ParleyFigures) line() string {
 }
 
 func (p *PeerRound) line() string {
-	return fmt.Sprintf("send→deliver %s; %.0f sends/s, %.0f deliveries/s; lost %d, dup %d; RSS/conn %s (heap+stacks %s); server CPU %.1fs; %d/%d connected",
-		p.Deliver, p.SendsPerSec, p.DeliveriesPS, p.Lost, p.Duplicated, fmtKiB(p.RSSPerConnection()), fmtKiB(p.HeapStackPerConnection()), p.ServerCPU, p.Connected, p.Connected+p.Failed)
+	return fmt.Sprintf("send→deliver %s; %.0f sends/s, %.0f deliveries/s; lost %d, dup %d, dropped %d; RSS/conn %s (heap+stacks %s); server CPU %.1fs; %d/%d connected",
+		p.Deliver, p.SendsPerSec, p.DeliveriesPS, p.Lost, p.Duplicated, p.Dropped, fmtKiB(p.RSSPerConnection()), fmtKiB(p.HeapStackPerConnection()), p.ServerCPU, p.Connected, p.Connected+p.Failed)
 }
 
 func (f *FloorRound) line() string {
@@ -38,6 +38,9 @@ func (c *Comparison) judge() {
 		if p := r.Peer; p != nil {
 			if p.Failed > 0 {
 				c.Failures = append(c.Failures, fmt.Sprintf("round %d, peer: %d of %d connections failed: %v", i+1, p.Failed, p.Failed+p.Connected, topKinds(p.Errors, 3)))
+			}
+			if p.Dropped > 0 {
+				c.Failures = append(c.Failures, fmt.Sprintf("round %d, peer: %d connections dropped by the server during the run", i+1, p.Dropped))
 			}
 			if p.Lost > 0 || p.Duplicated > 0 {
 				c.Failures = append(c.Failures, fmt.Sprintf("round %d, peer: lost %d, duplicated %d", i+1, p.Lost, p.Duplicated))

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -25,6 +26,10 @@ type centClient struct {
 	conn net.Conn
 	wmu  sync.Mutex    // the sender's loop and the reader's pong both write
 	done chan struct{} // closed when the reader goroutine has returned
+	// closing is set by close: a reader ending without it was dropped by the server (a slow
+	// consumer, a missed pong), and onDrop runs.
+	closing atomic.Bool
+	onDrop  func(error)
 
 	mu      sync.Mutex
 	nextID  uint32
@@ -50,13 +55,13 @@ type centReplyJSON struct {
 }
 
 // dialCentrifugo opens the WebSocket and sends connect with token, waiting for its reply.
-func dialCentrifugo(ctx context.Context, url, token string, onPush func(channel, data []byte, received time.Time)) (*centClient, error) {
+func dialCentrifugo(ctx context.Context, url, token string, onPush func(channel, data []byte, received time.Time), onDrop func(error)) (*centClient, error) {
 	d := ws.Dialer{Timeout: 10 * time.Second}
 	conn, br, _, err := d.Dial(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
-	c := &centClient{conn: conn, done: make(chan struct{}), pending: make(map[uint32]func(centReply)), onPush: onPush}
+	c := &centClient{conn: conn, done: make(chan struct{}), pending: make(map[uint32]func(centReply)), onPush: onPush, onDrop: onDrop}
 	go c.read(br)
 	body, _ := json.Marshal(map[string]any{"token": token, "name": "parley-bench"})
 	if err := c.call(ctx, "connect", body); err != nil {
@@ -161,7 +166,11 @@ func (c *centClient) read(br *bufio.Reader) {
 			break
 		}
 	}
-	c.fail(fmt.Errorf("connection closed: %w", err))
+	err = fmt.Errorf("connection closed: %w", err)
+	c.fail(err)
+	if !c.closing.Load() && c.onDrop != nil {
+		c.onDrop(err)
+	}
 }
 
 var (
@@ -247,6 +256,7 @@ func (c *centClient) fail(err error) {
 }
 
 func (c *centClient) close() {
+	c.closing.Store(true)
 	c.wmu.Lock()
 	_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	_ = ws.WriteFrame(c.conn, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))

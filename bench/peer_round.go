@@ -24,6 +24,7 @@ type PeerRound struct {
 	SendErrors     int64            `json:"sendErrors"`
 	Skipped        int64            `json:"skipped"`
 	Deliveries     int64            `json:"deliveries"`
+	Dropped        int64            `json:"dropped"`
 	SendsPerSec    float64          `json:"sendsPerSec"`
 	DeliveriesPS   float64          `json:"deliveriesPerSec"`
 	Deliver        Percentiles      `json:"sendToDeliver"`
@@ -113,7 +114,7 @@ type peerRun struct {
 	deliver, publish          *recorder
 	sends, wSends, acks, errs atomic.Int64
 	skipped, deliveries, wDel atomic.Int64
-	dups, expected            atomic.Int64
+	dups, expected, dropped   atomic.Int64
 	receiversPer              []int64
 	errMu                     sync.Mutex
 	errors                    map[string]int64
@@ -186,7 +187,7 @@ func runPeerRound(ctx context.Context, cfg *Config, bin string) (*PeerRound, err
 	out.HarnessCPU = cpuSeconds() - hcpu
 	out.Elapsed = time.Since(r.start).Seconds()
 	out.Sends, out.Acks, out.SendErrors, out.Skipped = r.sends.Load(), r.acks.Load(), r.errs.Load(), r.skipped.Load()
-	out.Deliveries, out.Duplicated = r.deliveries.Load(), r.dups.Load()
+	out.Deliveries, out.Duplicated, out.Dropped = r.deliveries.Load(), r.dups.Load(), r.dropped.Load()
 	secs := cfg.Duration.Seconds()
 	out.SendsPerSec, out.DeliveriesPS = float64(r.wSends.Load())/secs, float64(r.wDel.Load())/secs
 	out.Deliver, out.Publish = percentilesOf(r.deliver.totals()), percentilesOf(r.publish.totals())
@@ -233,7 +234,8 @@ func (r *peerRun) connect(ctx context.Context, c *peerClient, ttl time.Duration)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := dialCentrifugo(cctx, r.cent.wsURL(), tok, func(ch, data []byte, at time.Time) { r.onPush(c, ch, data, at) })
+	conn, err := dialCentrifugo(cctx, r.cent.wsURL(), tok, func(ch, data []byte, at time.Time) { r.onPush(c, ch, data, at) },
+		func(err error) { r.dropped.Add(1); r.noteErr("dropped: " + err.Error()) })
 	if err != nil {
 		return err
 	}
