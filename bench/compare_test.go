@@ -45,7 +45,7 @@ func TestPeerRoundCentrifugo(t *testing.T) {
 		t.Fatalf("acks %d, send errors %d (%v)", p.Acks, p.SendErrors, p.Errors)
 	}
 	// Each channel has 2 receivers (clients 2..5, channels i mod 2).
-	if want := 2 * p.Acks; p.Deliveries != want || p.Lost != 0 || p.Duplicated != 0 {
+	if want := 2 * p.Acks; p.Deliveries != want || p.Lost != 0 || p.Duplicated != 0 || p.Dropped != 0 {
 		t.Fatalf("deliveries %d (lost %d, dup %d), want %d", p.Deliveries, p.Lost, p.Duplicated, want)
 	}
 	if p.Deliver.Count == 0 || p.Deliver.P50 <= 0 || p.RSSConnected <= 0 || p.ServerCPU < 0 {
