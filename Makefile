@@ -175,3 +175,14 @@ redis-cluster-stop:
 
 clean:
 	rm -rf bin .cluster
+
+# The references of ADR 0047 against a running node (PEER_URL, PEER_DB: its --db-url): the
+# reference shape (45 msg/s, 2 subscribers per channel) against Centrifugo and PostgreSQL's own
+# commit latency, interleaved. The peer needs centrifugo on $PATH or in ~/go/bin:
+#   go install github.com/centrifugal/centrifugo/v6@v6.9.1
+# (without it the peer is skipped with that line in the report).
+.PHONY: bench-references
+bench-references: build
+	$(BIN) bench fanout --url $(or $(PEER_URL),http://127.0.0.1:19300) --db-url $(PEER_DB) \
+		--connections 27 --channels 9 --senders 9 --receivers 18 --rate 5 --duration 20s --warmup 3s \
+		--rounds $(or $(ROUNDS),3) --peer centrifugo --pg-floor --quiet

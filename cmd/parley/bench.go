@@ -83,6 +83,12 @@ func runBench(args []string) int {
 	f.integer(&gcPercent, "harness-gogc", "", 400, "the harness's own GOGC (0: Go's default or $GOGC); its heap is soft-limited to 4 GiB per process unless $GOMEMLIMIT is set")
 	f.boolean(&worker, "worker", "", false, "internal: run one worker process (plan on stdin)")
 	f.str(&replot, "replot", "", "", "redraw --plot from a report saved with --json, without running anything")
+	var cc bench.CompareConfig
+	f.integer(&cc.Rounds, "rounds", "", 0, "compare in this many interleaved rounds (0: one plain run, or 3 with --peer / --pg-floor; ADR 0047)")
+	f.str(&cc.Peer, "peer", "", "", "also run the workload against this peer, interleaved: centrifugo ("+bench.CentrifugoInstall+"; skipped with a note when absent)")
+	f.str(&cc.CentrifugoPath, "centrifugo", "", "", "centrifugo binary (default: $PATH, $GOBIN, $GOPATH/bin, ~/go/bin)")
+	f.boolean(&cc.Floor, "pg-floor", "", false, "also measure PostgreSQL's own commit latency for the append at the same rate (needs --db-url), interleaved")
+	f.integer(&cc.FloorClients, "floor-clients", "", 0, "connections of the PostgreSQL floor (0: one per channel, at most 16)")
 	logs.register(f)
 
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -156,6 +162,13 @@ func runBench(args []string) int {
 			return 2
 		}
 		defer stopPprof()
+	}
+	if cc.Rounds > 0 || cc.Peer != "" || cc.Floor {
+		if _, err := bench.Compare(ctx, c, cc); err != nil {
+			fmt.Fprintln(os.Stderr, "parley bench:", oneLine(err))
+			return 1
+		}
+		return 0
 	}
 	if _, err := bench.Run(ctx, c); err != nil {
 		fmt.Fprintln(os.Stderr, "parley bench:", oneLine(err))
