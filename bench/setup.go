@@ -37,7 +37,8 @@ func newRunID() string {
 
 // makeClients names every client's user, signs its token and places it: node round-robin,
 // source address round-robin, channel indexes by the scenario, and the first Senders
-// clients send (so senders spread over channels and nodes like everyone else).
+// clients send (so senders spread over channels and nodes like everyone else); nodeFor
+// spreads each channel's clients over the nodes.
 func (r *runner) makeClients() ([]ClientSpec, [][]int, error) {
 	cfg := r.cfg
 	ttl := cfg.Warmup + cfg.Duration + cfg.Drain + 24*time.Hour
@@ -56,7 +57,8 @@ func (r *runner) makeClients() ([]ClientSpec, [][]int, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("sign token for %s: %w", name, err)
 		}
-		s := ClientSpec{Index: i, Username: name, Token: tok, URL: cfg.URLs[i%len(cfg.URLs)]}
+		node := r.nodeFor(i)
+		s := ClientSpec{Index: i, Username: name, Token: tok, URL: cfg.URLs[node], Node: node}
 		if n := len(cfg.SourceAddrs); n > 0 {
 			s.Source = cfg.SourceAddrs[i%n].String()
 		}
