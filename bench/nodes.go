@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -93,7 +94,7 @@ func startNodes(ctx context.Context, cfg SpawnConfig, runID string) (*spawned, [
 		// internet (ADR 0025), and a storm opens thousands of sockets before CONNECT.
 		"PARLEY_MAX_SOCKETS_PER_IP=1000000", "PARLEY_MAX_UNAUTH_SOCKETS_PER_IP=1000000", "PARLEY_MAX_UNAUTH_SOCKETS=1000000",
 		"PARLEY_REST_WRITE_LIMIT=1000000,1000000", "PARLEY_UNAUTHENTICATED_LIMIT=1000000,1000000",
-		"PARLEY_LOG_LEVEL=warn")
+		"PARLEY_LOG_LEVEL=warn", "PARLEY_DB_MAX_CONNS=8")
 	s.env = append(s.env, cfg.Env...)
 	var urls []string
 	for i := range cfg.Nodes {
@@ -113,8 +114,17 @@ func startNodes(ctx context.Context, cfg SpawnConfig, runID string) (*spawned, [
 	return s, urls, nil
 }
 
+// adminExec runs sql on the admin database, retrying for a minute while the server has no
+// connection slot free (SQLSTATE 53300): the benchmark machine's PostgreSQL is shared.
 func (s *spawned) adminExec(ctx context.Context, sql string) error {
-	c, err := pgx.ConnectConfig(ctx, s.admin)
+	var c *pgx.Conn
+	var err error
+	for deadline := time.Now().Add(time.Minute); ; {
+		if c, err = pgx.ConnectConfig(ctx, s.admin); err == nil || !strings.Contains(err.Error(), "53300") || time.Now().After(deadline) {
+			break
+		}
+		sleep(ctx, time.Second)
+	}
 	if err != nil {
 		return err
 	}

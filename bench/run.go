@@ -54,6 +54,7 @@ type linkEvent struct {
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	runID := newRunID()
 	var sp *spawned
+	stormSpawn(&cfg)
 	if cfg.Spawn.Nodes > 0 { // before the defaults: some depend on the number of nodes
 		var urls []string
 		var err error

@@ -58,7 +58,7 @@ func (r *runner) makeClients() ([]ClientSpec, [][]int, error) {
 			return nil, nil, fmt.Errorf("sign token for %s: %w", name, err)
 		}
 		node := r.nodeFor(i)
-		s := ClientSpec{Index: i, Username: name, Token: tok, URL: cfg.URLs[node], Node: node}
+		s := ClientSpec{Index: i, Username: name, Token: tok, URL: cfg.URLs[node], Node: node, Probe: r.sc.probe && i == 0}
 		if n := len(cfg.SourceAddrs); n > 0 {
 			s.Source = cfg.SourceAddrs[i%n].String()
 		}
