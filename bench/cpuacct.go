@@ -29,9 +29,9 @@ func cpuOver(points []cpuPoint) float64 {
 }
 
 // nodeCPU is node n's CPU from the connected scrape to the last, through the sampler's
-// series.
+// series (a node dead at the end has no After scrape: its last sample counts).
 func nodeCPU(n *NodeMetrics, series []ServerSample) float64 {
-	if n.Connected == nil || n.After == nil {
+	if n.Connected == nil {
 		return 0
 	}
 	point := func(m map[string]float64) cpuPoint {
@@ -43,6 +43,8 @@ func nodeCPU(n *NodeMetrics, series []ServerSample) float64 {
 			pts = append(pts, point(s.Metrics))
 		}
 	}
-	pts = append(pts, point(n.After))
+	if n.After != nil {
+		pts = append(pts, point(n.After))
+	}
 	return cpuOver(pts)
 }
