@@ -23,7 +23,6 @@ func TestResumeNodeRoundRobinOverOthers(t *testing.T) {
 	}
 }
 
-
 func TestBackoffJitterAndCap(t *testing.T) {
 	p := ResumePolicy{Base: 100 * time.Millisecond, Max: time.Second}.withDefaults()
 	rng := rand.New(rand.NewPCG(1, 2))
