@@ -224,6 +224,11 @@ func (c *client) post(channel int64) {
 	if err != nil { // not written, and done will not run
 		c.inflight.Add(-1)
 		w.inflight.Done()
+		if conn.Err() != nil { // its connection is ending: a send not made while disconnected
+			w.skip("not connected", 1)
+			w.resume.skipped.Add(1)
+			return
+		}
 		w.ctr.sendErrors.Add(1)
 		w.sendErrs.add(err)
 	}

@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,7 +144,9 @@ func (r *runner) setup(ctx context.Context, specs []ClientSpec, subs [][]int) (S
 				return fmt.Errorf("setup: invite %s: %w", s.Username, err)
 			}
 			if err := call(ctx, http.MethodPost, s.URL, "/api/invitations/accept", s.Token,
-				map[string]string{"token": inv.Token}, nil); err != nil {
+				map[string]string{"token": inv.Token}, nil); err != nil &&
+				// a retried accept (after a 503 whose request had committed) finds it done
+				!(statusOf(err) == http.StatusGone && strings.Contains(err.Error(), "invitation accepted")) {
 				return fmt.Errorf("setup: %s accepts: %w", s.Username, err)
 			}
 		}
