@@ -308,7 +308,8 @@ func (c *client) fetch(ctx context.Context, rng *rand.Rand) {
 	w.restLat.record(c.key, time.Since(start), w.inWindow(start))
 }
 
-// reconnect closes the connection and resumes on a new one with since-seq.
+// reconnect closes the connection and resumes on a new one with since-seq; a failed attempt
+// goes on as a resume (client_resume.go), on the same node first.
 func (c *client) reconnect(ctx context.Context) {
 	w := c.w
 	old := c.conn.Swap(nil)
@@ -318,8 +319,12 @@ func (c *client) reconnect(ctx context.Context) {
 	_ = old.Close()
 	w.ctr.reconnects.Add(1)
 	if err := c.connect(ctx, true); err != nil {
-		w.ctr.reconnectFailures.Add(1)
 		w.connErrs.add(fmt.Errorf("reconnect: %w", err))
+		if w.plan.Resume.Enabled { // retried with backoff like a drop (issue 27)
+			c.onDrop(time.Now())
+			return
+		}
+		w.ctr.reconnectFailures.Add(1)
 		c.tracker.Drop()
 	}
 }

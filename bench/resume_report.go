@@ -94,7 +94,11 @@ func (rr *ResumeReport) summary() string {
 			rr.Drops, rr.Resumed, rr.Attempts, rr.FailedAttempts, rr.Unresumed, rr.TimeToResume)
 		fmt.Fprintf(&b, "          %d sends skipped while disconnected, %d unacknowledged when their connection ended (not losses)", rr.SkippedDisconnected, rr.Unacked)
 		if rr.AllResumedSeconds > 0 {
-			fmt.Fprintf(&b, "; all resumed %.2fs after the fault", rr.AllResumedSeconds)
+			since := "the first drop"
+			if !rr.FaultAt.IsZero() {
+				since = "the fault"
+			}
+			fmt.Fprintf(&b, "; all resumed %.2fs after %s", rr.AllResumedSeconds, since)
 		}
 		b.WriteString("\n")
 		for _, e := range topKinds(rr.Errors, 3) {
