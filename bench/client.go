@@ -143,7 +143,7 @@ func (c *client) onMessage(f *stomp.Frame, received time.Time) {
 				w.ctr.wDeliveries.Add(1)
 			}
 			if c.spec.Probe {
-				w.resume.probe.record(c.key, received.Sub(sent), true)
+				w.resume.recordProbe(c.key, sent, received.Sub(sent))
 			}
 			if from, ok := contentNode(ev.content); ok {
 				if from == int(c.node.Load()) {

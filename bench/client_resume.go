@@ -70,13 +70,26 @@ type resumeStats struct {
 	skipped, unacked, crossNode, sameNode atomic.Int64
 	firstDrop, lastResumed                atomic.Int64 // unix nanos
 	errs                                  errorTally
-	lat, probe                            *recorder
-	active                                sync.WaitGroup
-	stop                                  chan struct{}
+	// probe times the probe client's deliveries; probeBefore and probeAfter split them at
+	// this worker's first drop (in the storm, the fault): the same run's reference.
+	lat, probe, probeBefore, probeAfter *recorder
+	active                              sync.WaitGroup
+	stop                                chan struct{}
 }
 
 func newResumeStats(shards int) *resumeStats {
-	return &resumeStats{lat: newRecorder(shards), probe: newRecorder(shards), stop: make(chan struct{})}
+	return &resumeStats{lat: newRecorder(shards), probe: newRecorder(shards), probeBefore: newRecorder(shards),
+		probeAfter: newRecorder(shards), stop: make(chan struct{})}
+}
+
+// recordProbe times one of the probe's deliveries, sent at sent.
+func (rs *resumeStats) recordProbe(key int, sent time.Time, d time.Duration) {
+	rs.probe.record(key, d, true)
+	if first := rs.firstDrop.Load(); first != 0 && sent.UnixNano() >= first {
+		rs.probeAfter.record(key, d, true)
+	} else {
+		rs.probeBefore.record(key, d, true)
+	}
 }
 
 // onDrop starts the client's resume after its connection ended unasked.
@@ -181,6 +194,8 @@ type ResumeStats struct {
 	Errors              map[string]int64 `json:"errors,omitempty"`
 	Time                string           `json:"time,omitempty"`
 	Probe               string           `json:"probe,omitempty"`
+	ProbeBefore         string           `json:"probeBefore,omitempty"`
+	ProbeAfter          string           `json:"probeAfter,omitempty"`
 }
 
 func (rs *resumeStats) snapshot() ResumeStats {
@@ -190,6 +205,7 @@ func (rs *resumeStats) snapshot() ResumeStats {
 		SkippedDisconnected: rs.skipped.Load(), Unacked: rs.unacked.Load(),
 		CrossNode: rs.crossNode.Load(), SameNode: rs.sameNode.Load(),
 		Errors: rs.errs.snapshot(), Time: encodeHist(rs.lat.totals()), Probe: encodeHist(rs.probe.totals()),
+		ProbeBefore: encodeHist(rs.probeBefore.totals()), ProbeAfter: encodeHist(rs.probeAfter.totals()),
 	}
 	if t := rs.firstDrop.Load(); t != 0 {
 		s.FirstDrop = time.Unix(0, t)

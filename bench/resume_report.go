@@ -2,6 +2,8 @@ package bench
 
 import (
 	"fmt"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"strings"
 	"time"
 )
@@ -33,16 +35,20 @@ type ResumeReport struct {
 	CrossNodeShare float64 `json:"crossNodeShare"`
 	// FaultAt is when the harness signalled a node (spawned nodes); AllResumedSeconds is
 	// from then (else from the first drop) to the last resume.
-	FaultAt           time.Time        `json:"faultAt,omitzero"`
-	AllResumedSeconds float64          `json:"allResumedSeconds,omitempty"`
-	Probe             Percentiles      `json:"probe,omitzero"`
-	Errors            map[string]int64 `json:"errors,omitempty"`
+	FaultAt           time.Time   `json:"faultAt,omitzero"`
+	AllResumedSeconds float64     `json:"allResumedSeconds,omitempty"`
+	Probe             Percentiles `json:"probe,omitzero"`
+	// ProbeBefore and ProbeAfter split the probe's deliveries at the first drop: sent
+	// before it (the reference) and from it on (the storm and after).
+	ProbeBefore Percentiles      `json:"probeBefore,omitzero"`
+	ProbeAfter  Percentiles      `json:"probeAfter,omitzero"`
+	Errors      map[string]int64 `json:"errors,omitempty"`
 }
 
 // combineResume folds the workers' resume figures into rep.Resume.
 func (r *runner) combineResume(rep *Report) {
 	rr := &ResumeReport{Enabled: !r.cfg.NoResume, FaultAt: r.faultAt}
-	lat, probe := newHist(), newHist()
+	lat, probe, before, after := newHist(), newHist(), newHist(), newHist()
 	var firstDrop, lastResumed time.Time
 	for _, res := range r.results {
 		s := res.Resume
@@ -59,6 +65,14 @@ func (r *runner) combineResume(rep *Report) {
 		if err := mergeEncoded(lat, s.Time); err != nil {
 			rep.Failures = append(rep.Failures, fmt.Sprintf("worker %d: %v", res.Worker, err))
 		}
+		for _, pair := range []struct {
+			dst *hdr.Histogram
+			src string
+		}{{before, s.ProbeBefore}, {after, s.ProbeAfter}} {
+			if err := mergeEncoded(pair.dst, pair.src); err != nil {
+				rep.Failures = append(rep.Failures, fmt.Sprintf("worker %d: %v", res.Worker, err))
+			}
+		}
 		if err := mergeEncoded(probe, s.Probe); err != nil {
 			rep.Failures = append(rep.Failures, fmt.Sprintf("worker %d: %v", res.Worker, err))
 		}
@@ -71,6 +85,7 @@ func (r *runner) combineResume(rep *Report) {
 	}
 	rr.TimeToResume = percentilesOf(lat)
 	rr.Probe = percentilesOf(probe)
+	rr.ProbeBefore, rr.ProbeAfter = percentilesOf(before), percentilesOf(after)
 	if n := rr.CrossNode + rr.SameNode; n > 0 {
 		rr.CrossNodeShare = float64(rr.CrossNode) / float64(n)
 	}
@@ -110,6 +125,10 @@ func (rr *ResumeReport) summary() string {
 	}
 	if rr.Probe.Count > 0 {
 		fmt.Fprintf(&b, "probe     send→deliver of the survivor's normal client, whole run: %s\n", rr.Probe)
+		fmt.Fprintf(&b, "          sent before the first drop: %s\n          sent from it on:            %s\n", rr.ProbeBefore, rr.ProbeAfter)
+		if rr.ProbeBefore.P99 > 0 && rr.ProbeAfter.Count > 0 {
+			fmt.Fprintf(&b, "          P99 from the first drop on / before it: %.2f\n", rr.ProbeAfter.P99/rr.ProbeBefore.P99)
+		}
 	}
 	return b.String()
 }
