@@ -80,10 +80,12 @@ func analyseStorm(_ context.Context, r *runner, rep *Report) error {
 		rep.Failures = append(rep.Failures, "storm: no client was dropped (was the node signalled?)")
 		return nil
 	}
-	if rr.Probe.Count == 0 {
-		rep.Failures = append(rep.Failures, "storm: the probe received nothing")
-	} else if p99 := time.Duration(rr.Probe.P99 * float64(time.Millisecond)); p99 > stormProbeP99 {
-		rep.Failures = append(rep.Failures, fmt.Sprintf("storm: the probe's send→deliver P99 %s is above %s", fmtMs(rr.Probe.P99), stormProbeP99))
+	// The target holds from the fault on; before it is the same run's reference.
+	if rr.ProbeAfter.Count == 0 {
+		rep.Failures = append(rep.Failures, "storm: the probe received nothing sent after the fault")
+	} else if p99 := time.Duration(rr.ProbeAfter.P99 * float64(time.Millisecond)); p99 > stormProbeP99 {
+		rep.Failures = append(rep.Failures, fmt.Sprintf("storm: the probe's send→deliver P99 from the fault on is %s, above %s (before it: %s)",
+			fmtMs(rr.ProbeAfter.P99), stormProbeP99, fmtMs(rr.ProbeBefore.P99)))
 	}
 	return nil
 }
