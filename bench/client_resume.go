@@ -48,12 +48,17 @@ func (p ResumePolicy) backoff(k int, rng *rand.Rand) time.Duration {
 
 // resumeNode is the node of attempt k of a client that dropped from node from: round robin
 // over the other nodes, starting at an offset of the client's own so that the clients of
-// one dead node spread over the survivors.
+// one dead node spread over the survivors; every nodes-th attempt tries its own node again
+// (a client dropped by a live node, a heart-beat timeout on an overloaded survivor, must not
+// only try the dead one).
 func resumeNode(from, k, index, nodes int) int {
 	if nodes <= 1 {
 		return 0
 	}
-	j := (index + k) % (nodes - 1)
+	if k%nodes == nodes-1 {
+		return from
+	}
+	j := (index + k - k/nodes) % (nodes - 1)
 	if j >= from {
 		j++
 	}
