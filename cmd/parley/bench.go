@@ -85,7 +85,7 @@ func runBench(args []string) int {
 	f.duration(&c.ResumeBackoff, "resume-backoff", "", 100*time.Millisecond, "first wait before a resume attempt (doubling, full jitter)")
 	f.duration(&c.ResumeBackoffMax, "resume-backoff-max", "", 5*time.Second, "longest wait between resume attempts")
 	f.duration(&c.ResumeGiveUp, "resume-give-up", "", time.Minute, "a client not resumed this long after its drop counts as dropped")
-	f.integer(&c.Spawn.Nodes, "spawn", "", 0, "start this many `parley serve` nodes as subprocesses (fresh database on --spawn-postgres, Redis bus on --spawn-redis) instead of --url; storm: 2")
+	f.integer(&c.Spawn.Nodes, "spawn", "", 0, "start this many nodes (parley serve) as subprocesses (fresh database on --spawn-postgres, Redis bus on --spawn-redis) instead of --url; storm: 2")
 	f.str(&c.Spawn.AdminDatabaseURL, "spawn-postgres", "", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "--spawn: PostgreSQL server the run's database is created on")
 	f.str(&c.Spawn.RedisURL, "spawn-redis", "", "redis://127.0.0.1:6379", "--spawn: the nodes' Redis (a fresh key prefix)")
 	var faultSignal string
