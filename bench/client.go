@@ -25,6 +25,7 @@ type client struct {
 	tracker *Tracker
 
 	conn     atomic.Pointer[stompclient.Client]
+	node     atomic.Int32 // index in plan.URLs of the node it is (or was last) on
 	inflight atomic.Int64 // unacknowledged sends
 	n        int64        // messages sent; loop goroutine only
 	rr       int          // next channel, round-robin; loop goroutine only
@@ -36,6 +37,7 @@ type client struct {
 
 func newClient(w *worker, spec *ClientSpec, key int) *client {
 	c := &client{w: w, spec: spec, key: key, tracker: NewTracker()}
+	c.node.Store(int32(spec.Node))
 	if w.plan.Load.ReadInterval > 0 {
 		c.readSent, c.readAcked = make(map[int64]int64), make(map[int64]int64)
 	}
@@ -70,7 +72,7 @@ func (c *client) connect(ctx context.Context, resume bool) error {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := stompclient.Dial(dctx, wsURL(c.spec.URL), opts)
+	conn, err := stompclient.Dial(dctx, wsURL(c.url()), opts)
 	if err != nil {
 		return err
 	}
@@ -106,16 +108,19 @@ func (c *client) subscriptions() []int64 {
 	return c.spec.Channels
 }
 
-// watch counts the connection's end as a drop unless the harness closed it.
+// watch counts the connection's end as a drop unless the harness closed it, and starts
+// the client's resume (client_resume.go).
 func (c *client) watch(conn *stompclient.Client) {
 	<-conn.Closed()
 	if c.conn.Load() != conn || c.w.closing.Load() {
 		return // replaced by a reconnect, or closed at the end
 	}
-	c.conn.CompareAndSwap(conn, nil)
-	c.tracker.Drop()
+	if !c.conn.CompareAndSwap(conn, nil) {
+		return
+	}
 	c.w.ctr.drops.Add(1)
 	c.w.dropErrs.add(conn.Err())
+	c.onDrop(time.Now())
 }
 
 // onMessage runs on the connection's read goroutine for every channel event.
@@ -137,6 +142,16 @@ func (c *client) onMessage(f *stomp.Frame, received time.Time) {
 			if in {
 				w.ctr.wDeliveries.Add(1)
 			}
+			if c.spec.Probe {
+				w.resume.recordProbe(c.key, sent, received.Sub(sent))
+			}
+			if from, ok := contentNode(ev.content); ok {
+				if from == int(c.node.Load()) {
+					w.resume.sameNode.Add(1)
+				} else {
+					w.resume.crossNode.Add(1)
+				}
+			}
 		}
 	case evRead:
 		w.ctr.readEvents.Add(1)
@@ -157,6 +172,7 @@ func (c *client) post(channel int64) {
 	conn := c.conn.Load()
 	if conn == nil {
 		w.skip("not connected", 1)
+		w.resume.skipped.Add(1)
 		return
 	}
 	if c.inflight.Load() >= int64(w.plan.MaxInflight) {
@@ -166,7 +182,7 @@ func (c *client) post(channel int64) {
 	c.n++
 	now := time.Now()
 	in := w.inWindow(now)
-	content := appendContent(make([]byte, 0, w.plan.MessageBytes+32), c.spec.Index, c.n, now, w.plan.MessageBytes)
+	content := appendContentNode(make([]byte, 0, w.plan.MessageBytes+32), c.spec.Index, int(c.node.Load()), c.n, now, w.plan.MessageBytes)
 	body := appendSendBody(make([]byte, 0, len(content)+96), channel, content,
 		w.plan.RunID+"-"+strconv.Itoa(c.spec.Index)+"-"+strconv.FormatInt(c.n, 10))
 	w.ctr.sends.Add(1)
@@ -182,8 +198,13 @@ func (c *client) post(channel int64) {
 		defer w.inflight.Done()
 		defer c.inflight.Add(-1)
 		if err != nil {
-			w.ctr.sendErrors.Add(1)
-			w.sendErrs.add(err)
+			select {
+			case <-conn.Closed(): // its connection ended first: unacknowledged, not an error
+				w.resume.unacked.Add(1)
+			default:
+				w.ctr.sendErrors.Add(1)
+				w.sendErrs.add(err)
+			}
 			return
 		}
 		id, err1 := strconv.ParseInt(r.Value("message-id"), 10, 64)
@@ -203,6 +224,11 @@ func (c *client) post(channel int64) {
 	if err != nil { // not written, and done will not run
 		c.inflight.Add(-1)
 		w.inflight.Done()
+		if conn.Err() != nil { // its connection is ending: a send not made while disconnected
+			w.skip("not connected", 1)
+			w.resume.skipped.Add(1)
+			return
+		}
 		w.ctr.sendErrors.Add(1)
 		w.sendErrs.add(err)
 	}
@@ -272,7 +298,7 @@ func (c *client) fetch(ctx context.Context, rng *rand.Rand) {
 		path = "/api/channels/" + itoa(c.spec.Channels[rng.IntN(len(c.spec.Channels))]) + "/messages?limit=50"
 	}
 	start := time.Now()
-	err := w.rest.do(ctx, "GET", c.spec.URL, path, c.spec.Token, nil, nil)
+	err := w.rest.do(ctx, "GET", c.url(), path, c.spec.Token, nil, nil)
 	w.ctr.restCalls.Add(1)
 	if err != nil {
 		w.ctr.restErrors.Add(1)
@@ -282,7 +308,8 @@ func (c *client) fetch(ctx context.Context, rng *rand.Rand) {
 	w.restLat.record(c.key, time.Since(start), w.inWindow(start))
 }
 
-// reconnect closes the connection and resumes on a new one with since-seq.
+// reconnect closes the connection and resumes on a new one with since-seq; a failed attempt
+// goes on as a resume (client_resume.go), on the same node first.
 func (c *client) reconnect(ctx context.Context) {
 	w := c.w
 	old := c.conn.Swap(nil)
@@ -292,8 +319,12 @@ func (c *client) reconnect(ctx context.Context) {
 	_ = old.Close()
 	w.ctr.reconnects.Add(1)
 	if err := c.connect(ctx, true); err != nil {
-		w.ctr.reconnectFailures.Add(1)
 		w.connErrs.add(fmt.Errorf("reconnect: %w", err))
+		if w.plan.Resume.Enabled { // retried with backoff like a drop (issue 27)
+			c.onDrop(time.Now())
+			return
+		}
+		w.ctr.reconnectFailures.Add(1)
 		c.tracker.Drop()
 	}
 }

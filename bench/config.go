@@ -125,6 +125,16 @@ type Config struct {
 	WorkerArgs []string
 	// WorkerEnv is added to the workers' environment.
 	WorkerEnv []string
+
+	// Issue 27 (ADR 0048): a client whose connection ends unasked resumes on another node
+	// with since-seq, after a backoff of ResumeBackoff (default 100 ms) doubling to
+	// ResumeBackoffMax (default 5 s), with full jitter; one not back within ResumeGiveUp
+	// (default 60 s) is dropped. NoResume: dropped at once, as before issue 27.
+	NoResume                        bool
+	ResumeBackoff, ResumeBackoffMax time.Duration
+	ResumeGiveUp                    time.Duration
+	// Spawn starts the nodes under test as subprocesses (and signals one mid-run).
+	Spawn SpawnConfig
 }
 
 // withDefaults applies the scenario's defaults, then the general ones.

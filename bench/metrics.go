@@ -22,6 +22,8 @@ var scrapedMetrics = []string{
 	"go_goroutines",
 	"process_open_fds",
 	"process_cpu_seconds_total",
+	// Which process answered: a node restarted mid-run has another start time (cpuacct.go).
+	"process_start_time_seconds",
 }
 
 // NodeMetrics is one node's figures.

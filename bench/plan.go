@@ -25,6 +25,10 @@ type Plan struct {
 	// Hooks are the incoming webhooks' paths (/hooks/{id}/{secret}) by channel id, with
 	// Load.IncomingHooks.
 	Hooks map[int64]string `json:",omitempty"`
+	// URLs are every node's base URL, in --url order: ClientSpec.Node indexes them, and a
+	// client whose node goes away resumes on another (Resume).
+	URLs   []string
+	Resume ResumePolicy
 }
 
 // LoadModel is what clients do once the run starts, beyond receiving.
@@ -72,4 +76,9 @@ type ClientSpec struct {
 	UserQueue bool `json:",omitempty"`
 	// Rate > 0 makes the client a sender of Rate messages/s to its Channels.
 	Rate float64 `json:",omitempty"`
+	// Node is URL's index in Plan.URLs.
+	Node int `json:",omitempty"`
+	// Probe: the client's deliveries are also timed on their own (the storm's "normal
+	// client" on the survivor).
+	Probe bool `json:",omitempty"`
 }

@@ -34,6 +34,7 @@ type Report struct {
 	Outgoing *OutgoingReport `json:"outgoing,omitempty"`
 	Incoming *IncomingReport `json:"incoming,omitempty"`
 	Soak     *SoakReport     `json:"soak,omitempty"`
+	Resume   *ResumeReport   `json:"resume,omitempty"`
 	Server   []NodeMetrics   `json:"server"`
 	// WAL is PostgreSQL's write-ahead log during the load (with --db-url).
 	WAL *WALReport `json:"wal,omitempty"`
@@ -253,10 +254,7 @@ func (r *runner) combine(rep *Report) {
 		n.Connections = rep.Connect.PerURL[n.URL]
 		n.PerConnection = perConnection(n.Before, n.Connected, n.Connections)
 		n.PerConnectionAfter = perConnection(n.Before, n.After, n.Connections)
-		cpu := n.After["process_cpu_seconds_total"] - n.Connected["process_cpu_seconds_total"]
-		if n.After == nil || n.Connected == nil {
-			cpu = 0
-		}
+		cpu := nodeCPU(n, rep.ServerSeries) // per process: a restarted node's counter starts again at 0
 		rep.Run.ServerCPU = append(rep.Run.ServerCPU, cpu)
 	}
 }
@@ -274,7 +272,7 @@ func (rep *Report) judge() {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("%d of %d connections failed", rep.Connect.Failed, rep.Connect.Attempted))
 	}
 	c := rep.Run.Counts
-	if c.Drops > 0 {
+	if c.Drops > 0 && (rep.Resume == nil || !rep.Resume.Enabled) { // resumed drops: combineResume
 		rep.Failures = append(rep.Failures, fmt.Sprintf("%d connections dropped during the run", c.Drops))
 	}
 	if c.ReconnectFailures > 0 {
@@ -429,6 +427,9 @@ func (rep *Report) Summary() string {
 	}
 	if sr := rep.Soak; sr != nil {
 		b.WriteString(sr.summary())
+	}
+	if rr := rep.Resume; rr != nil {
+		b.WriteString(rr.summary())
 	}
 	if o := rep.Outgoing; o != nil {
 		b.WriteString(o.summary())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"time"
 )
 
@@ -35,6 +36,10 @@ type runner struct {
 	// hooks are the incoming scenario's webhook paths by channel.
 	hooks    map[int64]string
 	hookBots map[int64]int64
+	// spawn is the nodes the harness started (Config.Spawn); faultAt when it signalled one.
+	spawn   *spawned
+	faultWG sync.WaitGroup
+	faultAt time.Time
 }
 
 type linkEvent struct {
@@ -47,12 +52,24 @@ type linkEvent struct {
 // bar to cfg.Progress, and the JSON and plot to their files. A run whose checks failed
 // returns the report and an error matching ErrFailed.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
+	runID := newRunID()
+	var sp *spawned
+	stormSpawn(&cfg)
+	if cfg.Spawn.Nodes > 0 { // before the defaults: some depend on the number of nodes
+		var urls []string
+		var err error
+		if sp, urls, err = startNodes(ctx, cfg.Spawn, runID); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		defer sp.stop()
+		cfg.URLs = urls
+	}
 	cfg, sc, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	r := &runner{cfg: cfg, sc: sc, runID: newRunID(), rest: newRESTClient(cfg.SetupConcurrency),
-		progress: newProgress(cfg.Progress, cfg.Quiet), series: newSeriesAcc()}
+	r := &runner{cfg: cfg, sc: sc, runID: runID, rest: newRESTClient(cfg.SetupConcurrency),
+		progress: newProgress(cfg.Progress, cfg.Quiet), series: newSeriesAcc(), spawn: sp}
 	h := fnv.New64a()
 	h.Write([]byte(r.runID))
 	r.seed = h.Sum64()
@@ -122,7 +139,9 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 	r.progress.phase("run", int64((cfg.Warmup+cfg.Duration)/time.Second))
 	samples := r.startSampler(ctx)
+	r.scheduleFault(ctx, rep)
 	err = r.awaitResults(ctx)
+	r.faultWG.Wait()
 	rep.ServerSeries = samples.finish()
 	if wal != nil {
 		var werr error
@@ -145,6 +164,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 
 	rep.Server = nodes
 	r.combine(rep)
+	r.combineResume(rep)
 	if r.sc.analyse != nil {
 		if err := r.sc.analyse(ctx, r, rep); err != nil {
 			rep.Failures = append(rep.Failures, "analysis: "+err.Error())
@@ -174,6 +194,9 @@ func (r *runner) startWorkers(ctx context.Context) error {
 			Warmup:           cfg.Warmup, Duration: cfg.Duration, Drain: cfg.Drain, MessageBytes: cfg.MessageBytes,
 			ReceiptTimeout: cfg.ReceiptTimeout, MaxInflight: cfg.MaxInflight, Load: lm,
 			Hooks: r.hooks,
+			URLs:  cfg.URLs,
+			Resume: ResumePolicy{Enabled: !cfg.NoResume, Base: cfg.ResumeBackoff, Max: cfg.ResumeBackoffMax,
+				GiveUp: cfg.ResumeGiveUp}.withDefaults(),
 		}
 		for i := k; i < len(r.specs); i += cfg.Procs {
 			p.Clients = append(p.Clients, r.specs[i])
@@ -343,4 +366,28 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// scheduleFault signals the spawned node Config.Spawn names, FaultAt after the load's start.
+func (r *runner) scheduleFault(ctx context.Context, rep *Report) {
+	sp := r.spawn
+	if sp == nil || sp.cfg.FaultSignal == 0 {
+		return
+	}
+	r.faultWG.Add(1)
+	go func() {
+		defer r.faultWG.Done()
+		sleep(ctx, sp.cfg.FaultAt)
+		if ctx.Err() != nil {
+			return
+		}
+		at, restarted, err := sp.fault(ctx)
+		r.faultAt = at
+		if err == nil {
+			err = <-restarted
+		}
+		if err != nil {
+			rep.Warnings = append(rep.Warnings, "fault: "+err.Error())
+		}
+	}()
 }

@@ -26,6 +26,10 @@ type scenario struct {
 	analyse func(ctx context.Context, r *runner, rep *Report) error
 	// prepare, when set, runs at the end of the setup with the channels made.
 	prepare func(ctx context.Context, r *runner, owner ClientSpec, channels []int64) error
+	// place, when set, is client i's node (index in URLs); default spreadNode.
+	place func(cfg *Config, i int) int
+	// probe: client 0's deliveries are also timed on their own (ClientSpec.Probe).
+	probe bool
 }
 
 var scenarios = map[string]*scenario{

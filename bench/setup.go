@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,8 @@ func newRunID() string {
 
 // makeClients names every client's user, signs its token and places it: node round-robin,
 // source address round-robin, channel indexes by the scenario, and the first Senders
-// clients send (so senders spread over channels and nodes like everyone else).
+// clients send (so senders spread over channels and nodes like everyone else); nodeFor
+// spreads each channel's clients over the nodes.
 func (r *runner) makeClients() ([]ClientSpec, [][]int, error) {
 	cfg := r.cfg
 	ttl := cfg.Warmup + cfg.Duration + cfg.Drain + 24*time.Hour
@@ -56,7 +58,8 @@ func (r *runner) makeClients() ([]ClientSpec, [][]int, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("sign token for %s: %w", name, err)
 		}
-		s := ClientSpec{Index: i, Username: name, Token: tok, URL: cfg.URLs[i%len(cfg.URLs)]}
+		node := r.nodeFor(i)
+		s := ClientSpec{Index: i, Username: name, Token: tok, URL: cfg.URLs[node], Node: node, Probe: r.sc.probe && i == 0}
 		if n := len(cfg.SourceAddrs); n > 0 {
 			s.Source = cfg.SourceAddrs[i%n].String()
 		}
@@ -141,7 +144,9 @@ func (r *runner) setup(ctx context.Context, specs []ClientSpec, subs [][]int) (S
 				return fmt.Errorf("setup: invite %s: %w", s.Username, err)
 			}
 			if err := call(ctx, http.MethodPost, s.URL, "/api/invitations/accept", s.Token,
-				map[string]string{"token": inv.Token}, nil); err != nil {
+				map[string]string{"token": inv.Token}, nil); err != nil &&
+				// a retried accept (after a 503 whose request had committed) finds it done
+				!(statusOf(err) == http.StatusGone && strings.Contains(err.Error(), "invitation accepted")) {
 				return fmt.Errorf("setup: %s accepts: %w", s.Username, err)
 			}
 		}

@@ -70,7 +70,8 @@ func (s *sampler) finish() []ServerSample {
 }
 
 // SoakReport says whether the server's resources stayed flat under steady load with churn
-// (issue 9): per node, the first and last sample of the measured window and the slope.
+// (issues 9 and 27): per node, the least-squares slope of each metric over the samples after
+// the warm-up, projected over the measured window, against a stated tolerance.
 type SoakReport struct {
 	Nodes []SoakNode `json:"nodes"`
 }
@@ -79,24 +80,48 @@ type SoakReport struct {
 type SoakNode struct {
 	URL     string `json:"url"`
 	Samples int    `json:"samples"`
+	// Minutes is the span of the samples judged.
+	Minutes float64 `json:"minutes"`
 	// For each metric: value at the first and last sample, and the least-squares slope per minute.
 	First     map[string]float64 `json:"first"`
 	Last      map[string]float64 `json:"last"`
 	PerMinute map[string]float64 `json:"perMinute"`
+	// Growth is PerMinute × Minutes for the judged metrics; Tolerance what it may be.
+	Growth    map[string]float64 `json:"growth"`
+	Tolerance map[string]float64 `json:"tolerance"`
 }
 
-// Leak thresholds: goroutines and open files may wander with churn, but not climb. They are
-// deliberately loose; issue 9 owns the final judgement.
-const (
-	soakAbsSlack = 100  // goroutines or files above the first sample
-	soakRelSlack = 0.10 // and 10 % of it
-)
+// soakTolerance is how much a metric may grow over the measured window (slope × window)
+// and still count as flat: Abs plus Rel of its first sample. Churn makes goroutines and
+// files wander by a few per reconnecting client; a leak grows with time and passes both.
+type soakTolerance struct {
+	metric string
+	abs    float64
+	rel    float64
+}
+
+func soakTolerances() []soakTolerance {
+	return []soakTolerance{
+		{"go_goroutines", 50, 0.05},
+		{"process_open_fds", 20, 0.05},
+		{"process_resident_memory_bytes", 32 << 20, 0.10},
+	}
+}
+
+func (t soakTolerance) String() string {
+	abs := fmt.Sprintf("%.0f", t.abs)
+	if t.metric == "process_resident_memory_bytes" {
+		abs = mib(t.abs)
+	}
+	return fmt.Sprintf("%s + %.0f%%", abs, 100*t.rel)
+}
 
 func analyseSoak(_ context.Context, r *runner, rep *Report) error {
 	warm := r.cfg.Warmup.Seconds()
 	sr := &SoakReport{}
 	for _, u := range r.cfg.URLs {
-		n := SoakNode{URL: u, First: map[string]float64{}, Last: map[string]float64{}, PerMinute: map[string]float64{}}
+		n := SoakNode{URL: u, First: map[string]float64{}, Last: map[string]float64{}, PerMinute: map[string]float64{},
+			Growth: map[string]float64{}, Tolerance: map[string]float64{}}
 		var pts []ServerSample
 		for _, s := range rep.ServerSeries {
 			if s.URL == u && s.Second >= warm {
@@ -104,22 +129,24 @@ func analyseSoak(_ context.Context, r *runner, rep *Report) error {
 			}
 		}
 		n.Samples = len(pts)
-		if len(pts) >= 2 {
-			for _, name := range scrapedMetrics {
-				n.First[name] = pts[0].Metrics[name]
-				n.Last[name] = pts[len(pts)-1].Metrics[name]
-				n.PerMinute[name] = slopePerMinute(pts, name)
+		if len(pts) < 3 {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("soak: %s: %d samples after the warm-up, need 3 for a slope", u, len(pts)))
+			sr.Nodes = append(sr.Nodes, n)
+			continue
+		}
+		n.Minutes = (pts[len(pts)-1].Second - pts[0].Second) / 60
+		for _, name := range scrapedMetrics {
+			n.First[name] = pts[0].Metrics[name]
+			n.Last[name] = pts[len(pts)-1].Metrics[name]
+			n.PerMinute[name] = slopePerMinute(pts, name)
+		}
+		for _, t := range soakTolerances() {
+			n.Growth[t.metric] = n.PerMinute[t.metric] * n.Minutes
+			n.Tolerance[t.metric] = t.abs + t.rel*n.First[t.metric]
+			if n.Growth[t.metric] > n.Tolerance[t.metric] {
+				rep.Failures = append(rep.Failures, fmt.Sprintf("soak: %s %s grows %.4g/min, %.4g over %.1f min, above the tolerance %s = %.4g",
+					u, t.metric, n.PerMinute[t.metric], n.Growth[t.metric], n.Minutes, t, n.Tolerance[t.metric]))
 			}
-			for _, name := range []string{"go_goroutines", "process_open_fds"} {
-				if first, last := n.First[name], n.Last[name]; last > first+soakAbsSlack+soakRelSlack*first {
-					rep.Failures = append(rep.Failures, fmt.Sprintf("soak: %s %s grew from %.0f to %.0f", u, name, first, last))
-				}
-			}
-			if first, slope := n.First["process_resident_memory_bytes"], n.PerMinute["process_resident_memory_bytes"]; first > 0 && slope > 0.01*first {
-				rep.Warnings = append(rep.Warnings, fmt.Sprintf("soak: %s RSS grows %.1f MiB/min (%.1f%%/min)", u, slope/(1<<20), 100*slope/first))
-			}
-		} else {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("soak: %s: %d samples in the measured window, need 2", u, len(pts)))
 		}
 		sr.Nodes = append(sr.Nodes, n)
 	}
@@ -147,6 +174,21 @@ func slopePerMinute(pts []ServerSample, name string) float64 {
 func (s *SoakReport) summary() string {
 	var b strings.Builder
 	for _, n := range s.Nodes {
+		if n.Samples >= 3 {
+			fmt.Fprintf(&b, "soak      %s, slope × %.1f min after the warm-up (tolerance):", n.URL, n.Minutes)
+			for i, t := range soakTolerances() {
+				g := n.Growth[t.metric]
+				if t.metric == "process_resident_memory_bytes" {
+					fmt.Fprintf(&b, " RSS %+.1f MiB (%s)", g/(1<<20), t)
+				} else {
+					fmt.Fprintf(&b, " %s %+.1f (%s)", strings.TrimPrefix(strings.TrimPrefix(t.metric, "go_"), "process_"), g, t)
+				}
+				if i < len(soakTolerances())-1 {
+					b.WriteString(",")
+				}
+			}
+			b.WriteString("\n")
+		}
 		fmt.Fprintf(&b, "soak      %s, %d samples: RSS %s → %s (%+.2f MiB/min), goroutines %.0f → %.0f, open files %.0f → %.0f\n",
 			n.URL, n.Samples, mib(n.First["process_resident_memory_bytes"]), mib(n.Last["process_resident_memory_bytes"]),
 			n.PerMinute["process_resident_memory_bytes"]/(1<<20), n.First["go_goroutines"], n.Last["go_goroutines"],

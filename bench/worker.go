@@ -46,6 +46,7 @@ type worker struct {
 	deliver, receipt, restLat, readAck, readEv *recorder
 	sendErrs, connErrs, dropErrs, serverErrs   errorTally
 	skipWhy                                    errorTally
+	resume                                     *resumeStats
 
 	ackMu sync.Mutex
 	acks  []Ack
@@ -70,6 +71,7 @@ func newWorker(plan *Plan, log *slog.Logger, emit func(workerEvent)) *worker {
 		deliver: newRecorder(shards), receipt: newRecorder(shards), restLat: newRecorder(shards),
 		readAck: newRecorder(shards), readEv: newRecorder(shards),
 		readSent: make(map[readKey]readNote),
+		resume:   newResumeStats(shards),
 	}
 	if plan.Load.IncomingHooks {
 		w.hooks = newHookPoster(plan)
@@ -279,19 +281,21 @@ func (w *worker) runLoad(ctx context.Context) {
 	loops.Wait()
 	w.inflight.Wait() // every send has its RECEIPT, an ERROR, or timed out
 	w.drain(ctx)
+	w.stopResuming() // who has not come back by now is a dropped receiver
 	close(tickDone)
 	tickWG.Wait()
 }
 
 // drain waits until deliveries have been quiet for a second (other workers' senders may
-// still be in flight), at most Drain after the window's end.
+// still be in flight) and no client is still resuming, at most Drain after the window's end.
 func (w *worker) drain(ctx context.Context) {
 	deadline := w.windowEnd.Add(w.plan.Drain)
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
 		now := time.Now()
-		if now.After(deadline) || now.Sub(time.Unix(0, w.lastDelivery.Load())) > time.Second {
+		quiet := now.Sub(time.Unix(0, w.lastDelivery.Load())) > time.Second && w.resume.pending.Load() == 0
+		if now.After(deadline) || quiet {
 			return
 		}
 		select {
@@ -372,6 +376,8 @@ type WorkerResult struct {
 	WindowStart time.Time  `json:"windowStart"`
 	WindowEnd   time.Time  `json:"windowEnd"`
 	DrainEnd    time.Time  `json:"drainEnd"`
+	// Resume is the clients' resumes after unasked disconnections (issue 27).
+	Resume ResumeStats `json:"resume"`
 }
 
 func (w *worker) result() *WorkerResult {
@@ -392,6 +398,7 @@ func (w *worker) result() *WorkerResult {
 		WindowStart: w.windowStart, WindowEnd: w.windowEnd, DrainEnd: time.Now(),
 		CPUSeconds: cpuSeconds() - w.cpuStart,
 		Sched:      readSched().since(w.schedStart),
+		Resume:     w.resume.snapshot(),
 	}
 	w.ackMu.Lock()
 	r.Acks = make([][3]int64, len(w.acks))

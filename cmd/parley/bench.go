@@ -81,6 +81,18 @@ func runBench(args []string) int {
 	f.str(&pprofAddr, "pprof", "", "", "serve the harness's own /debug/pprof here, e.g. 127.0.0.1:19312 (with --procs 1 it covers the clients)")
 	var gcPercent int
 	f.integer(&gcPercent, "harness-gogc", "", 400, "the harness's own GOGC (0: Go's default or $GOGC); its heap is soft-limited to 4 GiB per process unless $GOMEMLIMIT is set")
+	f.boolean(&c.NoResume, "no-resume", "", false, "a client whose connection ends unasked stays gone (default: it resumes on another --url with since-seq)")
+	f.duration(&c.ResumeBackoff, "resume-backoff", "", 100*time.Millisecond, "first wait before a resume attempt (doubling, full jitter)")
+	f.duration(&c.ResumeBackoffMax, "resume-backoff-max", "", 5*time.Second, "longest wait between resume attempts")
+	f.duration(&c.ResumeGiveUp, "resume-give-up", "", time.Minute, "a client not resumed this long after its drop counts as dropped")
+	f.integer(&c.Spawn.Nodes, "spawn", "", 0, "start this many nodes (parley serve) as subprocesses (fresh database on --spawn-postgres, Redis bus on --spawn-redis) instead of --url; storm: 2")
+	f.str(&c.Spawn.AdminDatabaseURL, "spawn-postgres", "", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "--spawn: PostgreSQL server the run's database is created on")
+	f.str(&c.Spawn.RedisURL, "spawn-redis", "", "redis://127.0.0.1:6379", "--spawn: the nodes' Redis (a fresh key prefix)")
+	var faultSignal string
+	f.integer(&c.Spawn.FaultNode, "fault-node", "", 0, "--spawn: index of the node to signal mid-run")
+	f.str(&faultSignal, "fault-signal", "", "", "--spawn: TERM or KILL the --fault-node at --fault-at (storm: TERM)")
+	f.duration(&c.Spawn.FaultAt, "fault-at", "", 0, "--spawn: when to signal, after the load starts (storm: warmup + duration/3)")
+	f.duration(&c.Spawn.RestartAfter, "restart-after", "", 0, "--spawn: start the signalled node again this long after it exited (0: never)")
 	f.boolean(&worker, "worker", "", false, "internal: run one worker process (plan on stdin)")
 	f.str(&replot, "replot", "", "", "redraw --plot from a report saved with --json, without running anything")
 	var cc bench.CompareConfig
@@ -125,6 +137,16 @@ func runBench(args []string) int {
 		return 0
 	}
 	c.URLs = nodes
+	switch strings.ToUpper(strings.TrimPrefix(strings.ToUpper(faultSignal), "SIG")) {
+	case "":
+	case "TERM":
+		c.Spawn.FaultSignal = syscall.SIGTERM
+	case "KILL":
+		c.Spawn.FaultSignal = syscall.SIGKILL
+	default:
+		fmt.Fprintf(os.Stderr, "parley bench: --fault-signal %q: want TERM or KILL\n", faultSignal)
+		return 2
+	}
 	if sourceAddrs != "" {
 		if c.SourceAddrs, err = bench.ParseAddrRange(sourceAddrs); err != nil {
 			fmt.Fprintln(os.Stderr, "parley bench: --source-addrs:", err)

@@ -1,0 +1,52 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// soakSeries is 10 minutes of samples every 10 s after a 30 s warm-up: goroutines wander
+// ±30 with churn, and grow by leak per minute.
+func soakSeries(leakPerMin float64) []ServerSample {
+	var out []ServerSample
+	for s := 30.0; s <= 630; s += 10 {
+		wobble := 30 * math.Sin(s/7)
+		out = append(out, ServerSample{Second: s, URL: "n", Metrics: map[string]float64{
+			"go_goroutines":                 1000 + wobble + leakPerMin*s/60,
+			"process_open_fds":              520 + wobble/3,
+			"process_resident_memory_bytes": 200 << 20,
+		}})
+	}
+	return out
+}
+
+func TestSoakSlopeTolerance(t *testing.T) {
+	r := &runner{cfg: Config{URLs: []string{"n"}, Warmup: 30 * time.Second}}
+	for _, tc := range []struct {
+		leak float64
+		fail bool
+	}{{0, false}, {5, false}, {20, true}} { // tolerance: 50 + 5% of 1000 = 100 over 10 min
+		rep := &Report{ServerSeries: soakSeries(tc.leak)}
+		if err := analyseSoak(context.Background(), r, rep); err != nil {
+			t.Fatal(err)
+		}
+		failed := len(rep.Failures) > 0
+		if failed != tc.fail {
+			t.Errorf("goroutines leaking %g/min: failures %v, want failure %v", tc.leak, rep.Failures, tc.fail)
+		}
+		if failed && !strings.Contains(rep.Failures[0], "go_goroutines") {
+			t.Errorf("failure %q does not name the metric", rep.Failures[0])
+		}
+		if g := rep.Soak.Nodes[0].Growth["go_goroutines"]; math.Abs(g-tc.leak*10) > 15 {
+			t.Errorf("leak %g/min: growth over 10 min %g, want about %g", tc.leak, g, tc.leak*10)
+		}
+	}
+	rep := &Report{ServerSeries: soakSeries(0)[:2]}
+	_ = analyseSoak(context.Background(), r, rep)
+	if len(rep.Failures) == 0 {
+		t.Error("2 samples judged flat: need 3 for a slope")
+	}
+}
