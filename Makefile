@@ -175,3 +175,19 @@ redis-cluster-stop:
 
 clean:
 	rm -rf bin .cluster
+
+# Issue 26: `parley bench fanout` on three `parley serve` nodes, on one plain redis-server
+# (PUBLISH) and on a local 3+3 Redis Cluster (SPUBLISH lanes, ADR 0043), in interleaved
+# rounds, each on a fresh Redis, Kafka and database; Redis CPU, calls and bytes per message
+# from every Redis process (bench --redis-stats). About 4 minutes a run at the defaults
+# below; CF_ROUNDS, CF_CONNECTIONS, CF_CHANNELS (coprime to 3), CF_SENDERS, CF_RATE override them.
+# Tables go to artifacts/clusterfanout/summary.md; docs/BENCHMARKS.md's log quotes them.
+CF_ROUNDS      ?= 3
+CF_CONNECTIONS ?= 1500
+CF_CHANNELS    ?= 50
+CF_SENDERS     ?= 50
+CF_RATE        ?= 2
+.PHONY: bench-cluster-fanout
+bench-cluster-fanout: build
+	$(GO) run ./bench/clusterfanout -bin $(BIN) -rounds $(CF_ROUNDS) -connections $(CF_CONNECTIONS) \
+		-channels $(CF_CHANNELS) -senders $(CF_SENDERS) -rate $(CF_RATE) -out artifacts/clusterfanout

@@ -61,7 +61,8 @@ type RedisTotals struct {
 	NetBytes    int64            `json:"netBytes"` // input + output
 	ReplBytes   int64            `json:"replBytes"`
 	ClusterMsgs int64            `json:"clusterBusMessages"`
-	// Per message acknowledged in the window, and per delivery of the window's messages.
+	// Per message the nodes published to the bus between the samples (Bus.Published), and
+	// per delivery those messages implied (the run's expected deliveries per message).
 	CPUMicrosPerMessage  float64 `json:"cpuMicrosPerMessage"`
 	CPUMicrosPerDelivery float64 `json:"cpuMicrosPerDelivery"`
 	CallsPerMessage      float64 `json:"callsPerMessage"`
@@ -143,7 +144,14 @@ func (w *redisWatch) finish(rep *Report, specs []ClientSpec) *RedisReport {
 	}
 	w.cancel()
 	out := &RedisReport{Window: w.window, Errors: w.errs, CrossNode: crossNodeShare(specs)}
-	msgs, dels := rep.Run.Counts.WAcks, rep.Run.Counts.WDeliveries
+	// Messages are those the nodes published to the bus between the two samples (their
+	// counters are read with Redis's, so a server running seconds behind its clients does
+	// not skew the ratio); deliveries are as many times more as the run's fan-out.
+	msgs := w.busB.minus(w.busA).Published
+	dels := msgs
+	if ck := rep.Check; ck.Acked > 0 {
+		dels = msgs * ck.Expected / ck.Acked
+	}
 	out.All.ByCommand, out.Masters.ByCommand = map[string]int64{}, map[string]int64{}
 	for i := range w.before {
 		a, b := w.before[i], w.after[i]

@@ -30,7 +30,9 @@ import (
 type options struct {
 	bin, postgres, out, modes string
 	rounds, nodes, dbConns    int
+	firstRound                int
 	setupRetries              int
+	dbCheck                   bool
 	connections, channels     int
 	senders                   int
 	rate                      float64
@@ -44,8 +46,10 @@ func main() {
 	flag.StringVar(&o.out, "out", "artifacts/clusterfanout", "directory for each run's JSON report, summary and node logs")
 	flag.StringVar(&o.modes, "modes", "single,cluster", "modes run in this order in every round")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds (each runs every mode once)")
+	flag.IntVar(&o.firstRound, "first-round", 1, "number of the first round (to add rounds to an earlier invocation's)")
 	flag.IntVar(&o.nodes, "nodes", 3, "parley nodes per run")
 	flag.IntVar(&o.dbConns, "db-max-conns", 4, "each node's PostgreSQL pool (the machine's PostgreSQL is shared)")
+	flag.BoolVar(&o.dbCheck, "db-check", false, "bench --db-url: also look every acknowledged message up in PostgreSQL (more connections to a shared server)")
 	flag.IntVar(&o.setupRetries, "setup-retries", 2, "runs that fail before the load starts (setup, no report: PostgreSQL out of connections) are run again on a fresh stack this many times; recorded in the results")
 	flag.IntVar(&o.connections, "connections", 3000, "bench --connections")
 	// Client i is on node i mod nodes and channel i mod channels: a channel count coprime
@@ -89,7 +93,7 @@ func run(ctx context.Context, o options) error {
 	}
 	var results []result
 	failed := false
-	for round := 1; round <= o.rounds; round++ {
+	for round := o.firstRound; round < o.firstRound+o.rounds; round++ {
 		for _, mode := range strings.Split(o.modes, ",") {
 			res := result{Round: round, Mode: mode}
 			rep, err := runOne(ctx, o, &res)
@@ -150,9 +154,12 @@ func runOne(ctx context.Context, o options, res *result) (*bench.Report, error) 
 		"--connections", strconv.Itoa(o.connections), "--channels", strconv.Itoa(o.channels),
 		"--senders", strconv.Itoa(o.senders), "--rate", strconv.FormatFloat(o.rate, 'g', -1, 64),
 		"--duration", o.duration.String(), "--warmup", o.warmup.String(),
-		"--db-url", s.dbURL, "--redis-stats", strings.Join(s.redisAddrs, ","), "--json", jsonPath}
+		"--redis-stats", strings.Join(s.redisAddrs, ","), "--json", jsonPath}
 	for _, u := range s.urls {
 		args = append(args, "--url", u)
+	}
+	if o.dbCheck {
+		args = append(args, "--db-url", s.dbURL)
 	}
 	fmt.Fprintf(os.Stderr, "%s  %s: %s %s\n", time.Now().UTC().Format(time.TimeOnly), name, o.bin, strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, o.bin, args...)

@@ -171,10 +171,20 @@ func sparePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// createDB makes a fresh database. The machine's PostgreSQL is shared and now and then out
+// of connections (SQLSTATE 53300): wait for one, up to three minutes.
 func createDB(ctx context.Context, admin string) (string, error) {
-	c, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return "", fmt.Errorf("postgres: %w", err)
+	deadline := time.Now().Add(3 * time.Minute)
+	var c *pgx.Conn
+	var err error
+	for {
+		if c, err = pgx.Connect(ctx, admin); err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return "", fmt.Errorf("postgres: %w", err)
+		}
+		time.Sleep(time.Second)
 	}
 	defer c.Close(context.Background())
 	b := make([]byte, 4)

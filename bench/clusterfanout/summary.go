@@ -30,7 +30,7 @@ func summarize(o options, results []result) string {
 			continue
 		}
 		rr, ck := rep.Redis, rep.Check
-		msgs := float64(rep.Run.Counts.WAcks)
+		msgs := float64(rr.Bus.Published)
 		marg := func(t float64, idle float64) float64 { return (t - idle*rr.Window) * 1e6 / msgs }
 		mAll, mM := marg(rr.All.CPUSeconds, r.IdleAll), marg(rr.Masters.CPUSeconds, r.IdleMasters)
 		fmt.Fprintf(&b, "| %d | %s | %.1f→%.1f | %.0f | %.0f | %d/%d/%d | %.1f%% | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.2f | %.2f | %.3f | %.0f | %s | %.2f | %.1f ms |\n",
@@ -40,7 +40,9 @@ func summarize(o options, results []result) string {
 			rr.All.CallsPerMessage, rr.All.CallsPerDelivery, rr.All.NetBytesPerMessage,
 			topPerMsg(rr.All.ByCommand, msgs), rr.Bus.RemotePerPublished(), rep.Latency.Deliver.P99)
 		if r.Error != "" {
+			// A failed run's figures are shown, not counted in the medians and ratios.
 			fmt.Fprintf(&b, "| | | ! %s |\n", r.Error)
+			continue
 		}
 		add(r.Mode, "cpu", rr.All.CPUMicrosPerMessage)
 		add(r.Mode, "cpuM", rr.Masters.CPUMicrosPerMessage)
@@ -70,7 +72,7 @@ func summarize(o options, results []result) string {
 			median(v["calls"]), median(v["callsM"]), median(v["callsD"]), median(v["bytes"]), median(v["bytesM"]), median(v["bytesD"]))
 	}
 	var ratios, ratiosM, ratiosX []string
-	for round := 1; round <= o.rounds; round++ {
+	for round := o.firstRound; round < o.firstRound+o.rounds; round++ {
 		x := byRound[round]
 		if x == nil || x["single"] == 0 || x["cluster"] == 0 {
 			continue
