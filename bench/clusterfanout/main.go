@@ -33,6 +33,7 @@ type options struct {
 	firstRound                int
 	setupRetries              int
 	dbCheck                   bool
+	summarize                 string
 	connections, channels     int
 	senders                   int
 	rate                      float64
@@ -60,9 +61,17 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "bench --duration")
 	flag.DurationVar(&o.warmup, "warmup", 10*time.Second, "bench --warmup")
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "Redis's idle CPU is read over this long before each run, nodes up, no clients")
+	flag.StringVar(&o.summarize, "summarize", "", "comma-separated -out directories: print the table of their results.json files together, run nothing")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if o.summarize != "" {
+		if err := resummarize(o); err != nil {
+			fmt.Fprintln(os.Stderr, "clusterfanout:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "clusterfanout:", err)
 		os.Exit(1)
@@ -198,4 +207,31 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// resummarize prints the table of earlier invocations' results together (the load
+// flags must be the ones they ran with: the table's heading repeats them).
+func resummarize(o options) error {
+	var all []result
+	for _, dir := range strings.Split(o.summarize, ",") {
+		raw, err := os.ReadFile(filepath.Join(dir, "results.json"))
+		if err != nil {
+			return err
+		}
+		var rs []result
+		if err := json.Unmarshal(raw, &rs); err != nil {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
+		all = append(all, rs...)
+	}
+	if len(all) == 0 {
+		return errors.New("no results")
+	}
+	o.firstRound, o.rounds = all[0].Round, 0
+	for _, r := range all {
+		o.firstRound = min(o.firstRound, r.Round)
+		o.rounds = max(o.rounds, r.Round-o.firstRound+1)
+	}
+	fmt.Print(summarize(o, all))
+	return nil
 }
