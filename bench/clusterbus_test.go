@@ -110,6 +110,10 @@ func TestFanoutThreeNodesOnRedisCluster(t *testing.T) {
 	if sp := rr.Masters.ByCommand["spublish"]; sp < rr.Bus.Published/2 {
 		t.Fatalf("%d SPUBLISH on the masters for %d bus publishes (calls %v)", sp, rr.Bus.Published, rr.All.ByCommand)
 	}
+	// An SPUBLISH reaches its shard's replica over the cluster bus.
+	if rr.All.ClusterPub == 0 {
+		t.Fatalf("no publish crossed the cluster bus to a replica: %+v", rr.All)
+	}
 	if rr.All.CPUSeconds <= 0 || rr.All.CPUMicrosPerMessage <= 0 || rr.All.NetBytesPerMessage <= 0 {
 		t.Fatalf("Redis CPU or bytes not measured: %+v", rr.All)
 	}

@@ -50,6 +50,9 @@ type RedisServerDelta struct {
 	// ClusterMsgs are cluster-bus messages sent plus received (CLUSTER INFO); a plain
 	// PUBLISH on a cluster is one per other node.
 	ClusterMsgs int64 `json:"clusterBusMessages,omitempty"`
+	// ClusterPublish are those that carried a PUBLISH (to every node) or an SPUBLISH (to
+	// the shard's replicas), sent plus received; their bytes are in no INFO counter.
+	ClusterPublish int64 `json:"clusterBusPublishMessages,omitempty"`
 }
 
 // RedisTotals sums servers and divides by the window's messages.
@@ -61,6 +64,7 @@ type RedisTotals struct {
 	NetBytes    int64            `json:"netBytes"` // input + output
 	ReplBytes   int64            `json:"replBytes"`
 	ClusterMsgs int64            `json:"clusterBusMessages"`
+	ClusterPub  int64            `json:"clusterBusPublishMessages"`
 	// Per message the nodes published to the bus between the samples (Bus.Published), and
 	// per delivery those messages implied (the run's expected deliveries per message).
 	CPUMicrosPerMessage  float64 `json:"cpuMicrosPerMessage"`
@@ -77,7 +81,7 @@ type redisSample struct {
 	cpu                            float64
 	calls                          map[string]int64
 	netIn, netOut, replIn, replOut int64
-	clusterMsgs                    int64
+	clusterMsgs, clusterPub        int64
 }
 
 // ValidateRedisStats checks --redis-stats addresses (host:port).
@@ -160,7 +164,8 @@ func (w *redisWatch) finish(rep *Report, specs []ClientSpec) *RedisReport {
 		}
 		d := RedisServerDelta{Addr: rep.redisAddr(i), Role: b.role, CPUSeconds: b.cpu - a.cpu, Calls: map[string]int64{},
 			NetInput: b.netIn - a.netIn, NetOutput: b.netOut - a.netOut, ReplInput: b.replIn - a.replIn,
-			ReplOutput: b.replOut - a.replOut, ClusterMsgs: b.clusterMsgs - a.clusterMsgs}
+			ReplOutput: b.replOut - a.replOut, ClusterMsgs: b.clusterMsgs - a.clusterMsgs,
+			ClusterPublish: b.clusterPub - a.clusterPub}
 		for k, v := range b.calls {
 			if n := v - a.calls[k]; n > 0 {
 				d.Calls[k] = n
@@ -191,6 +196,7 @@ func (t *RedisTotals) add(d RedisServerDelta) {
 	t.NetBytes += d.NetInput + d.NetOutput
 	t.ReplBytes += d.ReplInput + d.ReplOutput
 	t.ClusterMsgs += d.ClusterMsgs
+	t.ClusterPub += d.ClusterPublish
 	for k, v := range d.Calls {
 		t.Calls += v
 		t.ByCommand[k] += v
@@ -273,9 +279,12 @@ func sampleOne(ctx context.Context, addr string) (redisSample, error) {
 		}
 		for _, l := range strings.Split(ci, "\n") {
 			k, v, _ := strings.Cut(strings.TrimSpace(l), ":")
-			if k == "cluster_stats_messages_sent" || k == "cluster_stats_messages_received" {
-				n, _ := strconv.ParseInt(v, 10, 64)
+			n, _ := strconv.ParseInt(v, 10, 64)
+			switch {
+			case k == "cluster_stats_messages_sent" || k == "cluster_stats_messages_received":
 				s.clusterMsgs += n
+			case strings.HasPrefix(k, "cluster_stats_messages_publish"): // publish, publishshard
+				s.clusterPub += n
 			}
 		}
 	}
@@ -289,7 +298,7 @@ func (rr *RedisReport) summary() string {
 		fmt.Fprintf(&b, "          %s (%d): CPU %.2fs = %.1f µs/message, %.2f µs/delivery; %.2f calls/message, %.3f calls/delivery; %.0f bytes/message in+out",
 			name, t.Servers, t.CPUSeconds, t.CPUMicrosPerMessage, t.CPUMicrosPerDelivery, t.CallsPerMessage, t.CallsPerDelivery, t.NetBytesPerMessage)
 		if t.ClusterMsgs > 0 {
-			fmt.Fprintf(&b, "; %d cluster-bus messages", t.ClusterMsgs)
+			fmt.Fprintf(&b, "; %d cluster-bus messages (%d carrying a publish)", t.ClusterMsgs, t.ClusterPub)
 		}
 		b.WriteByte('\n')
 	}
