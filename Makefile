@@ -186,3 +186,18 @@ bench-references: build
 	$(BIN) bench fanout --url $(or $(PEER_URL),http://127.0.0.1:19300) --db-url $(PEER_DB) \
 		--connections 27 --channels 9 --senders 9 --receivers 18 --rate 5 --duration 20s --warmup 3s \
 		--rounds $(or $(ROUNDS),3) --peer centrifugo --pg-floor --quiet
+# Issue 26: `parley bench fanout` on three `parley serve` nodes, on one plain redis-server
+# (PUBLISH) and on a local 3+3 Redis Cluster (SPUBLISH lanes, ADR 0043), in interleaved
+# rounds, each on a fresh Redis, Kafka and database; Redis CPU, calls and bytes per message
+# from every Redis process (bench --redis-stats). About 4 minutes a run at the defaults
+# below; CF_ROUNDS, CF_CONNECTIONS, CF_CHANNELS (coprime to 3), CF_SENDERS, CF_RATE override them.
+# Tables go to artifacts/clusterfanout/summary.md; docs/BENCHMARKS.md's log quotes them.
+CF_ROUNDS      ?= 3
+CF_CONNECTIONS ?= 1500
+CF_CHANNELS    ?= 50
+CF_SENDERS     ?= 50
+CF_RATE        ?= 2
+.PHONY: bench-cluster-fanout
+bench-cluster-fanout: build
+	$(GO) run ./bench/clusterfanout -bin $(BIN) -rounds $(CF_ROUNDS) -connections $(CF_CONNECTIONS) \
+		-channels $(CF_CHANNELS) -senders $(CF_SENDERS) -rate $(CF_RATE) -out artifacts/clusterfanout

@@ -105,6 +105,11 @@ type Config struct {
 	// scenario's leak check reads them). Default 10 s; negative: never.
 	SampleEvery time.Duration
 
+	// RedisStats are the Redis servers (host:port) behind the nodes' bus: their INFO (CPU,
+	// commandstats, network bytes) is read at the start and end of the measured window and
+	// divided by its messages (Report.Redis). Empty: not read.
+	RedisStats []string
+
 	// Quiet turns the progress bar off.
 	Quiet bool
 	// JSONPath, when set, receives the whole Report as JSON.
@@ -270,6 +275,9 @@ func (c Config) validate() error {
 	}
 	if c.ReconnectPerMin < 0 || c.ReconnectPerMin > 60 {
 		bad("--reconnect-per-min %g: want 0..60", c.ReconnectPerMin)
+	}
+	if err := validateRedisStats(c.RedisStats); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

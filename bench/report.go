@@ -38,6 +38,8 @@ type Report struct {
 	Server   []NodeMetrics   `json:"server"`
 	// WAL is PostgreSQL's write-ahead log during the load (with --db-url).
 	WAL *WALReport `json:"wal,omitempty"`
+	// Redis is the bus's Redis servers' CPU, calls and bytes in the window (--redis-stats).
+	Redis *RedisReport `json:"redis,omitempty"`
 	// ServerSeries samples every node's /metrics every SampleEvery during the run.
 	ServerSeries []ServerSample `json:"serverSeries,omitempty"`
 	Series       []SeriesPoint  `json:"series"`
@@ -93,6 +95,7 @@ type ConfigSummary struct {
 	ReadInterval    string   `json:"readInterval,omitempty"`
 	RESTInterval    string   `json:"restInterval,omitempty"`
 	ReconnectPerMin float64  `json:"reconnectPerMin,omitempty"`
+	RedisStats      []string `json:"redisStats,omitempty"`
 }
 
 // RunStats are the load's counts and rates. Rates count only messages sent in the measured
@@ -147,6 +150,7 @@ func newReport(cfg *Config, runID string) *Report {
 			Ramp: cfg.Ramp, Procs: cfg.Procs, SourceAddrs: len(cfg.SourceAddrs), HeartBeat: cfg.HeartBeat.String(),
 			GoroutineReader: cfg.GoroutineReaders,
 			MessageBytes:    cfg.MessageBytes, ReconnectPerMin: cfg.ReconnectPerMin,
+			RedisStats: cfg.RedisStats,
 		},
 	}
 	if cfg.PostInterval > 0 {
@@ -436,6 +440,9 @@ func (rep *Report) Summary() string {
 	}
 	if o := rep.Incoming; o != nil {
 		b.WriteString(o.summary())
+	}
+	if rr := rep.Redis; rr != nil {
+		b.WriteString(rr.summary())
 	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(&b, "WARNING   %s\n", w)

@@ -131,6 +131,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		defer func() { _, _ = wal.finish() }() // an early return: let its connection go
 	}
 	rep.Run.StartedAt = time.Now().UTC()
+	redisW := r.startRedisWatch(ctx)
 	for _, l := range r.links {
 		if err := l.send(cmdStart); err != nil {
 			r.abort()
@@ -165,6 +166,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	rep.Server = nodes
 	r.combine(rep)
 	r.combineResume(rep)
+	rep.Redis = redisW.finish(rep, r.specs)
 	if r.sc.analyse != nil {
 		if err := r.sc.analyse(ctx, r, rep); err != nil {
 			rep.Failures = append(rep.Failures, "analysis: "+err.Error())

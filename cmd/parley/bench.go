@@ -33,7 +33,7 @@ func (u *urls) Set(v string) error {
 // multi-process run (plan on stdin, events on stdout).
 func runBench(args []string) int {
 	var c bench.Config
-	var nodes urls
+	var nodes, redisStats urls
 	var sourceAddrs, clockSkews string
 	var worker bool
 	var replot string
@@ -73,6 +73,7 @@ func runBench(args []string) int {
 	f.duration(&c.RESTInterval, "rest-interval", "", 0, "users: mean time between a user's REST fetches (default 120s)")
 	f.Float64Var(&c.ReconnectPerMin, "reconnect-per-min", 0, "fraction of clients reconnecting per minute (users default 0.01)")
 	f.duration(&c.SampleEvery, "sample-every", "", 10*time.Second, "how often each node's /metrics are sampled during the run (negative: never)")
+	f.Var(&redisStats, "redis-stats", "Redis servers behind the nodes' bus (host:port, repeatable or comma-separated; every master and replica of a cluster): their CPU, commands and bytes over the measured window, per message")
 	f.str(&c.JSONPath, "json", "", "", "write every figure to this file")
 	f.str(&c.PlotPath, "plot", "", "", "write latency percentiles over time to this .svg")
 	f.boolean(&c.Quiet, "quiet", "", false, "no progress bar")
@@ -147,6 +148,7 @@ func runBench(args []string) int {
 		fmt.Fprintf(os.Stderr, "parley bench: --fault-signal %q: want TERM or KILL\n", faultSignal)
 		return 2
 	}
+	c.RedisStats = redisStats
 	if sourceAddrs != "" {
 		if c.SourceAddrs, err = bench.ParseAddrRange(sourceAddrs); err != nil {
 			fmt.Fprintln(os.Stderr, "parley bench: --source-addrs:", err)
