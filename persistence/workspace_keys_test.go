@@ -136,7 +136,7 @@ func TestWorkspaceIDFollowsItsParent(t *testing.T) {
 
 	// Naming the wrong workspace is refused by the composite key; a missing channel is still
 	// a foreign-key violation (SetChannelPrefs maps it to ErrNotFound).
-	_, err = f.store.Pool().Exec(ctx, `INSERT INTO channel_members (workspace_id, channel_id, user_id) VALUES ($1, $2, $3)`, other, f.ch, bob)
+	_, err = f.store.Pool().Exec(ctx, `INSERT INTO channel_members (workspace_id, channel_id, user_id) VALUES ($1, $2, $3)`, other, f.ch, bot.ID)
 	if sqlState(err) != "23503" {
 		t.Errorf("member row naming another workspace than its channel's: %v, want a foreign-key violation", err)
 	}
