@@ -101,8 +101,13 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	monURL := strings.Replace(o.dbURL, "/"+cfg.Database+"?", "/postgres?", 1)
-	mon, err := pgxpool.New(ctx, monURL+"&pool_max_conns=1")
+	// The monitor connects to the maintenance database, so its backend is not the bench's.
+	mcfg, err := pgxpool.ParseConfig(o.dbURL)
+	if err != nil {
+		return err
+	}
+	mcfg.ConnConfig.Database, mcfg.MaxConns = "postgres", 1
+	mon, err := pgxpool.NewWithConfig(ctx, mcfg)
 	if err != nil {
 		return err
 	}
@@ -125,7 +130,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	apool, err := persistence.OpenDB(ctx, persistence.DBConfig{URL: o.dbURL + "&options=-c%20synchronous_commit%3Doff", MaxConns: pacedWorkers}, logger)
+	apool, err := persistence.OpenDB(ctx, persistence.DBConfig{URL: withParam(o.dbURL, "options=-c%20synchronous_commit%3Doff"), MaxConns: pacedWorkers}, logger)
 	if err != nil {
 		return err
 	}
@@ -157,6 +162,14 @@ func run(ctx context.Context, o options) error {
 	}
 	summary(cells, results)
 	return nil
+}
+
+// withParam adds a query parameter to a connection URL.
+func withParam(url, kv string) string {
+	if strings.Contains(url, "?") {
+		return url + "&" + kv
+	}
+	return url + "?" + kv
 }
 
 func maxOf(xs []int) int {
