@@ -35,6 +35,7 @@ REDIS_BASE_PORT=${REDIS_BASE_PORT:-17400}
 KAFKA_PORT=${KAFKA_PORT:-19490}
 DB_CONNS=${DB_CONNS:-6}
 export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
+export PYTHONDONTWRITEBYTECODE=1
 
 repo=$(git rev-parse --show-toplevel)
 cd "$repo"
