@@ -7,14 +7,16 @@ import (
 )
 
 // Cross-node deliveries (issue 27): a message's content names the node its sender was on
-// when it sent it ("@k", k its index in --url), so a receiver can tell a delivery that
+// when it sent it ("~k", k its index in --url), so a receiver can tell a delivery that
 // crossed the bus from one that did not. parseContent ignores what follows its three fields.
+// Not "@k": an @ makes the message a mention, which takes its append off the one-statement
+// path (and off the commit coalescer) and would change what is measured.
 
 // appendContentNode is appendContent with the sender's node after the send time.
 func appendContentNode(dst []byte, sender, node int, n int64, t time.Time, size int) []byte {
 	start := len(dst)
 	dst = appendContent(dst, sender, n, t, 0)
-	dst = append(dst, '@')
+	dst = append(dst, '~')
 	dst = strconv.AppendInt(dst, int64(node), 10)
 	dst = append(dst, ' ')
 	for len(dst)-start < size {
@@ -28,7 +30,7 @@ func contentNode(b []byte) (int, bool) {
 	if !bytes.HasPrefix(b, []byte(contentMagic)) {
 		return 0, false
 	}
-	i := bytes.IndexByte(b, '@')
+	i := bytes.IndexByte(b, '~')
 	if i < 0 {
 		return 0, false
 	}

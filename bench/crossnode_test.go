@@ -3,6 +3,8 @@ package bench
 import (
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/persistence"
 )
 
 func TestSpreadNode(t *testing.T) {
@@ -47,6 +49,11 @@ func TestContentNode(t *testing.T) {
 	}
 	if node, ok := contentNode(b); !ok || node != 3 {
 		t.Errorf("contentNode = %d %v, want 3", node, ok)
+	}
+	// The node's mark must not read as a mention: that would take every bench message off
+	// the append's one-statement path and measure the mention lookup instead.
+	if !persistence.OneStatement([]persistence.NewMessage{{UserID: 1, Content: string(b)}}) {
+		t.Errorf("bench content %q is not a one-statement append (a mention?)", b)
 	}
 	if _, ok := contentNode(appendContent(nil, 1, 1, time.Unix(0, 1), 64)); ok {
 		t.Error("content without a node parsed one")

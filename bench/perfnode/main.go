@@ -39,6 +39,7 @@ type options struct {
 	noPoller                         bool
 	sendRate                         float64
 	sendBurst, maxBatch, dbConns     int
+	coalesce                         bool
 	gcMinHeapMiB                     int
 	blockRate, mutexFrac             int
 	explain, readEventDelay          time.Duration
@@ -52,6 +53,7 @@ func main() {
 	flag.Float64Var(&o.sendRate, "send-rate", 20, "SEND frames per second per connection")
 	flag.IntVar(&o.sendBurst, "send-burst", 50, "SEND burst per connection")
 	flag.IntVar(&o.maxBatch, "max-batch", 0, "group commit cap (0: default)")
+	flag.BoolVar(&o.coalesce, "commit-coalesce", false, "parley serve's --commit-coalesce: channels ready together share one transaction (ADR 0046)")
 	flag.IntVar(&o.dbConns, "db-max-conns", 16, "PostgreSQL pool size")
 	flag.IntVar(&o.blockRate, "block-rate", 0, "runtime.SetBlockProfileRate (ns; 0: off)")
 	flag.IntVar(&o.mutexFrac, "mutex-fraction", 0, "runtime.SetMutexProfileFraction (0: off)")
@@ -113,6 +115,7 @@ func run(o options) error {
 	cfg.Realtime.SendRate = o.sendRate
 	cfg.Realtime.SendBurst = o.sendBurst
 	cfg.Realtime.MaxBatch = o.maxBatch
+	cfg.Realtime.Coalesce.On = o.coalesce
 	// The setup's owner invites every user over REST (10,000 writes at 10,000 users): a
 	// bench node does not limit REST writes; messages follow -send-rate.
 	open := api.Limit{Rate: 1e6, Burst: 1e6}
