@@ -1,13 +1,9 @@
 package faults
 
 import (
-	"context"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 
@@ -47,24 +43,8 @@ type redisCluster struct {
 
 func newRedisCluster(t *testing.T) *redisCluster {
 	t.Helper()
-	if err := redistest.Available(); err != nil {
-		t.Skipf("%s=cluster: %v", redisModeEnv, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c, err := redistest.StartCluster(ctx)
-	must(t, err, "start a Redis Cluster")
-	t.Cleanup(c.Stop)
-	rc := &redisCluster{c: c}
-	ports := make([]int, len(c.Nodes))
-	for i, n := range c.Nodes {
-		p := newProxy(t, "redis-"+strconv.Itoa(i), n.Addr)
-		rc.proxies = append(rc.proxies, p)
-		_, port, _ := net.SplitHostPort(p.Listen)
-		ports[i], _ = strconv.Atoi(port)
-	}
-	must(t, c.Announce(ctx, ports), "announce the proxies")
-	return rc
+	c, proxies := redistest.StartProxiedCluster(t)
+	return &redisCluster{c: c, proxies: proxies}
 }
 
 // seeds are the proxied addresses of every node.

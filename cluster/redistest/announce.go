@@ -3,9 +3,14 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
+	"testing"
+	"time"
 
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 )
 
 // Announce makes node i tell clients (CLUSTER SLOTS, MOVED, ASK) to reach it on
@@ -73,4 +78,40 @@ func (s *Server) ClientAddr() string {
 // does not answer.
 func Role(ctx context.Context, addr string) string {
 	return info(ctx, addr, "replication", "role")
+}
+
+// StartProxiedCluster starts a Cluster for t (stopped at cleanup) with an in-process
+// toxiproxy in front of every node, which the nodes announce (Announce): proxies[i] fronts
+// Nodes[i], and a client seeded with the proxies' addresses reaches every shard through
+// them only. Stopping every proxy (or adding a toxic to each) partitions such a client from
+// the whole cluster while the cluster itself stays healthy.
+func StartProxiedCluster(t testing.TB) (*Cluster, []*toxiproxy.Proxy) {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skipf("redistest: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := StartCluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
+	proxies := make([]*toxiproxy.Proxy, len(c.Nodes))
+	ports := make([]int, len(c.Nodes))
+	for i, n := range c.Nodes {
+		p := toxiproxy.NewProxy(srv, "redis-"+strconv.Itoa(i), "127.0.0.1:0", n.Addr)
+		if err := p.Start(); err != nil {
+			t.Fatalf("redistest: toxiproxy for %s: %v", n.Addr, err)
+		}
+		t.Cleanup(p.Stop)
+		proxies[i] = p
+		_, port, _ := net.SplitHostPort(p.Listen)
+		ports[i], _ = strconv.Atoi(port)
+	}
+	if err := c.Announce(ctx, ports); err != nil {
+		t.Fatal(err)
+	}
+	return c, proxies
 }
