@@ -41,7 +41,7 @@ test-faults:
 # cuts a bus off every shard under `make test`). CI runs it after test-faults.
 .PHONY: test-faults-cluster
 test-faults-cluster:
-	PARLEY_FAULTS=1 PARLEY_REDIS_MODE=cluster $(GO) test $(RACE) -count=1 -timeout 10m $(TESTFLAGS) ./bench/faults/...
+	PARLEY_FAULTS=1 PARLEY_REDIS_MODE=cluster $(GO) test $(RACE) -count=1 -timeout 20m $(TESTFLAGS) ./bench/faults/...
 	PARLEY_REDIS_MODE=cluster $(GO) test $(RACE) -count=1 -timeout 10m $(TESTFLAGS) \
 		-run '^(TestReceiptsKafkaOutage|TestReceiptsNodeCrash.*|TestReceiptPersister(DBFailure|Restart).*)$$' ./actors ./persistence
 
