@@ -16,9 +16,6 @@ import (
 // resumes by itself; every acknowledged message is stored and delivered exactly once.
 func TestPostgresUnreachable(t *testing.T) {
 	requireFaults(t)
-	if clusterMode() {
-		skipFinding(t, "on Redis Cluster, REST posts during a PostgreSQL outage wait for it instead of failing fast (docs/RELIABILITY.md, issue 26)")
-	}
 	const outage = 10 * time.Second
 	e := newEnv(t)
 	n := startNode(t, e.nodeConfig())
