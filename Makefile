@@ -32,6 +32,19 @@ test: npm lint
 test-faults:
 	PARLEY_FAULTS=1 $(GO) test $(RACE) -count=1 -timeout 8m $(TESTFLAGS) ./bench/faults/...
 
+# The same fault suite on Redis Cluster (issue 26, ADR 0043): each scenario gets a 3-master,
+# 3-replica cluster of its own (cluster/redistest) whose nodes announce a toxiproxy in front
+# of each, so "cutting Redis" cuts a parley node off every shard; plus the cluster's own
+# faults under the same load and accounting — a master killed, the busy channels' slot
+# moved, the Sentinel-watched master killed — and the receipt pipeline's fault tests with
+# their markers and parking in a cluster (redistest.ModeClient; cluster/bus_cluster_fault_test.go
+# cuts a bus off every shard under `make test`). CI runs it after test-faults.
+.PHONY: test-faults-cluster
+test-faults-cluster:
+	PARLEY_FAULTS=1 PARLEY_REDIS_MODE=cluster $(GO) test $(RACE) -count=1 -timeout 20m $(TESTFLAGS) ./bench/faults/...
+	PARLEY_REDIS_MODE=cluster $(GO) test $(RACE) -count=1 -timeout 10m $(TESTFLAGS) \
+		-run '^(TestReceiptsKafkaOutage|TestReceiptsNodeCrash.*|TestReceiptPersister(DBFailure|Restart).*)$$' ./actors ./persistence
+
 # Every fuzz target from the corpora committed under each package's testdata/fuzz, for a
 # number of executions (about 10 s each on this machine) rather than a duration: a duration
 # races Go's fuzzing coordinator (golang/go#75804, fixed in Go 1.27), which then fails the

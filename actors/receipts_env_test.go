@@ -60,7 +60,7 @@ func newRcptEnv(t *testing.T, nUsers, nChannels int, durable bool) *rcptEnv {
 func newRcptEnvKafka(t *testing.T, nUsers, nChannels int, kcfg persistence.EmbeddedKafkaConfig) *rcptEnv {
 	t.Helper()
 	pool, _ := pgtest.NewPool(t, nil)
-	rdb, prefix := redistest.Client(t)
+	rdb, prefix := redistest.ModeClient(t) // PARLEY_REDIS_MODE=cluster: a Redis Cluster
 	markers, err := cluster.NewMarkers(rdb, cluster.MarkersConfig{KeyPrefix: prefix + "read:", ParkedKey: prefix + "parked"})
 	if err != nil {
 		t.Fatal(err)

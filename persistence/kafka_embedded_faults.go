@@ -132,3 +132,20 @@ func (e *EmbeddedKafka) Lag(group, topic string) int64 {
 	}
 	return lag
 }
+
+// LeaderOf is the index (in Addrs order) of the broker leading partition of topic, or -1.
+func (e *EmbeddedKafka) LeaderOf(topic string, partition int32) int {
+	for _, p := range e.c.PartitionInfos(topic) {
+		if p.Partition != partition {
+			continue
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for i, node := range e.nodes {
+			if node == p.Leader {
+				return i
+			}
+		}
+	}
+	return -1
+}

@@ -61,7 +61,7 @@ func TestReceiptPersisterDBFailureDLTReconcilesFromRedis(t *testing.T) {
 	t.Parallel()
 	pool, url := pgtest.NewPool(t, nil)
 	users, channels := rcptSeed(t, pool, 20, 2)
-	rdb, prefix := redistest.Client(t)
+	rdb, prefix := redistest.ModeClient(t) // PARLEY_REDIS_MODE=cluster: a Redis Cluster
 	markers, err := cluster.NewMarkers(rdb, cluster.MarkersConfig{KeyPrefix: prefix + "read:", ParkedKey: prefix + "parked"})
 	if err != nil {
 		t.Fatal(err)

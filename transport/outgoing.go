@@ -22,10 +22,9 @@ func (s *Server) startOutgoing() error {
 	cfg := s.cfg.OutgoingWebhooks
 	cfg.Brokers = s.kafkaBrokers
 	cfg.Health = s.deps.kafka
-	if len(s.cfg.KafkaBrokers) > 0 && cfg.ReplicationFactor == 0 {
-		// The deliveries topic is replicated like the receipt topics (ADR 0045); its
-		// min.insync.replicas is the broker's (compose: 2).
-		cfg.ReplicationFactor = s.cfg.KafkaReplicationFactor
+	if len(s.cfg.KafkaBrokers) > 0 && cfg.ReplicationFactor == 0 && cfg.MinInsyncReplicas == 0 {
+		// The deliveries topic is replicated like the receipt topics (ADR 0045).
+		cfg.ReplicationFactor, cfg.MinInsyncReplicas = s.cfg.KafkaReplicationFactor, s.cfg.KafkaMinInsyncReplicas
 	}
 	svc, err := outgoing.New(cfg, outgoing.Deps{Store: s.store, Client: client, Poster: s.realtime,
 		NextID: s.ids.Next, Logger: s.logger, Registerer: s.reg})

@@ -68,6 +68,11 @@ type env struct {
 	// busPrefix keeps this test's cross-node bus apart from every other test's on the
 	// shared Redis (Pub/Sub ignores database numbers).
 	busPrefix string
+	// redisCluster, under PARLEY_REDIS_MODE=cluster, is this test's own Redis Cluster with
+	// a proxy per node (redis is then nil); sentinel, set by a test, a Sentinel set-up the
+	// nodes use instead of either.
+	redisCluster *redisCluster
+	sentinel     *redistest.Sentinel
 }
 
 func newEnv(t *testing.T) *env {
@@ -78,8 +83,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.pg = newProxy(t, "postgres", u.Host)
-	e.redis = newProxy(t, "redis", redistest.Addr())
-	e.redisDB = 8 + int(nextRedisDB.Add(1)-1)%8
+	if clusterMode() {
+		e.redisCluster = newRedisCluster(t)
+	} else {
+		e.redis = newProxy(t, "redis", redistest.Addr())
+		e.redisDB = 8 + int(nextRedisDB.Add(1)-1)%8
+	}
 	e.kafka = newBroker(t)
 	e.busPrefix = fmt.Sprintf("faults:%d:%d:bus:", os.Getpid(), nextNodeID.Add(1))
 	return e
@@ -193,7 +202,7 @@ func (e *env) nodeConfig() transport.Config {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.NodeID = int(nextNodeID.Add(1))
 	cfg.DatabaseURL = e.proxiedDBURL()
-	cfg.RedisURL = e.proxiedRedisURL()
+	e.setRedis(&cfg)
 	cfg.KafkaBrokers = e.kafka.addrs()
 	cfg.RedisPrefix = e.busPrefix // keys and bus topics of this test only
 	cfg.DrainTimeout = 10 * time.Second

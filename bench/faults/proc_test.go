@@ -101,12 +101,12 @@ func (e *env) startChild(t *testing.T, nodeID int, extra ...string) *child {
 		"PARLEY_ADDR="+addr,
 		"PARLEY_NODE_ID="+strconv.Itoa(nodeID),
 		"DATABASE_URL="+e.proxiedDBURL(),
-		"REDIS_URL="+e.proxiedRedisURL(),
 		"PARLEY_REDIS_PREFIX="+e.busPrefix,
 		"KAFKA_BROKERS="+strings.Join(e.kafka.addrs(), ","),
 		"PARLEY_SEND_RATE=200", "PARLEY_SEND_BURST=200", "PARLEY_REST_WRITE_LIMIT=1000,1000",
 		"PARLEY_LOG_LEVEL=info",
 	)
+	c.cmd.Env = append(c.cmd.Env, e.redisEnv()...)
 	c.cmd.Env = append(c.cmd.Env, extra...)
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	must(t, c.cmd.Start(), "start parley serve")

@@ -35,7 +35,7 @@ func TestRedisResetAndKafkaDown(t *testing.T) {
 	// Kafka outage, when the receipt fallback wants to park what Kafka refused.
 	var kafkaUp time.Time
 	resetRedis := func() {
-		removeReset := addToxic(t, e.redis, `{"name":"reset","type":"reset_peer","stream":"upstream","attributes":{"timeout":0}}`)
+		removeReset := e.redisToxic(`{"name":"reset","type":"reset_peer","stream":"upstream","attributes":{"timeout":0}}`)
 		pace(redisReset)
 		removeReset()
 	}

@@ -112,7 +112,7 @@ func (c *Cluster) MasterOf(ctx context.Context, key string) (*Server, error) {
 		for _, r := range slots {
 			if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
 				for _, m := range c.Nodes {
-					if m.Addr == r.Nodes[0].Addr && m.Alive() {
+					if m.ClientAddr() == r.Nodes[0].Addr && m.Alive() {
 						return m, nil
 					}
 				}
@@ -228,7 +228,7 @@ func (c *Cluster) WaitFailover(ctx context.Context, dead *Server) error {
 				return false
 			}
 			for _, r := range slots {
-				if len(r.Nodes) > 0 && r.Nodes[0].Addr == dead.Addr {
+				if len(r.Nodes) > 0 && r.Nodes[0].Addr == dead.ClientAddr() {
 					return false
 				}
 			}

@@ -30,6 +30,9 @@ type Server struct {
 	cmd  *exec.Cmd
 	mu   sync.Mutex
 	dead bool
+	// announced is the address the cluster names for this node when a proxy stands in
+	// front of it (Cluster.Announce); empty: Addr.
+	announced string
 }
 
 // Kill stops the process at once (SIGKILL), as a crashed host would. Idempotent.

@@ -45,3 +45,29 @@ func Client(t testing.TB) (*redis.Client, string) {
 	})
 	return rdb, prefix
 }
+
+// ModeEnv names the Redis ModeClient hands out: "cluster" a Redis Cluster of the test's
+// own, anything else the test Redis. `make test-faults-cluster` runs the Redis-backed fault
+// tests once more with it set (issue 26).
+const ModeEnv = "PARLEY_REDIS_MODE"
+
+// ModeClient is Client, or under PARLEY_REDIS_MODE=cluster a client on a Redis Cluster
+// started for this test (3 masters, 3 replicas, stopped at cleanup) with a prefix of its
+// own, so the same test runs against either topology.
+func ModeClient(t testing.TB) (redis.UniversalClient, string) {
+	t.Helper()
+	if os.Getenv(ModeEnv) != "cluster" {
+		return Client(t)
+	}
+	if err := Available(); err != nil {
+		t.Skipf("%s=cluster: %v", ModeEnv, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := StartCluster(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	return c.Client(t)
+}

@@ -39,6 +39,9 @@ type Config struct {
 	Partitions int
 	// ReplicationFactor of the created topic; -1 (the default) takes the broker's.
 	ReplicationFactor int
+	// MinInsyncReplicas of the created topic: the replicas that must hold a delivery before
+	// the relay's acks=all write answers; 0 (the default) takes the broker's (ADR 0045).
+	MinInsyncReplicas int
 	// Retention of the created topic. Default 48 h: deliveries wait that long for a node.
 	Retention time.Duration
 	// GroupID of the consumer group of every node's deliverer. Default
@@ -152,6 +155,9 @@ func (c Config) validate() error {
 	}
 	if c.HookCacheTTL < 0 || c.HookCacheTTL > time.Minute {
 		errs = append(errs, fmt.Errorf("hook cache TTL %s must be 0..1m", c.HookCacheTTL))
+	}
+	if err := persistence.ValidateKafkaReplication(c.ReplicationFactor, c.MinInsyncReplicas); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxInFlight < 1 || c.LogKeep < 1 {
 		errs = append(errs, fmt.Errorf("max in flight %d and log keep %d must be positive", c.MaxInFlight, c.LogKeep))

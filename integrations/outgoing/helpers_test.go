@@ -161,6 +161,7 @@ type hit struct {
 	delivery, ts, sig string
 	body              []byte
 	status            int
+	at                time.Time // when it arrived
 }
 
 // receiver is an HTTP server on loopback that records every request and answers what
@@ -177,7 +178,7 @@ func newReceiver(t *testing.T) *receiver {
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		h := hit{delivery: req.Header.Get("X-Parley-Delivery"), ts: req.Header.Get("X-Parley-Timestamp"),
-			sig: req.Header.Get("X-Parley-Signature"), body: body}
+			sig: req.Header.Get("X-Parley-Signature"), body: body, at: time.Now()}
 		r.mu.Lock()
 		nth := 1
 		for _, o := range r.hits {

@@ -2,10 +2,8 @@ package outgoing
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -117,29 +115,18 @@ func (r *relay) close() error {
 	return err
 }
 
-// EnsureTopic creates the deliveries topic when it is missing; an existing one is left as
-// it is.
+// EnsureTopic creates the deliveries topic when it is missing, through the one way parley
+// creates topics (persistence.EnsureKafkaTopics), so it gets the replication factor and
+// min.insync.replicas of the receipt topics (ADR 0045); an existing one is left as it is.
 func EnsureTopic(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	tr := &kafka.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: tr}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: cfg.Topic, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor,
-		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(cfg.Retention.Milliseconds(), 10)}},
-	}}})
-	if err != nil {
-		return fmt.Errorf("create topic %s: %w", cfg.Topic, err)
-	}
-	for name, err := range resp.Errors {
-		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %w", name, err)
-		}
-	}
-	return nil
+	return persistence.EnsureKafkaTopics(ctx, cfg.Brokers, persistence.KafkaTopic{
+		Name: cfg.Topic, Partitions: cfg.Partitions, Retention: cfg.Retention,
+		ReplicationFactor: cfg.ReplicationFactor, MinInsyncReplicas: cfg.MinInsyncReplicas,
+	})
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
