@@ -40,6 +40,7 @@ type options struct {
 	sendRate                         float64
 	sendBurst, maxBatch, dbConns     int
 	coalesce                         bool
+	coWriters, coChannels, coMsgs    int
 	gcMinHeapMiB                     int
 	blockRate, mutexFrac             int
 	explain, readEventDelay          time.Duration
@@ -54,6 +55,9 @@ func main() {
 	flag.IntVar(&o.sendBurst, "send-burst", 50, "SEND burst per connection")
 	flag.IntVar(&o.maxBatch, "max-batch", 0, "group commit cap (0: default)")
 	flag.BoolVar(&o.coalesce, "commit-coalesce", false, "parley serve's --commit-coalesce: channels ready together share one transaction (ADR 0046)")
+	flag.IntVar(&o.coWriters, "coalesce-writers", 0, "the coalescer's commits in flight (0: its default)")
+	flag.IntVar(&o.coChannels, "coalesce-max-channels", 0, "channels per coalesced commit (0: its default)")
+	flag.IntVar(&o.coMsgs, "coalesce-max-messages", 0, "messages per coalesced commit (0: its default)")
 	flag.IntVar(&o.dbConns, "db-max-conns", 16, "PostgreSQL pool size")
 	flag.IntVar(&o.blockRate, "block-rate", 0, "runtime.SetBlockProfileRate (ns; 0: off)")
 	flag.IntVar(&o.mutexFrac, "mutex-fraction", 0, "runtime.SetMutexProfileFraction (0: off)")
@@ -116,6 +120,9 @@ func run(o options) error {
 	cfg.Realtime.SendBurst = o.sendBurst
 	cfg.Realtime.MaxBatch = o.maxBatch
 	cfg.Realtime.Coalesce.On = o.coalesce
+	cfg.Realtime.Coalesce.Writers = o.coWriters
+	cfg.Realtime.Coalesce.MaxChannels = o.coChannels
+	cfg.Realtime.Coalesce.MaxMessages = o.coMsgs
 	// The setup's owner invites every user over REST (10,000 writes at 10,000 users): a
 	// bench node does not limit REST writes; messages follow -send-rate.
 	open := api.Limit{Rate: 1e6, Burst: 1e6}

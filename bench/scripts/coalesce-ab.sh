@@ -4,6 +4,7 @@
 # (1,000 channels, 3,000 connections, rates RATES) and the hot channel (one channel, 40
 # senders at 510 msg/s each). Transactions and messages per transaction come from the node's
 # /metrics at the end of each run. docs/BENCHMARKS.md's log quotes its tables.
+# NODE_FLAGS adds perfnode flags to every run (e.g. -coalesce-max-channels 1024).
 #
 #   ROUNDS=3 RATES="10000 20000" bench/scripts/coalesce-ab.sh
 set -euo pipefail
@@ -33,7 +34,7 @@ trap 'exit 130' INT TERM
 
 start_node() { # MODE LOG
 	"$OUT/bin/perfnode" -addr "$addr" -pprof "127.0.0.1:$((PORT + 1))" -send-rate 5000 \
-		-send-burst 5000 -commit-coalesce="$1" 2>"$2" &
+		-send-burst 5000 -commit-coalesce="$1" ${NODE_FLAGS:-} 2>"$2" &
 	node_pid=$!
 	node_db=
 	for _ in $(seq 1 300); do
