@@ -19,26 +19,10 @@ import (
 	"github.com/parley-chat/parley/persistence"
 )
 
-// floorAppendSQL is the node's one-statement append (persistence/store_append_fast.go,
-// appendFastSQL) for a batch of one: the channel's last_seq UPDATE, the message INSERT and
-// the sender's read marker, committed in the statement's implicit transaction. It is a copy,
-// not an import, because the node's is unexported; keep the two alike (ADR 0047).
-const floorAppendSQL = `WITH ch AS (
-	UPDATE channels SET last_seq = last_seq + $2
-	WHERE id = $1 AND NOT archived
-	RETURNING last_seq - $2 AS base
-), ins AS (
-	INSERT INTO messages (id, channel_id, seq, user_id, content, client_msg_id, created_at)
-	SELECT x.id, $1, ch.base + x.rel, x.u, x.content, x.cmid, $8
-	FROM ch, unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) AS x(id, rel, u, content, cmid)
-), rr AS (
-	INSERT INTO read_receipts (user_id, channel_id, last_read_seq, updated_at)
-	SELECT r.u, $1, ch.base + r.rel, $8 FROM ch, unnest($9::bigint[], $10::bigint[]) AS r(u, rel)
-	ON CONFLICT (user_id, channel_id) DO UPDATE
-	   SET last_read_seq = GREATEST(read_receipts.last_read_seq, EXCLUDED.last_read_seq),
-	       updated_at = EXCLUDED.updated_at
-)
-SELECT base FROM ch`
+// floorAppendSQL is the node's one-statement append (persistence.AppendStatement) for a
+// batch of one: the channel's last_seq UPDATE, the message INSERT and the sender's read
+// marker, committed in the statement's implicit transaction.
+const floorAppendSQL = persistence.AppendStatement
 
 // FloorRound is PostgreSQL's own commit latency for the append at the run's rate: each of
 // the run's senders keeps its schedule (rate, phase, channels round-robin) against a fresh

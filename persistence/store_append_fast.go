@@ -8,6 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// AppendStatement is appendFastSQL, for `parley bench --pg-floor` (ADR 0047), which times
+// PostgreSQL's own commit of the node's statement: an alias, so the two cannot drift apart.
+const AppendStatement = appendFastSQL
+
 // appendFastSQL is the whole common-case append as one statement, run in the implicit
 // transaction of one round trip (the reply comes after the commit). Seqs travel relative to
 // the channel's last_seq before the append ($5, $11) and become absolute here, so the
