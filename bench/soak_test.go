@@ -44,6 +44,15 @@ func TestSoakSlopeTolerance(t *testing.T) {
 			t.Errorf("leak %g/min: growth over 10 min %g, want about %g", tc.leak, g, tc.leak*10)
 		}
 	}
+	// Under a minute after the warm-up: the trend is reported, not judged.
+	short := &Report{ServerSeries: soakSeries(1000)[:5]} // 40 s, goroutines +1000/min
+	_ = analyseSoak(context.Background(), r, short)
+	if len(short.Failures) != 0 || short.Soak.Nodes[0].Judged {
+		t.Errorf("40 s judged: failures %v", short.Failures)
+	}
+	if !strings.Contains(short.Soak.summary(), "not judged") {
+		t.Errorf("summary of a short soak does not say it was not judged:\n%s", short.Soak.summary())
+	}
 	rep := &Report{ServerSeries: soakSeries(0)[:2]}
 	_ = analyseSoak(context.Background(), r, rep)
 	if len(rep.Failures) == 0 {
