@@ -245,11 +245,24 @@ func (c *socket) control(h ws.Header) error {
 	case ws.OpPing:
 		return c.wire.control(ws.OpPong, p)
 	case ws.OpClose:
-		code, _ := ws.ParseCloseFrameData(p)
-		_ = c.wire.control(ws.OpClose, ws.NewCloseFrameBody(code, ""))
+		_ = c.wire.control(ws.OpClose, closeEcho(p))
 		return io.EOF
 	}
 	return nil
+}
+
+// closeEcho is the body of the Close frame that answers a peer's Close with payload p: the
+// peer's status code, none when it sent none (RFC 6455 §5.5.1; a code 0 echoed back makes
+// Node's ws fail with "invalid status code 0"), 1002 when its code may not be sent.
+func closeEcho(p []byte) []byte {
+	if len(p) < 2 {
+		return nil
+	}
+	code, reason := ws.ParseCloseFrameData(p)
+	if ws.CheckCloseFrameData(code, reason) != nil {
+		return ws.NewCloseFrameBody(ws.StatusProtocolError, "")
+	}
+	return ws.NewCloseFrameBody(code, "")
 }
 
 func isClosed(err error) bool {

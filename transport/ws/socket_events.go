@@ -291,9 +291,9 @@ func (c *socket) pollControl(op ws.OpCode, p []byte) error {
 	case ws.OpPing:
 		go func() { _ = c.wire.control(ws.OpPong, p) }()
 	case ws.OpClose:
-		code, _ := ws.ParseCloseFrameData(p)
+		echo := closeEcho(p)
 		go func() {
-			_ = c.wire.control(ws.OpClose, ws.NewCloseFrameBody(code, ""))
+			_ = c.wire.control(ws.OpClose, echo)
 			c.sess.Close()
 		}()
 		return errClosing
