@@ -107,6 +107,10 @@ type soakTolerance struct {
 // (the smoke test's) reports its trend without a verdict.
 const soakJudgeMinutes = 1.0
 
+// soakSpanSlack is how much shorter than soakJudgeMinutes the samples' span may be and still
+// be judged: the first and last samples are taken a scrape apart from their ticks.
+const soakSpanSlack = 5 * time.Second
+
 func soakTolerances() []soakTolerance {
 	return []soakTolerance{
 		{"go_goroutines", 50, 0.05},
@@ -142,7 +146,8 @@ func analyseSoak(_ context.Context, r *runner, rep *Report) error {
 			continue
 		}
 		n.Minutes = (pts[len(pts)-1].Second - pts[0].Second) / 60
-		n.Judged = n.Minutes >= soakJudgeMinutes
+		// A sample lands up to a scrape's time late: a run of exactly a minute is judged.
+		n.Judged = n.Minutes >= soakJudgeMinutes-soakSpanSlack.Minutes()
 		for _, name := range scrapedMetrics {
 			n.First[name] = pts[0].Metrics[name]
 			n.Last[name] = pts[len(pts)-1].Metrics[name]

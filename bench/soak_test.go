@@ -53,6 +53,13 @@ func TestSoakSlopeTolerance(t *testing.T) {
 	if !strings.Contains(short.Soak.summary(), "not judged") {
 		t.Errorf("summary of a short soak does not say it was not judged:\n%s", short.Soak.summary())
 	}
+	// A one-minute run whose last sample came a scrape early is judged all the same.
+	minute := &Report{ServerSeries: soakSeries(1000)[:7]}
+	minute.ServerSeries[6].Second -= 0.5
+	_ = analyseSoak(context.Background(), r, minute)
+	if !minute.Soak.Nodes[0].Judged || len(minute.Failures) == 0 {
+		t.Errorf("59.5 s after the warm-up, goroutines +1000/min: judged %v, failures %v", minute.Soak.Nodes[0].Judged, minute.Failures)
+	}
 	rep := &Report{ServerSeries: soakSeries(0)[:2]}
 	_ = analyseSoak(context.Background(), r, rep)
 	if len(rep.Failures) == 0 {
