@@ -84,7 +84,7 @@ func (c clusterBus) SubscribeUser(userID int64, h BusHandler) BusSubscription {
 func (s *System) publishEvents(channelID int64, evs ...*event) {
 	for _, p := range encodeChannelBatches(s.cfg.NodeID, channelID, 0, evs) {
 		if err := s.bus.Post(channelID, p, nil); err != nil {
-			s.met.cl.publishFailures.Inc()
+			s.met.cl.publishFailures.WithLabelValues("event").Inc()
 			s.log.Debug("bus: post channel event", "channel", channelID, "err", err)
 		}
 	}
@@ -96,10 +96,10 @@ func (s *System) publishUser(ue *userEvent) {
 	p := encodeUserEvent(s.cfg.NodeID, ue)
 	if err := s.bus.PostUser(ue.userID, p, func(err error) {
 		if err != nil {
-			s.met.cl.publishFailures.Inc()
+			s.met.cl.publishFailures.WithLabelValues("user").Inc()
 		}
 	}); err != nil {
-		s.met.cl.publishFailures.Inc()
+		s.met.cl.publishFailures.WithLabelValues("user").Inc()
 		s.log.Debug("bus: post user event", "user", ue.userID, "err", err)
 	}
 }

@@ -372,7 +372,7 @@ func (a *channelActor) published(m *publishDone) {
 // publishFailed: the other nodes may not learn of seq head through the bus. Until a later
 // post reaches Redis, the latest seq is announced every AnnounceInterval.
 func (a *channelActor) publishFailed(head int64) {
-	a.sys.met.cl.publishFailures.Inc()
+	a.sys.met.cl.publishFailures.WithLabelValues("message").Inc()
 	if head > a.unannounced.Load() {
 		a.unannounced.Store(head)
 	}

@@ -14,7 +14,7 @@ type clusterMetrics struct {
 	resyncs         prometheus.Counter
 	fills           prometheus.Counter
 	filled          prometheus.Counter
-	publishFailures prometheus.Counter
+	publishFailures *prometheus.CounterVec // by kind: message, event, user
 	announcements   prometheus.Counter
 }
 
@@ -39,7 +39,10 @@ func newClusterMetrics() *clusterMetrics {
 		resyncs:         counter("resyncs_total", "Bus resyncs (channel topic live again) answered with a fill from PostgreSQL."),
 		fills:           counter("fills_total", "Reads from PostgreSQL for gaps and resyncs (rounds)."),
 		filled:          counter("filled_messages_total", "Messages that only a PostgreSQL fill brought to this node."),
-		publishFailures: counter("publish_failures_total", "Posts to the bus that failed; the channel's latest seq is announced until one gets through."),
+		publishFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_cluster_publish_failures_total",
+			Help: "Posts to the bus that failed, by kind: message (new, with seq; the channel's latest seq is then announced until one gets through), event (edit, typing, read…), user (queue event)."},
+			[]string{"kind"}),
 		announcements:   counter("announcements_total", "Announcements of a channel's latest seq after failed posts."),
 	}
 }
