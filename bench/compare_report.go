@@ -18,7 +18,8 @@ func (p *PeerRound) line() string {
 }
 
 func (f *FloorRound) line() string {
-	s := fmt.Sprintf("commit (from schedule) %s; %.0f commits/s over %d connections", f.Commit, f.PerSec, f.Clients)
+	s := fmt.Sprintf("commit %s; %.0f commits/s over %d connections; timer lag p50 %s p99 %s (not counted)",
+		f.Commit, f.PerSec, f.Clients, fmtMs(f.TimerLag.P50), fmtMs(f.TimerLag.P99))
 	if f.Errors > 0 {
 		s += fmt.Sprintf("; %d errors (%s)", f.Errors, f.FirstError)
 	}

@@ -74,6 +74,10 @@ func TestFloorRound(t *testing.T) {
 	if r.Commits < 38 || r.Commits > 42 || r.Commit.Count != r.Commits {
 		t.Fatalf("commits %d (histogram %d), want ~40", r.Commits, r.Commit.Count)
 	}
+	// The timer's lateness is reported on its own, one sample per counted tick.
+	if r.TimerLag.Count != r.Commits {
+		t.Fatalf("timer lag samples %d, want one per counted commit (%d)", r.TimerLag.Count, r.Commits)
+	}
 	// The statements wrote what the node's append writes: gapless seqs per channel.
 	var rows, maxSeq, channels int64
 	err = f.pool.QueryRow(ctx, `SELECT count(*), max(seq), count(DISTINCT channel_id) FROM messages`).Scan(&rows, &maxSeq, &channels)
