@@ -16,9 +16,9 @@ import (
 // channel actors that are ready while earlier commits are in flight share one PostgreSQL
 // transaction instead of one each.
 type CoalesceConfig struct {
-	// On turns the coalescer on (serve's --commit-coalesce). Default off: every channel
-	// commits its batch in its own transaction, as before, until a measurement on a quiet
-	// machine shows the coalescer ahead at 1,000 channels (ADR 0046, "Measurement").
+	// On turns the coalescer on (serve's --commit-coalesce, on in transport.DefaultConfig
+	// since the quiet-machine A/B of ADR 0046). Off, the zero value: every channel commits
+	// its batch in its own transaction.
 	On bool
 	// Writers is how many coalesced commits may be in flight at once; a batch that comes
 	// while they all are waits for the next one free, with the others queued by then.

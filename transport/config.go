@@ -167,6 +167,10 @@ func DefaultConfig() Config {
 		Version:             "dev",
 
 		KafkaReplicationFactor: -1,
+
+		// The node-wide commit coalescer (ADR 0046): 4–30× lower P50 at 1,000 channels in
+		// every interleaved round, the hot channel unchanged within the spread.
+		Realtime: actors.Config{Coalesce: actors.CoalesceConfig{On: true}},
 	}
 }
 

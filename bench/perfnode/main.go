@@ -54,7 +54,7 @@ func main() {
 	flag.Float64Var(&o.sendRate, "send-rate", 20, "SEND frames per second per connection")
 	flag.IntVar(&o.sendBurst, "send-burst", 50, "SEND burst per connection")
 	flag.IntVar(&o.maxBatch, "max-batch", 0, "group commit cap (0: default)")
-	flag.BoolVar(&o.coalesce, "commit-coalesce", false, "parley serve's --commit-coalesce: channels ready together share one transaction (ADR 0046)")
+	flag.BoolVar(&o.coalesce, "commit-coalesce", transport.DefaultConfig().Realtime.Coalesce.On, "parley serve's --commit-coalesce: channels ready together share one transaction (ADR 0046)")
 	flag.IntVar(&o.coWriters, "coalesce-writers", 0, "the coalescer's commits in flight (0: its default)")
 	flag.IntVar(&o.coChannels, "coalesce-max-channels", 0, "channels per coalesced commit (0: its default)")
 	flag.IntVar(&o.coMsgs, "coalesce-max-messages", 0, "messages per coalesced commit (0: its default)")

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/transport"
 )
 
 // Issue 21: `--heartbeat 10` said only "parse error"; every duration flag now says a unit
@@ -51,5 +53,31 @@ func TestDurationFlagWithoutUnitSaysSo(t *testing.T) {
 	f.Usage()
 	if !strings.Contains(out.String(), "--heartbeat duration") || !strings.Contains(out.String(), "(default 10s)") {
 		t.Errorf("help does not name the type and default:\n%s", out.String())
+	}
+}
+
+// The commit coalescer (ADR 0046) is on unless turned off, by flag or environment.
+func TestServeCommitCoalesceDefault(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want bool
+	}{
+		{want: true},
+		{args: []string{"--commit-coalesce=false"}, want: false},
+		{env: "false", want: false},
+	} {
+		cfg := transport.DefaultConfig()
+		var gc int
+		f := serveFlags(&cfg, &gc, &logOptions{})
+		if c.env != "" {
+			t.Setenv("PARLEY_COMMIT_COALESCE", c.env)
+		}
+		if err := f.parse(c.args); err != nil {
+			t.Fatalf("%v %q: %v", c.args, c.env, err)
+		}
+		if cfg.Realtime.Coalesce.On != c.want {
+			t.Errorf("%v PARLEY_COMMIT_COALESCE=%q: coalescer on %v, want %v", c.args, c.env, cfg.Realtime.Coalesce.On, c.want)
+		}
 	}
 }

@@ -74,7 +74,7 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.duration(&ob.ReadEventDelay, "read-event-delay", "PARLEY_READ_EVENT_DELAY", outbound.DefaultReadEventDelay, "longest a read event waits in a session's queue to share a write with other frames; negative: at once")
 	f.duration(&rt.HeartBeat.Send, "heartbeat", "PARLEY_HEARTBEAT", actors.DefaultHeartBeat, "STOMP heart-beat interval offered both ways; a silent peer is dropped after 2x its interval")
 	f.integer(&rt.MaxBatch, "max-batch", "PARLEY_MAX_BATCH", actors.DefaultMaxBatch, "most messages one group-commit transaction writes (messages)")
-	f.boolean(&rt.Coalesce.On, "commit-coalesce", "PARLEY_COMMIT_COALESCE", false, "commits of many channels ready at the same moment share one PostgreSQL transaction (ADR 0046); off: each channel commits on its own")
+	f.boolean(&rt.Coalesce.On, "commit-coalesce", "PARLEY_COMMIT_COALESCE", d.Realtime.Coalesce.On, "commits of many channels ready at the same moment share one PostgreSQL transaction (ADR 0046); false: each channel commits on its own")
 	f.duration(&rt.ChannelIdle, "channel-idle", "PARLEY_CHANNEL_IDLE", actors.DefaultChannelIdle, "how long an idle channel actor with no subscribers lives")
 	f.duration(&rt.GapWait, "gap-wait", "PARLEY_GAP_WAIT", actors.DefaultGapWait, "how long messages from other nodes wait behind a missing seq before it is read from PostgreSQL")
 	f.duration(&rt.AnnounceInterval, "announce-interval", "PARLEY_ANNOUNCE_INTERVAL", actors.DefaultAnnounceInterval, "after a failed publish to the bus, how often a channel announces its latest seq until one gets through")

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/parley-chat/parley/actors"
 	"github.com/parley-chat/parley/internal/contract"
 	"github.com/parley-chat/parley/persistence"
 	"github.com/parley-chat/parley/stomp"
@@ -13,11 +14,20 @@ import (
 
 // actors.System, production's api.Poster, passes the Poster contract that api.StorePoster
 // passes, with delivery seen as a client sees it: STOMP sessions subscribed to the channel
-// and to /user/queue/mentions.
+// and to /user/queue/mentions; with each channel committing on its own and with the
+// node-wide commit coalescer (ADR 0046).
 func TestSystemPosterContract(t *testing.T) {
 	t.Parallel()
+	t.Run("own", func(t *testing.T) { t.Parallel(); runSystemPosterContract(t, actors.Config{}) })
+	t.Run("coalesced", func(t *testing.T) {
+		t.Parallel()
+		runSystemPosterContract(t, actors.Config{Coalesce: actors.CoalesceConfig{On: true}})
+	})
+}
+
+func runSystemPosterContract(t *testing.T, cfg actors.Config) {
 	contract.RunPoster(t, func(t *testing.T) contract.PosterEnv {
-		e := newEnv(t, envOptions{})
+		e := newEnv(t, envOptions{actors: cfg})
 		var mu sync.Mutex
 		tokens := map[int64]string{}
 		return contract.PosterEnv{
