@@ -35,15 +35,15 @@ func newClusterMetrics() *clusterMetrics {
 			Name: "parley_cluster_reorder_held_back_total",
 			Help: "New messages that arrived before an earlier seq and waited for it in the reorder buffer, by source: local (committed here), remote (bus)."},
 			[]string{"source"}),
-		gaps:            counter("gaps_total", "Gaps that did not close within the gap wait and were filled from PostgreSQL."),
-		resyncs:         counter("resyncs_total", "Bus resyncs (channel topic live again) answered with a fill from PostgreSQL."),
-		fills:           counter("fills_total", "Reads from PostgreSQL for gaps and resyncs (rounds)."),
-		filled:          counter("filled_messages_total", "Messages that only a PostgreSQL fill brought to this node."),
+		gaps:    counter("gaps_total", "Gaps that did not close within the gap wait and were filled from PostgreSQL."),
+		resyncs: counter("resyncs_total", "Bus resyncs (channel topic live again) answered with a fill from PostgreSQL."),
+		fills:   counter("fills_total", "Reads from PostgreSQL for gaps and resyncs (rounds)."),
+		filled:  counter("filled_messages_total", "Messages that only a PostgreSQL fill brought to this node."),
 		publishFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_cluster_publish_failures_total",
 			Help: "Posts to the bus that failed, by kind: message (new, with seq; the channel's latest seq is then announced until one gets through), event (edit, typing, read…), user (queue event)."},
 			[]string{"kind"}),
-		announcements:   counter("announcements_total", "Announcements of a channel's latest seq after failed posts."),
+		announcements: counter("announcements_total", "Announcements of a channel's latest seq after failed posts."),
 	}
 }
 
