@@ -21,6 +21,10 @@ type ResumePolicy struct {
 	Base, Max time.Duration
 	// GiveUp: a client not resumed this long after its drop stays dropped (default 60 s).
 	GiveUp time.Duration
+	// ProbeSplit, when set, is when after the load's start the harness signals a node: the
+	// probe's deliveries are split there rather than at the worker's first drop, which a
+	// worker holding the probe alone never sees (--procs > 1).
+	ProbeSplit time.Duration
 }
 
 func (p ResumePolicy) withDefaults() ResumePolicy {
@@ -74,6 +78,7 @@ type resumeStats struct {
 	// the committed ones to delivery, and they are not losses).
 	skipped, unacked, crossNode, sameNode atomic.Int64
 	firstDrop, lastResumed                atomic.Int64 // unix nanos
+	splitAt                               atomic.Int64 // unix nanos: ResumePolicy.ProbeSplit after the start, or 0
 	errs                                  errorTally
 	// probe times the probe client's deliveries; probeBefore and probeAfter split them at
 	// this worker's first drop (in the storm, the fault): the same run's reference.
@@ -90,7 +95,11 @@ func newResumeStats(shards int) *resumeStats {
 // recordProbe times one of the probe's deliveries, sent at sent.
 func (rs *resumeStats) recordProbe(key int, sent time.Time, d time.Duration) {
 	rs.probe.record(key, d, true)
-	if first := rs.firstDrop.Load(); first != 0 && sent.UnixNano() >= first {
+	first := rs.splitAt.Load()
+	if first == 0 {
+		first = rs.firstDrop.Load()
+	}
+	if first != 0 && sent.UnixNano() >= first {
 		rs.probeAfter.record(key, d, true)
 	} else {
 		rs.probeBefore.record(key, d, true)

@@ -198,7 +198,7 @@ func (r *runner) startWorkers(ctx context.Context) error {
 			Hooks: r.hooks,
 			URLs:  cfg.URLs,
 			Resume: ResumePolicy{Enabled: !cfg.NoResume, Base: cfg.ResumeBackoff, Max: cfg.ResumeBackoffMax,
-				GiveUp: cfg.ResumeGiveUp}.withDefaults(),
+				GiveUp: cfg.ResumeGiveUp, ProbeSplit: probeSplit(cfg)}.withDefaults(),
 		}
 		p.Clients = workerShare(r.specs, k, cfg.Procs, r.sc.probe)
 		l, err := startLink(ctx, cfg, p, cfg.Procs > 1)
@@ -214,6 +214,15 @@ func (r *runner) startWorkers(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// probeSplit is when a probe scenario's harness signals a spawned node, after the load's
+// start; 0 (split at the first drop) otherwise.
+func probeSplit(cfg *Config) time.Duration {
+	if cfg.Spawn.Nodes > 0 && cfg.Spawn.FaultSignal != 0 {
+		return cfg.Spawn.FaultAt
+	}
+	return 0
 }
 
 // workerShare is worker k's clients of n: round-robin, except that a scenario's probe

@@ -1,6 +1,10 @@
 package bench
 
-import "testing"
+import (
+	"syscall"
+	"testing"
+	"time"
+)
 
 // Every client goes to exactly one worker; a probe scenario's client 0 has worker 0 alone.
 func TestWorkerShare(t *testing.T) {
@@ -27,5 +31,26 @@ func TestWorkerShare(t *testing.T) {
 				t.Errorf("%d workers, probe %v: client %d in %d workers", c.n, c.probe, i, seen[i])
 			}
 		}
+	}
+}
+
+// With the fault's moment known (spawned nodes), the probe's deliveries are split there,
+// whether or not the probe's worker saw a drop of its own.
+func TestProbeSplitAtTheFault(t *testing.T) {
+	rs := newResumeStats(1)
+	t0 := time.Now()
+	rs.splitAt.Store(t0.UnixNano())
+	rs.recordProbe(0, t0.Add(-time.Second), time.Millisecond)
+	rs.recordProbe(0, t0.Add(time.Second), 2*time.Second)
+	rs.recordProbe(0, t0.Add(2*time.Second), 3*time.Second)
+	if b, a := rs.probeBefore.totals().TotalCount(), rs.probeAfter.totals().TotalCount(); b != 1 || a != 2 {
+		t.Fatalf("split at the fault with no drop seen: %d before, %d after; want 1, 2", b, a)
+	}
+	cfg := &Config{Spawn: SpawnConfig{Nodes: 2, FaultSignal: syscall.SIGTERM, FaultAt: 25 * time.Second}}
+	if got := probeSplit(cfg); got != 25*time.Second {
+		t.Fatalf("probeSplit %v, want the fault's 25s", got)
+	}
+	if got := probeSplit(&Config{}); got != 0 {
+		t.Fatalf("probeSplit without a spawned fault %v, want 0", got)
 	}
 }

@@ -237,6 +237,9 @@ type Tick struct {
 func (w *worker) runLoad(ctx context.Context) {
 	p := w.plan
 	w.start = time.Now()
+	if p.Resume.ProbeSplit > 0 {
+		w.resume.splitAt.Store(w.start.Add(p.Resume.ProbeSplit).UnixNano())
+	}
 	w.cpuStart = cpuSeconds()
 	w.schedStart = readSched()
 	w.windowStart = w.start.Add(p.Warmup)
