@@ -235,7 +235,7 @@ func workerShare(specs []ClientSpec, k, n int, probe bool) []ClientSpec {
 		if k == 0 {
 			return specs[:min(1, len(specs))]
 		}
-		for i := 1 + (k - 1); i < len(specs); i += n - 1 {
+		for i := k; i < len(specs); i += n - 1 { // workers 1..n-1 take clients 1.. in turn
 			out = append(out, specs[i])
 		}
 		return out

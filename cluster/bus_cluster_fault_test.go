@@ -2,9 +2,7 @@ package cluster
 
 import (
 	"context"
-	"encoding/binary"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,23 +50,9 @@ func TestRedisClusterBusConnectionCutMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var truthMu sync.Mutex
-	var committed []uint32
-	truth := func(from uint32) []uint32 {
-		truthMu.Lock()
-		defer truthMu.Unlock()
-		if int(from) >= len(committed) {
-			return nil
-		}
-		return append([]uint32(nil), committed[from:]...)
-	}
-	commitAndPublish := func() {
-		truthMu.Lock()
-		n := uint32(len(committed))
-		committed = append(committed, n)
-		truthMu.Unlock()
-		_ = a.Publish(context.Background(), 5, binary.BigEndian.AppendUint32(nil, n))
-	}
+	var committed committedSeq
+	truth := committed.from
+	commitAndPublish := func() { committed.commitAndPublish(a) }
 	g := newGapFiller(truth)
 	t.Cleanup(func() { _ = b.Close(); close(g.inbox); <-g.done })
 	b.SubscribeChannel(5, g)
@@ -96,9 +80,7 @@ func TestRedisClusterBusConnectionCutMidStream(t *testing.T) {
 	if err := b.Publish(context.Background(), 5, []byte("during the cut")); err == nil {
 		t.Fatal("Publish succeeded with every shard cut off")
 	}
-	truthMu.Lock()
-	atCut := len(committed)
-	truthMu.Unlock()
+	atCut := committed.len()
 	waitFor(t, "messages committed during the cut", func() bool { return len(truth(0)) > atCut+200 })
 	for _, p := range proxies {
 		if err := p.Start(); err != nil {

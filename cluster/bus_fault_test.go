@@ -59,6 +59,39 @@ type gapFiller struct {
 
 type resyncMsg struct{}
 
+// committedSeq is channel 5's committed numbers 0, 1, 2…: the source of truth a gapFiller
+// reads, and what a bus publishes after each commit.
+type committedSeq struct {
+	mu   sync.Mutex
+	seqs []uint32
+}
+
+// from returns the committed numbers >= from.
+func (c *committedSeq) from(from uint32) []uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if int(from) >= len(c.seqs) {
+		return nil
+	}
+	return append([]uint32(nil), c.seqs[from:]...)
+}
+
+func (c *committedSeq) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seqs)
+}
+
+// commitAndPublish commits the next number, then publishes it through b. The publisher
+// carries on whatever happens to the receiver's link; its errors are the receiver's gaps.
+func (c *committedSeq) commitAndPublish(b *RedisBus) {
+	c.mu.Lock()
+	n := uint32(len(c.seqs))
+	c.seqs = append(c.seqs, n)
+	c.mu.Unlock()
+	_ = b.Publish(context.Background(), 5, binary.BigEndian.AppendUint32(nil, n))
+}
+
 func newGapFiller(truth func(uint32) []uint32) *gapFiller {
 	g := &gapFiller{truth: truth, inbox: make(chan any, 1<<16), done: make(chan struct{})}
 	go g.loop()
@@ -122,24 +155,9 @@ func TestBusConnectionCutMidStream(t *testing.T) {
 	a := newTestBus(t, rdb, cfg)
 
 	// The committed sequence of channel 5: "commit" appends, then the publisher publishes.
-	var truthMu sync.Mutex
-	var committed []uint32
-	truth := func(from uint32) []uint32 {
-		truthMu.Lock()
-		defer truthMu.Unlock()
-		if int(from) >= len(committed) {
-			return nil
-		}
-		return append([]uint32(nil), committed[from:]...)
-	}
-	commitAndPublish := func() {
-		truthMu.Lock()
-		n := uint32(len(committed))
-		committed = append(committed, n)
-		truthMu.Unlock()
-		// The publisher carries on whatever happens to B's link; its errors are B's gaps.
-		_ = a.Publish(context.Background(), 5, binary.BigEndian.AppendUint32(nil, n))
-	}
+	var committed committedSeq
+	truth := committed.from
+	commitAndPublish := func() { committed.commitAndPublish(a) }
 
 	// Node B starts with Redis unreachable.
 	proxy.Stop()
@@ -198,9 +216,7 @@ func TestBusConnectionCutMidStream(t *testing.T) {
 	if err := <-postErr; err == nil {
 		t.Fatal("Post during the outage reported success")
 	}
-	truthMu.Lock()
-	atCut := len(committed)
-	truthMu.Unlock()
+	atCut := committed.len()
 	waitFor(t, "messages committed during the outage", func() bool { return len(truth(0)) > atCut+200 })
 
 	if err := proxy.Start(); err != nil {
