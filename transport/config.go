@@ -27,6 +27,10 @@ type Config struct {
 	// MetricsAddr, when set, is a second listen address serving /metrics alone; the main
 	// listener then answers 404 for /metrics. Empty (default): /metrics on Addr.
 	MetricsAddr string
+	// Pprof serves net/http/pprof's /debug/pprof/ on the MetricsAddr listener, never on Addr.
+	// Off by default: a profile shows memory contents and stacks to whoever can reach it.
+	// Requires MetricsAddr.
+	Pprof bool
 	// NodeID is this node's id (0..1023) inside ids; -1 (default) leases a free one in Redis.
 	NodeID int
 	// DatabaseURL is the PostgreSQL URL. Default: the local server, database "parley",
@@ -185,6 +189,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			errs = append(errs, fmt.Errorf("metrics-addr %q: want host:port, e.g. :9100, or empty for the main listener", c.MetricsAddr))
 		}
+	}
+	if c.Pprof && c.MetricsAddr == "" {
+		errs = append(errs, errors.New("pprof: needs --metrics-addr, the internal listener it is served on; the main listener never serves it"))
 	}
 	if c.NodeID < -1 || c.NodeID > 1023 {
 		errs = append(errs, fmt.Errorf("node-id %d: want 0..1023, or -1 to lease one from Redis", c.NodeID))

@@ -6,12 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 )
 
 // listenMetrics binds Config.MetricsAddr, when set, for /metrics alone, so that a reverse
 // proxy in front of the main listener cannot expose it and Prometheus scrapes it on an
-// internal network. It is served from Run and closed last at shutdown, after the drain, so
+// internal network. With Config.Pprof it also serves /debug/pprof/. It is served from Run and closed last at shutdown, after the drain, so
 // that the drain itself can still be scraped.
 func (s *Server) listenMetrics() error {
 	if s.cfg.MetricsAddr == "" {
@@ -23,6 +24,15 @@ func (s *Server) listenMetrics() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metricsHandler())
+	if s.cfg.Pprof {
+		// Opt-in (Config.Pprof): profiles expose stacks and heap contents.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		s.logger.Warn("pprof is served on the metrics listener: profiles show stacks and heap contents to whoever reaches it", "metrics_addr", ln.Addr().String())
+	}
 	s.metricsLn = ln
 	s.metricsHTTP = &http.Server{
 		Handler:           mux,

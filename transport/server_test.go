@@ -154,6 +154,26 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	if code, _ := get(t, base+"/readyz"); code != http.StatusOK {
 		t.Fatalf("main listener /readyz: %d", code)
 	}
+	// pprof is opt-in: not served unless Config.Pprof.
+	if code, _ := get(t, "http://"+srv.MetricsAddr().String()+"/debug/pprof/goroutine?debug=1"); code != http.StatusNotFound {
+		t.Fatalf("metrics listener serves pprof without --pprof: %d", code)
+	}
+}
+
+// --pprof serves /debug/pprof/ on the metrics listener alone, and needs one.
+func TestPprofOnlyOnTheMetricsListener(t *testing.T) {
+	srv, base := serve(t, func(c *transport.Config) { c.MetricsAddr = "127.0.0.1:0"; c.Pprof = true })
+	if code, body := get(t, "http://"+srv.MetricsAddr().String()+"/debug/pprof/goroutine?debug=1"); code != http.StatusOK || !strings.Contains(body, "goroutine profile") {
+		t.Fatalf("metrics listener pprof: %d, %.80q", code, body)
+	}
+	if _, body := get(t, base+"/debug/pprof/goroutine?debug=1"); strings.Contains(body, "goroutine profile") {
+		t.Fatal("main listener serves pprof")
+	}
+	cfg := transport.DefaultConfig()
+	cfg.Pprof = true
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "pprof") {
+		t.Fatalf("pprof without metrics-addr: %v", err)
+	}
 }
 
 func TestInvalidConfigIsRejectedBeforeAnythingStarts(t *testing.T) {

@@ -96,6 +96,7 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.integer(gcMinHeapMiB, "gc-min-heap", "PARLEY_GC_MIN_HEAP", defaultGCMinHeapMiB, "smallest heap goal given to Go's garbage collector (MiB): while the live heap is small, GOGC is raised so the node is not collected dozens of times a second; 0: Go's own GOGC alone")
 	// Observability (issue 21): a listener for /metrics that a reverse proxy does not expose.
 	f.str(&cfg.MetricsAddr, "metrics-addr", "PARLEY_METRICS_ADDR", d.MetricsAddr, "separate listen address (host:port) serving /metrics alone, for Prometheus on an internal network; the main listener then answers 404 for /metrics; empty: /metrics on --addr")
+	f.boolean(&cfg.Pprof, "pprof", "PARLEY_PPROF", false, "also serve Go's /debug/pprof/ on --metrics-addr (required), never on --addr; off by default: profiles show stacks and heap contents")
 	// Files (ADR 0041): a local directory by default, any S3-compatible store in production
 	// (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, never a flag).
 	fc := &cfg.Files
