@@ -110,6 +110,12 @@ func (s *Store) UpsertUser(ctx context.Context, id Identity) (User, error) {
 		email = &id.Email
 	}
 	display := truncateRunes(id.Name, 200)
+	// Most sign-ins are of a known user whose claims have not changed: a read answers them,
+	// with no row version and no WAL flush. A storm of 10,000 reconnects spent half its
+	// database time in this upsert's commits (docs/BENCHMARKS.md, 2026-12-08).
+	if u, ok, err := s.knownUser(ctx, id.Subject, display, email); err != nil || ok {
+		return u, err
+	}
 	for attempt := 1; attempt <= maxUsernameAttempts; attempt++ {
 		cand := name
 		if attempt > 1 {
@@ -129,6 +135,31 @@ func (s *Store) UpsertUser(ctx context.Context, id Identity) (User, error) {
 		return User{}, fmt.Errorf("upsert user %q: %w", id.Subject, err)
 	}
 	return User{}, fmt.Errorf("upsert user %q: no free username near %q: %w", id.Subject, name, ErrConflict)
+}
+
+// knownUser returns the user of subject when signing in would change nothing: the row
+// exists, is not a bot's, and its display name and email already match the claims (or
+// they do not override them). ok is false when the upsert has to run.
+func (s *Store) knownUser(ctx context.Context, subject, display string, email *string) (u User, ok bool, err error) {
+	var nameSet bool
+	var em *string
+	err = s.pool.QueryRow(ctx, `SELECT `+userColumns+`, u.display_name_set FROM users u WHERE u.subject = $1`, subject).
+		Scan(append(userDest(&u, &em), &nameSet)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, false, nil
+	}
+	if err != nil {
+		return User{}, false, fmt.Errorf("user %q: %w", subject, err)
+	}
+	if u.IsBot {
+		return User{}, false, ErrBotSignIn
+	}
+	if em != nil {
+		u.Email = *em
+	}
+	sameName := display == "" || nameSet || u.DisplayName == display
+	sameEmail := email == nil || u.Email == *email
+	return u, sameName && sameEmail, nil
 }
 
 func (s *Store) upsertUser(ctx context.Context, subject, username, display string, email *string) (User, error) {
