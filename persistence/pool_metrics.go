@@ -16,17 +16,18 @@ type poolCollector struct {
 	canceledAcquires, newConns, destroyed *prometheus.Desc
 }
 
-// RegisterPoolMetrics registers parley_db_pool_* for pool with reg.
-func RegisterPoolMetrics(reg prometheus.Registerer, pool *pgxpool.Pool) error {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("parley_db_pool_"+name, help, nil, nil)
+// RegisterPoolMetrics registers parley_db_<name>_* for pool with reg: "pool" for the main
+// pool, "send_pool" for the send lane (StoreConfig.SendPool).
+func RegisterPoolMetrics(reg prometheus.Registerer, pool *pgxpool.Pool, name string) error {
+	d := func(metric, help string) *prometheus.Desc {
+		return prometheus.NewDesc("parley_db_"+name+"_"+metric, help, nil, nil)
 	}
 	return reg.Register(&poolCollector{
 		pool:             pool,
 		acquired:         d("acquired_conns", "PostgreSQL connections checked out of the pool now."),
 		idle:             d("idle_conns", "PostgreSQL connections idle in the pool now."),
 		total:            d("conns", "PostgreSQL connections open now."),
-		max:              d("max_conns", "Pool size (--db-max-conns)."),
+		max:              d("max_conns", "Pool size (--db-max-conns; the send lane: --db-send-conns)."),
 		acquires:         d("acquires_total", "Connections acquired from the pool."),
 		emptyAcquires:    d("empty_acquires_total", "Acquires that had to wait: no idle connection at the time."),
 		waitSeconds:      d("acquire_wait_seconds_total", "Time spent acquiring connections, waits included."),

@@ -16,7 +16,7 @@ func TestPoolMetrics(t *testing.T) {
 	t.Parallel()
 	pool, _ := pgtest.NewPool(t, nil)
 	reg := prometheus.NewRegistry()
-	if err := persistence.RegisterPoolMetrics(reg, pool); err != nil {
+	if err := persistence.RegisterPoolMetrics(reg, pool, "pool"); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

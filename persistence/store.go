@@ -42,6 +42,15 @@ func (c StoreConfig) withDefaults() StoreConfig {
 // Pool is the store's connection pool (health checks, tests).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
+// sendPool is where message commits take their connections: the send lane when there is
+// one, else the main pool (StoreConfig.SendPool, ADR 0051).
+func (s *Store) sendPool() *pgxpool.Pool {
+	if s.cfg.SendPool != nil {
+		return s.cfg.SendPool
+	}
+	return s.pool
+}
+
 // NextID makes a new id.
 func (s *Store) NextID() int64 { return s.ids.Next() }
 

@@ -39,7 +39,7 @@ func (s *Store) AppendMessages(ctx context.Context, channelID int64, batch []New
 	if in.here {
 		in.online = s.onlineMembers(ctx, channelID)
 	}
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.sendPool().Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("append to channel %d: %w", channelID, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley/errcode"
 )
@@ -35,6 +36,11 @@ type StoreConfig struct {
 	Presence Presence
 	// Replicas serve the reads ADR 0044 lets a replica serve. nil: every read is the primary's.
 	Replicas *Replicas
+	// SendPool is the send lane (ADR 0051): the message commits (AppendMessages,
+	// AppendBatches, settling one in doubt) take their connections here, so that a flood of
+	// sign-ins, subscriptions and replays queued on the main pool cannot hold up the messages
+	// of sessions already established. nil: the main pool.
+	SendPool *pgxpool.Pool
 }
 
 // inDoubt reports whether err, from the round trip that carried the commit, leaves the
@@ -97,7 +103,7 @@ func (s *Store) lookupAfterTerminate(ctx context.Context, pid uint32, ids []int6
 	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.sendPool().Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -116,7 +116,7 @@ func (s *Store) AppendBatches(ctx context.Context, batches []ChannelBatch) (resu
 // picked it as a deadlock's victim (it rolled back whole), and settles it when its commit
 // was cut off on the wire (settled). left are the batches it did not write.
 func (s *Store) appendMultiRetrying(ctx context.Context, batches []ChannelBatch, ins []appendInput, idx []int, results [][]AppendResult) (left []int, settled bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.sendPool().Acquire(ctx)
 	if err != nil {
 		return nil, false, err
 	}

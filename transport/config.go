@@ -38,6 +38,13 @@ type Config struct {
 	DatabaseURL string
 	// DatabaseMaxConns caps the PostgreSQL pool. Default 16.
 	DatabaseMaxConns int
+	// DatabaseSendConns is the send lane's own pool (ADR 0051): message commits take these
+	// connections and nothing else does, so a reconnect storm's sign-ins and subscriptions
+	// queued on the main pool cannot hold up established sessions' messages. It also caps
+	// the commits in flight at once (the coalescer uses Coalesce.Writers of them). The node
+	// opens DatabaseMaxConns + DatabaseSendConns connections. Default 4; 0: commits share
+	// the main pool.
+	DatabaseSendConns int
 	// DatabaseInDoubtWait bounds how long a send whose commit may or may not have happened
 	// (the connection broke with COMMIT on the wire) keeps asking PostgreSQL for the outcome
 	// before answering "outcome_unknown". Default 15 s.
@@ -159,6 +166,7 @@ func DefaultConfig() Config {
 		Addr:                ":9000",
 		NodeID:              -1,
 		DatabaseMaxConns:    16,
+		DatabaseSendConns:   4,
 		DatabaseInDoubtWait: persistence.DefaultInDoubtWait,
 		ReplicaMaxLag:       persistence.DefaultReplicaMaxLag,
 		ChannelMentionMax:   persistence.DefaultChannelMentionMax,
@@ -198,6 +206,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DatabaseMaxConns < 2 {
 		errs = append(errs, fmt.Errorf("db-max-conns %d: want at least 2", c.DatabaseMaxConns))
+	}
+	if c.DatabaseSendConns < 0 {
+		errs = append(errs, fmt.Errorf("db-send-conns %d: want 0 (commits share the main pool) or more", c.DatabaseSendConns))
 	}
 	if c.ReplicaMaxLag <= 0 {
 		errs = append(errs, fmt.Errorf("replica-max-lag %s: want a positive duration", c.ReplicaMaxLag))

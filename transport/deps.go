@@ -111,13 +111,24 @@ func (s *Server) startDatabase(ctx context.Context) error {
 		return err
 	}
 	s.closers.push("database", func(context.Context) error { pool.Close(); return nil })
-	if err := persistence.RegisterPoolMetrics(s.reg, pool); err != nil {
+	if err := persistence.RegisterPoolMetrics(s.reg, pool, "pool"); err != nil {
 		return fmt.Errorf("database pool metrics: %w", err)
 	}
 	if err := persistence.Migrate(ctx, pool, s.logger); err != nil {
 		return err
 	}
 	s.db = pool
+	if n := s.cfg.DatabaseSendConns; n > 0 {
+		send, err := persistence.OpenDB(ctx, persistence.DBConfig{URL: url, MaxConns: int32(n)}, s.logger)
+		if err != nil {
+			return fmt.Errorf("send lane: %w", err)
+		}
+		s.closers.push("database send lane", func(context.Context) error { send.Close(); return nil })
+		if err := persistence.RegisterPoolMetrics(s.reg, send, "send_pool"); err != nil {
+			return fmt.Errorf("send lane pool metrics: %w", err)
+		}
+		s.sendPool = send
+	}
 	s.logger.Info("postgres", "mode", where, "database", pool.Config().ConnConfig.Database)
 	reps, err := persistence.NewReplicas(ctx, persistence.ReplicaConfig{URLs: s.cfg.DatabaseReplicaURLs,
 		MaxLag: s.cfg.ReplicaMaxLag}, s.logger, s.reg)

@@ -53,6 +53,7 @@ type Server struct {
 	lease         *cluster.Lease
 	kafkaBrokers  []string
 	db            *pgxpool.Pool
+	sendPool      *pgxpool.Pool         // nil: commits share db (Config.DatabaseSendConns, ADR 0051)
 	replicas      *persistence.Replicas // nil: no read replicas (ADR 0044)
 	ids           *cluster.IDGenerator
 	verifier      *auth.Verifier
@@ -115,7 +116,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg *prometheus.R
 		return nil, err
 	}
 	s.store = persistence.NewStore(s.db, s.ids, persistence.StoreConfig{InDoubtWait: s.cfg.DatabaseInDoubtWait,
-		ChannelMentionMax: s.cfg.ChannelMentionMax, Presence: &s.presenceRef, Replicas: s.replicas})
+		ChannelMentionMax: s.cfg.ChannelMentionMax, Presence: &s.presenceRef, Replicas: s.replicas, SendPool: s.sendPool})
 	// One actor system for the receipts and the sessions; it stops after both (closers run
 	// in reverse).
 	s.actors = actors.NewActors(s.logger)

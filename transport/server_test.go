@@ -145,7 +145,8 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 		t.Fatalf("main listener /metrics: %d, want 404", code)
 	}
 	code, body := get(t, "http://"+srv.MetricsAddr().String()+"/metrics")
-	if code != http.StatusOK || !strings.Contains(body, "parley_build_info") || !strings.Contains(body, "parley_dependency_up") {
+	if code != http.StatusOK || !strings.Contains(body, "parley_build_info") || !strings.Contains(body, "parley_dependency_up") ||
+		!strings.Contains(body, "parley_db_send_pool_max_conns 4") { // the send lane, on by default (ADR 0051)
 		t.Fatalf("metrics listener: %d, %d bytes", code, len(body))
 	}
 	if code, _ := get(t, "http://"+srv.MetricsAddr().String()+"/readyz"); code != http.StatusNotFound {

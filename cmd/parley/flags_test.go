@@ -81,3 +81,30 @@ func TestServeCommitCoalesceDefault(t *testing.T) {
 		}
 	}
 }
+
+// The send lane (ADR 0051) is on by default with 4 connections; --db-send-conns 0 turns it
+// off and a negative size is refused.
+func TestServeSendLaneFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{want: 4},
+		{args: []string{"--db-send-conns", "0"}, want: 0},
+		{args: []string{"--db-send-conns", "6"}, want: 6},
+	} {
+		cfg := transport.DefaultConfig()
+		var gc int
+		if err := serveFlags(&cfg, &gc, &logOptions{}).parse(c.args); err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if cfg.DatabaseSendConns != c.want {
+			t.Errorf("%v: send lane %d, want %d", c.args, cfg.DatabaseSendConns, c.want)
+		}
+	}
+	cfg := transport.DefaultConfig()
+	cfg.DatabaseSendConns = -1
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "db-send-conns") {
+		t.Fatalf("negative send lane: %v", err)
+	}
+}

@@ -29,6 +29,7 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.integer(&cfg.NodeID, "node-id", "PARLEY_NODE_ID", d.NodeID, "node id 0..1023 inside generated ids; -1 leases a free one in Redis (TTL 30s, renewed)")
 	f.str(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; empty: "+"postgres://postgres@127.0.0.1:5432/parley (created if missing)")
 	f.integer(&cfg.DatabaseMaxConns, "db-max-conns", "PARLEY_DB_MAX_CONNS", d.DatabaseMaxConns, "PostgreSQL pool size (connections)")
+	f.integer(&cfg.DatabaseSendConns, "db-send-conns", "PARLEY_DB_SEND_CONNS", d.DatabaseSendConns, "PostgreSQL connections of the send lane, a pool of their own that only message commits use, so sign-ins and subscriptions queued on the main pool cannot delay established sessions' messages (ADR 0051); also caps the commits in flight at once; 0: commits share the main pool")
 	f.strings(&cfg.DatabaseReplicaURLs, "database-replica-urls", "DATABASE_REPLICA_URLS", "PostgreSQL streaming replicas for history, search, thread, member and unread reads, comma-separated URLs; empty: every read on the primary (ADR 0044)")
 	f.duration(&cfg.ReplicaMaxLag, "replica-max-lag", "PARLEY_REPLICA_MAX_LAG", d.ReplicaMaxLag, "replay lag (read from each replica) above which a replica leaves rotation and its reads go to the primary")
 	f.duration(&cfg.DatabaseInDoubtWait, "db-in-doubt-wait", "PARLEY_DB_IN_DOUBT_WAIT", d.DatabaseInDoubtWait, "how long a send whose commit was cut off keeps asking PostgreSQL whether it was stored before answering outcome_unknown")
