@@ -19,6 +19,18 @@ import (
 // urls is a repeatable flag (--url a --url b), also splitting commas.
 type urls []string
 
+// envList is a repeatable KEY=VALUE flag.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+func (e *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" || strings.ContainsAny(k, " \t") {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
+}
+
 func (u *urls) String() string { return strings.Join(*u, ",") }
 func (u *urls) Set(v string) error {
 	for _, s := range strings.Split(v, ",") {
@@ -93,6 +105,7 @@ func runBench(args []string) int {
 	f.integer(&c.Spawn.FaultNode, "fault-node", "", 0, "--spawn: index of the node to signal mid-run")
 	f.str(&faultSignal, "fault-signal", "", "", "--spawn: TERM or KILL the --fault-node at --fault-at (storm: TERM)")
 	f.duration(&c.Spawn.FaultAt, "fault-at", "", 0, "--spawn: when to signal, after the load starts (storm: warmup + duration/3)")
+	f.Var((*envList)(&c.Spawn.Env), "node-env", "--spawn: KEY=VALUE added to every node's environment after the harness's own (repeatable), e.g. PARLEY_DB_SEND_CONNS=0 for an A/B of one build")
 	f.duration(&c.Spawn.RestartAfter, "restart-after", "", 0, "--spawn: start the signalled node again this long after it exited (0: never)")
 	f.boolean(&worker, "worker", "", false, "internal: run one worker process (plan on stdin)")
 	f.str(&replot, "replot", "", "", "redraw --plot from a report saved with --json, without running anything")

@@ -108,3 +108,21 @@ func TestServeSendLaneFlag(t *testing.T) {
 		t.Fatalf("negative send lane: %v", err)
 	}
 }
+
+// --node-env takes KEY=VALUE, repeatable, and refuses anything else.
+func TestBenchNodeEnvFlag(t *testing.T) {
+	var e envList
+	for _, v := range []string{"PARLEY_DB_SEND_CONNS=0", "PARLEY_X=a=b"} {
+		if err := e.Set(v); err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+	}
+	if len(e) != 2 || e[1] != "PARLEY_X=a=b" {
+		t.Fatalf("got %q", e)
+	}
+	for _, v := range []string{"PARLEY_DB_SEND_CONNS", "=1", "A B=1"} {
+		if err := e.Set(v); err == nil {
+			t.Errorf("%q accepted", v)
+		}
+	}
+}
