@@ -39,6 +39,7 @@ type options struct {
 	noPoller                         bool
 	sendRate                         float64
 	sendBurst, maxBatch, dbConns     int
+	dbSendConns                      int
 	coalesce                         bool
 	coWriters, coChannels, coMsgs    int
 	gcMinHeapMiB                     int
@@ -59,6 +60,7 @@ func main() {
 	flag.IntVar(&o.coChannels, "coalesce-max-channels", 0, "channels per coalesced commit (0: its default)")
 	flag.IntVar(&o.coMsgs, "coalesce-max-messages", 0, "messages per coalesced commit (0: its default)")
 	flag.IntVar(&o.dbConns, "db-max-conns", 16, "PostgreSQL pool size")
+	flag.IntVar(&o.dbSendConns, "db-send-conns", transport.DefaultConfig().DatabaseSendConns, "parley serve's --db-send-conns: the send lane (ADR 0051; 0: commits share the pool)")
 	flag.IntVar(&o.blockRate, "block-rate", 0, "runtime.SetBlockProfileRate (ns; 0: off)")
 	flag.IntVar(&o.mutexFrac, "mutex-fraction", 0, "runtime.SetMutexProfileFraction (0: off)")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (1: every allocation; 0: Go's default)")
@@ -116,6 +118,7 @@ func run(o options) error {
 	cfg.WebSocket.MaxUnauthenticatedPerIP = ws.DefaultMaxUnauthenticated
 	cfg.DatabaseURL = fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", admin.User, admin.Host, admin.Port, db)
 	cfg.DatabaseMaxConns = o.dbConns
+	cfg.DatabaseSendConns = o.dbSendConns
 	cfg.Realtime.SendRate = o.sendRate
 	cfg.Realtime.SendBurst = o.sendBurst
 	cfg.Realtime.MaxBatch = o.maxBatch

@@ -5,13 +5,17 @@
 # senders at 510 msg/s each). Transactions and messages per transaction come from the node's
 # /metrics at the end of each run. docs/BENCHMARKS.md's log quotes its tables.
 # NODE_FLAGS adds perfnode flags to every run (e.g. -coalesce-max-channels 1024).
+# AB_FLAG and AB_VALUES A/B another perfnode flag the same way, e.g. the send lane (ADR 0051):
 #
 #   ROUNDS=3 RATES="10000 20000" bench/scripts/coalesce-ab.sh
+#   AB_FLAG=-db-send-conns AB_VALUES="0 4" bench/scripts/coalesce-ab.sh
 set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 RATES=${RATES:-10000 20000}
 HOT=${HOT:-1}
 PORT=${PORT:-19440}
+AB_FLAG=${AB_FLAG:--commit-coalesce}
+read -r AB_A AB_B <<<"${AB_VALUES:-false true}"
 export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 repo=$(git rev-parse --show-toplevel)
 OUT=${OUT:-$repo/artifacts/coalesce-ab/$(date -u +%Y%m%dT%H%M%SZ)}
@@ -34,7 +38,7 @@ trap 'exit 130' INT TERM
 
 start_node() { # MODE LOG
 	"$OUT/bin/perfnode" -addr "$addr" -pprof "127.0.0.1:$((PORT + 1))" -send-rate 5000 \
-		-send-burst 5000 -commit-coalesce="$1" ${NODE_FLAGS:-} 2>"$2" &
+		-send-burst 5000 "$AB_FLAG=$1" ${NODE_FLAGS:-} 2>"$2" &
 	node_pid=$!
 	node_db=
 	for _ in $(seq 1 300); do
@@ -51,7 +55,7 @@ run() {
 	local sc=$1 mode=$2 round=$3 base=$OUT/$1-$3-$2
 	start_node "$mode" "$base.node.log"
 	local dbu="postgres://postgres@127.0.0.1:5432/$node_db?sslmode=disable"
-	log "round $round $sc coalesce=$mode (load $(cut -d' ' -f1 /proc/loadavg))"
+	log "round $round $sc $AB_FLAG=$mode (load $(cut -d' ' -f1 /proc/loadavg))"
 	if [ "$sc" = hot ]; then
 		"$OUT/bin/parley" bench fanout --url "http://$addr" --allow-over-rate --duration 20s --warmup 5s \
 			--connections 42 --channels 1 --senders 40 --receivers 2 --rate 510 \
@@ -79,12 +83,12 @@ run() {
 	tail -1 "$OUT/runs.tsv" | tee -a "$OUT/log.txt" >&2
 }
 
-printf 'scenario\tround\tcoalesce\tacks_s\tp50_ms\tp99_ms\tnode_cpu_pct\ttransactions\tmsgs_per_tx\tbad\tload\n' >"$OUT/runs.tsv"
+printf 'scenario\tround\t%s\tacks_s\tp50_ms\tp99_ms\tnode_cpu_pct\ttransactions\tmsgs_per_tx\tbad\tload\n' "${AB_FLAG#-}" >"$OUT/runs.tsv"
 log "build $rev, out $OUT"
 scs="$RATES"
 [ "$HOT" = 1 ] && scs="$scs hot"
 for round in $(seq 1 "$ROUNDS"); do
-	if [ $((round % 2)) = 1 ]; then order="false true"; else order="true false"; fi
+	if [ $((round % 2)) = 1 ]; then order="$AB_A $AB_B"; else order="$AB_B $AB_A"; fi
 	for sc in $scs; do
 		for mode in $order; do run "$sc" "$mode" "$round"; done
 	done
