@@ -64,6 +64,12 @@ type Config struct {
 	// Procs spreads the clients over this many worker processes (re-executions of the
 	// binary). Default: enough that none holds more than MaxConnsPerProc connections.
 	Procs int
+	// LoadNice, when positive, runs the worker processes of a probe scenario's load — every
+	// worker but the probe's own — at this nice value (Procs > 1), so that on one machine the
+	// load takes the CPU the nodes, PostgreSQL and the probe leave, as clients on other
+	// machines would (ADR 0048). The report says so. Storm: 10; 0 or negative: equal
+	// priority.
+	LoadNice int
 	// JWTSecret signs every client's token (HS256). Default: the dev server's secret.
 	JWTSecret string
 	// JWTIssuer and JWTAudience are written into tokens when the server checks them.

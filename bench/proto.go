@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -123,8 +124,9 @@ func (l *link) send(cmd string) error {
 	return err
 }
 
-// startLink starts worker plan.Worker: in this process when procs is 1, else as a child.
-func startLink(ctx context.Context, cfg *Config, plan *Plan, child bool) (*link, error) {
+// startLink starts worker plan.Worker: in this process when procs is 1, else as a child,
+// at nice when positive (through nice(1), so that every thread of the child has it).
+func startLink(ctx context.Context, cfg *Config, plan *Plan, child bool, nice int) (*link, error) {
 	planJSON, err := json.Marshal(plan)
 	if err != nil {
 		return nil, err
@@ -152,6 +154,13 @@ func startLink(ctx context.Context, cfg *Config, plan *Plan, child bool) (*link,
 			}
 		}
 		cmd := exec.CommandContext(ctx, exe, cfg.WorkerArgs...)
+		if nice > 0 {
+			niceBin, err := exec.LookPath("nice")
+			if err != nil {
+				return nil, fmt.Errorf("worker %d: --load-nice: %w", plan.Worker, err)
+			}
+			cmd = exec.CommandContext(ctx, niceBin, append([]string{"-n", strconv.Itoa(nice), exe}, cfg.WorkerArgs...)...)
+		}
 		cmd.Env = append(os.Environ(), cfg.WorkerEnv...)
 		l.stderr = &tailBuffer{max: 16 << 10}
 		cmd.Stderr = l.stderr

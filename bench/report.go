@@ -87,6 +87,7 @@ type ConfigSummary struct {
 	Warmup          string   `json:"warmup"`
 	Ramp            float64  `json:"ramp"`
 	Procs           int      `json:"procs"`
+	LoadNice        int      `json:"loadNice,omitempty"`
 	SourceAddrs     int      `json:"sourceAddrs"`
 	HeartBeat       string   `json:"heartBeat"`
 	GoroutineReader bool     `json:"goroutineReaders,omitempty"`
@@ -147,7 +148,7 @@ func newReport(cfg *Config, runID string) *Report {
 		Config: ConfigSummary{
 			URLs: cfg.URLs, Connections: cfg.Connections, Channels: cfg.Channels, SubsPerConn: cfg.SubsPerConn,
 			Senders: cfg.Senders, Receivers: cfg.Receivers, Rate: cfg.Rate, Duration: cfg.Duration.String(), Warmup: cfg.Warmup.String(),
-			Ramp: cfg.Ramp, Procs: cfg.Procs, SourceAddrs: len(cfg.SourceAddrs), HeartBeat: cfg.HeartBeat.String(),
+			Ramp: cfg.Ramp, Procs: cfg.Procs, LoadNice: cfg.LoadNice, SourceAddrs: len(cfg.SourceAddrs), HeartBeat: cfg.HeartBeat.String(),
 			GoroutineReader: cfg.GoroutineReaders,
 			MessageBytes:    cfg.MessageBytes, ReconnectPerMin: cfg.ReconnectPerMin,
 			RedisStats: cfg.RedisStats,
@@ -344,6 +345,9 @@ func (rep *Report) Summary() string {
 	fmt.Fprintf(&b, "nodes     %s\n", strings.Join(c.URLs, " "))
 	fmt.Fprintf(&b, "load      %d connections (%d procs), %d channels × %d subs/conn, %d senders × %g msg/s, %d receivers, %s + %s warmup\n",
 		c.Connections, c.Procs, c.Channels, c.SubsPerConn, c.Senders, c.Rate, c.Receivers, c.Duration, c.Warmup)
+	if c.LoadNice > 0 {
+		fmt.Fprintf(&b, "          the load's worker processes ran at nice %d, the probe's at 0: the load takes the CPU the nodes and PostgreSQL leave\n", c.LoadNice)
+	}
 	if rep.Setup.Channels > 0 {
 		analyzed := "; database not analyzed (no --db-url): plans may be those of empty tables"
 		if rep.Setup.Analyzed {

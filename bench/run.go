@@ -201,7 +201,11 @@ func (r *runner) startWorkers(ctx context.Context) error {
 				GiveUp: cfg.ResumeGiveUp, ProbeSplit: probeSplit(cfg)}.withDefaults(),
 		}
 		p.Clients = workerShare(r.specs, k, cfg.Procs, r.sc.probe)
-		l, err := startLink(ctx, cfg, p, cfg.Procs > 1)
+		nice := 0
+		if r.sc.probe && k > 0 {
+			nice = cfg.LoadNice
+		}
+		l, err := startLink(ctx, cfg, p, cfg.Procs > 1, nice)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -52,5 +53,35 @@ func TestProbeSplitAtTheFault(t *testing.T) {
 	}
 	if got := probeSplit(&Config{}); got != 0 {
 		t.Fatalf("probeSplit without a spawned fault %v, want 0", got)
+	}
+}
+
+// A worker started at a nice value runs at it (through nice(1), every thread), and one
+// started at 0 runs at the harness's own.
+func TestWorkerNice(t *testing.T) {
+	// The "worker" reads its plan and reports its niceness as a fatal event's text.
+	cfg := &Config{Executable: "/bin/sh", WorkerArgs: []string{"-c", `read plan; echo "{\"kind\":\"fatal\",\"error\":\"nice $(nice)\"}"`}}
+	own, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownNice := 20 - own // the raw syscall returns 20 - nice
+	for _, c := range []struct{ nice, want int }{{0, ownNice}, {7, min(ownNice+7, 19)}} {
+		l, err := startLink(t.Context(), cfg, &Plan{Worker: 1}, true, c.nice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for ev := range l.events {
+			if ev.Kind == "fatal" {
+				got = ev.Error
+			}
+		}
+		if err := l.wait(); err != nil {
+			t.Fatal(err)
+		}
+		if want := "nice " + strconv.Itoa(c.want); got != want {
+			t.Errorf("started at nice %d: the worker says %q, want %q", c.nice, got, want)
+		}
 	}
 }

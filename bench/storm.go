@@ -23,6 +23,7 @@ func init() {
 			"a probe client on node 2 is timed throughout (P99 ≤ 100 ms); starts its own nodes unless --url is given",
 		defaults: func(c *Config) {
 			setInt(&c.Connections, 10_001) // the probe and 10,000 clients of the node that dies
+			setInt(&c.LoadNice, 10)        // the 10,000 clients stand for other machines (ADR 0048)
 			setInt(&c.Channels, 101)       // channel 0 is the probe's alone
 			setInt(&c.Senders, 11)         // the probe and 10 senders on the dying node
 			setFloat(&c.Rate, 5)

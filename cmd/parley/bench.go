@@ -105,6 +105,7 @@ func runBench(args []string) int {
 	f.integer(&c.Spawn.FaultNode, "fault-node", "", 0, "--spawn: index of the node to signal mid-run")
 	f.str(&faultSignal, "fault-signal", "", "", "--spawn: TERM or KILL the --fault-node at --fault-at (storm: TERM)")
 	f.duration(&c.Spawn.FaultAt, "fault-at", "", 0, "--spawn: when to signal, after the load starts (storm: warmup + duration/3)")
+	f.integer(&c.LoadNice, "load-nice", "", 0, "run the load's worker processes (all but the probe's, with --procs > 1) at this nice value, so the load takes the CPU the nodes and PostgreSQL leave (storm: 10; negative: equal priority)")
 	f.Var((*envList)(&c.Spawn.Env), "node-env", "--spawn: KEY=VALUE added to every node's environment after the harness's own (repeatable), e.g. PARLEY_DB_SEND_CONNS=0 for an A/B of one build")
 	f.duration(&c.Spawn.RestartAfter, "restart-after", "", 0, "--spawn: start the signalled node again this long after it exited (0: never)")
 	f.boolean(&worker, "worker", "", false, "internal: run one worker process (plan on stdin)")
