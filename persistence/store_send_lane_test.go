@@ -11,7 +11,6 @@ import (
 
 	"github.com/parley-chat/parley/cluster"
 	"github.com/parley-chat/parley/persistence"
-	"github.com/parley-chat/parley/persistence/pgtest"
 )
 
 // With a send lane, message commits go through while every connection of the main pool is
@@ -19,26 +18,19 @@ import (
 // for the main pool like any query.
 func TestSendLaneCommitsWhileTheMainPoolIsTaken(t *testing.T) {
 	t.Parallel()
-	pool, url := pgtest.NewPool(t, nil)
-	lane, err := persistence.OpenDB(context.Background(), persistence.DBConfig{URL: url, MaxConns: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f := newFixture(t, "alice")
+	pool := f.store.Pool()
+	lane, err := persistence.OpenDB(f.ctx, persistence.DBConfig{URL: pool.Config().ConnString(), MaxConns: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(lane.Close)
-	ids, err := cluster.NewIDGenerator(1, nil)
+	ids, err := cluster.NewIDGenerator(2, nil) // the fixture's store is node 1
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: persistence.NewStore(pool, ids, persistence.StoreConfig{}), ctx: context.Background(), users: map[string]int64{}}
-	u, err := f.store.UpsertUser(f.ctx, persistence.Identity{Subject: "sub-alice", Username: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.ws, f.ch = ids.Next(), ids.Next()
-	f.exec(t, `INSERT INTO workspaces (id, name, created_by) VALUES ($1, 'ws', $2)`, f.ws, u.ID)
-	f.exec(t, `INSERT INTO workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')`, f.ws, u.ID)
-	f.exec(t, `INSERT INTO channels (id, workspace_id, name, type, created_by) VALUES ($1, $2, 'general', 'public', $3)`, f.ch, f.ws, u.ID)
 	laned := persistence.NewStore(pool, ids, persistence.StoreConfig{SendPool: lane})
+	u := f.users["alice"]
 
 	var held []*pgxpool.Conn
 	for range pool.Config().MaxConns {
@@ -54,7 +46,7 @@ func TestSendLaneCommitsWhileTheMainPoolIsTaken(t *testing.T) {
 		}
 	}()
 	msg := func(n string) []persistence.NewMessage {
-		return []persistence.NewMessage{{UserID: u.ID, Content: n, ClientMsgID: n}}
+		return []persistence.NewMessage{{UserID: u, Content: n, ClientMsgID: n}}
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, 5*time.Second)
 	defer cancel()
