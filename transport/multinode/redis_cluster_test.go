@@ -91,12 +91,15 @@ func TestThreeNodesOnRedisClusterSurviveAMasterFailover(t *testing.T) {
 	if res.Conflicts != 0 {
 		t.Fatalf("receivers disagree: %+v", res)
 	}
+	// A lane counts a reconnect once its subscriber connection is back, which on a loaded
+	// machine can come after the gap fills have already delivered everything: wait for it.
 	var reconnects float64
 	for _, n := range nodes {
-		r := n.metric(t, "parley_bus_reconnects_total")
-		if r == 0 {
-			t.Errorf("node %d: no bus lane reconnected: the kill did not reach its bus", n.id)
-		}
+		var r float64
+		waitFor(t, fmt.Sprintf("node %d's bus to reconnect a lane (the kill must reach every node's bus)", n.id), 30*time.Second, func() bool {
+			r = n.metric(t, "parley_bus_reconnects_total")
+			return r > 0
+		})
 		reconnects += r
 	}
 	t.Logf("%d messages, %d deliveries; bus reconnects %g; gap fills %g", res.Acked, res.Deliveries, reconnects,
