@@ -6,8 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"time"
+
+	"github.com/parley-chat/parley/internal/pprofmux"
 )
 
 // listenMetrics binds Config.MetricsAddr, when set, for /metrics alone, so that a reverse
@@ -26,11 +27,7 @@ func (s *Server) listenMetrics() error {
 	mux.Handle("GET /metrics", s.metricsHandler())
 	if s.cfg.Pprof {
 		// Opt-in (Config.Pprof): profiles expose stacks and heap contents.
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		pprofmux.Register(mux)
 		s.logger.Warn("pprof is served on the metrics listener: profiles show stacks and heap contents to whoever reaches it", "metrics_addr", ln.Addr().String())
 	}
 	s.metricsLn = ln
