@@ -241,9 +241,9 @@ func (s *Store) searchSQL(ctx context.Context, wa WorkspaceAccess, q SearchQuery
 	return sql, args, tsq, nil
 }
 
-// hasLinkCondition is the predicate of the partial index messages_has_link (migration
-// 00012): written the same way so that the planner can use the index.
-const hasLinkCondition = `m.content ~* 'https?://[^[:space:]]'`
+// hasLinkCondition is the predicate of the partial index messages_has_link (migrations
+// 00012, 00017): written the same way so that the planner can use the index.
+const hasLinkCondition = `strpos(m.content, '://') > 0 AND m.content ~* 'https?://[^[:space:]]'`
 
 // hasFileCondition: the message has an attachment (message_files, migration 00014),
 // probed per candidate row on message_files' primary key, not hashed whole (see is:thread).

@@ -180,7 +180,7 @@ func seed(ctx context.Context, pool *pgxpool.Pool, n int) (seeded, error) {
 		 WHERE parent_id IS NOT NULL GROUP BY parent_id, channel_id`,
 		`SET maintenance_work_mem = '256MB'`,
 		`CREATE INDEX messages_tsv ON messages USING GIN (tsv) WITH (gin_pending_list_limit = 64)`,
-		`CREATE INDEX messages_has_link ON messages (id) WHERE content ~* 'https?://[^[:space:]]'`,
+		`CREATE INDEX messages_has_link ON messages (id) WHERE strpos(content, '://') > 0 AND content ~* 'https?://[^[:space:]]'`,
 		`SET session_replication_role = origin`,
 		`VACUUM ANALYZE`,
 	} {
