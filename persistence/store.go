@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,9 @@ type Store struct {
 	ids  *cluster.IDGenerator
 	cfg  StoreConfig
 	now  func() time.Time
+	// retriesSeen is when (unix ns) a group commit last met a stored clientMsgId; for a
+	// while after it, group commits look for them first (store_append_multi.go).
+	retriesSeen atomic.Int64
 }
 
 // NewStore returns a Store on pool making ids with ids; cfg's zero values are defaults.

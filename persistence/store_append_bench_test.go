@@ -217,3 +217,58 @@ func BenchmarkAppendReplies(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendBatchesWide is the group commit of the many-channels benchmark (issue 27):
+// 1,000 channels with one message each from 1,000 different authors (so 1,000 channel rows
+// and 1,000 read markers change too) per statement. lookups=true is the statement that
+// looks every clientMsgId up before inserting, as group commits do for a while after a
+// retry; lookups=false the optimistic one they run otherwise (ADR 0052). pg-µs/msg is
+// PostgreSQL's CPU per message, the figure to compare.
+func BenchmarkAppendBatchesWide(b *testing.B) {
+	const width = 1000
+	for _, lookups := range []bool{false, true} {
+		b.Run(fmt.Sprintf("channels=%d/lookups=%v", width, lookups), func(b *testing.B) {
+			f := newFixture(b, "alice")
+			chans := append([]int64{f.ch}, f.addChannels(b, width-1)...)
+			users := make([]int64, width)
+			for i := range users {
+				u, err := f.store.UpsertUser(f.ctx, persistence.Identity{Subject: fmt.Sprintf("s%d", i), Username: fmt.Sprintf("u%d", i)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				users[i] = u.ID
+			}
+			if lookups {
+				// A retry, with the clock stopped: every group commit after it looks first.
+				fixed := time.Now()
+				f.store.SetNow(func() time.Time { return fixed })
+				m := []persistence.NewMessage{{UserID: users[0], Content: "x", ClientMsgID: "retried"}}
+				for range 2 {
+					if _, errs := f.store.AppendBatches(f.ctx, []persistence.ChannelBatch{{ChannelID: chans[0], Messages: m}, {ChannelID: chans[1], Messages: m}}); errors.Join(errs...) != nil {
+						b.Fatal(errors.Join(errs...))
+					}
+				}
+			}
+			cpu := newBackendCPU(b, f.store.Pool())
+			bs := make([]persistence.ChannelBatch, width)
+			b.ResetTimer()
+			cpu.start()
+			for i := range b.N {
+				for k, ch := range chans {
+					bs[k] = persistence.ChannelBatch{ChannelID: ch, Messages: []persistence.NewMessage{{UserID: users[k],
+						Content:     fmt.Sprintf("hello there %d %d, how are you today? the build is green", k, i),
+						ClientMsgID: fmt.Sprintf("%d-%d", k, i)}}}
+				}
+				if _, errs := f.store.AppendBatches(f.ctx, bs); errors.Join(errs...) != nil {
+					b.Fatal(errors.Join(errs...))
+				}
+			}
+			b.StopTimer()
+			msgs := float64(b.N * width)
+			b.ReportMetric(msgs/b.Elapsed().Seconds(), "msgs/s")
+			if d, ok := cpu.stop(); ok {
+				b.ReportMetric(float64(d.Microseconds())/msgs, "pg-µs/msg")
+			}
+		})
+	}
+}
