@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -22,6 +23,17 @@ type GCFloorConfig struct {
 	// MaxPercent caps the GOGC the floor sets, so that a nearly empty heap does not get an
 	// unbounded percentage. Default 1,000.
 	MaxPercent int
+	// LoadHeapGoal is the highest the floor rises to under load, in bytes: after each
+	// collection the floor is what the process allocated per second since the one before,
+	// times CycleInterval, kept between MinHeapGoal and LoadHeapGoal. An idle node (10,000
+	// quiet connections) allocates little and stays at MinHeapGoal; a busy one is
+	// collected about once per CycleInterval instead of many times a second (ADR 0052).
+	// 0 or at most MinHeapGoal: a fixed floor of MinHeapGoal. `parley serve` uses 256 MiB
+	// (--gc-load-heap).
+	LoadHeapGoal uint64
+	// CycleInterval is the time between collections the floor aims at under load.
+	// Default 1 s.
+	CycleInterval time.Duration
 }
 
 // GCFloor keeps Go's heap goal at or above a floor. A node under load with a small live heap
@@ -39,10 +51,13 @@ type GCFloor struct {
 	base    int
 	log     *slog.Logger
 	percent prometheus.Gauge
+	goal    prometheus.Gauge
 	sample  []metrics.Sample
 
-	mu      sync.Mutex
-	stopped bool
+	mu         sync.Mutex
+	stopped    bool
+	lastAt     time.Time // when the floor last adjusted
+	lastAllocs uint64    // cumulative bytes allocated then
 }
 
 // gcSentinel is allocated anew after every collection; its cleanup runs once the collector
@@ -58,6 +73,10 @@ func StartGCFloor(cfg GCFloorConfig, log *slog.Logger, reg prometheus.Registerer
 	if cfg.MaxPercent == 0 {
 		cfg.MaxPercent = 1000
 	}
+	if cfg.CycleInterval <= 0 {
+		cfg.CycleInterval = time.Second
+	}
+	cfg.LoadHeapGoal = max(cfg.LoadHeapGoal, cfg.MinHeapGoal)
 	base := debug.SetGCPercent(100)
 	debug.SetGCPercent(base)
 	f := &GCFloor{
@@ -66,11 +85,19 @@ func StartGCFloor(cfg GCFloorConfig, log *slog.Logger, reg prometheus.Registerer
 			Name: "parley_gc_percent",
 			Help: "GOGC as set by the heap-goal floor after the last collection (the process's own GOGC when the live heap is large enough).",
 		}),
-		sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
+		goal: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_gc_heap_goal_floor_bytes",
+			Help: "The heap goal the floor asked for after the last collection: --gc-min-heap when idle, up to --gc-load-heap under load.",
+		}),
+		sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}},
+		lastAt: time.Now(),
 	}
-	if err := reg.Register(f.percent); err != nil {
-		return nil, err
+	for _, c := range []prometheus.Collector{f.percent, f.goal} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
+	f.goal.Set(float64(cfg.MinHeapGoal))
 	f.percent.Set(float64(base))
 	if base < 0 {
 		log.Info("gc floor off: GOGC=off")
@@ -115,10 +142,24 @@ func (f *GCFloor) adjust() bool {
 		return false
 	}
 	metrics.Read(f.sample)
-	p := floorPercent(f.sample[0].Value.Uint64(), f.cfg.MinHeapGoal, f.base, f.cfg.MaxPercent)
+	now, allocs := time.Now(), f.sample[1].Value.Uint64()
+	goal := loadGoal(allocs-f.lastAllocs, now.Sub(f.lastAt), f.cfg)
+	f.lastAt, f.lastAllocs = now, allocs
+	p := floorPercent(f.sample[0].Value.Uint64(), goal, f.base, f.cfg.MaxPercent)
 	debug.SetGCPercent(p)
 	f.percent.Set(float64(p))
+	f.goal.Set(float64(goal))
 	return true
+}
+
+// loadGoal is the floor for a process that allocated allocated bytes in the last elapsed:
+// enough heap for CycleInterval at that rate, between MinHeapGoal and LoadHeapGoal.
+func loadGoal(allocated uint64, elapsed time.Duration, cfg GCFloorConfig) uint64 {
+	if elapsed <= 0 || cfg.LoadHeapGoal <= cfg.MinHeapGoal {
+		return cfg.MinHeapGoal
+	}
+	want := float64(allocated) / elapsed.Seconds() * cfg.CycleInterval.Seconds()
+	return uint64(max(float64(cfg.MinHeapGoal), min(float64(cfg.LoadHeapGoal), want)))
 }
 
 // floorPercent is the GOGC that makes the heap goal, live × (1 + GOGC/100), at least

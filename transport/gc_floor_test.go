@@ -72,6 +72,73 @@ func TestGCFloorRaisesGOGCUntilStopped(t *testing.T) {
 	}
 }
 
+func TestLoadGoal(t *testing.T) {
+	const mib = 1 << 20
+	cfg := GCFloorConfig{MinHeapGoal: 64 * mib, LoadHeapGoal: 256 * mib, CycleInterval: time.Second}
+	for _, tc := range []struct {
+		allocated uint64
+		elapsed   time.Duration
+		want      uint64
+	}{
+		{allocated: 10 * mib, elapsed: 2 * time.Minute, want: 64 * mib},          // idle: the forced collection every 2 min
+		{allocated: 100 * mib, elapsed: 500 * time.Millisecond, want: 200 * mib}, // 200 MiB/s: a second of it
+		{allocated: 64 * mib, elapsed: 100 * time.Millisecond, want: 256 * mib},  // 640 MiB/s: capped
+		{allocated: 30 * mib, elapsed: time.Second, want: 64 * mib},              // never below the floor
+		{allocated: 30 * mib, elapsed: 0, want: 64 * mib},
+	} {
+		if got := loadGoal(tc.allocated, tc.elapsed, cfg); got != tc.want {
+			t.Errorf("loadGoal(%d MiB in %v) = %d MiB, want %d", tc.allocated/mib, tc.elapsed, got/mib, tc.want/mib)
+		}
+	}
+	fixed := cfg
+	fixed.LoadHeapGoal = 0
+	if got := loadGoal(640*mib, time.Second, fixed); got != 64*mib {
+		t.Errorf("without a load goal: %d MiB, want the fixed 64", got/mib)
+	}
+}
+
+// Under a fast allocator the floor rises towards LoadHeapGoal, so that collections come
+// about once per CycleInterval; when the allocation stops it falls back to MinHeapGoal at
+// the next collections.
+func TestGCFloorFollowsTheLoad(t *testing.T) {
+	if gogc() < 0 {
+		t.Skip("GOGC=off: the floor changes nothing")
+	}
+	const mib = 1 << 20
+	reg := prometheus.NewRegistry()
+	f, err := StartGCFloor(GCFloorConfig{MinHeapGoal: 4 * mib, LoadHeapGoal: 512 * mib, CycleInterval: time.Second, MaxPercent: 1 << 20},
+		slog.New(slog.DiscardHandler), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	goal := func() float64 {
+		var m dto.Metric
+		if err := f.goal.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetGauge().GetValue()
+	}
+	var sink []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for goal() < 32*mib { // ≥ 32 MiB/s for a while: at 4 MiB it would be collected ~10×/s
+		if time.Now().After(deadline) {
+			t.Fatalf("floor %.0f MiB under a fast allocator, want ≥ 32", goal()/mib)
+		}
+		for range 64 {
+			sink = make([]byte, 64<<10)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_ = sink
+	// Idle: collections (forced here, every 2 minutes in a node) see next to nothing allocated.
+	waitFor(t, func() bool {
+		time.Sleep(50 * time.Millisecond)
+		runtime.GC()
+		return goal() == 4*mib
+	}, "the floor back at MinHeapGoal after an idle while")
+}
+
 func gogc() int {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
 	metrics.Read(s)

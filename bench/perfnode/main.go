@@ -43,6 +43,7 @@ type options struct {
 	coalesce                         bool
 	coWriters, coChannels, coMsgs    int
 	gcMinHeapMiB                     int
+	gcLoadHeapMiB                    int
 	blockRate, mutexFrac             int
 	explain, readEventDelay          time.Duration
 }
@@ -70,6 +71,7 @@ func main() {
 	flag.DurationVar(&o.explain, "explain", 0, "log the plan (auto_explain, ANALYZE, BUFFERS) of every statement slower than this to the PostgreSQL server log (0: off)")
 	flag.DurationVar(&o.readEventDelay, "read-event-delay", 0, "parley serve's --read-event-delay (0: its default)")
 	flag.IntVar(&o.gcMinHeapMiB, "gc-min-heap", 64, "parley serve's --gc-min-heap (MiB; 0: Go's GOGC alone)")
+	flag.IntVar(&o.gcLoadHeapMiB, "gc-load-heap", 256, "parley serve's --gc-load-heap (MiB; at most -gc-min-heap: a fixed floor)")
 	flag.Parse()
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
@@ -140,7 +142,7 @@ func run(o options) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	reg := prometheus.NewRegistry()
 	if o.gcMinHeapMiB > 0 {
-		floor, err := transport.StartGCFloor(transport.GCFloorConfig{MinHeapGoal: uint64(o.gcMinHeapMiB) << 20}, logger, reg)
+		floor, err := transport.StartGCFloor(transport.GCFloorConfig{MinHeapGoal: uint64(o.gcMinHeapMiB) << 20, LoadHeapGoal: uint64(o.gcLoadHeapMiB) << 20}, logger, reg)
 		if err != nil {
 			return err
 		}

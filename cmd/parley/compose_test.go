@@ -82,8 +82,8 @@ func TestDockerComposeMatchesConfiguration(t *testing.T) {
 	known := map[string]bool{}
 	cfg := transport.DefaultConfig()
 	var lo logOptions
-	var gcMinHeap int
-	f := serveFlags(&cfg, &gcMinHeap, &lo)
+	var gc gcOptions
+	f := serveFlags(&cfg, &gc, &lo)
 	for _, env := range f.env {
 		known[env] = true
 	}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-chat/parley/transport"
 )
@@ -68,7 +71,7 @@ func TestServeCommitCoalesceDefault(t *testing.T) {
 		{env: "false", want: false},
 	} {
 		cfg := transport.DefaultConfig()
-		var gc int
+		var gc gcOptions
 		f := serveFlags(&cfg, &gc, &logOptions{})
 		if c.env != "" {
 			t.Setenv("PARLEY_COMMIT_COALESCE", c.env)
@@ -94,7 +97,7 @@ func TestServeSendLaneFlag(t *testing.T) {
 		{args: []string{"--db-send-conns", "6"}, want: 6},
 	} {
 		cfg := transport.DefaultConfig()
-		var gc int
+		var gc gcOptions
 		if err := serveFlags(&cfg, &gc, &logOptions{}).parse(c.args); err != nil {
 			t.Fatalf("%v: %v", c.args, err)
 		}
@@ -123,6 +126,31 @@ func TestBenchNodeEnvFlag(t *testing.T) {
 	for _, v := range []string{"PARLEY_DB_SEND_CONNS", "=1", "A B=1"} {
 		if err := e.Set(v); err == nil {
 			t.Errorf("%q accepted", v)
+		}
+	}
+}
+
+// The collector's floor: 64 MiB idle rising to 256 MiB under load by default (ADR 0052),
+// both settable, and a size out of range refused before anything starts.
+func TestServeGCFlags(t *testing.T) {
+	cfg := transport.DefaultConfig()
+	var gc gcOptions
+	if err := serveFlags(&cfg, &gc, &logOptions{}).parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if gc != (gcOptions{minHeapMiB: 64, loadHeapMiB: 256}) {
+		t.Fatalf("defaults %+v, want 64 and 256 MiB", gc)
+	}
+	t.Setenv("PARLEY_GC_LOAD_HEAP", "64")
+	if err := serveFlags(&cfg, &gc, &logOptions{}).parse([]string{"--gc-min-heap", "32"}); err != nil {
+		t.Fatal(err)
+	}
+	if gc != (gcOptions{minHeapMiB: 32, loadHeapMiB: 64}) {
+		t.Fatalf("set %+v, want 32 and 64 MiB", gc)
+	}
+	for _, bad := range []gcOptions{{minHeapMiB: -1}, {minHeapMiB: 64, loadHeapMiB: -5}, {minHeapMiB: 64, loadHeapMiB: 1<<20 + 1}} {
+		if f, err := bad.start(slog.New(slog.DiscardHandler), prometheus.NewRegistry()); err == nil || f != nil {
+			t.Errorf("%+v accepted", bad)
 		}
 	}
 }

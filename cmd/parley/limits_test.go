@@ -25,7 +25,7 @@ func TestServeRateLimitFlags(t *testing.T) {
 	}
 
 	cfg := transport.DefaultConfig()
-	var heap int
+	var heap gcOptions
 	var lo logOptions
 	f := serveFlags(&cfg, &heap, &lo)
 	if err := f.parse([]string{"--replay-budget", "77", "--dev-login-limit", "2,4", "--rest-search-limit", "0.5,3"}); err != nil {

@@ -13,7 +13,7 @@ import (
 func TestServeOutboundFlags(t *testing.T) {
 	t.Parallel()
 	cfg := transport.DefaultConfig()
-	var heap int
+	var heap gcOptions
 	var lo logOptions
 	f := serveFlags(&cfg, &heap, &lo)
 	if err := f.parse([]string{"--outbound-queue", "600", "--write-timeout", "3s", "--read-event-delay", "-1s", "--max-batch", "500"}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,7 +23,7 @@ import (
 )
 
 // serveFlags binds every server setting to a flag and an environment variable.
-func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *envFlags {
+func serveFlags(cfg *transport.Config, gc *gcOptions, logOpts *logOptions) *envFlags {
 	f := newEnvFlags("serve", "Run a parley node. With no service URLs it embeds Redis and Kafka in-process and uses the local PostgreSQL (database created if missing): the one-command demo.")
 	d := transport.DefaultConfig()
 	f.str(&cfg.Addr, "addr", "PARLEY_ADDR", d.Addr, "HTTP and WebSocket listen address (host:port)")
@@ -94,7 +95,8 @@ func serveFlags(cfg *transport.Config, gcMinHeapMiB *int, logOpts *logOptions) *
 	f.limit(&rl.Unauthenticated, "unauthenticated-limit", "PARLEY_UNAUTHENTICATED_LIMIT", api.DefaultUnauthenticatedLimit, "REST requests per client address (IPv6: per /64) to public routes or with bad credentials, as `RATE,BURST`; see --trusted-proxies")
 	f.limit(&rl.DevLogin, "dev-login-limit", "PARLEY_DEV_LOGIN_LIMIT", api.DefaultDevLoginLimit, "dev logins per client address, as `RATE,BURST`")
 	f.limit(&rl.IncomingWebhook, "incoming-webhook-limit", "PARLEY_INCOMING_WEBHOOK_LIMIT", api.DefaultIncomingWebhookLimit, "posts per incoming webhook (POST /hooks/…), as `RATE,BURST`, on top of --unauthenticated-limit per address (ADR 0036)")
-	f.integer(gcMinHeapMiB, "gc-min-heap", "PARLEY_GC_MIN_HEAP", defaultGCMinHeapMiB, "smallest heap goal given to Go's garbage collector (MiB): while the live heap is small, GOGC is raised so the node is not collected dozens of times a second; 0: Go's own GOGC alone")
+	f.integer(&gc.minHeapMiB, "gc-min-heap", "PARLEY_GC_MIN_HEAP", defaultGCMinHeapMiB, "smallest heap goal given to Go's garbage collector (MiB): while the live heap is small, GOGC is raised so the node is not collected dozens of times a second; 0: Go's own GOGC alone")
+	f.integer(&gc.loadHeapMiB, "gc-load-heap", "PARLEY_GC_LOAD_HEAP", defaultGCLoadHeapMiB, "highest the --gc-min-heap floor rises under load (MiB): a node allocating fast gets a heap goal of about a second's allocations, so it is collected about once a second; an idle node stays at --gc-min-heap; at most --gc-min-heap: a fixed floor (ADR 0052)")
 	// Observability (issue 21): a listener for /metrics that a reverse proxy does not expose.
 	f.str(&cfg.MetricsAddr, "metrics-addr", "PARLEY_METRICS_ADDR", d.MetricsAddr, "separate listen address (host:port) serving /metrics alone, for Prometheus on an internal network; the main listener then answers 404 for /metrics; empty: /metrics on --addr")
 	f.boolean(&cfg.Pprof, "pprof", "PARLEY_PPROF", false, "also serve Go's /debug/pprof/ on --metrics-addr (required), never on --addr; off by default: profiles show stacks and heap contents")
@@ -119,18 +121,43 @@ const runtimeEnvHelp = `Go runtime (environment only):
               write: on two cores at 20,000 msg/s, 1 cut the node's CPU by a fifth and got a
               busy subscriber dropped as a slow consumer in 2 runs of 7 (docs/adr/0022).
   GOGC, GOMEMLIMIT
-              the garbage collector's pace and soft memory limit; --gc-min-heap works on top
+              the garbage collector's pace and soft memory limit; --gc-min-heap and --gc-load-heap work on top
               of GOGC, and GOMEMLIMIT bounds the heap whatever GOGC says.`
 
-// defaultGCMinHeapMiB is --gc-min-heap's default (ADR 0019).
-const defaultGCMinHeapMiB = 64
+// The garbage collector's floor (ADR 0019): --gc-min-heap when idle, rising under load to
+// --gc-load-heap (ADR 0052).
+const (
+	defaultGCMinHeapMiB  = 64
+	defaultGCLoadHeapMiB = 256
+)
+
+// gcOptions are the flags of the collector's floor (transport.GCFloorConfig), in MiB.
+type gcOptions struct{ minHeapMiB, loadHeapMiB int }
+
+// start starts the floor they ask for; nil when --gc-min-heap is 0.
+func (o gcOptions) start(logger *slog.Logger, reg prometheus.Registerer) (*transport.GCFloor, error) {
+	for _, v := range []struct {
+		name string
+		mib  int
+	}{{"gc-min-heap", o.minHeapMiB}, {"gc-load-heap", o.loadHeapMiB}} {
+		if v.mib < 0 || v.mib > 1<<20 {
+			return nil, fmt.Errorf("invalid configuration: %s %d: want 0..1048576 MiB", v.name, v.mib)
+		}
+	}
+	if o.minHeapMiB == 0 {
+		return nil, nil
+	}
+	return transport.StartGCFloor(transport.GCFloorConfig{
+		MinHeapGoal: uint64(o.minHeapMiB) << 20, LoadHeapGoal: uint64(o.loadHeapMiB) << 20,
+	}, logger, reg)
+}
 
 func runServe(args []string) int {
 	cfg := transport.DefaultConfig()
 	cfg.Version = version
 	var logOpts logOptions
-	var gcMinHeapMiB int
-	f := serveFlags(&cfg, &gcMinHeapMiB, &logOpts)
+	var gc gcOptions
+	f := serveFlags(&cfg, &gc, &logOpts)
 	if err := f.parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -152,17 +179,13 @@ func runServe(args []string) int {
 	// go-redis logs pool failures itself, unstructured, to stderr; the dependency trackers
 	// report Redis's outages (ADR 0028), so its lines go to debug. Process-wide, hence here.
 	cluster.RouteRedisLogs(logger)
-	if gcMinHeapMiB < 0 || gcMinHeapMiB > 1<<20 {
-		fmt.Fprintf(os.Stderr, "parley serve: invalid configuration: gc-min-heap %d: want 0..1048576 MiB\n", gcMinHeapMiB)
+	reg := prometheus.NewRegistry()
+	floor, err := gc.start(logger, reg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "parley serve:", oneLine(err))
 		return 2
 	}
-	reg := prometheus.NewRegistry()
-	if gcMinHeapMiB > 0 {
-		floor, err := transport.StartGCFloor(transport.GCFloorConfig{MinHeapGoal: uint64(gcMinHeapMiB) << 20}, logger, reg)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "parley serve:", oneLine(err))
-			return 1
-		}
+	if floor != nil {
 		defer floor.Stop()
 	}
 
