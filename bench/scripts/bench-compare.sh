@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench-compare: the hot-channel and `users` figures of two builds in interleaved rounds
+# bench-compare: the hot-channel, many-channels and `users` figures of two builds in interleaved rounds
 # (OLD, NEW, OLD, NEW, …) on this machine, so that a shared or drifting machine weighs on
 # both alike. Each run gets a fresh bench/perfnode (fresh database, dropped at exit); the
 # harness is one build's `parley bench` for both (NEW's by default, HARNESS=own for each
@@ -9,7 +9,8 @@
 #   OLD=db0428d NEW=HEAD ROUNDS=3 SCENARIOS="hot users" bench/scripts/bench-compare.sh
 #
 # Settings (environment): OLD, NEW (git revisions; NEW defaults to HEAD), ROUNDS (3),
-# SCENARIOS ("hot users"), USERS (10000), USERS_CHANNELS (4000; 0: the scenario's default
+# SCENARIOS ("hot users"; also "wide": 1,000 channels, 3,000 connections at WIDE_RATE msg/s,
+# default 20000, issue 27's many-channels target), USERS (10000), USERS_CHANNELS (4000; 0: the scenario's default
 # model), HOT_DURATION (20s), USERS_DURATION (30s), REDIS_DB (11, for `users`; keys go under
 # perfnode's fresh prefix), PORT (19420; the pprof side address is PORT+1), HARNESS (new|own),
 # WARM (1: one unrecorded hot-channel run first, so that PostgreSQL's WAL segments are ready,
@@ -21,6 +22,7 @@ OLD=${OLD:?set OLD=<git revision> (and NEW, default HEAD)}
 NEW=${NEW:-HEAD}
 ROUNDS=${ROUNDS:-3}
 SCENARIOS=${SCENARIOS:-hot users}
+WIDE_RATE=${WIDE_RATE:-20000}
 USERS=${USERS:-10000}
 USERS_CHANNELS=${USERS_CHANNELS:-4000}
 HOT_DURATION=${HOT_DURATION:-20s}
@@ -96,6 +98,13 @@ run() {
 		"$harness" bench fanout --url "http://$addr" --allow-over-rate --duration "$HOT_DURATION" \
 			--warmup 5s --connections 42 --channels 1 --senders 40 --receivers 2 --rate 510 \
 			--db-url "$(printf "$dbu" "$node_db")" --quiet --json "$base.json" >"$base.txt" 2>&1 || true
+		;;
+	wide)
+		start_node "$rev" "$base.node.log" -redis-url "redis://127.0.0.1:6379/$REDIS_DB"
+		log "round $round wide $rev (database $node_db, load $(cut -d' ' -f1 /proc/loadavg))"
+		"$harness" bench fanout --url "http://$addr" --connections 3000 --channels 1000 \
+			--senders 1000 --receivers 2000 --subs-per-conn 1 --rate "$((WIDE_RATE / 1000))" \
+			--duration 20s --warmup 5s --db-url "$(printf "$dbu" "$node_db")" --quiet --json "$base.json" >"$base.txt" 2>&1 || true
 		;;
 	users)
 		start_node "$rev" "$base.node.log" -redis-url "redis://127.0.0.1:6379/$REDIS_DB"
