@@ -65,7 +65,13 @@ stop_node() {
 trap stop_node EXIT
 trap 'exit 130' INT TERM # the EXIT trap stops the node
 
-# start_node REV LOG [perfnode flags…]: sets node_pid and node_db once the node is ready.
+# pg_cpu: CPU seconds of the PostgreSQL processes alive now (the node's backends live as
+# long as it does, so the difference over a run is PostgreSQL's work for it, plus any
+# background writer or checkpointer share).
+pg_cpu() { ps -C postgres -o cputimes= | awk '{s += $1} END {print s + 0}'; }
+
+# start_node REV LOG [perfnode flags…]: sets node_pid and node_db once the node is ready,
+# and node_pg to pg_cpu then.
 start_node() {
 	local rev=$1 nlog=$2
 	shift 2
@@ -76,6 +82,7 @@ start_node() {
 	for _ in $(seq 1 300); do
 		node_db=$(sed -n 's/.*(database \([a-z0-9_]*\)).*/\1/p' "$nlog" | head -1)
 		if [ -n "$node_db" ] && curl -fs "http://$addr/readyz" >/dev/null 2>&1; then
+			node_pg=$(pg_cpu)
 			return
 		fi
 		kill -0 "$node_pid" 2>/dev/null || { cat "$nlog" >&2; log "perfnode $rev exited"; exit 1; }
@@ -116,17 +123,22 @@ run() {
 			--db-url "$(printf "$dbu" "$node_db")" --quiet --json "$base.json" >"$base.txt" 2>&1 || true
 		;;
 	esac
+	local pg1
+	pg1=$(pg_cpu)
 	stop_node
 	[ -s "$base.json" ] || { log "no report: see $base.txt"; return; }
 	# One line per run: scenario round build acks/s deliver P50 P99, REST P99, node and
-	# harness CPU (% of a core), lost+duplicated+reordered+gaps+conflicts+missing in PostgreSQL, WAL segments created, load.
+	# harness CPU (% of a core), lost+duplicated+reordered+gaps+conflicts+missing in PostgreSQL,
+	# WAL segments created, load, PostgreSQL's CPU (% of a core).
 	jq -r --arg sc "$sc" --arg r "$round" --arg b "$rev" '
 		def pct(x): if .run.elapsedSeconds > 0 then (x / .run.elapsedSeconds * 100 | round) else 0 end;
 		[$sc, $r, $b, (.run.acksPerSec | round),
 		 .latency.sendToDeliver.p50Ms, .latency.sendToDeliver.p99Ms, (.latency.rest.p99Ms // 0),
 		 pct(.run.serverCpuSeconds[0] // 0), pct(.run.harnessCpuSeconds),
 		 (.check | (.lost + .duplicated + .reordered + .gaps + .conflicts + .missingInDb + .dbMismatched)),
-		 (.wal.created // "-"), .machine.loadAvgStart] | @tsv' "$base.json" >>"$OUT/runs.tsv"
+		 (.wal.created // "-"), .machine.loadAvgStart,
+		 (if .run.elapsedSeconds > 0 then (($pg1 - $pg0) / .run.elapsedSeconds * 100 | round) else 0 end)] | @tsv' \
+		--argjson pg0 "$node_pg" --argjson pg1 "$pg1" "$base.json" >>"$OUT/runs.tsv"
 	tail -1 "$OUT/runs.tsv" | tee -a "$OUT/log.txt" >&2
 }
 
@@ -141,7 +153,7 @@ if [ "$WARM" = 1 ] && [[ " $SCENARIOS " == *" hot "* ]]; then
 		--db-url "postgres://postgres@127.0.0.1:5432/$node_db?sslmode=disable" --quiet >"$OUT/warm.txt" 2>&1 || true
 	stop_node
 fi
-printf 'scenario\tround\tbuild\tacks_s\tp50_ms\tp99_ms\trest_p99_ms\tnode_cpu_pct\tharness_cpu_pct\tbad\twal_created\tload\n' >"$OUT/runs.tsv"
+printf 'scenario\tround\tbuild\tacks_s\tp50_ms\tp99_ms\trest_p99_ms\tnode_cpu_pct\tharness_cpu_pct\tbad\twal_created\tload\tpg_cpu_pct\n' >"$OUT/runs.tsv"
 for sc in $SCENARIOS; do
 	for round in $(seq 1 "$ROUNDS"); do
 		run "$sc" "$old" "$round"
@@ -154,7 +166,7 @@ done
 summarize() {
 	awk -F'\t' -v old="$old" -v new="$new" '
 	NR == 1 { next }
-	{ k = $1 SUBSEP $3; n[k]++; p99[k, n[k]] = $6; rest[k, n[k]] = $7; acks[k, n[k]] = $4; cpu[k, n[k]] = $8; sc[$1] = 1 }
+	{ k = $1 SUBSEP $3; n[k]++; p99[k, n[k]] = $6; rest[k, n[k]] = $7; acks[k, n[k]] = $4; cpu[k, n[k]] = $8; pg[k, n[k]] = $13; sc[$1] = 1 }
 	function med(a, k, m,   i, j, t, v) {
 		for (i = 1; i <= m; i++) v[i] = a[k, i] + 0
 		for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
@@ -168,10 +180,10 @@ summarize() {
 				if (!m) continue
 				M[s, b] = med(p99, k, m); l = lo; h = hi
 				R[s, b] = med(rest, k, m); rl = lo; rh = hi
-				A = med(acks, k, m); K[s, b] = A; C = med(cpu, k, m)
+				A = med(acks, k, m); K[s, b] = A; C = med(cpu, k, m); P = med(pg, k, m)
 				printf "%s %s: %d runs, P99 send->deliver median %.1f ms (%.1f-%.1f)", s, b, m, M[s, b], l, h
 				if (s == "users") printf ", REST P99 median %.1f ms (%.1f-%.1f)", R[s, b], rl, rh
-				printf ", acks/s median %d, node CPU median %d %%\n", A, C
+				printf ", acks/s median %d, node CPU median %d %%, PostgreSQL CPU median %d %%\n", A, C, P
 			}
 			if (M[s, old] > 0) printf "%s: P99 median %s/%s = %.2f", s, new, old, M[s, new] / M[s, old]
 			if (K[s, old] > 0) printf ", acks/s median %.2f", K[s, new] / K[s, old]
