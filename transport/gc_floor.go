@@ -54,6 +54,8 @@ type GCFloor struct {
 	goal    prometheus.Gauge
 	sample  []metrics.Sample
 
+	done chan struct{} // closed by Stop: ends the ticker
+
 	mu         sync.Mutex
 	stopped    bool
 	lastAt     time.Time // when the floor last adjusted
@@ -89,8 +91,9 @@ func StartGCFloor(cfg GCFloorConfig, log *slog.Logger, reg prometheus.Registerer
 			Name: "parley_gc_heap_goal_floor_bytes",
 			Help: "The heap goal the floor asked for after the last collection: --gc-min-heap when idle, up to --gc-load-heap under load.",
 		}),
-		sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}},
+		sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/gogc:percent"}},
 		lastAt: time.Now(),
+		done:   make(chan struct{}),
 	}
 	for _, c := range []prometheus.Collector{f.percent, f.goal} {
 		if err := reg.Register(c); err != nil {
@@ -107,7 +110,27 @@ func StartGCFloor(cfg GCFloorConfig, log *slog.Logger, reg prometheus.Registerer
 	// that starts with a burst (19,000 connections) must not meet a goal computed from
 	// none, which once let its heap reach 400 MB before the first cycle.
 	f.arm()
+	if cfg.LoadHeapGoal > cfg.MinHeapGoal {
+		go f.tick()
+	}
 	return f, nil
+}
+
+// tick adjusts the floor between collections too. Without it a floor raised by a burst
+// (10,000 handshakes) would stand until the next collection, which an idle node reaches
+// only by the runtime's forced one every 2 minutes; lowering GOGC starts that collection
+// now when the heap is already past the lower goal.
+func (f *GCFloor) tick() {
+	t := time.NewTicker(f.cfg.CycleInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.done:
+			return
+		case <-t.C:
+			f.adjust(f.cfg.CycleInterval)
+		}
+	}
 }
 
 // Stop ends the floor and gives the runtime back the percentage it started with. Safe to
@@ -115,12 +138,14 @@ func StartGCFloor(cfg GCFloorConfig, log *slog.Logger, reg prometheus.Registerer
 func (f *GCFloor) Stop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.stopped || f.base < 0 {
-		f.stopped = true
+	if f.stopped {
 		return
 	}
 	f.stopped = true
-	debug.SetGCPercent(f.base)
+	close(f.done)
+	if f.base >= 0 {
+		debug.SetGCPercent(f.base)
+	}
 }
 
 func (f *GCFloor) arm() {
@@ -129,24 +154,32 @@ func (f *GCFloor) arm() {
 
 // cycled runs after a collection (on the runtime's cleanup goroutine).
 func (f *GCFloor) cycled() {
-	if f.adjust() {
+	if f.adjust(0) {
 		f.arm()
 	}
 }
 
-// adjust sets GOGC for the live heap the last collection left; false once stopped.
-func (f *GCFloor) adjust() bool {
+// adjust sets GOGC for the live heap the last collection left and the allocation rate
+// since the last adjustment, unless that was less than quiet ago (the ticker leaves a
+// node that is collected often to its collections); false once stopped.
+func (f *GCFloor) adjust(quiet time.Duration) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.stopped {
 		return false
 	}
+	now := time.Now()
+	if now.Sub(f.lastAt) < quiet {
+		return true
+	}
 	metrics.Read(f.sample)
-	now, allocs := time.Now(), f.sample[1].Value.Uint64()
+	allocs := f.sample[1].Value.Uint64()
 	goal := loadGoal(allocs-f.lastAllocs, now.Sub(f.lastAt), f.cfg)
 	f.lastAt, f.lastAllocs = now, allocs
 	p := floorPercent(f.sample[0].Value.Uint64(), goal, f.base, f.cfg.MaxPercent)
-	debug.SetGCPercent(p)
+	if uint64(p) != f.sample[2].Value.Uint64() {
+		debug.SetGCPercent(p) // cheap, but a change of goal is worth doing only when there is one
+	}
 	f.percent.Set(float64(p))
 	f.goal.Set(float64(goal))
 	return true
