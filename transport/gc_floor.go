@@ -60,7 +60,13 @@ type GCFloor struct {
 	stopped    bool
 	lastAt     time.Time // when the floor last adjusted
 	lastAllocs uint64    // cumulative bytes allocated then
+	lastGoal   uint64    // the floor set then
+	released   time.Time // when the ticker last gave memory back (releaseEvery)
+	fell       bool      // the floor fell from at least twice MinHeapGoal back to it
 }
+
+// releaseEvery bounds how often the ticker gives a burst's memory back to the system.
+const releaseEvery = 30 * time.Second
 
 // gcSentinel is allocated anew after every collection; its cleanup runs once the collector
 // has found it unreachable, which is how the floor hears about each cycle. It holds a pointer
@@ -128,7 +134,12 @@ func (f *GCFloor) tick() {
 		case <-f.done:
 			return
 		case <-t.C:
-			f.adjust(f.cfg.CycleInterval)
+			if f.adjust(f.cfg.CycleInterval) && f.fellBack() {
+				// The pages the burst's heap grew into stay resident until the scavenger,
+				// which works at about 1 % of a CPU, returns them: an idle node would show
+				// the burst in its RSS for a long while. Once per burst, now.
+				debug.FreeOSMemory()
+			}
 		}
 	}
 }
@@ -175,13 +186,28 @@ func (f *GCFloor) adjust(quiet time.Duration) bool {
 	metrics.Read(f.sample)
 	allocs := f.sample[1].Value.Uint64()
 	goal := loadGoal(allocs-f.lastAllocs, now.Sub(f.lastAt), f.cfg)
-	f.lastAt, f.lastAllocs = now, allocs
+	if f.lastGoal >= 2*f.cfg.MinHeapGoal && goal == f.cfg.MinHeapGoal {
+		f.fell = true
+	}
+	f.lastAt, f.lastAllocs, f.lastGoal = now, allocs, goal
 	p := floorPercent(f.sample[0].Value.Uint64(), goal, f.base, f.cfg.MaxPercent)
 	if uint64(p) != f.sample[2].Value.Uint64() {
 		debug.SetGCPercent(p) // cheap, but a change of goal is worth doing only when there is one
 	}
 	f.percent.Set(float64(p))
 	f.goal.Set(float64(goal))
+	return true
+}
+
+// fellBack reports, once, that the floor fell back to MinHeapGoal from a burst's height,
+// at most once per releaseEvery.
+func (f *GCFloor) fellBack() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.fell || time.Since(f.released) < releaseEvery {
+		return false
+	}
+	f.fell, f.released = false, time.Now()
 	return true
 }
 
