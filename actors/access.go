@@ -26,7 +26,7 @@ const accessDest = "\x00access"
 // AccessChanged implements api.Events: userID may have lost access to channelID (0: to
 // every channel). Call it after the change is committed.
 func (s *System) AccessChanged(userID, channelID int64) {
-	s.publishUser(&userEvent{userID: userID, dest: accessDest, ev: event{
+	s.publishUserMust(&userEvent{userID: userID, dest: accessDest, ev: event{
 		msgID: s.nextEventID(), body: strconv.AppendInt(nil, channelID, 10)}})
 }
 

@@ -20,7 +20,7 @@ var ErrTokenRevoked = &CodedError{Code: errcode.TokenRevoked, Text: "token revok
 // TokenRevoked implements api.Events: userID's API token tokenID is revoked. Call it after
 // the revocation is committed.
 func (s *System) TokenRevoked(userID, tokenID int64) {
-	s.publishUser(&userEvent{userID: userID, dest: tokenDest, ev: event{
+	s.publishUserMust(&userEvent{userID: userID, dest: tokenDest, ev: event{
 		msgID: s.nextEventID(), body: strconv.AppendInt(nil, tokenID, 10)}})
 }
 
