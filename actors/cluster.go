@@ -22,6 +22,10 @@ type Bus interface {
 	SubscribeChannel(channelID int64, h BusHandler) BusSubscription
 	// SubscribeUser is SubscribeChannel for a user's queue topic.
 	SubscribeUser(userID int64, h BusHandler) BusSubscription
+	// PostBroadcast is Post for the topic every node holds: one event for many users.
+	PostBroadcast(payload []byte, done func(error)) error
+	// SubscribeBroadcast is SubscribeChannel for that topic.
+	SubscribeBroadcast(h BusHandler) BusSubscription
 }
 
 // BusHandler receives one topic's traffic (the method set of cluster.Handler). Both methods
@@ -52,6 +56,12 @@ func (NopBus) SubscribeChannel(int64, BusHandler) BusSubscription { return nopSu
 // SubscribeUser returns a subscription that never delivers.
 func (NopBus) SubscribeUser(int64, BusHandler) BusSubscription { return nopSubscription{} }
 
+// PostBroadcast does nothing.
+func (NopBus) PostBroadcast([]byte, func(error)) error { return nil }
+
+// SubscribeBroadcast returns a subscription that never delivers.
+func (NopBus) SubscribeBroadcast(BusHandler) BusSubscription { return nopSubscription{} }
+
 type nopSubscription struct{}
 
 func (nopSubscription) Close() {}
@@ -75,6 +85,14 @@ func (c clusterBus) SubscribeChannel(channelID int64, h BusHandler) BusSubscript
 
 func (c clusterBus) SubscribeUser(userID int64, h BusHandler) BusSubscription {
 	return c.b.SubscribeUser(userID, h)
+}
+
+func (c clusterBus) PostBroadcast(payload []byte, done func(error)) error {
+	return c.b.PostBroadcast(payload, done)
+}
+
+func (c clusterBus) SubscribeBroadcast(h BusHandler) BusSubscription {
+	return c.b.SubscribeBroadcast(h)
 }
 
 // publishEvents posts a channel's events that are not new messages (edits, typing, read…)

@@ -25,7 +25,7 @@ func newClusterMetrics() *clusterMetrics {
 	return &clusterMetrics{
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_cluster_received_events_total",
-			Help: "Events received from other nodes, by kind: message (new, with seq), event (edit, typing, read…), user (queue event)."},
+			Help: "Events received from other nodes, by kind: message (new, with seq), event (edit, typing, read…), user (queue event), users (one event for an audience)."},
 			[]string{"kind"}),
 		duplicates: counter("duplicates_dropped_total", "New messages from other nodes dropped because their seq was already delivered or held."),
 		malformed:  counter("malformed_payloads_total", "Bus payloads that could not be decoded."),
@@ -41,7 +41,7 @@ func newClusterMetrics() *clusterMetrics {
 		filled:  counter("filled_messages_total", "Messages that only a PostgreSQL fill brought to this node."),
 		publishFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_cluster_publish_failures_total",
-			Help: "Posts to the bus that failed, by kind: message (new, with seq; the channel's latest seq is then announced until one gets through), event (edit, typing, read…), user (queue event)."},
+			Help: "Posts to the bus that failed, by kind: message (new, with seq; the channel's latest seq is then announced until one gets through), event (edit, typing, read…), user (queue event), users (one event for an audience)."},
 			[]string{"kind"}),
 		announcements: counter("announcements_total", "Announcements of a channel's latest seq after failed posts."),
 	}

@@ -15,6 +15,7 @@ import (
 //
 //	channel batch: 'C' node channel head n { seq len(msgID) msgID len(body) body }×n
 //	user event:    'U' node user len(dest) dest len(msgID) msgID len(body) body
+//	users' event:  'A' node n user×n len(dest) dest len(msgID) msgID len(body) body
 //
 // Integers are uvarints. head is the highest seq committed on the channel as far as the
 // publisher knows (0: none known); a batch with no events is an announcement of head
@@ -22,6 +23,7 @@ import (
 const (
 	wireVersion1Channel byte = 'C'
 	wireVersion1User    byte = 'U'
+	wireVersion1Users   byte = 'A' // one event for an audience (cluster_audience.go)
 	// maxWirePayload is where a batch is split: well under cluster's 1 MiB default
 	// MaxPayload, with room for the bus envelope.
 	maxWirePayload = 512 << 10

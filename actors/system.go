@@ -73,6 +73,7 @@ type System struct {
 	sessions map[*Session]struct{}
 	users    map[int64]map[*Session]struct{}
 	userSubs map[int64]BusSubscription // bus interest in the queues of users with a session here
+	audience BusSubscription           // bus interest in users' events (cluster_audience.go)
 
 	draining     atomic.Bool
 	pendingPosts atomic.Int64  // posts handed to channel actors and not yet answered
@@ -143,6 +144,7 @@ func New(cfg Config, deps Deps) (*System, error) {
 	if deps.Presence != nil {
 		s.presence = newPresenceHub(s, deps.Presence, deps.Peers, cfg.AwayAfter)
 	}
+	s.audience = s.watchAudiences()
 	return s, nil
 }
 
@@ -266,6 +268,7 @@ func (s *System) Shutdown(ctx context.Context) error {
 	if s.presence != nil {
 		s.presence.close()
 	}
+	s.audience.Close()
 	s.mu.Lock()
 	for id, e := range s.channels {
 		s.root.Stop(e.pid)

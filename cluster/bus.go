@@ -33,6 +33,11 @@ type Bus interface {
 	SubscribeChannel(channelID int64, h Handler) Subscription
 	// SubscribeUser is SubscribeChannel for userID's queue topic.
 	SubscribeUser(userID int64, h Handler) Subscription
+	// PostBroadcast is Post for the topic every node holds (SubscribeBroadcast): an event
+	// whose audience is spread over the cluster, such as one notification for many users.
+	PostBroadcast(payload []byte, done func(error)) error
+	// SubscribeBroadcast is SubscribeChannel for that topic.
+	SubscribeBroadcast(h Handler) Subscription
 	// Healthy reports whether the node is connected and every held topic is live.
 	Healthy() bool
 	// Ping reports whether the bus can both receive and publish, for /readyz.

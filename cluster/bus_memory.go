@@ -134,6 +134,8 @@ func NewMemoryBus(hub *MemoryHub, cfg MemoryBusConfig) (*MemoryBus, error) {
 func memoryChannelTopic(id int64) string { return "c:" + strconv.FormatInt(id, 10) }
 func memoryUserTopic(id int64) string    { return "u:" + strconv.FormatInt(id, 10) }
 
+const memoryBroadcastTopic = "all"
+
 // Post queues payload for the channel's topic; see Bus.
 func (b *MemoryBus) Post(channelID int64, payload []byte, done func(error)) error {
 	return b.post(memoryChannelTopic(channelID), payload, done)
@@ -142,6 +144,11 @@ func (b *MemoryBus) Post(channelID int64, payload []byte, done func(error)) erro
 // PostUser queues payload for the user's topic; see Bus.
 func (b *MemoryBus) PostUser(userID int64, payload []byte, done func(error)) error {
 	return b.post(memoryUserTopic(userID), payload, done)
+}
+
+// PostBroadcast queues payload for the topic every node holds; see Bus.
+func (b *MemoryBus) PostBroadcast(payload []byte, done func(error)) error {
+	return b.post(memoryBroadcastTopic, payload, done)
 }
 
 func (b *MemoryBus) post(name string, payload []byte, done func(error)) error {
@@ -266,6 +273,11 @@ func (b *MemoryBus) SubscribeChannel(channelID int64, h Handler) Subscription {
 // SubscribeUser registers h for the user's queue traffic; see Bus.
 func (b *MemoryBus) SubscribeUser(userID int64, h Handler) Subscription {
 	return b.subscribe(memoryUserTopic(userID), h)
+}
+
+// SubscribeBroadcast registers h for the topic every node holds; see Bus.
+func (b *MemoryBus) SubscribeBroadcast(h Handler) Subscription {
+	return b.subscribe(memoryBroadcastTopic, h)
 }
 
 // subscribe holds the topic at once; the Resync goes through the reader, so that every

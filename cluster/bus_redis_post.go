@@ -30,6 +30,11 @@ func (b *RedisBus) PostUser(userID int64, payload []byte, done func(error)) erro
 	return b.post(b.userTopic(userID), payload, done)
 }
 
+// PostBroadcast is Post for the topic every node holds (SubscribeBroadcast).
+func (b *RedisBus) PostBroadcast(payload []byte, done func(error)) error {
+	return b.post(b.broadcastTopic(), payload, done)
+}
+
 func (b *RedisBus) post(name string, payload []byte, done func(error)) error {
 	env, err := b.envelope(payload)
 	if err != nil {

@@ -49,6 +49,7 @@ func Run(t *testing.T, h Harness) {
 		{"Close", testClose},
 		{"ConcurrentUse", testConcurrentUse},
 		{"ResyncAfterCut", testResyncAfterCut},
+		{"Broadcast", testBroadcast},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -574,4 +575,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// The broadcast topic is a topic like the others that every node may hold: a post reaches
+// every other holder, in order, never its own node, and no channel or user topic.
+func testBroadcast(t *testing.T, h Harness) {
+	ns := nodes(t, h, 3)
+	recs := make([]*recorder, 3)
+	var user recorder
+	ns[2].SubscribeUser(1, &user)
+	for i, b := range ns {
+		recs[i] = &recorder{}
+		b.SubscribeBroadcast(recs[i])
+	}
+	for _, r := range append(recs, &user) {
+		r.waitLive(t)
+	}
+	for _, m := range []string{"x1", "x2"} {
+		done := make(chan error, 1)
+		if err := ns[0].PostBroadcast([]byte(m), func(err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	post(t, ns[1], 1, "c1")
+	recs[1].waitFor(t, "x1", "x2")
+	recs[2].waitFor(t, "x1", "x2")
+	recs[0].waitFor(t)
+	user.waitFor(t)
 }

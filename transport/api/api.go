@@ -68,6 +68,8 @@ type Poster interface {
 type Events interface {
 	ChannelEvent(channelID int64, ev any)
 	UserEvent(userID int64, dest string, ev any)
+	// UsersEvent is UserEvent for each of userIDs, posted to the other nodes once.
+	UsersEvent(userIDs []int64, dest string, ev any)
 	// AccessChanged says that userID may have lost access to channelID (0: to every
 	// channel), after the change is committed: live subscriptions are checked again.
 	AccessChanged(userID, channelID int64)
@@ -305,6 +307,9 @@ func (NopEvents) ChannelEvent(int64, any) {}
 
 // UserEvent implements Events.
 func (NopEvents) UserEvent(int64, string, any) {}
+
+// UsersEvent does nothing.
+func (NopEvents) UsersEvent([]int64, string, any) {}
 
 // AccessChanged does nothing.
 func (NopEvents) AccessChanged(int64, int64) {}

@@ -78,6 +78,12 @@ func (w *watchEvents) ChannelEvent(channelID int64, ev any) {
 	}
 }
 
+func (w *watchEvents) UsersEvent(userIDs []int64, dest string, ev any) {
+	for _, id := range userIDs {
+		w.UserEvent(id, dest, ev)
+	}
+}
+
 func (w *watchEvents) UserEvent(userID int64, dest string, ev any) {
 	me, ok := ev.(persistence.MentionEvent)
 	if !ok || dest != persistence.QueueMentions {

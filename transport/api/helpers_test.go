@@ -270,6 +270,12 @@ func (r *recorder) UserEvent(userID int64, dest string, ev any) {
 	r.user = append(r.user, userEvent{userID, dest, ev})
 }
 
+func (r *recorder) UsersEvent(userIDs []int64, dest string, ev any) {
+	for _, id := range userIDs {
+		r.UserEvent(id, dest, ev)
+	}
+}
+
 // channelTypes returns the JSON "type" of every channel event of channelID so far.
 func (r *recorder) channelTypes(channelID int64) []string {
 	r.mu.Lock()

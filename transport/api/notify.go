@@ -7,18 +7,17 @@ import (
 )
 
 // Live-workspace notifications (SPEC "Notifications", ADR 0034): after a change commits,
-// the handler finds who should hear of it in one query and posts one user event per person
-// to persistence.QueueNotifications. Events.UserEvent delivers to the person's sessions on
-// this node at once and posts once to their bus topic for the other nodes; so an event for
-// an audience of n costs n bus posts (pipelined by the bus, PostBatch per round trip). The
-// audience is capped by Config.NotifyFanout: above it the event goes to the first
-// NotifyFanout users found and the rest see the change on their next fetch (logged).
+// the handler finds who should hear of it in one query and hands the event, with that
+// audience, to persistence.QueueNotifications. Events.UsersEvent delivers to the audience's
+// sessions on this node at once and posts the event once, audience included, for the other
+// nodes (one post per 10,000 users; before ADR 0052 one post per person, which a few joins
+// in a large workspace made overflow the bus's queue). The audience is capped by
+// Config.NotifyFanout: above it the event goes to the first NotifyFanout users found and
+// the rest see the change on their next fetch (logged).
 
 // notifyUsers posts ev to each of ids' notification queue.
 func (a *API) notifyUsers(ids []int64, ev any) {
-	for _, id := range ids {
-		a.events.UserEvent(id, persistence.QueueNotifications, ev)
-	}
+	a.events.UsersEvent(ids, persistence.QueueNotifications, ev)
 }
 
 // notifyChannelAudience posts ev to everyone who can see channelID. It runs after the

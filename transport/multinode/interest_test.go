@@ -53,15 +53,16 @@ func TestNodeWithoutSubscriberReceivesNoChannelTraffic(t *testing.T) {
 	}
 
 	// Node 2's only subscriber leaves: the node unsubscribes the topic and keeps only the
-	// queue topic of listener2, whose session stays open.
-	waitFor(t, "node 2 to hold 2 topics (the channel, listener2's queues)", 10*time.Second, func() bool {
-		return nodes[1].metric(t, "parley_bus_subscribed_topics") == 2
+	// queue topic of listener2, whose session stays open, and the broadcast topic every node
+	// holds (users' events, ADR 0052).
+	waitFor(t, "node 2 to hold 3 topics (the channel, listener2's queues, broadcast)", 10*time.Second, func() bool {
+		return nodes[1].metric(t, "parley_bus_subscribed_topics") == 3
 	})
 	if err := r2.unsubscribe(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "node 2 to leave the channel's topic", 10*time.Second, func() bool {
-		return nodes[1].metric(t, "parley_bus_subscribed_topics") == 1
+		return nodes[1].metric(t, "parley_bus_subscribed_topics") == 2
 	})
 	before := received(nodes[1])
 	var more acks
